@@ -1,0 +1,61 @@
+"""gunicorn settings for sensorhub (`make run`, the container, Kubernetes).
+
+When REDIS_URL is unset the master starts an embedded redis-server before
+forking workers and stops it, AOF flushed, after they have drained.
+"""
+
+import os
+import shutil
+import tempfile
+
+# prometheus_client picks its multi-process mode at import time, so the
+# directory must be in the environment before anything imports it.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="sensorhub-metrics-")
+_owns_metrics_dir = not os.listdir(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+
+from service.embedded_redis import EmbeddedRedis  # noqa: E402
+from service.settings import Settings  # noqa: E402
+
+_settings = Settings.from_env()
+
+bind = os.environ.get("BIND", f"0.0.0.0:{_settings.port}")
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+# Requests are short; a worker stuck longer than this is restarted.
+timeout = 30
+graceful_timeout = 30
+keepalive = 5
+# sensorhub writes its own JSON access lines (LOG_REQUESTS).
+accesslog = None
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+worker_tmp_dir = os.environ.get("GUNICORN_WORKER_TMP_DIR") or None
+
+_embedded = None
+
+
+def on_starting(server):
+    global _embedded
+    metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    for name in os.listdir(metrics_dir):
+        os.unlink(os.path.join(metrics_dir, name))
+    if not os.environ.get("REDIS_URL"):
+        _embedded = EmbeddedRedis(_settings.data_dir)
+        os.environ["REDIS_URL"] = _embedded.start()
+        server.log.info("embedded redis-server started (data in %s)", _embedded.data_dir)
+
+
+def child_exit(server, worker):
+    from prometheus_flask_exporter.multiprocess import GunicornInternalPrometheusMetrics
+
+    GunicornInternalPrometheusMetrics.mark_process_dead_on_child_exit(worker.pid)
+
+
+def on_exit(server):
+    if _embedded is not None:
+        _embedded.stop()
+        server.log.info("embedded redis-server stopped")
+    if _owns_metrics_dir:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

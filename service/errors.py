@@ -1,0 +1,93 @@
+"""One JSON error shape for every 4xx and 5xx answer.
+
+``{"code": 422, "status": "Unprocessable Entity", "message": "...",
+"errors": {...}, "request_id": "..."}``: flask-smorest's shape, with a
+message always present and the request id added. ``errors`` lists problems
+by location, then item index, then field, e.g.
+``{"json": {"3": {"value": ["Not a valid number."]}}}``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import marshmallow as ma
+from flask import Flask, g, jsonify
+from flask_smorest import Api
+from flask_smorest import abort as smorest_abort
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
+
+from .redis_client import UNAVAILABLE_ERRORS
+
+log = logging.getLogger("sensorhub.errors")
+
+
+class ErrorSchema(ma.Schema):
+    """The error payload (documentation only: errors are built by hand)."""
+
+    code = ma.fields.Integer(metadata={"description": "HTTP status code"})
+    status = ma.fields.String(metadata={"description": "HTTP status name"})
+    message = ma.fields.String(metadata={"description": "What went wrong, for a person"})
+    errors = ma.fields.Dict(metadata={"description": "Problems by location, item index and field"})
+    request_id = ma.fields.String(metadata={"description": "Id of the request, as in the X-Request-ID header"})
+
+
+def abort(code: int, message: str, errors: dict | None = None, headers: dict | None = None):
+    """Stop the request with a JSON error of the common shape."""
+    kwargs = {"message": message}
+    if errors is not None:
+        kwargs["errors"] = errors
+    if headers:
+        kwargs["headers"] = headers
+    smorest_abort(code, **kwargs)
+
+
+def error_payload(error: HTTPException) -> tuple[dict, dict]:
+    payload = {"code": error.code, "status": error.name}
+    headers: dict = {}
+    data = getattr(error, "data", None) or {}
+    payload["message"] = data.get("message") or error.description or error.name
+    if "errors" in data:
+        payload["errors"] = data["errors"]
+    elif "messages" in data:
+        payload["errors"] = data["messages"]
+        payload["message"] = data.get("message") or "The request is invalid; nothing was written."
+    headers.update(data.get("headers") or {})
+    request_id = g.get("request_id")
+    if request_id:
+        payload["request_id"] = request_id
+    return payload, headers
+
+
+class SensorhubApi(Api):
+    ERROR_SCHEMA = ErrorSchema
+
+    def handle_http_exception(self, error):
+        payload, headers = error_payload(error)
+        response = jsonify(payload)
+        response.status_code = error.code
+        response.headers.update(headers)
+        return response
+
+
+def register_error_handlers(app: Flask, api: SensorhubApi) -> None:
+    def redis_unavailable(error):
+        log.warning("redis unavailable", extra={"fields": {"error": repr(error), "request_id": g.get("request_id")}})
+        exc = ServiceUnavailable()
+        exc.data = {
+            "message": "The data store is not answering; nothing was written. Retry shortly.",
+            "headers": {"Retry-After": "1"},
+        }
+        return api.handle_http_exception(exc)
+
+    def unexpected(error):
+        if isinstance(error, HTTPException):
+            return api.handle_http_exception(error)
+        log.exception("unhandled error", extra={"fields": {"request_id": g.get("request_id")}})
+        exc = InternalServerError()
+        exc.data = {"message": "An unexpected error occurred; it has been logged."}
+        return api.handle_http_exception(exc)
+
+    for error_class in UNAVAILABLE_ERRORS:
+        app.register_error_handler(error_class, redis_unavailable)
+    app.register_error_handler(Exception, unexpected)

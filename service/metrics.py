@@ -1,0 +1,42 @@
+"""Prometheus metrics: per-endpoint request counts and latencies from
+prometheus-flask-exporter, plus sensorhub's own counters.
+
+Under gunicorn, gunicorn.conf.py sets PROMETHEUS_MULTIPROC_DIR before any
+worker imports this module, so every worker writes its samples to shared
+files and /metrics, answered by any worker, reports the sum of all of them.
+"""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+from prometheus_client import CollectorRegistry, Counter
+
+# Endpoint labels, never paths: /statistics/<id> would make one series per sensor.
+_GROUP_BY = "endpoint"
+_EXCLUDED = r"^/(metrics|livez|healthz|static/.*)$"
+
+READINGS = Counter(
+    "sensorhub_readings_total",
+    "Readings received by outcome: accepted (new), duplicate (ignored), rejected (invalid batch).",
+    ["outcome"],
+    registry=None,
+)
+
+OWN_METRICS = [READINGS]
+
+
+def init_metrics(app: Flask) -> None:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_flask_exporter.multiprocess import GunicornInternalPrometheusMetrics
+
+        GunicornInternalPrometheusMetrics(app, group_by=_GROUP_BY, excluded_paths=_EXCLUDED)
+        return
+    from prometheus_flask_exporter import PrometheusMetrics
+
+    # A registry per application, so tests may build many apps in one process.
+    registry = CollectorRegistry(auto_describe=True)
+    for metric in OWN_METRICS:
+        registry.register(metric)
+    PrometheusMetrics(app, registry=registry, group_by=_GROUP_BY, excluded_paths=_EXCLUDED)

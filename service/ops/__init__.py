@@ -1,0 +1,9 @@
+"""Operations domain: readiness and liveness probes."""
+
+from flask import Flask
+
+from .routes import blp
+
+
+def register(app: Flask, api) -> None:
+    api.register_blueprint(blp)

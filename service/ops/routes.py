@@ -1,0 +1,33 @@
+"""Probes for Kubernetes and load balancers."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import current_app
+from flask_smorest import Blueprint
+
+from ..errors import abort
+from ..redis_client import UNAVAILABLE_ERRORS, redis_ext
+
+blp = Blueprint("ops", __name__, description="Readiness and liveness probes.")
+log = logging.getLogger("sensorhub.ops")
+
+
+@blp.route("/healthz", methods=["GET"])
+@blp.response(204, description="Ready: Redis answers and every Lua script is loaded.")
+@blp.alt_response(503, description="Not ready; the JSON body says why.")
+def healthz():
+    """Readiness: 204 when this instance can serve requests"""
+    try:
+        redis_ext.client.ping()
+        redis_ext.ensure_scripts_loaded(current_app)
+    except UNAVAILABLE_ERRORS as exc:
+        log.warning("not ready", extra={"fields": {"error": repr(exc)}})
+        abort(503, f"Redis is not answering: {exc.__class__.__name__}.")
+
+
+@blp.route("/livez", methods=["GET"])
+@blp.response(204, description="The process runs.")
+def livez():
+    """Liveness: 204 while the process runs (Redis is not consulted)"""

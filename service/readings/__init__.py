@@ -1,0 +1,13 @@
+"""Readings domain: POST /data, GET and DELETE /statistics/<sensor>."""
+
+from flask import Flask
+
+from .routes import blp
+from .schemas import ReadingSchema
+from .store import ReadingStore
+
+
+def register(app: Flask, api) -> None:
+    api.spec.components.schema("Reading", schema=ReadingSchema)
+    api.register_blueprint(blp)
+    app.extensions["readings"] = ReadingStore(app, app.extensions["settings"])

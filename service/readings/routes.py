@@ -1,0 +1,89 @@
+"""Brief 001: batch ingest and per-sensor statistics."""
+
+from __future__ import annotations
+
+from flask import current_app
+from flask_smorest import Blueprint
+
+from ..errors import abort
+from ..jsonio import json_body
+from ..metrics import READINGS
+from .schemas import MSG_SENSOR_ID, IngestResultSchema, StatisticsSchema, is_sensor_id
+from .validation import BatchError, parse_batch
+
+blp = Blueprint(
+    "readings",
+    __name__,
+    description="Batch ingest of sensor readings and exact per-sensor statistics (brief 001).",
+)
+
+_BATCH_BODY = {
+    "required": True,
+    "description": (
+        "A JSON array of readings, many sensors per batch. A reading already known "
+        "(same sensor, same instant in any offset) is a duplicate: ignored, the first value wins. "
+        "Any invalid item rejects the whole batch with 422 and nothing is written."
+    ),
+    "content": {
+        "application/json": {
+            "schema": {"type": "array", "maxItems": 10000, "items": {"$ref": "#/components/schemas/Reading"}},
+        }
+    },
+}
+
+
+def _store():
+    return current_app.extensions["readings"]
+
+
+def _checked_sensor_id(sensor_id: str) -> str:
+    if not is_sensor_id(sensor_id):
+        abort(400, f"Invalid sensor id: {MSG_SENSOR_ID}.")
+    return sensor_id
+
+
+@blp.route("/data", methods=["POST"])
+@blp.doc(requestBody=_BATCH_BODY)
+@blp.response(200, IngestResultSchema, description="The batch was stored; counts of new and duplicate readings.")
+@blp.alt_response(400, description="Not JSON, or not an array")
+@blp.alt_response(413, description="Body over MAX_BODY_BYTES or more than MAX_BATCH readings")
+@blp.alt_response(415, description="Body not sent as application/json")
+@blp.alt_response(422, description="Invalid readings, listed by item index and field; nothing written")
+@blp.alt_response(503, description="Redis not answering; nothing acknowledged, retry")
+def post_data():
+    """Ingest a batch of readings"""
+    payload = json_body()
+    settings = current_app.extensions["settings"]
+    try:
+        groups, total = parse_batch(
+            payload,
+            max_batch=settings.max_batch,
+            bucket_us=settings.bucket_seconds * 1_000_000,
+            assume_tz=settings.assume_tz,
+        )
+    except BatchError as exc:
+        READINGS.labels("rejected").inc(len(payload) if isinstance(payload, list) else 1)
+        abort(exc.status, exc.message, exc.errors)
+    accepted = _store().ingest(groups) if groups else 0
+    READINGS.labels("accepted").inc(accepted)
+    READINGS.labels("duplicate").inc(total - accepted)
+    return {"accepted": accepted, "duplicates": total - accepted}
+
+
+@blp.route("/statistics/<sensor_id>", methods=["GET"])
+@blp.response(200, StatisticsSchema, description="Statistics over all distinct readings since the last clear.")
+@blp.alt_response(400, description="Not a valid sensor id")
+def get_statistics(sensor_id: str):
+    """Statistics of one sensor
+
+    A sensor never seen, or cleared, answers ``{"last_measurement": null, "count": 0, "avg": 0.0}``.
+    """
+    return _store().statistics(_checked_sensor_id(sensor_id))
+
+
+@blp.route("/statistics/<sensor_id>", methods=["DELETE"])
+@blp.response(204, description="Cleared; a reading posted again afterwards counts again.")
+@blp.alt_response(400, description="Not a valid sensor id")
+def delete_statistics(sensor_id: str):
+    """Clear the statistics of one sensor (O(1))"""
+    _store().clear(_checked_sensor_id(sensor_id))

@@ -1,0 +1,140 @@
+"""Every setting of sensorhub, read from the environment in one place.
+
+Each field documents its environment variable and default; README's
+"Settings" table mirrors this module. ``Settings.from_env()`` is called once
+by the application factory; tests build ``Settings`` directly.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from datetime import timezone, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+class SettingsError(ValueError):
+    """A setting in the environment has a value sensorhub cannot use."""
+
+
+def _env_int(env, name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _env_float(env, name: str, default: float, minimum: float = 0.0) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+    if not value >= minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {raw}")
+    return value
+
+
+def _env_bool(env, name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    lowered = raw.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be a boolean (1/0, true/false), got {raw!r}")
+
+
+def _env_zone(env, name: str) -> tzinfo | None:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return None
+    if raw.upper() in ("UTC", "Z"):
+        return timezone.utc
+    try:
+        return ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(f"{name} must be an IANA time zone such as Europe/Brussels, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    # PORT: the HTTP port gunicorn binds (gunicorn.conf.py reads it).
+    port: int = 8080
+    # REDIS_URL: redis://, rediss:// or unix:// URL of the system of record.
+    # Unset: `make run` and the container start an embedded redis-server.
+    redis_url: str | None = None
+    # REDIS_CLUSTER=1: REDIS_URL names any node of a Redis Cluster.
+    redis_cluster: bool = False
+    # REDIS_CONNECT_TIMEOUT / REDIS_TIMEOUT (seconds): fail fast with 503
+    # instead of hanging when Redis is unreachable or slow.
+    redis_connect_timeout: float = 1.0
+    redis_timeout: float = 2.0
+    # REDIS_MAX_CONNECTIONS: connection pool size per worker process.
+    redis_max_connections: int = 64
+    # DATA_DIR: where the embedded redis-server keeps its append-only file.
+    data_dir: str = "./data"
+    # DEDUP_TTL (seconds): a re-sent reading arriving within this long of the
+    # first copy is recognised as a duplicate. Must exceed the 24 h lateness
+    # sensors are allowed.
+    dedup_ttl: int = 48 * 3600
+    # BUCKET_SECONDS: span of one per-sensor bucket hash of readings. Small
+    # enough that a bucket of a sensor reporting every minute stays in Redis'
+    # compact hash encoding.
+    bucket_seconds: int = 3600
+    # MAX_BATCH: most readings in one POST /data.
+    max_batch: int = 10_000
+    # MAX_BODY_BYTES: largest request body accepted (413 above).
+    max_body_bytes: int = 4 * 1024 * 1024
+    # ASSUME_TZ: IANA zone for timestamps sent without an offset. Unset: such
+    # timestamps are rejected, because their instant is ambiguous.
+    assume_tz: tzinfo | None = None
+    # LOG_LEVEL and LOG_REQUESTS (one JSON line per request).
+    log_level: str = "INFO"
+    log_requests: bool = True
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env=None) -> "Settings":
+        env = os.environ if env is None else env
+        settings = cls(
+            port=_env_int(env, "PORT", 8080, minimum=1),
+            redis_url=env.get("REDIS_URL") or None,
+            redis_cluster=_env_bool(env, "REDIS_CLUSTER", False),
+            redis_connect_timeout=_env_float(env, "REDIS_CONNECT_TIMEOUT", 1.0, minimum=0.01),
+            redis_timeout=_env_float(env, "REDIS_TIMEOUT", 2.0, minimum=0.01),
+            redis_max_connections=_env_int(env, "REDIS_MAX_CONNECTIONS", 64, minimum=1),
+            data_dir=env.get("DATA_DIR") or "./data",
+            dedup_ttl=_env_int(env, "DEDUP_TTL", 48 * 3600, minimum=60),
+            bucket_seconds=_env_int(env, "BUCKET_SECONDS", 3600, minimum=60),
+            max_batch=_env_int(env, "MAX_BATCH", 10_000, minimum=1),
+            max_body_bytes=_env_int(env, "MAX_BODY_BYTES", 4 * 1024 * 1024, minimum=1024),
+            assume_tz=_env_zone(env, "ASSUME_TZ"),
+            log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
+            log_requests=_env_bool(env, "LOG_REQUESTS", True),
+        )
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if self.redis_url is not None and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise SettingsError("REDIS_URL must start with redis://, rediss:// or unix://")
+        if self.dedup_ttl <= 24 * 3600:
+            raise SettingsError("DEDUP_TTL must exceed 86400 s: readings may arrive up to 24 h late")
+        if self.bucket_seconds > 86400 or 86400 % self.bucket_seconds:
+            raise SettingsError("BUCKET_SECONDS must divide a day (e.g. 900, 1800, 3600)")
+
+    def replace(self, **changes) -> "Settings":
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values.update(changes)
+        return Settings(**values)

@@ -1,0 +1,60 @@
+"""Reading instants: ISO 8601 parsing, microsecond arithmetic, formatting.
+
+An instant is a point in time whatever offset it was written in: readings
+are identified by microseconds since the Unix epoch (UTC), and the text is
+kept in the offset it was sent in for display.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone, tzinfo
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+ONE_US = timedelta(microseconds=1)
+# Instants outside this range are almost surely clock faults (and year 0001
+# or 9999 with an offset cannot even be converted to UTC).
+MIN_INSTANT = EPOCH
+MAX_INSTANT = datetime(2100, 1, 1, tzinfo=timezone.utc)
+MIN_US = 0
+MAX_US = (MAX_INSTANT - EPOCH) // ONE_US
+
+MSG_NOT_STRING = "Not a valid string: send an ISO 8601 timestamp such as 2021-11-08T22:38:09+01:00."
+MSG_INVALID = "Not a valid ISO 8601 timestamp (example: 2021-11-08T22:38:09.123+01:00)."
+MSG_NAIVE = "The timestamp has no UTC offset, so its instant is ambiguous: add Z or an offset such as +01:00."
+MSG_RANGE = "The timestamp must lie between 1970-01-01 and 2100-01-01 UTC."
+
+
+def parse_instant(text, assume_tz: tzinfo | None = None) -> tuple[int, str]:
+    """``(microseconds since the epoch, ISO text in the sent offset)``.
+
+    Raises ValueError with a message meant for the client. Fractions finer
+    than a microsecond are truncated.
+    """
+    if type(text) is not str:
+        raise ValueError(MSG_NOT_STRING)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(MSG_INVALID) from None
+    if moment.tzinfo is None:
+        if assume_tz is None:
+            raise ValueError(MSG_NAIVE)
+        moment = moment.replace(tzinfo=assume_tz)
+    try:
+        us = (moment - EPOCH) // ONE_US
+    except OverflowError:
+        raise ValueError(MSG_RANGE) from None
+    if not MIN_US <= us < MAX_US:
+        raise ValueError(MSG_RANGE)
+    iso = moment.isoformat()
+    if text[-1] in "Zz" and iso.endswith("+00:00"):
+        iso = iso[:-6] + "Z"
+    return us, iso
+
+
+def us_to_datetime(us: int) -> datetime:
+    return EPOCH + timedelta(microseconds=us)
+
+
+def us_to_iso(us: int) -> str:
+    return us_to_datetime(us).isoformat().replace("+00:00", "Z")
