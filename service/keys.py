@@ -9,7 +9,8 @@ Sensor keys (tag = sensor id):
 ``sensor:{id}``
     hash of running statistics: ``gen`` (clear generation), ``count``,
     ``sum``, ``last_us`` (latest reading instant, microseconds since the
-    epoch) and ``last_iso`` (that instant as it was sent, offset kept).
+    epoch), ``last_iso`` (that instant as it was sent, offset kept) and
+    ``last_value`` (the value of that reading).
 ``sensor:{id}:r:<gen>:<bucket>``
     hash of the sensor's distinct readings whose instant falls in bucket
     ``floor(us / BUCKET_SECONDS·10⁶)``: field = microseconds into the
@@ -19,6 +20,13 @@ Sensor keys (tag = sensor id):
     its arrival and memory is bounded. Bucket keys are derived inside Lua
     from the declared ``sensor:{id}`` key (same tag, same slot); ``gen``
     makes DELETE O(1): a clear bumps it and the old buckets expire.
+
+Cross-sensor keys (no tag; each is one key, so one slot on a cluster):
+
+``sensors:seen``
+    sorted set of every sensor id, scored by when sensorhub last heard of it
+    (server time, seconds since the epoch); updated by every ingest call.
+    It lists all sensors, registered or not, and drives offline detection.
 
 Sensor ids are restricted to ``A-Z a-z 0-9 . _ : -`` (no braces), so an id
 can never break out of its hash tag.
@@ -37,6 +45,9 @@ def sensor(sensor_id: str) -> str:
 def sensor_bucket(sensor_id: str, gen: int | str, bucket: int | str) -> str:
     """Readings of one sensor in one time bucket of one clear generation."""
     return f"sensor:{{{sensor_id}}}:r:{gen}:{bucket}"
+
+
+SENSORS_SEEN = "sensors:seen"
 
 
 def hash_tag(key: str) -> str:

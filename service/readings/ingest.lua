@@ -3,7 +3,7 @@
 -- KEYS[i]  sensor:{<id>}  statistics hash of sensor i (all in one slot on a cluster)
 -- ARGV[1]  TTL in seconds of a bucket hash after a new reading lands in it
 -- then, for each sensor i in KEYS order:
---   latest instant (us), its ISO text, number of buckets, and per bucket:
+--   latest instant (us), its ISO text, its value, number of buckets, and per bucket:
 --   bucket number, number of readings, then offset (us into the bucket) and
 --   value of each reading, in the order they were sent (the first copy wins).
 --
@@ -18,8 +18,9 @@ for i = 1, #KEYS do
   local key = KEYS[i]
   local latest_us = ARGV[pos]
   local latest_iso = ARGV[pos + 1]
-  local buckets = tonumber(ARGV[pos + 2])
-  pos = pos + 3
+  local latest_value = ARGV[pos + 2]
+  local buckets = tonumber(ARGV[pos + 3])
+  pos = pos + 4
   local stats = redis.call('HMGET', key, 'gen', 'count', 'sum', 'last_us')
   local prefix = key .. ':r:' .. (stats[1] or '0') .. ':'
   local new, added = 0, 0.0
@@ -43,7 +44,8 @@ for i = 1, #KEYS do
     local count = string.format('%d', tonumber(stats[2] or '0') + new)
     local sum = string.format('%.17g', tonumber(stats[3] or '0') + added)
     if not stats[4] or tonumber(latest_us) > tonumber(stats[4]) then
-      redis.call('HSET', key, 'count', count, 'sum', sum, 'last_us', latest_us, 'last_iso', latest_iso)
+      redis.call('HSET', key, 'count', count, 'sum', sum, 'last_us', latest_us, 'last_iso', latest_iso,
+        'last_value', latest_value)
     else
       redis.call('HSET', key, 'count', count, 'sum', sum)
     end

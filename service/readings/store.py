@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from flask import Flask
 from redis.cluster import RedisCluster
 from redis.crc import key_slot
@@ -35,7 +37,7 @@ class ReadingStore:
         """
         calls: list[list] = []
         open_call: dict[int, list] = {}
-        for sensor, (latest_us, latest_iso, buckets) in groups.items():
+        for sensor, (latest_us, latest_iso, latest_value, buckets) in groups.items():
             key = keys.sensor(sensor)
             slot = key_slot(key.encode()) if self.cluster else 0
             call = open_call.get(slot)
@@ -44,7 +46,7 @@ class ReadingStore:
                 calls.append(call)
             call[0].append(key)
             args = call[1]
-            args += (latest_us, latest_iso, len(buckets))
+            args += (latest_us, latest_iso, latest_value, len(buckets))
             for bucket, pairs in buckets.items():
                 readings = len(pairs) // 2
                 args += (bucket, readings)
@@ -52,24 +54,34 @@ class ReadingStore:
                 call[2] += readings
         return [(call_keys, args) for call_keys, args, _ in calls]
 
-    def ingest(self, groups: dict) -> int:
-        """Apply validated, grouped readings; returns how many were new."""
+    def ingest(self, groups: dict, now: float | None = None) -> int:
+        """Apply validated, grouped readings; returns how many were new.
+
+        Also marks every sensor of the batch as heard of now. The index
+        write follows the scripts in the same round trip; it is idempotent,
+        so a client retrying a failed batch repairs it.
+        """
         calls = self._calls(groups)
-        if len(calls) == 1 or self.cluster:
-            # One call needs no pipeline (and its SCRIPT EXISTS round trip);
-            # redis-py routes each cluster call to its slot's node.
-            return sum(sum(self._ingest(keys=k, args=a)) for k, a in calls)
+        heard = {sensor: time.time() if now is None else now for sensor in groups}
+        if self.cluster:
+            # redis-py routes each call to its slot's node.
+            accepted = sum(sum(self._ingest(keys=k, args=a)) for k, a in calls)
+            self.client.zadd(keys.SENSORS_SEEN, heard)
+            return accepted
         pipe = self.client.pipeline(transaction=False)
         for call_keys, args in calls:
             pipe.evalsha(self._ingest.sha, len(call_keys), *call_keys, *args)
+        pipe.zadd(keys.SENSORS_SEEN, heard)
         results = pipe.execute(raise_on_error=False)
         accepted = 0
-        for (call_keys, args), result in zip(calls, results):
+        for (call_keys, args), result in zip(calls, results[:-1]):
             if isinstance(result, NoScriptError):
                 result = self._ingest(keys=call_keys, args=args)
             elif isinstance(result, Exception):
                 raise result
             accepted += sum(result)
+        if isinstance(results[-1], Exception):
+            raise results[-1]
         return accepted
 
     # -- statistics -------------------------------------------------------

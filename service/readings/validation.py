@@ -6,7 +6,7 @@ well-formed items, timestamp and sensor-id checks cached per batch, and the
 detailed error report built only for items that fail.
 
 The result is already grouped the way the ingest script wants it:
-sensor -> [latest instant, its text, {bucket: [offset, value, ...]}].
+sensor -> [latest instant, its text, its value, {bucket: [offset, value, ...]}].
 """
 
 from __future__ import annotations
@@ -116,19 +116,21 @@ def parse_batch(payload, *, max_batch: int, bucket_us: int, assume_tz=None) -> t
                 if errors is not None:
                     continue
                 us, iso = instant
+                text = repr(value)
                 group = groups.get(sensor)
                 if group is None:
-                    group = groups[sensor] = [us, iso, {}]
+                    group = groups[sensor] = [us, iso, text, {}]
                 elif us > group[0]:
                     group[0] = us
                     group[1] = iso
+                    group[2] = text
                 bucket, offset = divmod(us, bucket_us)
-                pairs = group[2].get(bucket)
+                pairs = group[3].get(bucket)
                 if pairs is None:
-                    group[2][bucket] = [offset, repr(value)]
+                    group[3][bucket] = [offset, text]
                 else:
                     pairs.append(offset)
-                    pairs.append(repr(value))
+                    pairs.append(text)
                 continue
         if errors is None:
             errors = {}
