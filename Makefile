@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test lint venv clean
+.PHONY: run test test-cluster lint venv clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ run: venv
 
 test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The whole suite against a local Redis Cluster (3 masters, 3 replicas on
+# loopback), torn down whatever the outcome.
+test-cluster: venv
+	$(BIN)/python -m service.embedded_cluster -- $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check service tests bench

@@ -23,16 +23,23 @@ Sensor keys (tag = sensor id):
 
 Cross-sensor keys (no tag; each is one key, so one slot on a cluster):
 
-``sensors:seen``
-    sorted set of every sensor id, scored by when sensorhub last heard of it
-    (server time, seconds since the epoch); updated by every ingest call.
-    It lists all sensors, registered or not, and drives offline detection.
+``sensors:seen:{<n>}`` for n in 0 .. SENSORS_SEEN_SHARDS-1
+    sorted sets that together hold every sensor id, scored by when
+    sensorhub last heard of it (server time, seconds since the epoch);
+    updated by every ingest call. A sensor lives in shard
+    ``crc32(id) % SENSORS_SEEN_SHARDS`` (``sensors_seen(id)``); readers
+    scan all shards (``sensors_seen_keys()``). Sharded so that no single
+    key, hence no single cluster node, takes every ingest's update and
+    holds every sensor (docs/scaling.md). They list all sensors,
+    registered or not, and drive offline detection.
 
 Sensor ids are restricted to ``A-Z a-z 0-9 . _ : -`` (no braces), so an id
 can never break out of its hash tag.
 """
 
 from __future__ import annotations
+
+import zlib
 
 SENSOR_PREFIX = "sensor:"
 
@@ -47,7 +54,17 @@ def sensor_bucket(sensor_id: str, gen: int | str, bucket: int | str) -> str:
     return f"sensor:{{{sensor_id}}}:r:{gen}:{bucket}"
 
 
-SENSORS_SEEN = "sensors:seen"
+SENSORS_SEEN_SHARDS = 16
+
+
+def sensors_seen(sensor_id: str) -> str:
+    """The ``sensors:seen`` shard that holds this sensor."""
+    return f"sensors:seen:{{{zlib.crc32(sensor_id.encode()) % SENSORS_SEEN_SHARDS}}}"
+
+
+def sensors_seen_keys() -> list[str]:
+    """Every shard of ``sensors:seen``; a cross-sensor reader visits them all."""
+    return [f"sensors:seen:{{{n}}}" for n in range(SENSORS_SEEN_SHARDS)]
 
 
 def hash_tag(key: str) -> str:

@@ -17,6 +17,13 @@ from redis.retry import Retry
 
 from .settings import Settings
 
+
+class ReplicasNotAcknowledged(redis.exceptions.RedisError):
+    """Writes reached a Redis primary but fewer replicas than
+    REDIS_WAIT_REPLICAS confirmed them in time: a failover could lose them,
+    so they are not acknowledged (a retry by the client is harmless)."""
+
+
 # Errors that mean "Redis is not answering right now" (answered 503).
 UNAVAILABLE_ERRORS = (
     redis.exceptions.ConnectionError,
@@ -26,6 +33,8 @@ UNAVAILABLE_ERRORS = (
     redis.exceptions.TryAgainError,
     redis.exceptions.MasterDownError,
     redis.exceptions.ReadOnlyError,
+    redis.exceptions.SlotNotCoveredError,
+    ReplicasNotAcknowledged,
 )
 
 

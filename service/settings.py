@@ -102,6 +102,12 @@ class Settings:
     # LOG_LEVEL and LOG_REQUESTS (one JSON line per request).
     log_level: str = "INFO"
     log_requests: bool = True
+    # REDIS_WAIT_REPLICAS: after the writes of a request, WAIT until this many
+    # replicas of each written Redis node acknowledged them (0: don't wait).
+    # Fewer acknowledgements within REDIS_WAIT_TIMEOUT_MS answer 503 (the
+    # write may be lost by a failover; the client's retry is harmless).
+    redis_wait_replicas: int = 0
+    redis_wait_timeout_ms: int = 500
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -122,6 +128,8 @@ class Settings:
             assume_tz=_env_zone(env, "ASSUME_TZ"),
             log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
             log_requests=_env_bool(env, "LOG_REQUESTS", True),
+            redis_wait_replicas=_env_int(env, "REDIS_WAIT_REPLICAS", 0),
+            redis_wait_timeout_ms=_env_int(env, "REDIS_WAIT_TIMEOUT_MS", 500, minimum=1),
         )
         settings.validate()
         return settings
@@ -133,6 +141,8 @@ class Settings:
             raise SettingsError("DEDUP_TTL must exceed 86400 s: readings may arrive up to 24 h late")
         if self.bucket_seconds > 86400 or 86400 % self.bucket_seconds:
             raise SettingsError("BUCKET_SECONDS must divide a day (e.g. 900, 1800, 3600)")
+        if self.redis_wait_replicas and self.redis_wait_timeout_ms >= self.redis_timeout * 1000:
+            raise SettingsError("REDIS_WAIT_TIMEOUT_MS must be below REDIS_TIMEOUT, or the WAIT itself times out")
 
     def replace(self, **changes) -> "Settings":
         values = {f.name: getattr(self, f.name) for f in fields(self)}

@@ -10,7 +10,7 @@ from redis.crc import key_slot
 from redis.exceptions import NoScriptError
 
 from .. import keys
-from ..redis_client import redis_ext
+from ..redis_client import ReplicasNotAcknowledged, redis_ext
 from ..settings import Settings
 
 # Readings per script call: bounds how long one call holds Redis (a batch of
@@ -24,6 +24,8 @@ class ReadingStore:
         self.cluster = isinstance(self.client, RedisCluster)
         self.ttl = settings.dedup_ttl
         self.bucket_us = settings.bucket_seconds * 1_000_000
+        self.wait_replicas = settings.redis_wait_replicas
+        self.wait_timeout_ms = settings.redis_wait_timeout_ms
         self._ingest = redis_ext.register_script(app, __package__, "ingest.lua")
         self._clear = redis_ext.register_script(app, __package__, "clear.lua")
 
@@ -57,32 +59,68 @@ class ReadingStore:
     def ingest(self, groups: dict, now: float | None = None) -> int:
         """Apply validated, grouped readings; returns how many were new.
 
-        Also marks every sensor of the batch as heard of now. The index
-        write follows the scripts in the same round trip; it is idempotent,
-        so a client retrying a failed batch repairs it.
+        Also marks every sensor of the batch as heard of now (its
+        ``sensors:seen`` shard). Everything goes in one pipeline: on a
+        single Redis one round trip; on a cluster redis-py's ClusterPipeline
+        sends each node its commands (one script call per hash slot, each
+        touching one slot) and reads the answers after writing to all nodes,
+        following MOVED/ASK. The index writes are idempotent, so a client
+        retrying a failed batch repairs them.
         """
         calls = self._calls(groups)
-        heard = {sensor: time.time() if now is None else now for sensor in groups}
-        if self.cluster:
-            # redis-py routes each call to its slot's node.
-            accepted = sum(sum(self._ingest(keys=k, args=a)) for k, a in calls)
-            self.client.zadd(keys.SENSORS_SEEN, heard)
-            return accepted
+        heard_at = time.time() if now is None else now
+        heard: dict[str, dict[str, float]] = {}
+        for sensor in groups:
+            heard.setdefault(keys.sensors_seen(sensor), {})[sensor] = heard_at
         pipe = self.client.pipeline(transaction=False)
         for call_keys, args in calls:
-            pipe.evalsha(self._ingest.sha, len(call_keys), *call_keys, *args)
-        pipe.zadd(keys.SENSORS_SEEN, heard)
+            # execute_command: ClusterPipeline refuses its ``evalsha`` helper
+            # (redis-py #2914) but routes EVALSHA by its keys like any command.
+            pipe.execute_command("EVALSHA", self._ingest.sha, len(call_keys), *call_keys, *args)
+        for key, members in heard.items():
+            pipe.zadd(key, members)
+        waits = self._queue_waits(pipe, [call_keys[0] for call_keys, _ in calls] + list(heard))
         results = pipe.execute(raise_on_error=False)
         accepted = 0
-        for (call_keys, args), result in zip(calls, results[:-1]):
+        for (call_keys, args), result in zip(calls, results[: len(calls)], strict=True):
             if isinstance(result, NoScriptError):
+                # A node that lost its script cache (restart, failover to a
+                # replica that never saw SCRIPT LOAD): redis-py's Script
+                # loads it there and runs the call again.
                 result = self._ingest(keys=call_keys, args=args)
             elif isinstance(result, Exception):
                 raise result
             accepted += sum(result)
-        if isinstance(results[-1], Exception):
-            raise results[-1]
+        for result in results[len(calls) :]:
+            if isinstance(result, Exception):
+                raise result
+        if waits:
+            acknowledged = min(results[-waits:])
+            if acknowledged < self.wait_replicas:
+                raise ReplicasNotAcknowledged(
+                    f"{acknowledged} of {self.wait_replicas} replicas acknowledged within {self.wait_timeout_ms} ms"
+                )
         return accepted
+
+    def _queue_waits(self, pipe, written_keys: list[str]) -> int:
+        """Queue WAIT after the writes on every node written (REDIS_WAIT_REPLICAS).
+
+        WAIT covers the writes sent earlier on the same connection; a
+        pipeline uses one connection per node, so one WAIT per node written
+        covers the batch. Returns how many WAITs were queued (they are last).
+        """
+        if not self.wait_replicas:
+            return 0
+        if not self.cluster:
+            pipe.execute_command("WAIT", self.wait_replicas, self.wait_timeout_ms)
+            return 1
+        nodes = {}
+        for key in written_keys:
+            node = self.client.nodes_manager.get_node_from_slot(key_slot(key.encode()))
+            nodes[node.name] = node
+        for node in nodes.values():
+            pipe.execute_command("WAIT", self.wait_replicas, self.wait_timeout_ms, target_nodes=node)
+        return len(nodes)
 
     # -- statistics -------------------------------------------------------
 
