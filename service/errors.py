@@ -17,7 +17,7 @@ from flask_smorest import Api
 from flask_smorest import abort as smorest_abort
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
-from .redis_client import UNAVAILABLE_ERRORS
+from .redis_client import UNAVAILABLE_ERRORS, ReplicasNotAcknowledged
 
 log = logging.getLogger("sensorhub.errors")
 
@@ -74,8 +74,15 @@ def register_error_handlers(app: Flask, api: SensorhubApi) -> None:
     def redis_unavailable(error):
         log.warning("redis unavailable", extra={"fields": {"error": repr(error), "request_id": g.get("request_id")}})
         exc = ServiceUnavailable()
+        if isinstance(error, ReplicasNotAcknowledged):
+            message = (
+                "The data store did not confirm replication in time (REDIS_WAIT_REPLICAS); "
+                "the request is not acknowledged. Retry: re-sent readings are recognised."
+            )
+        else:
+            message = "The data store is not answering; nothing was written. Retry shortly."
         exc.data = {
-            "message": "The data store is not answering; nothing was written. Retry shortly.",
+            "message": message,
             "headers": {"Retry-After": "1"},
         }
         return api.handle_http_exception(exc)
