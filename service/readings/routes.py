@@ -6,7 +6,7 @@ from flask import current_app
 from flask_smorest import Blueprint
 
 from ..errors import abort
-from ..jsonio import json_body
+from ..jsonio import read_json, reject_duplicate_keys
 from ..metrics import READINGS
 from .schemas import MSG_SENSOR_ID, IngestResultSchema, StatisticsSchema, is_sensor_id
 from .validation import BatchError, parse_batch
@@ -45,14 +45,14 @@ def _checked_sensor_id(sensor_id: str) -> str:
 @blp.route("/data", methods=["POST"])
 @blp.doc(requestBody=_BATCH_BODY)
 @blp.response(200, IngestResultSchema, description="The batch was stored; counts of new and duplicate readings.")
-@blp.alt_response(400, description="Not JSON, or not an array")
+@blp.alt_response(400, description="Not JSON, not an array, or an item repeating a key")
 @blp.alt_response(413, description="Body over MAX_BODY_BYTES or more than MAX_BATCH readings")
 @blp.alt_response(415, description="Body not sent as application/json")
 @blp.alt_response(422, description="Invalid readings, listed by item index and field; nothing written")
 @blp.alt_response(503, description="Redis not answering; nothing acknowledged, retry")
 def post_data():
     """Ingest a batch of readings"""
-    payload = json_body()
+    payload, raw = read_json()
     settings = current_app.extensions["settings"]
     try:
         groups, total = parse_batch(
@@ -64,6 +64,9 @@ def post_data():
     except BatchError as exc:
         READINGS.labels("rejected").inc(len(payload) if isinstance(payload, list) else 1)
         abort(exc.status, exc.message, exc.errors)
+    # Checked once the batch is known valid: then every item holds exactly
+    # five strings (three keys, the sensor id, the timestamp).
+    reject_duplicate_keys(raw, 5 * total)
     accepted = _store().ingest(groups) if groups else 0
     READINGS.labels("accepted").inc(accepted)
     READINGS.labels("duplicate").inc(total - accepted)
