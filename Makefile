@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
+# Kubernetes version the manifests are validated against (tests/deploy reads it here).
+K8S_VERSION ?= 1.33.0
 
-.PHONY: run test lint venv clean
+.PHONY: run test lint venv clean lint-docker validate-k8s
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,3 +29,11 @@ lint: venv
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
+
+# The Dockerfile against hadolint's rules (also part of `make test`).
+lint-docker: venv
+	$(BIN)/hadolint Dockerfile
+
+# k8s/ against the Kubernetes $(K8S_VERSION) schemas, offline, unknown fields refused (also part of `make test`).
+validate-k8s: venv
+	$(BIN)/kubernetes-validate --strict --kubernetes-version $(K8S_VERSION) k8s/*.yaml
