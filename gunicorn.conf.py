@@ -12,6 +12,8 @@ import tempfile
 # directory must be in the environment before anything imports it.
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="sensorhub-metrics-")
+# A configured directory may sit on a fresh tmpfs (the container's /tmp).
+os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
 _owns_metrics_dir = not os.listdir(os.environ["PROMETHEUS_MULTIPROC_DIR"])
 
 from service.embedded_redis import EmbeddedRedis  # noqa: E402
