@@ -187,6 +187,14 @@ def get_configuration_history(site_id: str):
 # -- live data ---------------------------------------------------------------
 
 
+def _entry_count(payload) -> int:
+    """Entries a post claims to carry, before validation (for MAX_BATCH)."""
+    if isinstance(payload, dict):
+        stamps = payload.get("dt-stamp")
+        return len(stamps) if isinstance(stamps, list) else 0
+    return len(payload) if isinstance(payload, list) else 0
+
+
 @blp.route("/<site_id>/live", methods=["POST"])
 @blp.doc(requestBody=_LIVE_BODY)
 @blp.response(200, LiveResultSchema, description="Stored; counts of new and duplicate entries.")
@@ -200,7 +208,7 @@ def post_live(site_id: str):
     site = _site(site_id)
     payload = json_body()
     max_batch = current_app.extensions["settings"].max_batch
-    rows = len(payload.get("dt-stamp") or ()) if isinstance(payload, dict) else len(payload or ())
+    rows = _entry_count(payload)
     if rows > max_batch:
         abort(413, f"At most {max_batch} entries per post (MAX_BATCH); got {rows}.")
     try:
