@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from redis.crc import key_slot
 
 from service import keys
 from service.sites.schemas import new_site_id
@@ -186,6 +187,6 @@ def test_site_keys_share_the_site_hash_tag(client, make_site, redis_client):
         "dt-stamp": "2023-01-01 00:00:00", "soc": 1, "load_kwh": 1, "net_load_kwh": 1,
         "pv_notification": True, "bio_notification": False, "cro_notification": False,
     }])
-    site_keys = sorted(k.decode() for k in redis_client.keys("site:*"))
-    assert site_keys == ["site:{willo}", "site:{willo}:config", "site:{willo}:live"]
-    assert {keys.hash_tag(k) for k in site_keys} == {"willo"}
+    site_keys = [keys.site("willo"), keys.site_configurations("willo"), keys.site_live("willo")]
+    assert [redis_client.exists(k) for k in site_keys] == [1, 1, 1]
+    assert {key_slot(k.encode()) for k in site_keys} == {key_slot(b"willo")}
