@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test lint venv clean
+.PHONY: run worker test lint venv clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,10 @@ venv: $(VENV)/.installed
 
 run: venv
 	$(BIN)/gunicorn -c gunicorn.conf.py service.wsgi:app
+
+# One background worker alone (offline detection, webhook delivery); needs REDIS_URL.
+worker: venv
+	$(BIN)/python -m service.worker
 
 test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

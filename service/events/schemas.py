@@ -30,10 +30,8 @@ class EventQuerySchema(ma.Schema):
 class EventSchema(ma.Schema):
     """One event, as delivered to webhooks (plus its stream position)."""
 
-    class Meta:
-        unknown = ma.INCLUDE
-
     id = ma.fields.String(metadata={"description": "Unique event id; the webhook Idempotency-Key"})
+    subject = ma.fields.String(metadata={"description": "The sensor or site the event is about"})
     type = ma.fields.String(metadata={"description": "sensor.offline, sensor.online or site.too_hot", "example": "sensor.offline"})
     sensor = ma.fields.String(allow_none=True, metadata={"description": "The sensor, for sensor events"})
     site = ma.fields.String(allow_none=True, metadata={"description": "The sensor's site, or the site of site events"})
@@ -41,6 +39,11 @@ class EventSchema(ma.Schema):
     at = ma.fields.String(metadata={"description": "When it happened (server time, ISO 8601 UTC)"})
     last_heard = ma.fields.String(metadata={"description": "Sensor events: when the sensor was last heard"})
     stream_id = ma.fields.String(metadata={"description": "Position in the event stream"})
+
+    @ma.post_dump(pass_original=True)
+    def keep_event_data(self, data, original, **kwargs):
+        # Events of other types carry fields of their own: pass them through.
+        return {**original, **data}
 
 
 class EventPageSchema(ma.Schema):

@@ -70,6 +70,7 @@ local function claim(new_status)
   local event = {
     id = string.format('%s:%d:%s', sensor, seq, string.gsub(now, '%.', '')),
     type = 'sensor.' .. new_status,
+    subject = sensor,
     sensor = sensor,
     org = meta_field('org'),
     site = meta_field('site'),
