@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -118,7 +118,7 @@ def test_sensors_sharing_one_last_heard_time_across_pages_all_go_offline(app, st
 def test_last_heard_is_formatted_like_python(store, detector, moment):
     store.heartbeat("02:00:00:00:00:05", now=moment)
     (event,) = detector.run_once(now=moment + store.offline_after + 1)
-    expected = datetime.fromtimestamp(moment, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    expected = datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     assert event["last_heard"] == expected
 
 
