@@ -8,7 +8,7 @@ K8S_VERSION ?= 1.33.0
 # Image tag of `make image` (README "Container"; k8s/manifest.yaml uses the same).
 IMAGE ?= sensorhub:latest
 
-.PHONY: run test lint venv clean lint-docker validate-k8s image
+.PHONY: run worker test lint venv clean lint-docker validate-k8s image
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ venv: $(VENV)/.installed
 
 run: venv
 	$(BIN)/gunicorn -c gunicorn.conf.py service.wsgi:app
+
+# One background worker alone (offline detection, webhook delivery); needs REDIS_URL.
+worker: venv
+	$(BIN)/python -m service.worker
 
 test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -56,6 +56,47 @@ and checked against the record on read, so a stale entry is harmless):
     the same, for the sites of one org / one location.
 
 Site ids use the sensor-id charset, so they cannot break out of their tag.
+Heartbeats, status and events (brief 004):
+
+``sensor:{id}:hb``
+    hash of a sensor's liveness: ``status`` (online/offline, as last
+    claimed), ``since`` (when it took that status), ``heard_at`` (last
+    heard when it went offline), ``last_hb`` (last heartbeat, server
+    seconds), ``mac`` (normalised MAC address), ``seq`` (transitions so far).
+``sensor:{id}:outbox``
+    list of the sensor's transition events (JSON) claimed but not yet in
+    the event stream. The claim and the outbox write happen in one script
+    (same tag); publishing drains it, so a process dying in between loses
+    nothing: the next check of that sensor publishes it.
+``sensor:{id}:meta``
+    the registry's metadata of the sensor (org, site, building, room, unit,
+    ...), read here when present.
+
+Event and webhook keys share the tag ``{events}`` (one slot), so that
+publishing, fan-out, leases and dead letters are each one atomic script:
+
+``{events}:stream``
+    the Redis Stream of events, trimmed to about EVENTS_MAX entries; fields
+    ``type``, ``subject``, ``org``, ``event`` (the JSON delivered).
+``{events}:published``
+    sorted set of event ids already in the stream, scored by publish time:
+    makes publishing idempotent (trimmed after a week).
+``{events}:offline``
+    sorted set of sensors whose offline event is published, scored by when
+    they were last heard: the worker's back-online watch list.
+``{events}:watermark``
+    sorted set holding the offline scan's progress (member ``offline``):
+    every sensor last heard at or before it has been checked.
+``{events}:webhooks``
+    hash webhook id -> JSON registration (url, secret, org, types).
+``{events}:deliveries``
+    sorted set of pending deliveries ``<webhook id>:<stream id>`` scored by
+    when they are due (or when their current attempt's lease ends).
+``{events}:attempts``
+    hash delivery -> failed attempts so far.
+``{events}:dead`` / ``{events}:dead:index``
+    dead letters: hash delivery -> JSON (event, webhook, attempts, last
+    error) and its order by failure time.
 
 Sensor ids are restricted to ``A-Z a-z 0-9 . _ : -`` (no braces), so an id
 can never break out of its hash tag.
@@ -116,3 +157,30 @@ def sites_by_org(org: str) -> str:
 
 def sites_by_location(location: str) -> str:
     return f"sites:location:{location}"
+# -- heartbeats, status, events, webhooks (brief 004) ----------------------
+
+
+def sensor_heartbeat(sensor_id: str) -> str:
+    """Liveness hash of one sensor (status, last heartbeat, MAC address)."""
+    return f"sensor:{{{sensor_id}}}:hb"
+
+
+def sensor_outbox(sensor_id: str) -> str:
+    """The sensor's claimed transition events not yet in the stream."""
+    return f"sensor:{{{sensor_id}}}:outbox"
+
+
+def sensor_meta(sensor_id: str) -> str:
+    """The registry's metadata of one sensor (owned by the registry)."""
+    return f"sensor:{{{sensor_id}}}:meta"
+
+
+EVENTS_STREAM = "{events}:stream"
+EVENTS_PUBLISHED = "{events}:published"
+EVENTS_OFFLINE = "{events}:offline"
+EVENTS_WATERMARK = "{events}:watermark"
+WEBHOOKS = "{events}:webhooks"
+WEBHOOK_DELIVERIES = "{events}:deliveries"
+WEBHOOK_ATTEMPTS = "{events}:attempts"
+WEBHOOK_DEAD = "{events}:dead"
+WEBHOOK_DEAD_INDEX = "{events}:dead:index"
