@@ -23,23 +23,86 @@ Sensor keys (tag = sensor id):
 
 Cross-sensor keys (no tag; each is one key, so one slot on a cluster):
 
-``sensors:seen:{<n>}`` for n in 0 .. SENSORS_SEEN_SHARDS-1
-    sorted sets that together hold every sensor id, scored by when
-    sensorhub last heard of it (server time, seconds since the epoch);
-    updated by every ingest call. A sensor lives in shard
-    ``crc32(id) % SENSORS_SEEN_SHARDS`` (``sensors_seen(id)``); readers
-    scan all shards (``sensors_seen_keys()``). Sharded so that no single
-    key, hence no single cluster node, takes every ingest's update and
-    holds every sensor (docs/scaling.md). They list all sensors,
-    registered or not, and drive offline detection.
+``sensors:seen``
+    sorted set of every sensor id, scored by when sensorhub last heard of it
+    (server time, seconds since the epoch); updated by every ingest call.
+    It lists all sensors, registered or not, and drives offline detection.
+
+Site keys (tag = site id; brief 003, shared with brief 000):
+
+``site:{id}``
+    hash of the site record: ``id``, ``name``, ``location``, ``created_at``,
+    ``updated_at`` and, when set, ``org``, ``timezone`` (IANA name) and
+    ``threshold`` (degrees Celsius); plus ``config_version`` and
+    ``config_doc`` (canonical JSON of the current configuration), which
+    the configuration script compares a new document against.
+``site:{id}:config``
+    list of every configuration version, oldest first; each item is the
+    JSON ``{"version", "valid_from", "valid_from_us", "configuration"}``.
+    Versions change every few years, so the list stays tiny.
+``site:{id}:live``
+    sorted set of the site's live entries: score = instant of ``dt-stamp``
+    (microseconds since the epoch), member = the entry as compact JSON.
+    One member per instant: the live script adds an entry only when no
+    member has its score yet, so a re-sent timestamp is a duplicate.
+
+Cross-site indexes (one key each; written before the site record changes
+and checked against the record on read, so a stale entry is harmless):
+
+``sites:all``
+    sorted set of every site id, all scores 0 (ordered by id, which is
+    what cursor pagination walks with ZRANGEBYLEX).
+``sites:org:<org>`` / ``sites:location:<location>``
+    the same, for the sites of one org / one location.
+
+Site ids use the sensor-id charset, so they cannot break out of their tag.
+Heartbeats, status and events (brief 004):
+
+``sensor:{id}:hb``
+    hash of a sensor's liveness: ``status`` (online/offline, as last
+    claimed), ``since`` (when it took that status), ``heard_at`` (last
+    heard when it went offline), ``last_hb`` (last heartbeat, server
+    seconds), ``mac`` (normalised MAC address), ``seq`` (transitions so far).
+``sensor:{id}:outbox``
+    list of the sensor's transition events (JSON) claimed but not yet in
+    the event stream. The claim and the outbox write happen in one script
+    (same tag); publishing drains it, so a process dying in between loses
+    nothing: the next check of that sensor publishes it.
+``sensor:{id}:meta``
+    the registry's metadata of the sensor (org, site, building, room, unit,
+    ...), read here when present.
+
+Event and webhook keys share the tag ``{events}`` (one slot), so that
+publishing, fan-out, leases and dead letters are each one atomic script:
+
+``{events}:stream``
+    the Redis Stream of events, trimmed to about EVENTS_MAX entries; fields
+    ``type``, ``subject``, ``org``, ``event`` (the JSON delivered).
+``{events}:published``
+    sorted set of event ids already in the stream, scored by publish time:
+    makes publishing idempotent (trimmed after a week).
+``{events}:offline``
+    sorted set of sensors whose offline event is published, scored by when
+    they were last heard: the worker's back-online watch list.
+``{events}:watermark``
+    sorted set holding the offline scan's progress (member ``offline``):
+    every sensor last heard at or before it has been checked.
+``{events}:webhooks``
+    hash webhook id -> JSON registration (url, secret, org, types).
+``{events}:deliveries``
+    sorted set of pending deliveries ``<webhook id>:<stream id>`` scored by
+    when they are due (or when their current attempt's lease ends).
+``{events}:attempts``
+    hash delivery -> failed attempts so far.
+``{events}:dead`` / ``{events}:dead:index``
+    dead letters: hash delivery -> JSON (event, webhook, attempts, last
+    error) and its order by failure time.
 
 Sensor ids are restricted to ``A-Z a-z 0-9 . _ : -`` (no braces), so an id
 can never break out of its hash tag.
 """
 
 from __future__ import annotations
-
-import zlib
 
 SENSOR_PREFIX = "sensor:"
 
@@ -54,17 +117,7 @@ def sensor_bucket(sensor_id: str, gen: int | str, bucket: int | str) -> str:
     return f"sensor:{{{sensor_id}}}:r:{gen}:{bucket}"
 
 
-SENSORS_SEEN_SHARDS = 16
-
-
-def sensors_seen(sensor_id: str) -> str:
-    """The ``sensors:seen`` shard that holds this sensor."""
-    return f"sensors:seen:{{{zlib.crc32(sensor_id.encode()) % SENSORS_SEEN_SHARDS}}}"
-
-
-def sensors_seen_keys() -> list[str]:
-    """Every shard of ``sensors:seen``; a cross-sensor reader visits them all."""
-    return [f"sensors:seen:{{{n}}}" for n in range(SENSORS_SEEN_SHARDS)]
+SENSORS_SEEN = "sensors:seen"
 
 
 def hash_tag(key: str) -> str:
@@ -75,3 +128,59 @@ def hash_tag(key: str) -> str:
         if end > start + 1:
             return key[start + 1 : end]
     return key
+
+
+# -- sites (brief 003) -------------------------------------------------------
+
+
+def site(site_id: str) -> str:
+    """Record hash of one site; also the routing key of its scripts."""
+    return f"site:{{{site_id}}}"
+
+
+def site_configurations(site_id: str) -> str:
+    """Every configuration version of one site, oldest first."""
+    return f"site:{{{site_id}}}:config"
+
+
+def site_live(site_id: str) -> str:
+    """Live entries of one site, scored by instant."""
+    return f"site:{{{site_id}}}:live"
+
+
+SITES_ALL = "sites:all"
+
+
+def sites_by_org(org: str) -> str:
+    return f"sites:org:{org}"
+
+
+def sites_by_location(location: str) -> str:
+    return f"sites:location:{location}"
+# -- heartbeats, status, events, webhooks (brief 004) ----------------------
+
+
+def sensor_heartbeat(sensor_id: str) -> str:
+    """Liveness hash of one sensor (status, last heartbeat, MAC address)."""
+    return f"sensor:{{{sensor_id}}}:hb"
+
+
+def sensor_outbox(sensor_id: str) -> str:
+    """The sensor's claimed transition events not yet in the stream."""
+    return f"sensor:{{{sensor_id}}}:outbox"
+
+
+def sensor_meta(sensor_id: str) -> str:
+    """The registry's metadata of one sensor (owned by the registry)."""
+    return f"sensor:{{{sensor_id}}}:meta"
+
+
+EVENTS_STREAM = "{events}:stream"
+EVENTS_PUBLISHED = "{events}:published"
+EVENTS_OFFLINE = "{events}:offline"
+EVENTS_WATERMARK = "{events}:watermark"
+WEBHOOKS = "{events}:webhooks"
+WEBHOOK_DELIVERIES = "{events}:deliveries"
+WEBHOOK_ATTEMPTS = "{events}:attempts"
+WEBHOOK_DEAD = "{events}:dead"
+WEBHOOK_DEAD_INDEX = "{events}:dead:index"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, fields
-from datetime import timezone, tzinfo
+from datetime import UTC, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
@@ -60,7 +60,7 @@ def _env_zone(env, name: str) -> tzinfo | None:
     if raw is None or raw == "":
         return None
     if raw.upper() in ("UTC", "Z"):
-        return timezone.utc
+        return UTC
     try:
         return ZoneInfo(raw)
     except (ZoneInfoNotFoundError, ValueError):
@@ -109,9 +109,38 @@ class Settings:
     redis_wait_replicas: int = 0
     redis_wait_timeout_ms: int = 500
     extra: dict = field(default_factory=dict)
+    # LIVE_RETENTION_DAYS: live entries of an energy site older than this
+    # are dropped when the site next posts, and refused when posted. 0 keeps
+    # every entry (about 8 MB of Redis per site-year at one entry per 10
+    # minutes; bench/sites_live.py).
+    live_retention_days: int = 0
+    # -- heartbeats, offline detection, events, webhooks (brief 004) --------
+    # OFFLINE_AFTER (seconds): a sensor heard of neither by heartbeat nor by
+    # reading for this long is offline (the brief's 10 minutes).
+    offline_after: float = 600.0
+    # OFFLINE_CHECK_INTERVAL (seconds): how often a worker looks for sensors
+    # that went silent or came back.
+    offline_check_interval: float = 15.0
+    # WORKER=1: `make run` starts one background worker next to the web
+    # server (0: run `make worker` / the worker Deployment separately).
+    worker: bool = True
+    # WEBHOOK_TIMEOUT (seconds): connect and read timeout of one delivery.
+    webhook_timeout: float = 5.0
+    # WEBHOOK_MAX_ATTEMPTS: deliveries of one event to one webhook before it
+    # goes to the dead-letter list.
+    webhook_max_attempts: int = 8
+    # WEBHOOK_RETRY_BASE / WEBHOOK_RETRY_MAX (seconds): attempt n waits
+    # min(BASE * 2^(n-1), MAX) after failure n (exponential backoff).
+    webhook_retry_base: float = 2.0
+    webhook_retry_max: float = 600.0
+    # WEBHOOK_ALLOW_PRIVATE=1: allow receivers on loopback, link-local and
+    # private addresses (refused by default: no server-side request forgery).
+    webhook_allow_private: bool = False
+    # EVENTS_MAX: events the stream keeps (older ones are trimmed).
+    events_max: int = 100_000
 
     @classmethod
-    def from_env(cls, env=None) -> "Settings":
+    def from_env(cls, env=None) -> Settings:
         env = os.environ if env is None else env
         settings = cls(
             port=_env_int(env, "PORT", 8080, minimum=1),
@@ -130,6 +159,16 @@ class Settings:
             log_requests=_env_bool(env, "LOG_REQUESTS", True),
             redis_wait_replicas=_env_int(env, "REDIS_WAIT_REPLICAS", 0),
             redis_wait_timeout_ms=_env_int(env, "REDIS_WAIT_TIMEOUT_MS", 500, minimum=1),
+            live_retention_days=_env_int(env, "LIVE_RETENTION_DAYS", 0),
+            offline_after=_env_float(env, "OFFLINE_AFTER", 600.0, minimum=0.1),
+            offline_check_interval=_env_float(env, "OFFLINE_CHECK_INTERVAL", 15.0, minimum=0.05),
+            worker=_env_bool(env, "WORKER", True),
+            webhook_timeout=_env_float(env, "WEBHOOK_TIMEOUT", 5.0, minimum=0.05),
+            webhook_max_attempts=_env_int(env, "WEBHOOK_MAX_ATTEMPTS", 8, minimum=1),
+            webhook_retry_base=_env_float(env, "WEBHOOK_RETRY_BASE", 2.0, minimum=0.01),
+            webhook_retry_max=_env_float(env, "WEBHOOK_RETRY_MAX", 600.0, minimum=0.01),
+            webhook_allow_private=_env_bool(env, "WEBHOOK_ALLOW_PRIVATE", False),
+            events_max=_env_int(env, "EVENTS_MAX", 100_000, minimum=100),
         )
         settings.validate()
         return settings
@@ -144,7 +183,7 @@ class Settings:
         if self.redis_wait_replicas and self.redis_wait_timeout_ms >= self.redis_timeout * 1000:
             raise SettingsError("REDIS_WAIT_TIMEOUT_MS must be below REDIS_TIMEOUT, or the WAIT itself times out")
 
-    def replace(self, **changes) -> "Settings":
+    def replace(self, **changes) -> Settings:
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         values.update(changes)
         return Settings(**values)

@@ -59,8 +59,8 @@ class ReadingStore:
     def ingest(self, groups: dict, now: float | None = None) -> int:
         """Apply validated, grouped readings; returns how many were new.
 
-        Also marks every sensor of the batch as heard of now (its
-        ``sensors:seen`` shard). Everything goes in one pipeline: on a
+        Also marks every sensor of the batch as heard of now in
+        ``sensors:seen``. Everything goes in one pipeline: on a
         single Redis one round trip; on a cluster redis-py's ClusterPipeline
         sends each node its commands (one script call per hash slot, each
         touching one slot) and reads the answers after writing to all nodes,
@@ -69,17 +69,14 @@ class ReadingStore:
         """
         calls = self._calls(groups)
         heard_at = time.time() if now is None else now
-        heard: dict[str, dict[str, float]] = {}
-        for sensor in groups:
-            heard.setdefault(keys.sensors_seen(sensor), {})[sensor] = heard_at
+        heard = dict.fromkeys(groups, heard_at)
         pipe = self.client.pipeline(transaction=False)
         for call_keys, args in calls:
             # execute_command: ClusterPipeline refuses its ``evalsha`` helper
             # (redis-py #2914) but routes EVALSHA by its keys like any command.
             pipe.execute_command("EVALSHA", self._ingest.sha, len(call_keys), *call_keys, *args)
-        for key, members in heard.items():
-            pipe.zadd(key, members)
-        waits = self._queue_waits(pipe, [call_keys[0] for call_keys, _ in calls] + list(heard))
+        pipe.zadd(keys.SENSORS_SEEN, heard)
+        waits = self._queue_waits(pipe, [call_keys[0] for call_keys, _ in calls] + [keys.SENSORS_SEEN])
         results = pipe.execute(raise_on_error=False)
         accepted = 0
         for (call_keys, args), result in zip(calls, results[: len(calls)], strict=True):
