@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import re
+
 import marshmallow as ma
 
 from ..readings.schemas import SensorId
 
 EVENT_TYPES = ("sensor.offline", "sensor.online", "site.too_hot")
 STREAM_ID_PATTERN = r"^[0-9]{1,20}-[0-9]{1,20}$"
+MSG_CURSOR = "Not a cursor returned by this endpoint."
+
+
+def _validate_cursor(value: str) -> None:
+    # Both parts of a stream id are 64-bit; 0-0 precedes every entry, so no
+    # page ever ends there (and Redis refuses an interval ending before it).
+    if not re.fullmatch(STREAM_ID_PATTERN, value) or value == "0-0":
+        raise ma.ValidationError(MSG_CURSOR)
+    milliseconds, sequence = value.split("-")
+    if int(milliseconds) >= 2**64 or int(sequence) >= 2**64:
+        raise ma.ValidationError(MSG_CURSOR)
 
 
 class EventQuerySchema(ma.Schema):
@@ -21,8 +34,8 @@ class EventQuerySchema(ma.Schema):
     sensor = SensorId(metadata={"description": "Only events about this sensor"})
     org = ma.fields.String(validate=ma.validate.Length(min=1, max=128), metadata={"description": "Only events of this org"})
     cursor = ma.fields.String(
-        validate=ma.validate.Regexp(STREAM_ID_PATTERN, error="Not a cursor returned by this endpoint."),
-        metadata={"description": "next_cursor of the previous page"},
+        validate=_validate_cursor,
+        metadata={"description": "next_cursor of the previous page", "pattern": STREAM_ID_PATTERN},
     )
     limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=500))
 

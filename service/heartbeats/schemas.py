@@ -41,7 +41,10 @@ class SensorsQuerySchema(ma.Schema):
 
     limit = ma.fields.Integer(load_default=1000, validate=ma.validate.Range(min=1, max=5000))
     cursor = ma.fields.Integer(
-        load_default=0, validate=ma.validate.Range(min=0), metadata={"description": "next_cursor of the previous page"}
+        load_default=0,
+        # Bounded to what a Redis rank offset can hold.
+        validate=ma.validate.Range(min=0, max=2**53 - 1),
+        metadata={"description": "next_cursor of the previous page"},
     )
 
 

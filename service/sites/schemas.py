@@ -234,7 +234,9 @@ class BatterySchema(ma.Schema):
 
 
 class ProductionUnitSchema(ma.Schema):
-    units = ma.fields.Integer(strict=True, required=True, validate=Range(min=0))
+    # Bounded so that every count stays an exact JSON number for any client
+    # (and within the 64-bit integers the configuration is stored with).
+    units = ma.fields.Integer(strict=True, required=True, validate=Range(min=0, max=2**53 - 1))
     kwp = _kwh("Peak power, kW")
 
 
