@@ -28,6 +28,35 @@ Cross-sensor keys (no tag; each is one key, so one slot on a cluster):
     (server time, seconds since the epoch); updated by every ingest call.
     It lists all sensors, registered or not, and drives offline detection.
 
+Site keys (tag = site id; brief 003, shared with brief 000):
+
+``site:{id}``
+    hash of the site record: ``id``, ``name``, ``location``, ``created_at``,
+    ``updated_at`` and, when set, ``org``, ``timezone`` (IANA name) and
+    ``threshold`` (degrees Celsius); plus ``config_version`` and
+    ``config_doc`` (canonical JSON of the current configuration), which
+    the configuration script compares a new document against.
+``site:{id}:config``
+    list of every configuration version, oldest first; each item is the
+    JSON ``{"version", "valid_from", "valid_from_us", "configuration"}``.
+    Versions change every few years, so the list stays tiny.
+``site:{id}:live``
+    sorted set of the site's live entries: score = instant of ``dt-stamp``
+    (microseconds since the epoch), member = the entry as compact JSON.
+    One member per instant: the live script adds an entry only when no
+    member has its score yet, so a re-sent timestamp is a duplicate.
+
+Cross-site indexes (one key each; written before the site record changes
+and checked against the record on read, so a stale entry is harmless):
+
+``sites:all``
+    sorted set of every site id, all scores 0 (ordered by id, which is
+    what cursor pagination walks with ZRANGEBYLEX).
+``sites:org:<org>`` / ``sites:location:<location>``
+    the same, for the sites of one org / one location.
+
+Site ids use the sensor-id charset, so they cannot break out of their tag.
+
 Sensor ids are restricted to ``A-Z a-z 0-9 . _ : -`` (no braces), so an id
 can never break out of its hash tag.
 """
@@ -58,3 +87,32 @@ def hash_tag(key: str) -> str:
         if end > start + 1:
             return key[start + 1 : end]
     return key
+
+
+# -- sites (brief 003) -------------------------------------------------------
+
+
+def site(site_id: str) -> str:
+    """Record hash of one site; also the routing key of its scripts."""
+    return f"site:{{{site_id}}}"
+
+
+def site_configurations(site_id: str) -> str:
+    """Every configuration version of one site, oldest first."""
+    return f"site:{{{site_id}}}:config"
+
+
+def site_live(site_id: str) -> str:
+    """Live entries of one site, scored by instant."""
+    return f"site:{{{site_id}}}:live"
+
+
+SITES_ALL = "sites:all"
+
+
+def sites_by_org(org: str) -> str:
+    return f"sites:org:{org}"
+
+
+def sites_by_location(location: str) -> str:
+    return f"sites:location:{location}"
