@@ -6,7 +6,7 @@ from flask import current_app
 from flask_smorest import Blueprint
 
 from ..errors import abort
-from ..jsonio import json_body
+from ..jsonio import json_body, json_response
 from ..metrics import READINGS
 from .schemas import MSG_SENSOR_ID, IngestResultSchema, StatisticsSchema, is_sensor_id
 from .validation import BatchError, apply_sensor_units, parse_batch
@@ -69,7 +69,7 @@ def post_data():
     accepted = _store().ingest(groups) if groups else 0
     READINGS.labels("accepted").inc(accepted)
     READINGS.labels("duplicate").inc(total - accepted)
-    return {"accepted": accepted, "duplicates": total - accepted}
+    return json_response({"accepted": accepted, "duplicates": total - accepted})
 
 
 @blp.route("/statistics/<sensor_id>", methods=["GET"])
@@ -80,7 +80,7 @@ def get_statistics(sensor_id: str):
 
     A sensor never seen, or cleared, answers ``{"last_measurement": null, "count": 0, "avg": 0.0}``.
     """
-    return _store().statistics(_checked_sensor_id(sensor_id))
+    return json_response(_store().statistics(_checked_sensor_id(sensor_id)))
 
 
 @blp.route("/statistics/<sensor_id>", methods=["DELETE"])

@@ -1,0 +1,261 @@
+"""Ingest benchmark: POST /data under a gateway-like load, then check exactness.
+
+Load: SENSORS sensors behind gateways of 50, one reading a minute each;
+batches of BATCH readings (a gateway's 50 sensors over 10 minutes) sent
+over CONNECTIONS keep-alive connections. 10 % of each batch re-sends
+readings already sent, written in another UTC offset (duplicates); 5 % of
+readings arrive up to 24 h late. All bodies are generated before timing.
+
+After the run it compares GET /statistics of sampled sensors with what the
+generator knows they must be, and reports Redis memory per remembered
+reading and Redis CPU per reading (from INFO).
+
+    python bench/ingest.py --spawn            # starts `make run`'s server itself
+    python bench/ingest.py --url http://127.0.0.1:8080 --redis-url redis://...
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import orjson
+import redis
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+START = datetime(2026, 11, 1, tzinfo=UTC)
+OFFSETS = [timezone(timedelta(hours=h)) for h in (1, -5, 9, -8)] + [timezone(timedelta(hours=5, minutes=30))]
+GATEWAY_SIZE = 50
+
+
+def iso(moment: datetime, zone=UTC) -> str:
+    text = moment.astimezone(zone).isoformat()
+    return text.replace("+00:00", "Z")
+
+
+def value_of(sensor: int, minute: int) -> float:
+    return round(18 + (sensor % 7) + ((minute * 37 + sensor * 11) % 100) / 20, 2)
+
+
+def generate(sensors: int, minutes: int, batch: int, dup_share: float, late_share: float, seed: int):
+    """Bodies (bytes) in send order, and the expected statistics per sensor."""
+    rng = random.Random(seed)
+    new_per_batch = round(batch * (1 - dup_share))
+    gateways = [list(range(g, min(g + GATEWAY_SIZE, sensors))) for g in range(0, sensors, GATEWAY_SIZE)]
+    per_gateway: list[list[bytes]] = []
+    for members in gateways:
+        events = []
+        for minute in range(minutes):
+            for sensor in members:
+                send_at = minute
+                if rng.random() < late_share:
+                    send_at = min(minutes, minute + rng.randint(60, 24 * 60))
+                events.append((send_at, sensor, minute))
+        events.sort()
+        sent: list[tuple[int, int]] = []
+        bodies = []
+        for start in range(0, len(events), new_per_batch):
+            chunk = events[start : start + new_per_batch]
+            items = [
+                {"sensor": f"sensor-{s:05d}", "timestamp": iso(START + timedelta(minutes=m)), "value": value_of(s, m)}
+                for _, s, m in chunk
+            ]
+            for _ in range(batch - len(chunk) if sent else 0):
+                s, m = rng.choice(sent)
+                items.append(
+                    {
+                        "sensor": f"sensor-{s:05d}",
+                        "timestamp": iso(START + timedelta(minutes=m), rng.choice(OFFSETS)),
+                        "value": 999.0,  # a duplicate must never change the average
+                    }
+                )
+            rng.shuffle(items)
+            sent.extend((s, m) for _, s, m in chunk)
+            bodies.append(orjson.dumps(items))
+        per_gateway.append(bodies)
+    # Interleave gateways, as many gateways posting at once would.
+    ordered = []
+    for round_ in range(max(len(b) for b in per_gateway)):
+        ordered.extend(b[round_] for b in per_gateway if round_ < len(b))
+    return ordered
+
+
+def expected_statistics(sensor: int, minutes: int) -> dict:
+    values = [value_of(sensor, m) for m in range(minutes)]
+    return {
+        "count": minutes,
+        "avg": sum(values) / minutes,
+        "last": START + timedelta(minutes=minutes - 1),
+    }
+
+
+def post_all(url: str, bodies: list[bytes], connections: int):
+    parts = urlsplit(url)
+    queue = list(enumerate(bodies))
+    lock = threading.Lock()
+    latencies: list[float] = []
+    totals = {"accepted": 0, "duplicates": 0, "errors": 0}
+
+    def worker():
+        conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=60)
+        while True:
+            with lock:
+                if not queue:
+                    break
+                _, body = queue.pop()
+            began = time.perf_counter()
+            conn.request("POST", "/data", body=body, headers={"Content-Type": "application/json"})
+            response = conn.getresponse()
+            payload = response.read()
+            elapsed = time.perf_counter() - began
+            with lock:
+                latencies.append(elapsed)
+                if response.status == 200:
+                    result = orjson.loads(payload)
+                    totals["accepted"] += result["accepted"]
+                    totals["duplicates"] += result["duplicates"]
+                else:
+                    totals["errors"] += 1
+        conn.close()
+
+    queue.reverse()
+    threads = [threading.Thread(target=worker) for _ in range(connections)]
+    began = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - began, latencies, totals
+
+
+def redis_info(client) -> tuple[int, float]:
+    memory = client.info("memory")["used_memory"]
+    cpu = client.info("cpu")
+    return memory, cpu["used_cpu_sys"] + cpu["used_cpu_user"]
+
+
+def check(url: str, sensors: int, minutes: int, sample: int, seed: int) -> list[str]:
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=10)
+    problems = []
+    for sensor in random.Random(seed + 1).sample(range(sensors), min(sample, sensors)):
+        conn.request("GET", f"/statistics/sensor-{sensor:05d}")
+        got = orjson.loads(conn.getresponse().read())
+        want = expected_statistics(sensor, minutes)
+        last = datetime.fromisoformat(got["last_measurement"]) if got["last_measurement"] else None
+        if got["count"] != want["count"] or abs(got["avg"] - want["avg"]) > 1e-9 or last != want["last"]:
+            problems.append(f"sensor-{sensor:05d}: got {got}, want {want}")
+    conn.close()
+    return problems
+
+
+class SpawnedService:
+    """What `make run` starts: gunicorn (2 workers) and an embedded Redis
+    (same binary and configuration), on a fresh data directory."""
+
+    def start(self) -> SpawnedService:
+        from service.embedded_redis import EmbeddedRedis
+        from tests.servers import GunicornServer
+
+        self.redis = EmbeddedRedis(tempfile.mkdtemp(prefix="sensorhub-bench-"))
+        self.redis_url = self.redis.start()
+        self.web = GunicornServer({"REDIS_URL": self.redis_url}, workers=2).start()
+        self.url = self.web.url
+        return self
+
+    def stop(self) -> None:
+        self.web.stop()
+        self.redis.stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", default="http://127.0.0.1:8080")
+    parser.add_argument("--redis-url", default=None, help="for INFO memory/cpu (default: the spawned server's)")
+    parser.add_argument("--spawn", action="store_true", help="start gunicorn (2 workers) with an embedded Redis")
+    parser.add_argument("--sensors", type=int, default=1000)
+    parser.add_argument("--minutes", type=int, default=1200, help="minutes of readings per sensor")
+    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--dup-share", type=float, default=0.10)
+    parser.add_argument("--late-share", type=float, default=0.05)
+    parser.add_argument("--runs", type=int, default=3, help="runs on a fresh database; the median is reported")
+    parser.add_argument("--sample", type=int, default=100, help="sensors whose statistics are checked")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    args = parser.parse_args()
+
+    print(f"generating {args.sensors} sensors x {args.minutes} minutes ...", file=sys.stderr)
+    bodies = generate(args.sensors, args.minutes, args.batch, args.dup_share, args.late_share, args.seed)
+    posted = sum(body.count(b'"sensor"') for body in bodies)
+    distinct = args.sensors * args.minutes
+    print(f"{len(bodies)} batches, {posted} readings ({distinct} distinct)", file=sys.stderr)
+
+    server = None
+    url, redis_url = args.url, args.redis_url
+    runs = []
+    try:
+        for run in range(args.runs):
+            if args.spawn:
+                server = SpawnedService().start()
+                url, redis_url = server.url, server.redis_url
+            client = redis.Redis.from_url(redis_url) if redis_url else None
+            if client is not None and not args.spawn:
+                client.flushall()
+            memory_before, cpu_before = redis_info(client) if client else (0, 0.0)
+            elapsed, latencies, totals = post_all(url, bodies, args.connections)
+            memory_after, cpu_after = redis_info(client) if client else (0, 0.0)
+            problems = check(url, args.sensors, args.minutes, args.sample, args.seed)
+            latencies.sort()
+            result = {
+                "seconds": round(elapsed, 2),
+                "readings_per_s": round(posted / elapsed),
+                "batches_per_s": round(len(bodies) / elapsed, 1),
+                "batch_p50_ms": round(latencies[len(latencies) // 2] * 1000, 1),
+                "batch_p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 1),
+                "accepted": totals["accepted"],
+                "duplicates": totals["duplicates"],
+                "errors": totals["errors"],
+                "exact": not problems and totals["accepted"] == distinct,
+                "redis_bytes_per_reading": round((memory_after - memory_before) / distinct, 1) if client else None,
+                "redis_cpu_us_per_reading": round((cpu_after - cpu_before) * 1e6 / posted, 2) if client else None,
+            }
+            runs.append(result)
+            print(json.dumps({"run": run + 1, **result}), file=sys.stderr)
+            for problem in problems[:5]:
+                print("MISMATCH", problem, file=sys.stderr)
+            client.close() if client else None
+            if server is not None:
+                server.stop()
+                server = None
+    finally:
+        if server is not None:
+            server.stop()
+
+    median = {key: statistics.median(r[key] for r in runs) for key in ("readings_per_s", "batch_p50_ms", "batch_p99_ms")}
+    summary = {
+        "load": {k: getattr(args, k) for k in ("sensors", "minutes", "batch", "connections", "dup_share", "late_share")},
+        "posted_readings": posted,
+        "median": median,
+        "all_exact": all(r["exact"] for r in runs),
+        "runs": runs,
+    }
+    print(json.dumps(summary, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(summary, indent=2))
+    return 0 if summary["all_exact"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""Read benchmark: GET /statistics of random sensors vs a constant route.
+
+Loads 1,000 sensors (180 readings each), then runs wrk (Debian package
+`wrk`) at 16 connections against GET /statistics/<random sensor> and against
+GET /livez (a constant answer of the same app) in the same run, three
+times, and reports median req/s and p99 latency of both and their ratio.
+
+    python bench/read.py --spawn
+    python bench/read.py --url http://127.0.0.1:8080
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.ingest import SpawnedService, generate  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
+
+
+def wrk(url: str, connections: int, seconds: int, script: Path | None = None) -> dict:
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    if script:
+        command += ["-s", str(script)]
+    output = subprocess.run([*command, url], check=True, capture_output=True, text=True).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    value, unit = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", output, re.M).groups()
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return {"req_per_s": round(rate), "p99_ms": round(float(value) * UNITS[unit], 2), "non_2xx": int(errors.group(1)) if errors else 0}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", default="http://127.0.0.1:8080")
+    parser.add_argument("--spawn", action="store_true")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is needed: apt-get install wrk")
+    server = SpawnedService().start() if args.spawn else None
+    url = server.url if server else args.url
+    try:
+        with requests.Session() as session:
+            for body in generate(1000, 180, 500, 0.0, 0.0, seed=3):
+                session.post(f"{url}/data", data=body, headers={"Content-Type": "application/json"}).raise_for_status()
+        runs = []
+        for run in range(args.runs):
+            result = {
+                "statistics": wrk(f"{url}/statistics", args.connections, args.seconds, HERE / "random_sensor.lua"),
+                "constant": wrk(f"{url}/livez", args.connections, args.seconds),
+            }
+            runs.append(result)
+            print(json.dumps({"run": run + 1, **result}), file=sys.stderr)
+    finally:
+        if server:
+            server.stop()
+    median = {
+        route: {key: statistics.median(r[route][key] for r in runs) for key in ("req_per_s", "p99_ms")}
+        for route in ("statistics", "constant")
+    }
+    summary = {
+        "connections": args.connections,
+        "median": median,
+        "p99_ratio": round(median["statistics"]["p99_ms"] / median["constant"]["p99_ms"], 2),
+        "req_ratio": round(median["statistics"]["req_per_s"] / median["constant"]["req_per_s"], 2),
+        "runs": runs,
+    }
+    print(json.dumps(summary, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(summary, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

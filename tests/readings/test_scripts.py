@@ -1,0 +1,54 @@
+"""The readings Lua scripts on a real redis-server."""
+
+from __future__ import annotations
+
+from service import keys
+
+BATCH = [{"sensor": "s", "timestamp": "2021-11-08T21:38:09Z", "value": 2.5}]
+
+
+def test_ingest_survives_script_flush(client, redis_client):
+    redis_client.script_flush()
+    assert client.post("/data", json=BATCH).get_json() == {"accepted": 1, "duplicates": 0}
+    redis_client.script_flush()
+    assert client.get("/statistics/s").get_json()["count"] == 1
+    assert client.delete("/statistics/s").status_code == 204
+    redis_client.script_flush()
+    assert client.post("/data", json=BATCH * 3).get_json() == {"accepted": 1, "duplicates": 2}
+
+
+def test_multi_call_batch_survives_script_flush(client, redis_client):
+    redis_client.script_flush()
+    batch = [{"sensor": f"s{i}", "timestamp": "2021-11-08T21:38:09Z", "value": i} for i in range(5000)]
+    assert client.post("/data", json=batch).get_json() == {"accepted": 5000, "duplicates": 0}
+
+
+def test_healthz_reloads_flushed_scripts(client, redis_client, app):
+    redis_client.script_flush()
+    assert client.get("/healthz").status_code == 204
+    shas = [script.sha for script in app.extensions["sensorhub.scripts"]]
+    assert all(redis_client.script_exists(*shas))
+
+
+def test_stored_layout_is_a_stats_hash_and_bucket_hashes(client, redis_client):
+    client.post("/data", json=BATCH)
+    stats = redis_client.hgetall(keys.sensor("s"))
+    assert stats == {
+        b"count": b"1",
+        b"sum": b"2.5",
+        b"last_us": b"1636407489000000",
+        b"last_iso": b"2021-11-08T21:38:09Z",
+        b"last_value": b"2.5",
+    }
+    bucket = 1636407489 // 3600
+    bucket_key = keys.sensor_bucket("s", 0, bucket)
+    assert redis_client.hgetall(bucket_key) == {str(1636407489 % 3600 * 1_000_000).encode(): b"2.5"}
+    assert 48 * 3600 - 5 <= redis_client.ttl(bucket_key) <= 48 * 3600
+    assert redis_client.object("encoding", bucket_key) in (b"ziplist", b"listpack")
+
+
+def test_sum_keeps_full_double_precision(client):
+    values = [0.1, 0.2, 0.3, 1e-9, 123456.789]
+    batch = [{"sensor": "p", "timestamp": f"2021-11-08T21:38:0{i}Z", "value": v} for i, v in enumerate(values)]
+    client.post("/data", json=batch)
+    assert client.get("/statistics/p").get_json()["avg"] == sum(values) / len(values)

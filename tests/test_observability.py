@@ -1,0 +1,59 @@
+"""Request ids, JSON log lines and Prometheus metrics."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from service import create_app
+from service.logs import JsonFormatter
+
+
+def test_request_id_is_taken_from_the_client_or_generated(client):
+    given = client.get("/statistics/s", headers={"X-Request-ID": "gateway-7.batch-42"})
+    assert given.headers["X-Request-ID"] == "gateway-7.batch-42"
+    generated = client.get("/statistics/s")
+    assert len(generated.headers["X-Request-ID"]) == 32
+    hostile = client.get("/statistics/s", headers={"X-Request-ID": "x\u2028" * 10})
+    assert hostile.headers["X-Request-ID"] != "x\u2028" * 10
+
+
+def test_error_bodies_carry_the_request_id(client):
+    response = client.post("/data", json=[1], headers={"X-Request-ID": "req-1"})
+    assert response.get_json()["request_id"] == "req-1"
+
+
+def test_each_request_logs_one_json_line(settings, clean_redis, caplog):
+    app = create_app(settings.replace(log_requests=True, log_level="INFO"))
+    with caplog.at_level(logging.INFO, logger="sensorhub.access"):
+        app.test_client().get("/statistics/s", headers={"X-Request-ID": "abc"})
+    records = [r for r in caplog.records if r.name == "sensorhub.access"]
+    assert len(records) == 1
+    line = json.loads(JsonFormatter().format(records[0]))
+    assert line["request_id"] == "abc" and line["level"] == "info"
+    assert line["path"] == "/statistics/s" and line["status"] == 200 and line["method"] == "GET"
+    assert line["ts"].endswith("Z")
+    logging.getLogger().setLevel(logging.WARNING)
+
+
+def test_metrics_count_readings_by_outcome_and_requests_by_endpoint(client):
+    batch = [{"sensor": "s", "timestamp": "2021-11-08T21:38:09Z", "value": 1}] * 3
+    client.post("/data", json=batch)
+    client.post("/data", json=[{"sensor": "s"}])
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'sensorhub_readings_total{outcome="accepted"}' in text
+    assert 'sensorhub_readings_total{outcome="rejected"}' in text
+    assert 'flask_http_request_total{method="POST",status="200"}' in text
+    assert 'endpoint="readings.post_data"' in text
+
+
+def test_openapi_document_describes_every_route(client):
+    spec = client.get("/openapi.json").get_json()
+    assert spec["openapi"].startswith("3.")
+    assert {"/data", "/statistics/{sensor_id}", "/healthz", "/livez"} <= set(spec["paths"])
+    reading = spec["components"]["schemas"]["Reading"]
+    assert set(reading["required"]) == {"sensor", "timestamp", "value"}
+    assert spec["paths"]["/data"]["post"]["requestBody"]["content"]["application/json"]["schema"]["items"] == {
+        "$ref": "#/components/schemas/Reading"
+    }
+    assert client.get("/docs").status_code == 200

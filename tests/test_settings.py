@@ -1,0 +1,42 @@
+"""Settings come from the environment, with defaults and clear errors."""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+import pytest
+
+from service.settings import Settings, SettingsError
+
+
+def test_defaults():
+    settings = Settings.from_env({})
+    assert settings.port == 8080
+    assert settings.redis_url is None
+    assert settings.dedup_ttl == 48 * 3600
+    assert settings.max_batch == 10_000
+    assert settings.assume_tz is None
+
+
+def test_values_are_read_from_the_environment():
+    settings = Settings.from_env(
+        {"PORT": "9000", "REDIS_URL": "unix:///tmp/r.sock", "REDIS_CLUSTER": "true", "ASSUME_TZ": "UTC", "LOG_REQUESTS": "0"}
+    )
+    assert settings.port == 9000 and settings.redis_cluster and settings.assume_tz is UTC
+    assert settings.log_requests is False
+
+
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"PORT": "http"}, "PORT must be an integer"),
+        ({"REDIS_URL": "http://x"}, "REDIS_URL must start with"),
+        ({"DEDUP_TTL": "3600"}, "DEDUP_TTL must exceed"),
+        ({"BUCKET_SECONDS": "7000"}, "BUCKET_SECONDS must divide a day"),
+        ({"ASSUME_TZ": "Mars/Olympus"}, "IANA time zone"),
+        ({"REDIS_CLUSTER": "maybe"}, "REDIS_CLUSTER must be a boolean"),
+    ],
+)
+def test_bad_values_fail_at_start_with_a_clear_message(env, message):
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env(env)
