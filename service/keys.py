@@ -56,6 +56,31 @@ and checked against the record on read, so a stale entry is harmless):
     the same, for the sites of one org / one location.
 
 Site ids use the sensor-id charset, so they cannot break out of their tag.
+Sensor registry, time windows, buildings and rooms:
+
+``sensor:{id}:meta``
+    hash of a registered sensor's metadata: ``org``, ``site``, ``building``,
+    ``room``, ``kind``, ``unit`` (as declared), ``mac``, ``name``,
+    ``registered`` / ``updated`` (ISO instants) and ``input_unit``: the unit
+    of readings sent without one (the sensor's unit, else its org's, else its
+    kind's default), resolved at registration so that ingest reads one hash
+    of the sensor's own tag and nothing else.
+``sensors:registered``
+    set of every registered sensor id.
+``sensors:org:<org>``, ``sensors:site:<site>``, ``sensors:building:<b>``,
+``sensors:room:<b>:<r>``, ``sensors:kind:<kind>``
+    sets of sensor ids, written at registration (never by ingest). Readers
+    check each candidate's metadata, so an entry left behind by a racing
+    update never leaks into an answer.
+``sensors:mac``
+    hash MAC address -> sensor id (one sensor per MAC).
+``org:{<org>}``
+    hash of an org's settings; ``unit`` is the default input unit of its
+    sensors (written by the org settings; read at sensor registration).
+
+Building and room ids are 1 to 60 characters of ``A-Z a-z 0-9 _ -`` (no
+``.`` or ``:``), so ``sensors:room:<b>:<r>`` and a room's default sensor id
+``room.<b>.<r>`` are unambiguous.
 
 Sensor ids are restricted to ``A-Z a-z 0-9 . _ : -`` (no braces), so an id
 can never break out of its hash tag.
@@ -116,3 +141,27 @@ def sites_by_org(org: str) -> str:
 
 def sites_by_location(location: str) -> str:
     return f"sites:location:{location}"
+# -- sensor registry, windows, buildings and rooms ------------------------
+
+
+def sensor_meta(sensor_id: str) -> str:
+    """Metadata hash of a registered sensor (same tag as its readings)."""
+    return f"sensor:{{{sensor_id}}}:meta"
+
+
+SENSORS_REGISTERED = "sensors:registered"
+SENSORS_BY_MAC = "sensors:mac"
+
+
+def sensors_by(field: str, value: str) -> str:
+    """Index set of the sensors whose ``field`` (org, site, building, kind) is ``value``."""
+    return f"sensors:{field}:{value}"
+
+
+def sensors_in_room(building: str, room: str) -> str:
+    return f"sensors:room:{building}:{room}"
+
+
+def org(org_id: str) -> str:
+    """An org's settings hash; its ``unit`` field is its sensors' default input unit."""
+    return f"org:{{{org_id}}}"

@@ -102,6 +102,10 @@ class Settings:
     # LOG_LEVEL and LOG_REQUESTS (one JSON line per request).
     log_level: str = "INFO"
     log_requests: bool = True
+    # RETENTION (seconds): how long raw readings stay queryable by time
+    # windows and series (older ones still count in the running statistics).
+    # Bucket hashes live max(DEDUP_TTL, RETENTION) after their last new reading.
+    retention: int = 48 * 3600
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -122,6 +126,7 @@ class Settings:
             assume_tz=_env_zone(env, "ASSUME_TZ"),
             log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
             log_requests=_env_bool(env, "LOG_REQUESTS", True),
+            retention=_env_int(env, "RETENTION", 48 * 3600, minimum=60),
         )
         settings.validate()
         return settings
