@@ -107,6 +107,11 @@ class Settings:
     # Bucket hashes live max(DEDUP_TTL, RETENTION) after their last new reading.
     retention: int = 48 * 3600
     extra: dict = field(default_factory=dict)
+    # LIVE_RETENTION_DAYS: live entries of an energy site older than this
+    # are dropped when the site next posts, and refused when posted. 0 keeps
+    # every entry (about 8 MB of Redis per site-year at one entry per 10
+    # minutes; bench/sites_live.py).
+    live_retention_days: int = 0
 
     @classmethod
     def from_env(cls, env=None) -> Settings:
@@ -127,6 +132,7 @@ class Settings:
             log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
             log_requests=_env_bool(env, "LOG_REQUESTS", True),
             retention=_env_int(env, "RETENTION", 48 * 3600, minimum=60),
+            live_retention_days=_env_int(env, "LIVE_RETENTION_DAYS", 0),
         )
         settings.validate()
         return settings

@@ -12,4 +12,4 @@ def register(app: Flask, api) -> None:
     api.spec.components.schema("LiveColumns", schema=LiveColumnsSchema)
     api.spec.components.schema("LiveEntry", schema=LiveEntrySchema)
     api.register_blueprint(blp)
-    app.extensions["sites"] = SiteStore(app)
+    app.extensions["sites"] = SiteStore(app, app.extensions["settings"])

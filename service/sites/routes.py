@@ -211,14 +211,16 @@ def post_live(site_id: str):
     rows = _entry_count(payload)
     if rows > max_batch:
         abort(413, f"At most {max_batch} entries per post (MAX_BATCH); got {rows}.")
+    store = _store()
+    cutoff_us = store.live_cutoff_us()
     try:
-        entries = load_live(payload, zone_from_name(site["timezone"]))
+        entries = load_live(payload, zone_from_name(site["timezone"]), cutoff_us)
     except ma.ValidationError as exc:
         abort(422, "Invalid live data; nothing was written.", errors={"json": exc.messages})
     if not entries:
         return {"accepted": 0, "duplicates": 0}
     try:
-        accepted = _store().add_live(site_id, entries)
+        accepted = store.add_live(site_id, entries, cutoff_us)
     except UnknownSite:
         _unknown(site_id)
     return {"accepted": accepted, "duplicates": len(entries) - accepted}

@@ -360,21 +360,27 @@ class LiveQuerySchema(ma.Schema):
     cursor = ma.fields.String(validate=ma.validate.Regexp(r"^[0-9]{1,17}$"), metadata={"description": "next_cursor"})
 
 
-def _duplicate_rows(stamps: list, zone: tzinfo) -> dict[int, list[str]]:
-    """Rows whose dt-stamp names the same instant as an earlier row."""
+def _stamp_problems(stamps: list, zone: tzinfo, not_before_us: int | None) -> dict[int, list[str]]:
+    """Rows whose dt-stamp repeats an earlier row's instant, or lies before
+    the retention window (it would be dropped at once, so it is refused)."""
     field = DtStamp(zone=zone)
     first_row: dict[int, int] = {}
-    duplicates: dict[int, list[str]] = {}
+    problems: dict[int, list[str]] = {}
     for row, stamp in enumerate(stamps):
         try:
             us, _ = field.deserialize(stamp)
         except ma.ValidationError:
             continue
-        if us in first_row:
-            duplicates[row] = [f"Same instant as row {first_row[us]}: one entry per time in a post."]
+        if not_before_us is not None and us < not_before_us:
+            problems[row] = [
+                f"Older than the retention window (LIVE_RETENTION_DAYS): must be at or after "
+                f"{timeutil.us_to_iso(not_before_us)}."
+            ]
+        elif us in first_row:
+            problems[row] = [f"Same instant as row {first_row[us]}: one entry per time in a post."]
         else:
             first_row[us] = row
-    return duplicates
+    return problems
 
 
 def _merge(errors: dict, more: dict) -> dict:
@@ -388,8 +394,8 @@ def _merge(errors: dict, more: dict) -> dict:
     return errors
 
 
-def load_live(payload, zone: tzinfo) -> list[dict]:
-    """Validated live entries of a post in either form, oldest row first.
+def load_live(payload, zone: tzinfo, not_before_us: int | None = None) -> list[dict]:
+    """Validated live entries of a post in either form, in row order.
 
     Errors name column and row: column form ``{"soc": {"2": [...]}}``,
     row form ``{"2": {"soc": [...]}}``. Raises ValidationError listing
@@ -404,9 +410,9 @@ def load_live(payload, zone: tzinfo) -> list[dict]:
             columns = None
         stamps = payload.get("dt-stamp")
         if type(stamps) is list:
-            duplicates = _duplicate_rows(stamps, zone)
-            if duplicates:
-                errors = _merge(errors, {"dt-stamp": duplicates})
+            problems = _stamp_problems(stamps, zone, not_before_us)
+            if problems:
+                errors = _merge(errors, {"dt-stamp": problems})
         if errors:
             raise ma.ValidationError(errors)
         names = [field.attribute or name for name, field in LiveColumnsSchema._declared_fields.items()]
@@ -419,7 +425,7 @@ def load_live(payload, zone: tzinfo) -> list[dict]:
             errors = exc.messages
             rows = None
         stamps = [item.get("dt-stamp") if isinstance(item, dict) else None for item in payload]
-        for row, messages in _duplicate_rows(stamps, zone).items():
+        for row, messages in _stamp_problems(stamps, zone, not_before_us).items():
             _merge(errors, {row: {"dt-stamp": messages}})
         if errors:
             raise ma.ValidationError(errors)

@@ -16,6 +16,7 @@ from flask import Flask
 
 from .. import keys, timeutil
 from ..redis_client import redis_ext
+from ..settings import Settings
 
 # Record fields that are not part of the public site (configuration bookkeeping).
 _PRIVATE_FIELDS = ("config_version", "config_doc", "config_from_us")
@@ -76,8 +77,9 @@ def decode_live_entry(member: bytes) -> dict:
 
 
 class SiteStore:
-    def __init__(self, app: Flask):
+    def __init__(self, app: Flask, settings: Settings):
         self.client = redis_ext.client_for(app)
+        self.retention_days = settings.live_retention_days
         self._create = redis_ext.register_script(app, __package__, "create.lua")
         self._patch = redis_ext.register_script(app, __package__, "patch.lua")
         self._configure = redis_ext.register_script(app, __package__, "configure.lua")
@@ -224,9 +226,16 @@ class SiteStore:
 
     # -- live data --------------------------------------------------------
 
-    def add_live(self, site_id: str, entries: list[dict]) -> int:
-        """Store validated entries (distinct instants); returns how many were new."""
-        args: list = []
+    def live_cutoff_us(self, now_us: int | None = None) -> int | None:
+        """Oldest instant kept under LIVE_RETENTION_DAYS (None: keep all)."""
+        if not self.retention_days:
+            return None
+        return (_now_us() if now_us is None else now_us) - self.retention_days * 86_400_000_000
+
+    def add_live(self, site_id: str, entries: list[dict], cutoff_us: int | None = None) -> int:
+        """Store validated entries (distinct instants, none before ``cutoff_us``)
+        and drop stored ones before it; returns how many were new."""
+        args: list = ["-inf" if cutoff_us is None else cutoff_us]
         for entry in entries:
             args += encode_live_entry(entry)
         added = self._live(keys=[keys.site(site_id), keys.site_live(site_id)], args=args)
