@@ -114,10 +114,11 @@ class ReadingSchema(ma.Schema):
         super().__init__(*args, **kwargs)
         self.fields["timestamp"].assume_tz = assume_tz
 
-    @ma.validates_schema(skip_on_field_errors=True)
+    # Not skipped on field errors: in a batch those would silence every item.
+    @ma.validates_schema(skip_on_field_errors=False)
     def _physically_possible(self, data, **kwargs):
         unit = data.get("unit")
-        if unit is not None:
+        if unit is not None and "value" in data:
             problem = units.bounds_error(units.to_canonical(data["value"], unit), units.KIND_OF_UNIT[unit])
             if problem:
                 raise ma.ValidationError(problem, "value")

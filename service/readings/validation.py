@@ -100,7 +100,7 @@ def item_errors(item, assume_tz=None) -> dict:
     for name in item:
         if name not in FIELDS and name not in OPTIONAL_FIELDS:
             errors[name] = [MSG_UNKNOWN]
-    if not errors and "unit" in item:
+    if "unit" in item and "unit" not in errors and "value" not in errors:
         problem = units.bounds_error(units.to_canonical(float(item["value"]), item["unit"]), units.KIND_OF_UNIT[item["unit"]])
         if problem:
             errors["value"] = [problem]
