@@ -56,6 +56,7 @@ and checked against the record on read, so a stale entry is harmless):
     the same, for the sites of one org / one location.
 
 Site ids use the sensor-id charset, so they cannot break out of their tag.
+
 Sensor registry, time windows, buildings and rooms:
 
 ``sensor:{id}:meta``
@@ -81,6 +82,26 @@ Sensor registry, time windows, buildings and rooms:
 Building and room ids are 1 to 60 characters of ``A-Z a-z 0-9 _ -`` (no
 ``.`` or ``:``), so ``sensors:room:<b>:<r>`` and a room's default sensor id
 ``room.<b>.<r>`` are unambiguous.
+
+Too hot or not (brief 000; tag = site id, so one script updates a site-day):
+
+``site:{id}:day:<YYYY-MM-DD>``
+    hash of one local day of a site (the site's time zone): ``readings``
+    (distinct readings), ``max`` (highest °C) and ``max_at`` (its instant,
+    microseconds after the local midnight; the earliest on a tie).
+``site:{id}:day:<YYYY-MM-DD>:minutes``
+    sorted set member = minute of the local day, score = highest °C in that
+    minute (ZADD GT): at most 1,500 members, and ``minutesAbove`` for any
+    threshold is one ZCOUNT.
+``site:{id}:day:<YYYY-MM-DD>:seen:<sensor>``
+    bitmap of the whole seconds of the day at which ``sensor`` has a reading
+    (dedup memory, ~11 KB per sensor-day); readings with a fraction of a
+    second go to ``site:{id}:day:<YYYY-MM-DD>:seenf``, a set of
+    ``"<sensor> <microseconds after midnight>"``.
+    All four keys expire TOOHOT_RETENTION_DAYS after the end of the day.
+
+``org:{<org>}`` also holds the org's ``timezone`` (IANA name) and
+``threshold`` (°C), written by ``PUT /v1/orgs/<org>``.
 
 Sensor ids are restricted to ``A-Z a-z 0-9 . _ : -`` (no braces), so an id
 can never break out of its hash tag.
@@ -165,3 +186,16 @@ def sensors_in_room(building: str, room: str) -> str:
 def org(org_id: str) -> str:
     """An org's settings hash; its ``unit`` field is its sensors' default input unit."""
     return f"org:{{{org_id}}}"
+
+
+# -- too hot or not (brief 000) -------------------------------------------
+
+
+def site_day(site_id: str, date: str) -> str:
+    """State of one local day of a site; the other day keys are derived from
+    it (suffixes ``:minutes``, ``:seenf``, ``:seen:<sensor>``) inside Lua."""
+    return f"site:{{{site_id}}}:day:{date}"
+
+
+def site_day_minutes(site_id: str, date: str) -> str:
+    return f"site:{{{site_id}}}:day:{date}:minutes"

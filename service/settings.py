@@ -112,6 +112,11 @@ class Settings:
     # every entry (about 8 MB of Redis per site-year at one entry per 10
     # minutes; bench/sites_live.py).
     live_retention_days: int = 0
+    # TOOHOT_RETENTION_DAYS: how many days after its end a site's local day
+    # can still be asked about (GET /v1/admin/toohotornot?date=) and still
+    # take late readings; its precomputed state then expires. At least 2:
+    # readings may arrive 24 h late.
+    toohot_retention_days: int = 3
 
     @classmethod
     def from_env(cls, env=None) -> Settings:
@@ -133,6 +138,7 @@ class Settings:
             log_requests=_env_bool(env, "LOG_REQUESTS", True),
             retention=_env_int(env, "RETENTION", 48 * 3600, minimum=60),
             live_retention_days=_env_int(env, "LIVE_RETENTION_DAYS", 0),
+            toohot_retention_days=_env_int(env, "TOOHOT_RETENTION_DAYS", 3, minimum=2),
         )
         settings.validate()
         return settings
