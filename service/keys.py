@@ -95,7 +95,7 @@ Too hot or not (brief 000; tag = site id, so one script updates a site-day):
     threshold is one ZCOUNT.
 ``site:{id}:day:<YYYY-MM-DD>:seen:<sensor>``
     bitmap of the whole seconds of the day at which ``sensor`` has a reading
-    (dedup memory, ~11 KB per sensor-day); readings with a fraction of a
+    (dedup memory, at most 90,000 bits per sensor-day); readings with a fraction of a
     second go to ``site:{id}:day:<YYYY-MM-DD>:seenf``, a set of
     ``"<sensor> <microseconds after midnight>"``.
     All four keys expire TOOHOT_RETENTION_DAYS after the end of the day.
