@@ -102,6 +102,10 @@ class Settings:
     # LOG_LEVEL and LOG_REQUESTS (one JSON line per request).
     log_level: str = "INFO"
     log_requests: bool = True
+    # RETENTION (seconds): how long raw readings stay queryable by time
+    # windows and series (older ones still count in the running statistics).
+    # Bucket hashes live max(DEDUP_TTL, RETENTION) after their last new reading.
+    retention: int = 48 * 3600
     extra: dict = field(default_factory=dict)
     # LIVE_RETENTION_DAYS: live entries of an energy site older than this
     # are dropped when the site next posts, and refused when posted. 0 keeps
@@ -132,6 +136,11 @@ class Settings:
     webhook_allow_private: bool = False
     # EVENTS_MAX: events the stream keeps (older ones are trimmed).
     events_max: int = 100_000
+    # TOOHOT_RETENTION_DAYS: how many days after its end a site's local day
+    # can still be asked about (GET /v1/admin/toohotornot?date=) and still
+    # take late readings; its precomputed state then expires. At least 2:
+    # readings may arrive 24 h late.
+    toohot_retention_days: int = 3
 
     @classmethod
     def from_env(cls, env=None) -> Settings:
@@ -151,6 +160,7 @@ class Settings:
             assume_tz=_env_zone(env, "ASSUME_TZ"),
             log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
             log_requests=_env_bool(env, "LOG_REQUESTS", True),
+            retention=_env_int(env, "RETENTION", 48 * 3600, minimum=60),
             live_retention_days=_env_int(env, "LIVE_RETENTION_DAYS", 0),
             offline_after=_env_float(env, "OFFLINE_AFTER", 600.0, minimum=0.1),
             offline_check_interval=_env_float(env, "OFFLINE_CHECK_INTERVAL", 15.0, minimum=0.05),
@@ -161,6 +171,7 @@ class Settings:
             webhook_retry_max=_env_float(env, "WEBHOOK_RETRY_MAX", 600.0, minimum=0.01),
             webhook_allow_private=_env_bool(env, "WEBHOOK_ALLOW_PRIVATE", False),
             events_max=_env_int(env, "EVENTS_MAX", 100_000, minimum=100),
+            toohot_retention_days=_env_int(env, "TOOHOT_RETENTION_DAYS", 3, minimum=2),
         )
         settings.validate()
         return settings
