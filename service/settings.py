@@ -8,7 +8,7 @@ by the application factory; tests build ``Settings`` directly.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from datetime import UTC, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -106,7 +106,6 @@ class Settings:
     # windows and series (older ones still count in the running statistics).
     # Bucket hashes live max(DEDUP_TTL, RETENTION) after their last new reading.
     retention: int = 48 * 3600
-    extra: dict = field(default_factory=dict)
     # LIVE_RETENTION_DAYS: live entries of an energy site older than this
     # are dropped when the site next posts, and refused when posted. 0 keeps
     # every entry (about 8 MB of Redis per site-year at one entry per 10
