@@ -98,6 +98,52 @@ publishing, fan-out, leases and dead letters are each one atomic script:
     dead letters: hash delivery -> JSON (event, webhook, attempts, last
     error) and its order by failure time.
 
+Sensor registry, time windows, buildings and rooms:
+
+``sensor:{id}:meta``
+    hash of a registered sensor's metadata: ``org``, ``site``, ``building``,
+    ``room``, ``kind``, ``unit`` (as declared), ``mac``, ``name``,
+    ``registered`` / ``updated`` (ISO instants) and ``input_unit``: the unit
+    of readings sent without one (the sensor's unit, else its org's, else its
+    kind's default), resolved at registration so that ingest reads one hash
+    of the sensor's own tag and nothing else.
+``sensors:registered``
+    set of every registered sensor id.
+``sensors:org:<org>``, ``sensors:site:<site>``, ``sensors:building:<b>``,
+``sensors:room:<b>:<r>``, ``sensors:kind:<kind>``
+    sets of sensor ids, written at registration (never by ingest). Readers
+    check each candidate's metadata, so an entry left behind by a racing
+    update never leaks into an answer.
+``sensors:mac``
+    hash MAC address -> sensor id (one sensor per MAC).
+``org:{<org>}``
+    hash of an org's settings; ``unit`` is the default input unit of its
+    sensors (written by the org settings; read at sensor registration).
+
+Building and room ids are 1 to 60 characters of ``A-Z a-z 0-9 _ -`` (no
+``.`` or ``:``), so ``sensors:room:<b>:<r>`` and a room's default sensor id
+``room.<b>.<r>`` are unambiguous.
+
+Too hot or not (brief 000; tag = site id, so one script updates a site-day):
+
+``site:{id}:day:<YYYY-MM-DD>``
+    hash of one local day of a site (the site's time zone): ``readings``
+    (distinct readings), ``max`` (highest °C) and ``max_at`` (its instant,
+    microseconds after the local midnight; the earliest on a tie).
+``site:{id}:day:<YYYY-MM-DD>:minutes``
+    sorted set member = minute of the local day, score = highest °C in that
+    minute (ZADD GT): at most 1,500 members, and ``minutesAbove`` for any
+    threshold is one ZCOUNT.
+``site:{id}:day:<YYYY-MM-DD>:seen:<sensor>``
+    bitmap of the whole seconds of the day at which ``sensor`` has a reading
+    (dedup memory, at most 90,000 bits per sensor-day); readings with a fraction of a
+    second go to ``site:{id}:day:<YYYY-MM-DD>:seenf``, a set of
+    ``"<sensor> <microseconds after midnight>"``.
+    All four keys expire TOOHOT_RETENTION_DAYS after the end of the day.
+
+``org:{<org>}`` also holds the org's ``timezone`` (IANA name) and
+``threshold`` (°C), written by ``PUT /v1/orgs/<org>``.
+
 Sensor ids are restricted to ``A-Z a-z 0-9 . _ : -`` (no braces), so an id
 can never break out of its hash tag.
 """
@@ -170,11 +216,6 @@ def sensor_outbox(sensor_id: str) -> str:
     return f"sensor:{{{sensor_id}}}:outbox"
 
 
-def sensor_meta(sensor_id: str) -> str:
-    """The registry's metadata of one sensor (owned by the registry)."""
-    return f"sensor:{{{sensor_id}}}:meta"
-
-
 EVENTS_STREAM = "{events}:stream"
 EVENTS_PUBLISHED = "{events}:published"
 EVENTS_OFFLINE = "{events}:offline"
@@ -184,3 +225,40 @@ WEBHOOK_DELIVERIES = "{events}:deliveries"
 WEBHOOK_ATTEMPTS = "{events}:attempts"
 WEBHOOK_DEAD = "{events}:dead"
 WEBHOOK_DEAD_INDEX = "{events}:dead:index"
+# -- sensor registry, windows, buildings and rooms ------------------------
+
+
+def sensor_meta(sensor_id: str) -> str:
+    """Metadata hash of a registered sensor (same tag as its readings)."""
+    return f"sensor:{{{sensor_id}}}:meta"
+
+
+SENSORS_REGISTERED = "sensors:registered"
+SENSORS_BY_MAC = "sensors:mac"
+
+
+def sensors_by(field: str, value: str) -> str:
+    """Index set of the sensors whose ``field`` (org, site, building, kind) is ``value``."""
+    return f"sensors:{field}:{value}"
+
+
+def sensors_in_room(building: str, room: str) -> str:
+    return f"sensors:room:{building}:{room}"
+
+
+def org(org_id: str) -> str:
+    """An org's settings hash; its ``unit`` field is its sensors' default input unit."""
+    return f"org:{{{org_id}}}"
+
+
+# -- too hot or not (brief 000) -------------------------------------------
+
+
+def site_day(site_id: str, date: str) -> str:
+    """State of one local day of a site; the other day keys are derived from
+    it (suffixes ``:minutes``, ``:seenf``, ``:seen:<sensor>``) inside Lua."""
+    return f"site:{{{site_id}}}:day:{date}"
+
+
+def site_day_minutes(site_id: str, date: str) -> str:
+    return f"site:{{{site_id}}}:day:{date}:minutes"

@@ -8,7 +8,7 @@ by the application factory; tests build ``Settings`` directly.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from datetime import UTC, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -102,13 +102,10 @@ class Settings:
     # LOG_LEVEL and LOG_REQUESTS (one JSON line per request).
     log_level: str = "INFO"
     log_requests: bool = True
-    # REDIS_WAIT_REPLICAS: after the writes of a request, WAIT until this many
-    # replicas of each written Redis node acknowledged them (0: don't wait).
-    # Fewer acknowledgements within REDIS_WAIT_TIMEOUT_MS answer 503 (the
-    # write may be lost by a failover; the client's retry is harmless).
-    redis_wait_replicas: int = 0
-    redis_wait_timeout_ms: int = 500
-    extra: dict = field(default_factory=dict)
+    # RETENTION (seconds): how long raw readings stay queryable by time
+    # windows and series (older ones still count in the running statistics).
+    # Bucket hashes live max(DEDUP_TTL, RETENTION) after their last new reading.
+    retention: int = 48 * 3600
     # LIVE_RETENTION_DAYS: live entries of an energy site older than this
     # are dropped when the site next posts, and refused when posted. 0 keeps
     # every entry (about 8 MB of Redis per site-year at one entry per 10
@@ -138,6 +135,17 @@ class Settings:
     webhook_allow_private: bool = False
     # EVENTS_MAX: events the stream keeps (older ones are trimmed).
     events_max: int = 100_000
+    # TOOHOT_RETENTION_DAYS: how many days after its end a site's local day
+    # can still be asked about (GET /v1/admin/toohotornot?date=) and still
+    # take late readings; its precomputed state then expires. At least 2:
+    # readings may arrive 24 h late.
+    toohot_retention_days: int = 3
+    # REDIS_WAIT_REPLICAS: after the writes of a request, WAIT until this many
+    # replicas of each written Redis node acknowledged them (0: don't wait).
+    # Fewer acknowledgements within REDIS_WAIT_TIMEOUT_MS answer 503 (the
+    # write may be lost by a failover; the client's retry is harmless).
+    redis_wait_replicas: int = 0
+    redis_wait_timeout_ms: int = 500
 
     @classmethod
     def from_env(cls, env=None) -> Settings:
@@ -157,8 +165,7 @@ class Settings:
             assume_tz=_env_zone(env, "ASSUME_TZ"),
             log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
             log_requests=_env_bool(env, "LOG_REQUESTS", True),
-            redis_wait_replicas=_env_int(env, "REDIS_WAIT_REPLICAS", 0),
-            redis_wait_timeout_ms=_env_int(env, "REDIS_WAIT_TIMEOUT_MS", 500, minimum=1),
+            retention=_env_int(env, "RETENTION", 48 * 3600, minimum=60),
             live_retention_days=_env_int(env, "LIVE_RETENTION_DAYS", 0),
             offline_after=_env_float(env, "OFFLINE_AFTER", 600.0, minimum=0.1),
             offline_check_interval=_env_float(env, "OFFLINE_CHECK_INTERVAL", 15.0, minimum=0.05),
@@ -169,6 +176,9 @@ class Settings:
             webhook_retry_max=_env_float(env, "WEBHOOK_RETRY_MAX", 600.0, minimum=0.01),
             webhook_allow_private=_env_bool(env, "WEBHOOK_ALLOW_PRIVATE", False),
             events_max=_env_int(env, "EVENTS_MAX", 100_000, minimum=100),
+            toohot_retention_days=_env_int(env, "TOOHOT_RETENTION_DAYS", 3, minimum=2),
+            redis_wait_replicas=_env_int(env, "REDIS_WAIT_REPLICAS", 0),
+            redis_wait_timeout_ms=_env_int(env, "REDIS_WAIT_TIMEOUT_MS", 500, minimum=1),
         )
         settings.validate()
         return settings

@@ -9,7 +9,7 @@ from ..errors import abort
 from ..jsonio import json_response, read_json, reject_duplicate_keys
 from ..metrics import READINGS
 from .schemas import MSG_SENSOR_ID, IngestResultSchema, StatisticsSchema, is_sensor_id
-from .validation import BatchError, parse_batch
+from .validation import BatchError, apply_sensor_units, parse_batch
 
 blp = Blueprint(
     "readings",
@@ -61,6 +61,8 @@ def post_data():
             bucket_us=settings.bucket_seconds * 1_000_000,
             assume_tz=settings.assume_tz,
         )
+        if groups:
+            apply_sensor_units(groups, _store().sensor_units(groups), payload, settings.assume_tz)
     except BatchError as exc:
         READINGS.labels("rejected").inc(len(payload) if isinstance(payload, list) else 1)
         abort(exc.status, exc.message, exc.errors)

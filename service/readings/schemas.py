@@ -14,7 +14,7 @@ import re
 
 import marshmallow as ma
 
-from .. import timeutil
+from .. import timeutil, units
 
 # JSON-schema form for the OpenAPI document; Python matches with fullmatch so
 # that a trailing newline cannot slip past ``$``.
@@ -98,10 +98,30 @@ class ReadingSchema(ma.Schema):
         },
     )
     value = FiniteNumber(required=True, metadata={"type": "number", "example": 21.5})
+    unit = ma.fields.String(
+        validate=ma.validate.OneOf(units.UNITS, error=units.MSG_UNIT),
+        error_messages={"invalid": MSG_NOT_STRING},
+        metadata={
+            "description": (
+                "Unit of this value. Without it the sensor's unit applies (then its org's, then its kind's "
+                "default). Stored in the kind's canonical unit (temperature: C)."
+            ),
+            "example": "F",
+        },
+    )
 
     def __init__(self, *args, assume_tz=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["timestamp"].assume_tz = assume_tz
+
+    # Not skipped on field errors: in a batch those would silence every item.
+    @ma.validates_schema(skip_on_field_errors=False)
+    def _physically_possible(self, data, **kwargs):
+        unit = data.get("unit")
+        if unit is not None and "value" in data:
+            problem = units.bounds_error(units.to_canonical(data["value"], unit), units.KIND_OF_UNIT[unit])
+            if problem:
+                raise ma.ValidationError(problem, "value")
 
 
 class IngestResultSchema(ma.Schema):

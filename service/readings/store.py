@@ -22,7 +22,9 @@ class ReadingStore:
     def __init__(self, app: Flask, settings: Settings):
         self.client = redis_ext.client_for(app)
         self.cluster = isinstance(self.client, RedisCluster)
-        self.ttl = settings.dedup_ttl
+        # Buckets are both the dedup memory and the window store: they must
+        # outlive whichever of the two is longer.
+        self.ttl = max(settings.dedup_ttl, settings.retention)
         self.bucket_us = settings.bucket_seconds * 1_000_000
         self.wait_replicas = settings.redis_wait_replicas
         self.wait_timeout_ms = settings.redis_wait_timeout_ms
@@ -118,6 +120,19 @@ class ReadingStore:
         for node in nodes.values():
             pipe.execute_command("WAIT", self.wait_replicas, self.wait_timeout_ms, target_nodes=node)
         return len(nodes)
+
+    def sensor_units(self, sensor_ids) -> dict:
+        """sensor -> (kind, input unit) of the registered sensors among
+        ``sensor_ids``: one pipelined read of their own metadata hashes."""
+        sensor_ids = list(sensor_ids)
+        pipe = self.client.pipeline(transaction=False)
+        for sensor in sensor_ids:
+            pipe.hmget(keys.sensor_meta(sensor), "kind", "input_unit")
+        found = {}
+        for sensor, (kind, unit) in zip(sensor_ids, pipe.execute(), strict=True):
+            if kind:
+                found[sensor] = (kind.decode(), unit.decode() if unit else None)
+        return found
 
     # -- statistics -------------------------------------------------------
 

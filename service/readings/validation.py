@@ -7,13 +7,18 @@ detailed error report built only for items that fail.
 
 The result is already grouped the way the ingest script wants it:
 sensor -> [latest instant, its text, its value, {bucket: [offset, value, ...]}].
+
+Units: a reading that carries ``unit`` is converted to its kind's canonical
+unit and checked against physical bounds here. Readings without one depend
+on their sensor's input unit and kind, which ``apply_sensor_units`` applies
+after one metadata read per batch, before anything is written.
 """
 
 from __future__ import annotations
 
 import math
 
-from .. import timeutil
+from .. import timeutil, units
 from .schemas import MSG_NOT_FINITE, MSG_NOT_NUMBER, MSG_NOT_STRING, MSG_SENSOR_ID, is_sensor_id
 
 MSG_REQUIRED = "Missing data for required field."
@@ -21,6 +26,21 @@ MSG_NULL = "Field may not be null."
 MSG_UNKNOWN = "Unknown field."
 MSG_ITEM_TYPE = "Invalid input type."
 FIELDS = ("sensor", "timestamp", "value")
+OPTIONAL_FIELDS = ("unit",)
+
+
+class Canonical(str):
+    """Text of a value that carried its own unit, already canonical: the
+    sensor's input unit must not convert it again."""
+
+
+class ReadingGroups(dict):
+    """sensor -> group, plus ``unit_kinds``: sensor -> kinds named by the
+    units its readings carried (checked against the sensor's kind)."""
+
+    def __init__(self):
+        super().__init__()
+        self.unit_kinds: dict[str, set[str]] = {}
 
 class BatchError(Exception):
     """The batch cannot be accepted; nothing of it is written."""
@@ -69,10 +89,30 @@ def item_errors(item, assume_tz=None) -> dict:
         problem = _value_error(item["value"])
         if problem:
             errors["value"] = [problem]
+    if "unit" in item:
+        unit = item["unit"]
+        if unit is None:
+            errors["unit"] = [MSG_NULL]
+        elif type(unit) is not str:
+            errors["unit"] = [MSG_NOT_STRING]
+        elif unit not in units.KIND_OF_UNIT:
+            errors["unit"] = [units.MSG_UNIT]
     for name in item:
-        if name not in FIELDS:
+        if name not in FIELDS and name not in OPTIONAL_FIELDS:
             errors[name] = [MSG_UNKNOWN]
+    if "unit" in item and "unit" not in errors and "value" not in errors:
+        problem = units.bounds_error(units.to_canonical(float(item["value"]), item["unit"]), units.KIND_OF_UNIT[item["unit"]])
+        if problem:
+            errors["value"] = [problem]
     return errors
+
+
+def _canonical_text(value, unit: str) -> Canonical | None:
+    """The canonical text of a value sent with a unit, or None if impossible."""
+    canonical = units.to_canonical(float(value), unit)
+    if units.bounds_error(canonical, units.KIND_OF_UNIT[unit]):
+        return None
+    return Canonical(repr(canonical) if unit in ("F", "K") else repr(value))
 
 
 def parse_batch(payload, *, max_batch: int, bucket_us: int, assume_tz=None) -> tuple[dict, int]:
@@ -84,12 +124,14 @@ def parse_batch(payload, *, max_batch: int, bucket_us: int, assume_tz=None) -> t
         raise BatchError(400, "The body must be a JSON array of readings: [{\"sensor\", \"timestamp\", \"value\"}, ...].")
     if len(payload) > max_batch:
         raise BatchError(413, f"A batch holds at most {max_batch} readings; this one has {len(payload)}. Split it.")
-    groups: dict[str, list] = {}
+    groups = ReadingGroups()
     instants: dict[str, tuple[int, str] | None] = {}
     good_sensors: set[str] = set()
     errors: dict[str, dict] | None = None
     for index, item in enumerate(payload):
-        if type(item) is dict and len(item) == 3:
+        size = len(item) if type(item) is dict else 0
+        unit = item.get("unit") if size == 4 else None
+        if size == 3 or (type(unit) is str and unit in units.KIND_OF_UNIT):
             sensor = item.get("sensor")
             stamp = item.get("timestamp")
             value = item.get("value")
@@ -113,10 +155,24 @@ def parse_batch(payload, *, max_batch: int, bucket_us: int, assume_tz=None) -> t
                 and sensor_ok
                 and ((kind is float and math.isfinite(value)) or (kind is int and _value_error(value) is None))
             ):
+                if unit is None:
+                    text = repr(value)
+                else:
+                    text = _canonical_text(value, unit)
+                    if text is None:
+                        if errors is None:
+                            errors = {}
+                        errors[str(index)] = item_errors(item, assume_tz)
+                        continue
                 if errors is not None:
                     continue
                 us, iso = instant
-                text = repr(value)
+                if unit is not None:
+                    kinds = groups.unit_kinds.get(sensor)
+                    if kinds is None:
+                        groups.unit_kinds[sensor] = {units.KIND_OF_UNIT[unit]}
+                    else:
+                        kinds.add(units.KIND_OF_UNIT[unit])
                 group = groups.get(sensor)
                 if group is None:
                     group = groups[sensor] = [us, iso, text, {}]
@@ -142,3 +198,61 @@ def parse_batch(payload, *, max_batch: int, bucket_us: int, assume_tz=None) -> t
             {"json": errors},
         )
     return groups, len(payload)
+
+
+def apply_sensor_units(groups: ReadingGroups, sensor_units: dict, payload: list, assume_tz=None) -> None:
+    """Convert readings sent without a unit to canonical and check them all
+    against their sensor's kind; raises BatchError (422) listing the items
+    at fault, and then nothing of the batch may be written.
+
+    ``sensor_units``: sensor -> (kind, input unit), for the batch's sensors
+    that have a kind (registered); the others keep their values as sent.
+    """
+    failing = set()
+    for sensor, (kind, unit) in sensor_units.items():
+        group = groups[sensor]
+        carried = groups.unit_kinds.get(sensor)
+        if carried and any(other != kind for other in carried):
+            failing.add(sensor)
+            continue
+        convert = unit in ("F", "K")
+        texts = [group[2]]
+        for pairs in group[3].values():
+            for position in range(1, len(pairs), 2):
+                text = pairs[position]
+                if convert and type(text) is not Canonical:
+                    text = pairs[position] = Canonical(repr(units.to_canonical(float(text), unit)))
+                texts.append(text)
+        if convert and type(group[2]) is not Canonical:
+            group[2] = Canonical(repr(units.to_canonical(float(group[2]), unit)))
+            texts[0] = group[2]
+        if any(units.bounds_error(float(text), kind) for text in texts):
+            failing.add(sensor)
+    if failing:
+        errors = _sensor_unit_errors(payload, failing, sensor_units, assume_tz)
+        raise BatchError(
+            422,
+            f"{len(errors)} of {len(payload)} readings are invalid for their sensor; nothing of the batch was written.",
+            {"json": errors},
+        )
+
+
+def _sensor_unit_errors(payload: list, failing: set, sensor_units: dict, assume_tz) -> dict:
+    """Per-item errors of the readings that their sensor's kind rejects."""
+    errors: dict[str, dict] = {}
+    for index, item in enumerate(payload):
+        sensor = item["sensor"]
+        if sensor not in failing:
+            continue
+        kind, input_unit = sensor_units[sensor]
+        unit = item.get("unit")
+        if unit is not None:
+            mismatch = units.unit_mismatch(unit, kind)
+            if mismatch:
+                errors[str(index)] = {"unit": [mismatch]}
+                continue
+        value = units.to_canonical(float(item["value"]), unit or input_unit)
+        problem = units.bounds_error(value, kind)
+        if problem:
+            errors[str(index)] = {"value": [problem]}
+    return errors

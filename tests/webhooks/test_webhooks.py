@@ -8,10 +8,10 @@ import hmac
 import json
 
 import pytest
-from webhook_receiver import Receiver
 
 from service import create_app, keys
 from service.webhooks.delivery import deliver
+from tests.webhook_receiver import Receiver
 
 SECRET = "s3cret-s3cret-s3cret"
 

@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
-from webhook_receiver import Receiver
 
 from service import create_app, keys
+from tests.webhook_receiver import Receiver
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -111,6 +111,7 @@ def test_worker_killed_mid_delivery_the_event_is_still_delivered_with_the_same_k
 
 def test_worker_stops_cleanly_on_sigterm(redis_url, redis_cluster_mode, clean_redis):
     worker = start_worker(redis_url, redis_cluster_mode)
-    time.sleep(1.0)
+    # Running once its loops have created the event stream's consumer group.
+    wait_for(lambda: clean_redis.exists(keys.EVENTS_STREAM), 20, "the worker to start")
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(10) == 0, worker.stderr.read().decode()

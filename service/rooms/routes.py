@@ -1,0 +1,117 @@
+"""Brief 002: temperatures of a building's rooms and their 15-minute average."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from flask import current_app
+from flask_smorest import Blueprint
+
+from .. import units
+from ..errors import abort
+from ..jsonio import json_body
+from ..metrics import READINGS
+from ..sensors.routes import now_us, trailing_window, window_doc
+from ..sensors.schemas import MSG_PLACE_ID, is_place_id
+from .schemas import RoomAverageQuerySchema, RoomAverageSchema, RoomIngestResultSchema, RoomReadingSchema
+from .store import BatchError, RoomConflict
+
+blp = Blueprint(
+    "rooms",
+    __name__,
+    url_prefix="/v1/buildings",
+    description="Temperatures of a building's rooms and their trailing average (brief 002).",
+)
+
+_BODY = {
+    "required": True,
+    "description": "One reading or an array of readings. Any invalid reading rejects the whole body (422), nothing written.",
+    "content": {
+        "application/json": {
+            "schema": {
+                "oneOf": [
+                    {"$ref": "#/components/schemas/RoomReading"},
+                    {"type": "array", "items": {"$ref": "#/components/schemas/RoomReading"}},
+                ]
+            }
+        }
+    },
+}
+
+
+def rooms():
+    return current_app.extensions["rooms"]
+
+
+def checked_place(building: str, room: str) -> None:
+    if not is_place_id(building) or not is_place_id(room):
+        abort(400, f"Invalid building or room id: {MSG_PLACE_ID}.")
+
+
+@blp.route("/<building>/rooms/<room>/temperatures", methods=["POST"])
+@blp.doc(requestBody=_BODY)
+@blp.response(200, RoomIngestResultSchema)
+@blp.alt_response(400, description="Not JSON, or an invalid building or room id")
+@blp.alt_response(409, description="A sensor belongs to another room or measures something else; nothing written")
+@blp.alt_response(413, description="More than MAX_BATCH readings")
+@blp.alt_response(422, description="Invalid readings (by index and field), e.g. below absolute zero; nothing written")
+def post_temperatures(building: str, room: str):
+    """Record temperatures of a room
+
+    Without ``sensor``, a reading goes to the room's own sensor
+    ``room.<building>.<room>``. Each sensor is registered in the room.
+    """
+    checked_place(building, room)
+    payload = json_body()
+    single = isinstance(payload, dict)
+    items = [payload] if single else payload
+    if not isinstance(items, list):
+        abort(400, "The body must be a reading or a JSON array of readings.")
+    settings = current_app.extensions["settings"]
+    if len(items) > settings.max_batch:
+        abort(413, f"At most {settings.max_batch} readings per request; this one has {len(items)}.")
+    if not items:
+        return {"accepted": 0, "duplicates": 0, "sensors": []}
+    try:
+        readings = RoomReadingSchema(many=True, assume_tz=settings.assume_tz).load(items)
+    except ma.ValidationError as exc:
+        READINGS.labels("rejected").inc(len(items))
+        errors = exc.messages.get(0, exc.messages) if single else exc.messages
+        abort(422, "Invalid readings; nothing was written.", errors={"json": errors})
+    try:
+        result = rooms().post(building, room, readings)
+    except RoomConflict as exc:
+        abort(409, str(exc))
+    except BatchError as exc:
+        READINGS.labels("rejected").inc(len(items))
+        errors = exc.errors["json"].get("0", exc.errors["json"]) if single else exc.errors["json"]
+        abort(exc.status, exc.message, errors={"json": errors})
+    READINGS.labels("accepted").inc(result["accepted"])
+    READINGS.labels("duplicate").inc(result["duplicates"])
+    return result
+
+
+@blp.route("/<building>/rooms/<room>/average", methods=["GET"])
+@blp.arguments(RoomAverageQuerySchema, location="query")
+@blp.response(200, RoomAverageSchema)
+@blp.alt_response(400, description="Invalid building or room id")
+@blp.alt_response(422, description="Window outside 1 minute..RETENTION, or reaching before the retained readings")
+def room_average(query: dict, building: str, room: str):
+    """Average temperature of a room over a trailing window (default 15m)
+
+    Every reading of every sensor of the room in [end - window, end) counts
+    once; an empty window answers ``avg: null, count: 0``.
+    """
+    checked_place(building, room)
+    start, end = trailing_window(query["window"], query.get("end"), now_us())
+    found = rooms().average(building, room, start, end)
+    unit = query.get("unit") or "C"
+    avg = found["avg"]
+    return {
+        "building": building,
+        "room": room,
+        "window": window_doc(start, end),
+        "unit": unit,
+        "avg": units.from_canonical(avg, unit) if avg is not None else None,
+        "count": found["count"],
+        "sensors": found["sensors"],
+    }

@@ -1,0 +1,204 @@
+"""Sensor registry, trailing-window aggregates and series for charts."""
+
+from __future__ import annotations
+
+import time
+
+from flask import current_app
+from flask_smorest import Blueprint
+
+from .. import timeutil, units
+from ..errors import abort
+from ..readings.schemas import MSG_SENSOR_ID, is_sensor_id
+from .schemas import (
+    SERIES_STEPS,
+    AggregateQuerySchema,
+    AggregateSchema,
+    ListQuerySchema,
+    SensorMetadataSchema,
+    SensorPageSchema,
+    SensorSchema,
+    SeriesQuerySchema,
+    SeriesSchema,
+    UnitQuerySchema,
+)
+from .store import MacInUse
+
+blp = Blueprint(
+    "sensors",
+    __name__,
+    url_prefix="/v1/sensors",
+    description="Sensor registry, exact trailing-window aggregates and downsampled series (issue 4).",
+)
+
+
+def registry():
+    return current_app.extensions["sensors"]
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def checked_sensor_id(sensor_id: str) -> str:
+    if not is_sensor_id(sensor_id):
+        abort(400, f"Invalid sensor id: {MSG_SENSOR_ID}.")
+    return sensor_id
+
+
+def query_error(field: str, message: str):
+    abort(422, message, errors={"query": {field: [message]}})
+
+
+def trailing_window(window_seconds: int, end_us: int | None, now: int) -> tuple[int, int]:
+    """[start, end) of a trailing window, within 1 minute and RETENTION."""
+    retention = current_app.extensions["settings"].retention
+    if not 60 <= window_seconds <= retention:
+        query_error("window", f"A window lasts from 1 minute to the retention ({retention} s); got {window_seconds} s.")
+    end = now if end_us is None else end_us
+    start = end - window_seconds * 1_000_000
+    if start < now - retention * 1_000_000:
+        query_error("end", f"The window starts before the retained readings (the last {retention} s); move end later.")
+    return start, end
+
+
+def answer_unit(kind: str | None, requested: str | None) -> str | None:
+    """Unit of an answer about a sensor of ``kind``; 422 if it cannot apply."""
+    if requested and units.unit_mismatch(requested, kind):
+        query_error("unit", units.unit_mismatch(requested, kind))
+    if kind is None and requested:
+        return requested
+    return units.display_unit(kind, requested)
+
+
+def shown(value: float | None, unit: str | None) -> float | None:
+    return units.from_canonical(value, unit) if value is not None and unit else value
+
+
+def window_doc(start: int, end: int) -> dict:
+    return {"start": timeutil.us_to_iso(start), "end": timeutil.us_to_iso(end), "seconds": (end - start) // 1_000_000}
+
+
+@blp.route("/<sensor_id>", methods=["PUT"])
+@blp.arguments(SensorMetadataSchema)
+@blp.response(200, SensorSchema, description="Updated; the sensor with its statistics.")
+@blp.alt_response(201, schema=SensorSchema, description="Registered for the first time.")
+@blp.alt_response(400, description="Not a valid sensor id")
+@blp.alt_response(409, description="The MAC address belongs to another sensor")
+@blp.alt_response(422, description="Invalid metadata; nothing written")
+def put_sensor(data: dict, sensor_id: str):
+    """Register a sensor or replace its metadata
+
+    Fields left out are cleared. A ``unit`` without ``kind`` implies the kind.
+    Readings sent without a unit are taken in the sensor's unit, else its
+    org's, else the kind's default.
+    """
+    checked_sensor_id(sensor_id)
+    try:
+        _, created = registry().put(sensor_id, data)
+    except MacInUse as exc:
+        abort(409, str(exc))
+    return registry().describe([sensor_id])[0], 201 if created else 200
+
+
+@blp.route("/<sensor_id>", methods=["GET"])
+@blp.arguments(UnitQuerySchema, location="query")
+@blp.response(200, SensorSchema)
+@blp.alt_response(400, description="Not a valid sensor id")
+@blp.alt_response(404, description="Neither registered nor ever heard of")
+def get_sensor(query: dict, sensor_id: str):
+    """A sensor's metadata, statistics and last-seen time"""
+    checked_sensor_id(sensor_id)
+    kind = registry().kind(sensor_id)
+    unit = answer_unit(kind, query.get("unit"))
+    found = registry().describe([sensor_id], display_unit=unit)[0]
+    if found is None:
+        abort(404, f"No sensor {sensor_id}: never registered, no reading received.")
+    return found
+
+
+@blp.route("", methods=["GET"])
+@blp.arguments(ListQuerySchema, location="query")
+@blp.response(200, SensorPageSchema)
+def list_sensors(query: dict):
+    """List sensors in id order, filtered by org, site, building, room, kind
+
+    Without filters every sensor is listed, registered or only known from its
+    readings (those have ``registered: false``). Pages follow ``next_cursor``.
+    """
+    filters = {field: query[field] for field in ("org", "site", "building", "room", "kind") if field in query}
+    page, next_cursor = registry().list_page(filters, query.get("cursor"), query["limit"])
+    return {"sensors": page, "next_cursor": next_cursor}
+
+
+@blp.route("/<sensor_id>/aggregate", methods=["GET"])
+@blp.arguments(AggregateQuerySchema, location="query")
+@blp.response(200, AggregateSchema, description="count, avg, min, max of the readings in [start, end)")
+@blp.alt_response(400, description="Not a valid sensor id")
+@blp.alt_response(404, description="Neither registered nor ever heard of")
+@blp.alt_response(422, description="Window outside 1 minute..RETENTION, or reaching before the retained readings")
+def aggregate(query: dict, sensor_id: str):
+    """Exact aggregate of a sensor's readings over a trailing window
+
+    The window is [end - window, end); end defaults to now. Computed from the
+    raw readings; an empty window answers ``count: 0`` and nulls.
+    """
+    checked_sensor_id(sensor_id)
+    start, end = trailing_window(query["window"], query.get("end"), now_us())
+    found = registry().windows([sensor_id], start, end)[0]
+    if not found["known"]:
+        abort(404, f"No sensor {sensor_id}: never registered, no reading received.")
+    unit = answer_unit(found["kind"], query.get("unit"))
+    count = found["count"]
+    return {
+        "sensor": sensor_id,
+        "window": window_doc(start, end),
+        "unit": unit,
+        "count": count,
+        "avg": shown(found["sum"] / count, unit) if count else None,
+        "min": shown(found["min"], unit),
+        "max": shown(found["max"], unit),
+    }
+
+
+@blp.route("/<sensor_id>/series", methods=["GET"])
+@blp.arguments(SeriesQuerySchema, location="query")
+@blp.response(200, SeriesSchema, description="Per-bucket count, avg, min, max; empty buckets omitted")
+@blp.alt_response(400, description="Not a valid sensor id")
+@blp.alt_response(404, description="Neither registered nor ever heard of")
+@blp.alt_response(422, description="start not before end, or a range longer than RETENTION")
+def series(query: dict, sensor_id: str):
+    """Downsampled series of a sensor's readings for charts
+
+    Buckets are aligned on their size in UTC. A start earlier than the
+    retained readings is moved to the oldest retained instant (the answer's
+    window says so).
+    """
+    checked_sensor_id(sensor_id)
+    retention = current_app.extensions["settings"].retention
+    now = now_us()
+    end = query.get("end", now)
+    start = query["start"]
+    if end <= start:
+        query_error("end", "end must come after start.")
+    if end - start > retention * 1_000_000:
+        query_error("start", f"A series spans at most the retention ({retention} s).")
+    start = max(start, now - retention * 1_000_000)
+    if end <= start:
+        query_error("end", f"The range ends before the retained readings (the last {retention} s).")
+    step_us = SERIES_STEPS[query["bucket"]] * 1_000_000
+    known, kind, found = registry().series(sensor_id, start, end, step_us)
+    if not known:
+        abort(404, f"No sensor {sensor_id}: never registered, no reading received.")
+    unit = answer_unit(kind, query.get("unit"))
+    points = [
+        {
+            "t": timeutil.us_to_iso(at),
+            "count": count,
+            "avg": shown(total / count, unit),
+            "min": shown(low, unit),
+            "max": shown(high, unit),
+        }
+        for at, count, total, low, high in found
+    ]
+    return {"sensor": sensor_id, "window": window_doc(start, end), "bucket": query["bucket"], "unit": unit, "points": points}

@@ -1,0 +1,222 @@
+"""The contract of the sensor registry, window and series routes."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import marshmallow as ma
+
+from .. import timeutil, units
+from ..readings.schemas import MSG_SENSOR_ID, SENSOR_ID_PATTERN, is_sensor_id
+
+# Building and room ids: no "." or ":" so that index keys and a room's
+# default sensor id "room.<b>.<r>" are unambiguous.
+PLACE_ID_PATTERN = r"^[A-Za-z0-9_-]{1,60}$"
+is_place_id = re.compile(r"[A-Za-z0-9_-]{1,60}").fullmatch
+MSG_PLACE_ID = "Building and room ids are 1 to 60 characters of A-Z a-z 0-9 _ -"
+MAC_PATTERN = r"^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}$"
+is_mac = re.compile(r"[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}").fullmatch
+MSG_MAC = "A MAC address is six hex pairs separated by : or - (e.g. 00:1a:2b:3c:4d:5e)"
+
+_WINDOW = re.compile(r"([1-9][0-9]{0,8})([smhd])").fullmatch
+_WINDOW_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+MSG_WINDOW = "A duration such as 90s, 15m, 2h or 1d."
+SERIES_STEPS = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600}
+
+
+def parse_duration(text: str) -> int:
+    match = _WINDOW(text) if isinstance(text, str) else None
+    if not match:
+        raise ValueError(MSG_WINDOW)
+    return int(match.group(1)) * _WINDOW_SECONDS[match.group(2)]
+
+
+_UNENCODED_PLUS = re.compile(r" (\d\d:?\d\d)$")
+
+
+def parse_query_instant(text: str) -> int:
+    """Microseconds since the epoch of an ISO 8601 instant or epoch seconds.
+
+    A "+" offset sent unencoded in a query string arrives as a space; it is
+    read back as "+".
+    """
+    try:
+        seconds = float(text)
+    except ValueError:
+        return timeutil.parse_instant(_UNENCODED_PLUS.sub(r"+\1", text))[0]
+    if not math.isfinite(seconds):
+        raise ValueError(timeutil.MSG_RANGE)
+    us = round(seconds * 1_000_000)
+    if not timeutil.MIN_US <= us < timeutil.MAX_US:
+        raise ValueError(timeutil.MSG_RANGE)
+    return us
+
+
+def _id_validator(check, message):
+    def validate(value):
+        if not check(value):
+            raise ma.ValidationError(message)
+
+    return validate
+
+
+def _id_field(check, message, pattern, **kwargs):
+    return ma.fields.String(validate=_id_validator(check, message), metadata={"description": message, "pattern": pattern}, **kwargs)
+
+
+class Duration(ma.fields.Field):
+    """``15m``-style duration; deserialises to seconds."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            return parse_duration(value)
+        except ValueError as exc:
+            raise ma.ValidationError(str(exc)) from None
+
+
+class QueryInstant(ma.fields.Field):
+    """ISO 8601 instant (with offset) or epoch seconds; deserialises to microseconds."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            return parse_query_instant(value)
+        except ValueError as exc:
+            raise ma.ValidationError(str(exc)) from None
+
+
+def unit_field(units_allowed=units.UNITS, **kwargs):
+    return ma.fields.String(
+        validate=ma.validate.OneOf(units_allowed, error=f"Not a known unit; one of: {', '.join(units_allowed)}."),
+        **kwargs,
+    )
+
+
+class SensorMetadataSchema(ma.Schema):
+    """What PUT /v1/sensors/<id> sets. Fields left out are cleared."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+    org = _id_field(is_sensor_id, "Org id: " + MSG_SENSOR_ID, SENSOR_ID_PATTERN)
+    site = _id_field(is_sensor_id, "Site id: " + MSG_SENSOR_ID, SENSOR_ID_PATTERN)
+    building = _id_field(is_place_id, MSG_PLACE_ID, PLACE_ID_PATTERN)
+    room = _id_field(is_place_id, MSG_PLACE_ID, PLACE_ID_PATTERN)
+    kind = ma.fields.String(
+        validate=ma.validate.OneOf(units.KIND_NAMES),
+        metadata={"description": "What the sensor measures; sets the canonical unit and physical bounds."},
+    )
+    unit = unit_field(metadata={"description": "Unit of its readings sent without one (must suit the kind)."})
+    mac = ma.fields.String(validate=_id_validator(is_mac, MSG_MAC), metadata={"description": MSG_MAC, "example": "00:1a:2b:3c:4d:5e"})
+    name = ma.fields.String(validate=ma.validate.Length(min=1, max=200), metadata={"description": "Display name"})
+
+    @ma.validates_schema(skip_on_field_errors=True)
+    def _consistent(self, data, **kwargs):
+        if "room" in data and "building" not in data:
+            raise ma.ValidationError("A room belongs to a building: give building too.", "building")
+        unit, kind = data.get("unit"), data.get("kind")
+        if unit and kind and units.unit_mismatch(unit, kind):
+            raise ma.ValidationError(units.unit_mismatch(unit, kind), "unit")
+
+    @ma.post_load
+    def _normalise(self, data, **kwargs):
+        if "unit" in data and "kind" not in data:
+            data["kind"] = units.KIND_OF_UNIT[data["unit"]]
+        if "mac" in data:
+            data["mac"] = data["mac"].lower().replace("-", ":")
+        return data
+
+
+class SensorStatisticsSchema(ma.Schema):
+    count = ma.fields.Integer()
+    avg = ma.fields.Float(allow_none=True, metadata={"description": "Mean of all readings since the last clear"})
+    last_measurement = ma.fields.String(allow_none=True)
+    last_value = ma.fields.Float(allow_none=True)
+    unit = ma.fields.String(allow_none=True, metadata={"description": "Unit of avg and last_value"})
+
+
+class SensorSchema(ma.Schema):
+    id = ma.fields.String()
+    registered = ma.fields.Boolean(metadata={"description": "False for a sensor only known from its readings"})
+    org = ma.fields.String(allow_none=True)
+    site = ma.fields.String(allow_none=True)
+    building = ma.fields.String(allow_none=True)
+    room = ma.fields.String(allow_none=True)
+    kind = ma.fields.String(allow_none=True)
+    unit = ma.fields.String(allow_none=True, metadata={"description": "Declared unit"})
+    input_unit = ma.fields.String(
+        allow_none=True, metadata={"description": "Unit applied to readings sent without one (sensor, else org, else kind default)"}
+    )
+    mac = ma.fields.String(allow_none=True)
+    name = ma.fields.String(allow_none=True)
+    registered_at = ma.fields.String(allow_none=True)
+    updated_at = ma.fields.String(allow_none=True)
+    last_seen = ma.fields.String(allow_none=True, metadata={"description": "When sensorhub last received a reading of it"})
+    statistics = ma.fields.Nested(SensorStatisticsSchema)
+
+
+class SensorPageSchema(ma.Schema):
+    sensors = ma.fields.List(ma.fields.Nested(SensorSchema))
+    next_cursor = ma.fields.String(allow_none=True, metadata={"description": "Pass as cursor= for the next page; null on the last"})
+
+
+class ListQuerySchema(ma.Schema):
+    org = _id_field(is_sensor_id, MSG_SENSOR_ID, SENSOR_ID_PATTERN)
+    site = _id_field(is_sensor_id, MSG_SENSOR_ID, SENSOR_ID_PATTERN)
+    building = _id_field(is_place_id, MSG_PLACE_ID, PLACE_ID_PATTERN)
+    room = _id_field(is_place_id, MSG_PLACE_ID, PLACE_ID_PATTERN)
+    kind = ma.fields.String(validate=ma.validate.OneOf(units.KIND_NAMES))
+    cursor = _id_field(is_sensor_id, "The next_cursor of the previous page", SENSOR_ID_PATTERN)
+    limit = ma.fields.Integer(load_default=100, validate=ma.validate.Range(min=1, max=1000))
+
+    @ma.validates_schema(skip_on_field_errors=True)
+    def _room_needs_building(self, data, **kwargs):
+        if "room" in data and "building" not in data:
+            raise ma.ValidationError("A room belongs to a building: give building too.", "building")
+
+
+class UnitQuerySchema(ma.Schema):
+    unit = unit_field(metadata={"description": "Convert the answer's values to this unit for display"})
+
+
+class AggregateQuerySchema(UnitQuerySchema):
+    window = Duration(load_default=900, metadata={"type": "string", "example": "15m", "description": "1m up to RETENTION; default 15m"})
+    end = QueryInstant(metadata={"type": "string", "description": "Window end (exclusive): ISO 8601 or epoch seconds; default now"})
+
+
+class SeriesQuerySchema(UnitQuerySchema):
+    start = QueryInstant(required=True, metadata={"type": "string", "description": "Inclusive; ISO 8601 or epoch seconds"})
+    end = QueryInstant(metadata={"type": "string", "description": "Exclusive; ISO 8601 or epoch seconds; default now"})
+    bucket = ma.fields.String(load_default="5m", validate=ma.validate.OneOf(tuple(SERIES_STEPS)))
+
+
+class WindowSchema(ma.Schema):
+    start = ma.fields.String(metadata={"description": "Inclusive"})
+    end = ma.fields.String(metadata={"description": "Exclusive"})
+    seconds = ma.fields.Integer()
+
+
+class AggregateSchema(ma.Schema):
+    sensor = ma.fields.String()
+    window = ma.fields.Nested(WindowSchema)
+    unit = ma.fields.String(allow_none=True)
+    count = ma.fields.Integer()
+    avg = ma.fields.Float(allow_none=True)
+    min = ma.fields.Float(allow_none=True)
+    max = ma.fields.Float(allow_none=True)
+
+
+class PointSchema(ma.Schema):
+    t = ma.fields.String(metadata={"description": "Start of the bucket (aligned on its size, UTC)"})
+    count = ma.fields.Integer()
+    avg = ma.fields.Float()
+    min = ma.fields.Float()
+    max = ma.fields.Float()
+
+
+class SeriesSchema(ma.Schema):
+    sensor = ma.fields.String()
+    window = ma.fields.Nested(WindowSchema)
+    bucket = ma.fields.String()
+    unit = ma.fields.String(allow_none=True)
+    points = ma.fields.List(ma.fields.Nested(PointSchema))

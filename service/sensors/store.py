@@ -1,0 +1,240 @@
+"""Sensor registry, listings and time-window queries in Redis (layout: ``service.keys``)."""
+
+from __future__ import annotations
+
+import time
+
+from flask import Flask
+from redis.exceptions import NoScriptError
+
+from .. import keys, timeutil, units
+from ..redis_client import redis_ext
+from ..settings import Settings
+
+# Metadata fields that have an index set of their own.
+INDEXED = ("org", "site", "building", "kind")
+META_FIELDS = ("org", "site", "building", "room", "kind", "unit", "mac", "name")
+
+
+class MacInUse(Exception):
+    def __init__(self, mac: str, owner: str):
+        super().__init__(f"MAC address {mac} already belongs to sensor {owner}.")
+        self.mac = mac
+        self.owner = owner
+
+
+def _text(value: bytes | None) -> str | None:
+    return value.decode() if value else None
+
+
+def _shown(value: float, unit: str | None) -> float:
+    return units.from_canonical(value, unit) if unit else value
+
+
+def index_keys(meta: dict) -> set[str]:
+    """The index sets a sensor with this metadata belongs to."""
+    found = {keys.sensors_by(field, meta[field]) for field in INDEXED if meta.get(field)}
+    if meta.get("building") and meta.get("room"):
+        found.add(keys.sensors_in_room(meta["building"], meta["room"]))
+    return found
+
+
+def run_scripts(client, script, calls: list[tuple[list, list]]) -> list:
+    """Run one script for many (KEYS, ARGV) in one round trip (NOSCRIPT-safe).
+
+    On a cluster the pipeline sends each call to its own slot's node.
+    """
+    pipe = client.pipeline(transaction=False)
+    for call_keys, args in calls:
+        pipe.evalsha(script.sha, len(call_keys), *call_keys, *args)
+    results = pipe.execute(raise_on_error=False)
+    for position, result in enumerate(results):
+        if isinstance(result, NoScriptError):
+            call_keys, args = calls[position]
+            results[position] = script(keys=call_keys, args=args)
+        elif isinstance(result, Exception):
+            raise result
+    return results
+
+
+class SensorRegistry:
+    def __init__(self, app: Flask, settings: Settings):
+        self.client = redis_ext.client_for(app)
+        self.bucket_us = settings.bucket_seconds * 1_000_000
+        self._put_meta = redis_ext.register_script(app, __package__, "put_meta.lua")
+        self._window = redis_ext.register_script(app, __package__, "window.lua")
+        self._series = redis_ext.register_script(app, __package__, "series.lua")
+
+    # -- registry ---------------------------------------------------------
+
+    def metadata(self, sensor_ids: list[str]) -> list[dict]:
+        """Metadata of each sensor (empty dict: not registered), one round trip."""
+        pipe = self.client.pipeline(transaction=False)
+        for sensor in sensor_ids:
+            pipe.hgetall(keys.sensor_meta(sensor))
+        return [{k.decode(): v.decode() for k, v in found.items()} for found in pipe.execute()]
+
+    def put(self, sensor_id: str, data: dict) -> tuple[dict, bool]:
+        """Replace a sensor's metadata; returns (new metadata, created?).
+
+        Fields left out are cleared. The sensor's input unit is resolved now
+        (its unit, else its org's, else its kind's default) so that ingest
+        reads only the sensor's own hash.
+        """
+        data = {field: data[field] for field in META_FIELDS if data.get(field)}
+        if data.get("mac"):
+            owner = _text(self.client.hget(keys.SENSORS_BY_MAC, data["mac"]))
+            if owner and owner != sensor_id:
+                raise MacInUse(data["mac"], owner)
+        org_unit = _text(self.client.hget(keys.org(data["org"]), "unit")) if data.get("org") else None
+        resolved = units.input_unit(data.get("kind"), data.get("unit"), org_unit)
+        fields = dict(data)
+        if resolved:
+            fields["input_unit"] = resolved
+        now = timeutil.us_to_iso(time.time_ns() // 1000)
+        flat = [now]
+        for field, value in fields.items():
+            flat += (field, value)
+        old_flat = self._put_meta(keys=[keys.sensor_meta(sensor_id)], args=flat)
+        old = {old_flat[i].decode(): old_flat[i + 1].decode() for i in range(0, len(old_flat), 2)}
+        old_sets, new_sets = index_keys(old), index_keys(fields)
+        pipe = self.client.pipeline(transaction=False)
+        for key in old_sets - new_sets:
+            pipe.srem(key, sensor_id)
+        for key in new_sets:
+            pipe.sadd(key, sensor_id)
+        if old.get("mac") and old["mac"] != fields.get("mac"):
+            pipe.hdel(keys.SENSORS_BY_MAC, old["mac"])
+        if fields.get("mac"):
+            pipe.hset(keys.SENSORS_BY_MAC, fields["mac"], sensor_id)
+        pipe.sadd(keys.SENSORS_REGISTERED, sensor_id)
+        pipe.execute()
+        return fields, not old
+
+    def refresh_org_unit(self, org_id: str) -> int:
+        """Re-resolve the input unit of the org's sensors that declare none.
+
+        The hook for the org settings: call it after an org's ``unit``
+        changes. Returns how many sensors changed.
+        """
+        org_unit = _text(self.client.hget(keys.org(org_id), "unit"))
+        members = sorted(m.decode() for m in self.client.smembers(keys.sensors_by("org", org_id)))
+        changed = 0
+        pipe = self.client.pipeline(transaction=False)
+        for sensor, meta in zip(members, self.metadata(members), strict=True):
+            if meta.get("org") != org_id or meta.get("unit") or not meta.get("kind"):
+                continue
+            resolved = units.input_unit(meta["kind"], None, org_unit)
+            if resolved != meta.get("input_unit"):
+                pipe.hset(keys.sensor_meta(sensor), "input_unit", resolved)
+                changed += 1
+        pipe.execute()
+        return changed
+
+    def describe(self, sensor_ids: list[str], display_unit: str | None = None) -> list[dict | None]:
+        """Metadata, statistics and last-seen time of each sensor, one round
+        trip; None for a sensor sensorhub knows nothing of."""
+        pipe = self.client.pipeline(transaction=False)
+        for sensor in sensor_ids:
+            pipe.hgetall(keys.sensor_meta(sensor))
+            pipe.hmget(keys.sensor(sensor), "count", "sum", "last_iso", "last_value")
+            pipe.zscore(keys.SENSORS_SEEN, sensor)
+        replies = pipe.execute()
+        described: list[dict | None] = []
+        for position, sensor in enumerate(sensor_ids):
+            raw_meta, (count, total, last_iso, last_value), seen = replies[3 * position : 3 * position + 3]
+            meta = {k.decode(): v.decode() for k, v in raw_meta.items()}
+            if not meta and count is None and seen is None:
+                described.append(None)
+                continue
+            count = int(count) if count else 0
+            unit = units.display_unit(meta.get("kind"), display_unit)
+            described.append(
+                {
+                    "id": sensor,
+                    "registered": bool(meta),
+                    **{field: meta.get(field) for field in META_FIELDS},
+                    "input_unit": meta.get("input_unit"),
+                    "registered_at": meta.get("registered"),
+                    "updated_at": meta.get("updated"),
+                    "last_seen": timeutil.us_to_iso(round(seen * 1_000_000)) if seen is not None else None,
+                    "statistics": {
+                        "count": count,
+                        "avg": _shown(float(total) / count, unit) if count else None,
+                        "last_measurement": _text(last_iso) if count else None,
+                        "last_value": _shown(float(last_value), unit) if count and last_value else None,
+                        "unit": unit,
+                    },
+                }
+            )
+        return described
+
+    def list_page(self, filters: dict, cursor: str | None, limit: int) -> tuple[list[dict], str | None]:
+        """One page of sensors in id order after ``cursor``, with the next cursor.
+
+        Filtered: the intersection of the index sets, each candidate checked
+        against its metadata. Unfiltered: every sensor heard of or registered.
+        """
+        if filters:
+            set_keys = [keys.sensors_by(field, filters[field]) for field in INDEXED if field in filters]
+            if "room" in filters:
+                set_keys = [keys.sensors_in_room(filters["building"], filters["room"])] + [
+                    k for k in set_keys if k != keys.sensors_by("building", filters["building"])
+                ]
+            pipe = self.client.pipeline(transaction=False)
+            for key in set_keys:
+                pipe.smembers(key)
+            candidates = set.intersection(*({m.decode() for m in members} for members in pipe.execute()))
+        else:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.zrange(keys.SENSORS_SEEN, 0, -1)
+            pipe.smembers(keys.SENSORS_REGISTERED)
+            seen, registered = pipe.execute()
+            candidates = {m.decode() for m in seen} | {m.decode() for m in registered}
+        ordered = sorted(c for c in candidates if cursor is None or c > cursor)
+        page: list[dict] = []
+        position = 0
+        while position < len(ordered) and len(page) < limit:
+            chunk = ordered[position : position + limit - len(page)]
+            position += len(chunk)
+            for entry in self.describe(chunk):
+                if entry is not None and all(entry.get(field) == value for field, value in filters.items()):
+                    page.append(entry)
+        next_cursor = ordered[position - 1] if position < len(ordered) else None
+        return page, next_cursor
+
+    # -- windows ----------------------------------------------------------
+
+    def windows(self, sensor_ids: list[str], start_us: int, end_us: int) -> list[dict]:
+        """Aggregate of each sensor's readings in [start, end), one round trip.
+
+        Each: known, count, sum, min, max, and the sensor's kind, building, room.
+        """
+        calls = [([keys.sensor(sensor)], [start_us, end_us, self.bucket_us]) for sensor in sensor_ids]
+        results = []
+        for known, count, total, low, high, kind, building, room in run_scripts(self.client, self._window, calls):
+            results.append(
+                {
+                    "known": bool(known),
+                    "count": int(count),
+                    "sum": float(total),
+                    "min": float(low) if low else None,
+                    "max": float(high) if high else None,
+                    "kind": _text(kind),
+                    "building": _text(building),
+                    "room": _text(room),
+                }
+            )
+        return results
+
+    def series(self, sensor_id: str, start_us: int, end_us: int, step_us: int) -> tuple[bool, str | None, list]:
+        """(known?, kind, points): a point is (step start us, count, sum, min, max) of a non-empty step."""
+        flat = self._series(keys=[keys.sensor(sensor_id)], args=[start_us, end_us, self.bucket_us, step_us])
+        points = [
+            (int(flat[i]) * step_us, int(flat[i + 1]), float(flat[i + 2]), float(flat[i + 3]), float(flat[i + 4]))
+            for i in range(2, len(flat), 5)
+        ]
+        return bool(flat[0]), _text(flat[1]), points
+
+    def kind(self, sensor_id: str) -> str | None:
+        return _text(self.client.hget(keys.sensor_meta(sensor_id), "kind"))

@@ -1,0 +1,42 @@
+-- Aggregate one sensor's raw readings whose instant lies in [start, end).
+--
+-- KEYS[1]  sensor:{<id>}  statistics hash (holds the clear generation)
+-- ARGV[1]  start (microseconds since the epoch, inclusive)
+-- ARGV[2]  end (microseconds since the epoch, exclusive)
+-- ARGV[3]  BUCKET_SECONDS in microseconds
+--
+-- Reads only the bucket hashes that overlap the window (derived from the
+-- declared key, same hash tag), so the cost follows the window, not the
+-- history. Returns {known, count, sum, min, max, kind, building, room}:
+-- known = 1 if the sensor has statistics or metadata; numbers as text
+-- (Lua numbers would be truncated to integers in the reply).
+local key = KEYS[1]
+local start_us = tonumber(ARGV[1])
+local end_us = tonumber(ARGV[2])
+local bucket_us = tonumber(ARGV[3])
+local meta_key = key .. ':meta'
+local known = redis.call('EXISTS', key, meta_key)
+local meta = redis.call('HMGET', meta_key, 'kind', 'building', 'room')
+local gen = redis.call('HGET', key, 'gen') or '0'
+local prefix = key .. ':r:' .. gen .. ':'
+local count, sum, low, high = 0, 0.0, nil, nil
+for bucket = math.floor(start_us / bucket_us), math.floor((end_us - 1) / bucket_us) do
+  local base = bucket * bucket_us
+  local inside = base >= start_us and base + bucket_us <= end_us
+  local flat = redis.call('HGETALL', prefix .. string.format('%d', bucket))
+  for i = 1, #flat, 2 do
+    local at = base + tonumber(flat[i])
+    if inside or (at >= start_us and at < end_us) then
+      local value = tonumber(flat[i + 1])
+      count = count + 1
+      sum = sum + value
+      if low == nil or value < low then low = value end
+      if high == nil or value > high then high = value end
+    end
+  end
+end
+local function text(number)
+  if number == nil then return '' end
+  return string.format('%.17g', number)
+end
+return {known, count, text(sum), text(low), text(high), meta[1] or '', meta[2] or '', meta[3] or ''}

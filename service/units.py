@@ -1,0 +1,113 @@
+"""Kinds of measurement, their units, conversions and physical bounds.
+
+Every reading is stored in the canonical unit of its kind (degrees Celsius
+for temperature). A reading sent without a unit is in its sensor's input
+unit: the sensor's declared unit, else its org's, else the kind's default.
+A sensor of unknown kind (never registered) stores values as sent, and only
+readings that carry a unit are converted and checked.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+ABSOLUTE_ZERO_C = -273.15
+# Converted values are rounded to this many decimals: far below any sensor's
+# resolution, and it keeps the stored text (and so Redis memory) short.
+CONVERTED_DECIMALS = 6
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    canonical: str
+    units: tuple[str, ...]
+    minimum: float | None
+    maximum: float | None
+    bounds_message: str
+
+
+KINDS: dict[str, Kind] = {
+    "temperature": Kind(
+        "temperature", "C", ("C", "F", "K"), ABSOLUTE_ZERO_C, None,
+        "A temperature cannot be below absolute zero (-273.15 C, -459.67 F, 0 K).",
+    ),
+    "humidity": Kind("humidity", "%", ("%",), 0.0, 100.0, "A relative humidity lies between 0 and 100 %."),
+    "co2": Kind("co2", "ppm", ("ppm",), 0.0, 1_000_000.0, "A CO2 concentration lies between 0 and 1,000,000 ppm."),
+    "pressure": Kind("pressure", "hPa", ("hPa",), 0.0, None, "A pressure cannot be negative."),
+}
+KIND_NAMES = tuple(KINDS)
+KIND_OF_UNIT: dict[str, str] = {unit: kind.name for kind in KINDS.values() for unit in kind.units}
+UNITS = tuple(KIND_OF_UNIT)
+
+MSG_UNIT = f"Not a known unit; one of: {', '.join(UNITS)}."
+
+
+def _to_celsius(value: float, unit: str) -> float:
+    if unit == "F":
+        return (value - 32.0) * 5.0 / 9.0
+    if unit == "K":
+        return value - 273.15
+    return value
+
+
+def _from_celsius(value: float, unit: str) -> float:
+    if unit == "F":
+        return value * 9.0 / 5.0 + 32.0
+    if unit == "K":
+        return value + 273.15
+    return value
+
+
+def to_canonical(value: float, unit: str) -> float:
+    """``value`` in ``unit`` expressed in its kind's canonical unit."""
+    if unit in ("F", "K"):
+        return round(_to_celsius(value, unit), CONVERTED_DECIMALS)
+    return value
+
+
+def from_canonical(value: float, unit: str) -> float:
+    """A canonical value expressed in ``unit`` (for display)."""
+    if unit in ("F", "K"):
+        return round(_from_celsius(value, unit), CONVERTED_DECIMALS)
+    return value
+
+
+def bounds_error(canonical_value: float, kind: str) -> str | None:
+    """Why a canonical value is physically impossible for ``kind``, or None."""
+    spec = KINDS.get(kind)
+    if spec is None:
+        return None
+    if spec.minimum is not None and canonical_value < spec.minimum:
+        return spec.bounds_message
+    if spec.maximum is not None and canonical_value > spec.maximum:
+        return spec.bounds_message
+    if not math.isfinite(canonical_value):
+        return spec.bounds_message
+    return None
+
+
+def unit_mismatch(unit: str, kind: str | None) -> str | None:
+    """Why readings in ``unit`` cannot belong to a sensor of ``kind``, or None."""
+    if kind is None or KIND_OF_UNIT.get(unit) == kind:
+        return None
+    return f"{unit} is not a unit of {kind}; use one of: {', '.join(KINDS[kind].units)}."
+
+
+def input_unit(kind: str | None, sensor_unit: str | None, org_unit: str | None) -> str | None:
+    """The unit of a sensor's readings sent without one."""
+    if sensor_unit:
+        return sensor_unit
+    if kind is None:
+        return None
+    if org_unit and KIND_OF_UNIT.get(org_unit) == kind:
+        return org_unit
+    return KINDS[kind].canonical
+
+
+def display_unit(kind: str | None, requested: str | None) -> str | None:
+    """Unit an answer is given in: the requested one, else the kind's canonical unit."""
+    if requested:
+        return requested
+    return KINDS[kind].canonical if kind in KINDS else None
