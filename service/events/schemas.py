@@ -16,10 +16,10 @@ MSG_CURSOR = "Not a cursor returned by this endpoint."
 def _validate_cursor(value: str) -> None:
     # Both parts of a stream id are 64-bit; 0-0 precedes every entry, so no
     # page ever ends there (and Redis refuses an interval ending before it).
-    if not re.fullmatch(STREAM_ID_PATTERN, value) or value == "0-0":
+    if not re.fullmatch(STREAM_ID_PATTERN, value):
         raise ma.ValidationError(MSG_CURSOR)
-    milliseconds, sequence = value.split("-")
-    if int(milliseconds) >= 2**64 or int(sequence) >= 2**64:
+    milliseconds, sequence = (int(part) for part in value.split("-"))
+    if milliseconds >= 2**64 or sequence >= 2**64 or milliseconds == sequence == 0:
         raise ma.ValidationError(MSG_CURSOR)
 
 

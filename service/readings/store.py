@@ -69,6 +69,8 @@ class ReadingStore:
         following MOVED/ASK. The index writes are idempotent, so a client
         retrying a failed batch repairs them.
         """
+        if not groups:
+            return 0
         calls = self._calls(groups)
         heard_at = time.time() if now is None else now
         heard = dict.fromkeys(groups, heard_at)

@@ -52,3 +52,8 @@ def test_every_sensor_of_a_batch_over_many_slots_is_marked_seen(client, redis_cl
 
     seen = {member.decode() for member in redis_client.zrange(keys.SENSORS_SEEN, 0, -1)}
     assert seen == {f"s-{n}" for n in range(200)}
+
+
+def test_ingest_of_no_readings_writes_nothing(app, clean_redis):
+    assert app.extensions["readings"].ingest({}) == 0
+    assert clean_redis.dbsize() == 0

@@ -185,3 +185,8 @@ def test_escaped_keys_that_are_distinct_are_accepted(client):
     response = _post(client, b'[{"sensor": "a\\u002db", "timestamp": "2024-01-01T00:00:00Z", "value": 1}]')
     assert response.status_code == 200
     assert client.get("/statistics/a-b").json["count"] == 1
+
+
+@pytest.mark.parametrize("cursor", ["0-0", "000-000", "18446744073709551616-0", "0-18446744073709551616", "1-x"])
+def test_event_cursor_that_no_page_can_end_at_is_422(client, cursor):
+    _assert_clear_4xx(client.get(f"/v1/events?cursor={cursor}"), 422)
