@@ -43,6 +43,17 @@ def lua_source(package: str, filename: str) -> str:
     return resources.files(package).joinpath(filename).read_text(encoding="utf-8")
 
 
+def queue_script(pipe, script, keys: list, args: list) -> None:
+    """Queue a registered script's EVALSHA on a pipeline, cluster pipelines included.
+
+    redis-py's ClusterPipeline refuses its ``evalsha`` helper (redis-py
+    #2914) but routes an ``EVALSHA`` sent through ``execute_command`` by its
+    keys like any command. A NOSCRIPT answer comes back as NoScriptError in
+    the results: run that call again through the Script object, which loads it.
+    """
+    pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+
+
 def connect(settings: Settings) -> redis.Redis | RedisCluster:
     if not settings.redis_url:
         raise RuntimeError(

@@ -18,7 +18,7 @@ from redis.exceptions import NoScriptError, ResponseError
 
 from .. import keys
 from ..events.store import EventStore, iso_now
-from ..redis_client import redis_ext
+from ..redis_client import queue_script, redis_ext
 from ..settings import Settings
 
 META_FIELDS = ("org", "site", "building", "room", "name", "kind", "unit")
@@ -72,7 +72,7 @@ class HeartbeatStore:
         else:
             pipe = self.client.pipeline(transaction=False)
             for call_keys, args in calls:
-                pipe.evalsha(self._status.sha, len(call_keys), *call_keys, *args)
+                queue_script(pipe, self._status, call_keys, args)
             results = pipe.execute(raise_on_error=False)
             for index, result in enumerate(results):
                 if isinstance(result, NoScriptError):

@@ -10,7 +10,7 @@ from redis.crc import key_slot
 from redis.exceptions import NoScriptError
 
 from .. import keys
-from ..redis_client import ReplicasNotAcknowledged, redis_ext
+from ..redis_client import ReplicasNotAcknowledged, queue_script, redis_ext
 from ..settings import Settings
 
 # Readings per script call: bounds how long one call holds Redis (a batch of
@@ -76,9 +76,7 @@ class ReadingStore:
         heard = dict.fromkeys(groups, heard_at)
         pipe = self.client.pipeline(transaction=False)
         for call_keys, args in calls:
-            # execute_command: ClusterPipeline refuses its ``evalsha`` helper
-            # (redis-py #2914) but routes EVALSHA by its keys like any command.
-            pipe.execute_command("EVALSHA", self._ingest.sha, len(call_keys), *call_keys, *args)
+            queue_script(pipe, self._ingest, call_keys, args)
         pipe.zadd(keys.SENSORS_SEEN, heard)
         waits = self._queue_waits(pipe, [call_keys[0] for call_keys, _ in calls] + [keys.SENSORS_SEEN])
         results = pipe.execute(raise_on_error=False)

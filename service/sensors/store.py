@@ -8,7 +8,7 @@ from flask import Flask
 from redis.exceptions import NoScriptError
 
 from .. import keys, timeutil, units
-from ..redis_client import redis_ext
+from ..redis_client import queue_script, redis_ext
 from ..settings import Settings
 
 # Metadata fields that have an index set of their own.
@@ -46,7 +46,7 @@ def run_scripts(client, script, calls: list[tuple[list, list]]) -> list:
     """
     pipe = client.pipeline(transaction=False)
     for call_keys, args in calls:
-        pipe.evalsha(script.sha, len(call_keys), *call_keys, *args)
+        queue_script(pipe, script, call_keys, args)
     results = pipe.execute(raise_on_error=False)
     for position, result in enumerate(results):
         if isinstance(result, NoScriptError):

@@ -20,7 +20,7 @@ from flask import Flask
 from .. import keys, timeutil, units
 from ..orgs.store import DEFAULT_TIMEZONE, effective
 from ..orgs.store import FIELDS as ORG_FIELDS
-from ..redis_client import redis_ext
+from ..redis_client import queue_script, redis_ext
 from ..settings import Settings
 from ..sites.schemas import zone_from_name
 
@@ -214,7 +214,7 @@ class TooHotStore:
         for (site_id, day), args in days.items():
             call_keys = [keys.site(site_id), keys.site_day(site_id, day.isoformat())]
             calls.append((call_keys, args))
-            pipe.evalsha(self._day.sha, 2, *call_keys, *args)
+            queue_script(pipe, self._day, call_keys, args)
         results = pipe.execute(raise_on_error=False) if calls else []
         for (call_keys, args), result in zip(calls, results, strict=True):
             if isinstance(result, Exception):
