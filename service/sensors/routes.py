@@ -181,11 +181,11 @@ def series(query: dict, sensor_id: str):
     start = query["start"]
     if end <= start:
         query_error("end", "end must come after start.")
-    if end - start > retention * 1_000_000:
-        query_error("start", f"A series spans at most the retention ({retention} s).")
     start = max(start, now - retention * 1_000_000)
     if end <= start:
         query_error("end", f"The range ends before the retained readings (the last {retention} s).")
+    if end - start > retention * 1_000_000:
+        query_error("start", f"A series spans at most the retention ({retention} s).")
     step_us = SERIES_STEPS[query["bucket"]] * 1_000_000
     known, kind, found = registry().series(sensor_id, start, end, step_us)
     if not known:
