@@ -145,7 +145,7 @@ def aggregate(query: dict, sensor_id: str):
     """
     checked_sensor_id(sensor_id)
     start, end = trailing_window(query["window"], query.get("end"), now_us())
-    found = registry().windows([sensor_id], start, end)[0]
+    found = registry().windows([sensor_id], start, end)[1][0]
     if not found["known"]:
         abort(404, f"No sensor {sensor_id}: never registered, no reading received.")
     unit = answer_unit(found["kind"], query.get("unit"))
