@@ -166,3 +166,15 @@ def test_a_sensor_moved_out_of_the_room_stops_counting(client):
     client.put("/v1/sensors/m", json={"building": "B1", "room": "R2", "kind": "temperature"})
     assert average(client, "B1", "R1", end)["count"] == 0
     assert average(client, "B1", "R2", end)["count"] == 1
+
+
+def test_sensors_joining_or_leaving_between_two_averages_are_seen_at_once(client):
+    end = hour_start_us()
+    at = (end - MINUTE_US) / 1e6
+    post_room(client, "B1", "R1", {"value": 20.0, "timestamp": at, "sensor": "first"})
+    assert average(client, "B1", "R1", end)["sensors"] == ["first"]
+    post_room(client, "B1", "R1", {"value": 30.0, "timestamp": at, "sensor": "second"})
+    assert average(client, "B1", "R1", end)["sensors"] == ["first", "second"]
+    client.put("/v1/sensors/first", json={"building": "B2", "room": "R1", "kind": "temperature"})
+    body = average(client, "B1", "R1", end)
+    assert (body["sensors"], body["avg"]) == (["second"], 30.0)
