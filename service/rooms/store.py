@@ -52,8 +52,8 @@ class RoomStore:
         for sensor, meta in zip(sensors, metas, strict=True):
             if meta.get("kind", "temperature") != "temperature":
                 conflicts.append(f"{sensor} measures {meta['kind']}")
-            elif meta.get("building") and (meta.get("building"), meta.get("room")) != (building, room):
-                conflicts.append(f"{sensor} belongs to building {meta['building']} room {meta.get('room')}")
+            elif meta.get("building", building) != building or meta.get("room", room) != room:
+                conflicts.append(f"{sensor} belongs to building {meta['building']} room {meta.get('room', '-')}")
             elif meta.get("building") != building or meta.get("room") != room or not meta.get("kind"):
                 to_register.append((sensor, meta))
                 org_unit = None

@@ -127,8 +127,9 @@ def test_a_sensor_of_another_room_or_kind_is_409_and_nothing_is_written(client, 
     assert redis_client.scard(keys.sensors_in_room("B1", "R1")) == 0
 
 
-def test_a_registered_sensor_without_a_room_joins_it(client):
-    client.put("/v1/sensors/spare", json={"org": "acme"})
+@pytest.mark.parametrize("placed", [{}, {"building": "B1"}])
+def test_a_registered_sensor_without_a_room_joins_it(client, placed):
+    client.put("/v1/sensors/spare", json={"org": "acme", **placed})
     end = hour_start_us()
     post_room(client, "B1", "R1", {"value": 20.0, "timestamp": (end - MINUTE_US) / 1e6, "sensor": "spare"})
     sensor = client.get("/v1/sensors/spare").get_json()
