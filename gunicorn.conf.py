@@ -2,16 +2,23 @@
 
 When REDIS_URL is unset the master starts an embedded redis-server before
 forking workers and stops it, AOF flushed, after they have drained.
+With WORKER=1 (the default) the master also runs one background worker
+(`python -m service.worker`: offline detection, webhook delivery) as a child
+process, so a single `make run` is complete.
 """
 
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 
 # prometheus_client picks its multi-process mode at import time, so the
 # directory must be in the environment before anything imports it.
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="sensorhub-metrics-")
+# A configured directory may sit on a fresh tmpfs (the container's /tmp).
+os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
 _owns_metrics_dir = not os.listdir(os.environ["PROMETHEUS_MULTIPROC_DIR"])
 
 from service.embedded_redis import EmbeddedRedis  # noqa: E402
@@ -34,6 +41,7 @@ loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 worker_tmp_dir = os.environ.get("GUNICORN_WORKER_TMP_DIR") or None
 
 _embedded = None
+_worker = None
 
 
 def on_starting(server):
@@ -47,6 +55,16 @@ def on_starting(server):
         server.log.info("embedded redis-server started (data in %s)", _embedded.data_dir)
 
 
+def when_ready(server):
+    global _worker
+    if _settings.worker:
+        from service.embedded_redis import _stop_with_parent
+
+        # Inherits REDIS_URL (set above for an embedded Redis); dies with the master.
+        _worker = subprocess.Popen([sys.executable, "-m", "service.worker"], preexec_fn=_stop_with_parent)
+        server.log.info("background worker started (pid %s)", _worker.pid)
+
+
 def child_exit(server, worker):
     from prometheus_flask_exporter.multiprocess import GunicornInternalPrometheusMetrics
 
@@ -54,6 +72,14 @@ def child_exit(server, worker):
 
 
 def on_exit(server):
+    if _worker is not None and _worker.poll() is None:
+        _worker.terminate()
+        try:
+            _worker.wait(2 * _settings.webhook_timeout + 5)
+        except subprocess.TimeoutExpired:
+            _worker.kill()
+            _worker.wait()
+        server.log.info("background worker stopped")
     if _embedded is not None:
         _embedded.stop()
         server.log.info("embedded redis-server stopped")

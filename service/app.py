@@ -6,7 +6,7 @@ import logging
 
 from flask import Flask
 
-from . import ops, readings, rooms, sensors
+from . import dashboard, events, heartbeats, ops, orgs, readings, rooms, sensors, sites, toohot, webhooks
 from .errors import SensorhubApi, register_error_handlers
 from .jsonio import OrjsonProvider
 from .logs import configure_logging, init_request_logging
@@ -15,7 +15,7 @@ from .redis_client import redis_ext
 from .settings import Settings
 
 # One module per domain; each registers its blueprint and its Redis store.
-DOMAINS = (readings, ops, sensors, rooms)
+DOMAINS = (readings, ops, sensors, rooms, sites, orgs, toohot, events, heartbeats, webhooks, dashboard)
 
 
 def create_app(settings: Settings | None = None, *, redis_client=None) -> Flask:

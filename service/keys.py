@@ -28,6 +28,76 @@ Cross-sensor keys (no tag; each is one key, so one slot on a cluster):
     (server time, seconds since the epoch); updated by every ingest call.
     It lists all sensors, registered or not, and drives offline detection.
 
+Site keys (tag = site id; brief 003, shared with brief 000):
+
+``site:{id}``
+    hash of the site record: ``id``, ``name``, ``location``, ``created_at``,
+    ``updated_at`` and, when set, ``org``, ``timezone`` (IANA name) and
+    ``threshold`` (degrees Celsius); plus ``config_version`` and
+    ``config_doc`` (canonical JSON of the current configuration), which
+    the configuration script compares a new document against.
+``site:{id}:config``
+    list of every configuration version, oldest first; each item is the
+    JSON ``{"version", "valid_from", "valid_from_us", "configuration"}``.
+    Versions change every few years, so the list stays tiny.
+``site:{id}:live``
+    sorted set of the site's live entries: score = instant of ``dt-stamp``
+    (microseconds since the epoch), member = the entry as compact JSON.
+    One member per instant: the live script adds an entry only when no
+    member has its score yet, so a re-sent timestamp is a duplicate.
+
+Cross-site indexes (one key each; written before the site record changes
+and checked against the record on read, so a stale entry is harmless):
+
+``sites:all``
+    sorted set of every site id, all scores 0 (ordered by id, which is
+    what cursor pagination walks with ZRANGEBYLEX).
+``sites:org:<org>`` / ``sites:location:<location>``
+    the same, for the sites of one org / one location.
+
+Site ids use the sensor-id charset, so they cannot break out of their tag.
+Heartbeats, status and events (brief 004):
+
+``sensor:{id}:hb``
+    hash of a sensor's liveness: ``status`` (online/offline, as last
+    claimed), ``since`` (when it took that status), ``heard_at`` (last
+    heard when it went offline), ``last_hb`` (last heartbeat, server
+    seconds), ``mac`` (normalised MAC address), ``seq`` (transitions so far).
+``sensor:{id}:outbox``
+    list of the sensor's transition events (JSON) claimed but not yet in
+    the event stream. The claim and the outbox write happen in one script
+    (same tag); publishing drains it, so a process dying in between loses
+    nothing: the next check of that sensor publishes it.
+``sensor:{id}:meta``
+    the registry's metadata of the sensor (org, site, building, room, unit,
+    ...), read here when present.
+
+Event and webhook keys share the tag ``{events}`` (one slot), so that
+publishing, fan-out, leases and dead letters are each one atomic script:
+
+``{events}:stream``
+    the Redis Stream of events, trimmed to about EVENTS_MAX entries; fields
+    ``type``, ``subject``, ``org``, ``event`` (the JSON delivered).
+``{events}:published``
+    sorted set of event ids already in the stream, scored by publish time:
+    makes publishing idempotent (trimmed after a week).
+``{events}:offline``
+    sorted set of sensors whose offline event is published, scored by when
+    they were last heard: the worker's back-online watch list.
+``{events}:watermark``
+    sorted set holding the offline scan's progress (member ``offline``):
+    every sensor last heard at or before it has been checked.
+``{events}:webhooks``
+    hash webhook id -> JSON registration (url, secret, org, types).
+``{events}:deliveries``
+    sorted set of pending deliveries ``<webhook id>:<stream id>`` scored by
+    when they are due (or when their current attempt's lease ends).
+``{events}:attempts``
+    hash delivery -> failed attempts so far.
+``{events}:dead`` / ``{events}:dead:index``
+    dead letters: hash delivery -> JSON (event, webhook, attempts, last
+    error) and its order by failure time.
+
 Sensor registry, time windows, buildings and rooms:
 
 ``sensor:{id}:meta``
@@ -53,6 +123,26 @@ Sensor registry, time windows, buildings and rooms:
 Building and room ids are 1 to 60 characters of ``A-Z a-z 0-9 _ -`` (no
 ``.`` or ``:``), so ``sensors:room:<b>:<r>`` and a room's default sensor id
 ``room.<b>.<r>`` are unambiguous.
+
+Too hot or not (brief 000; tag = site id, so one script updates a site-day):
+
+``site:{id}:day:<YYYY-MM-DD>``
+    hash of one local day of a site (the site's time zone): ``readings``
+    (distinct readings), ``max`` (highest °C) and ``max_at`` (its instant,
+    microseconds after the local midnight; the earliest on a tie).
+``site:{id}:day:<YYYY-MM-DD>:minutes``
+    sorted set member = minute of the local day, score = highest °C in that
+    minute (ZADD GT): at most 1,500 members, and ``minutesAbove`` for any
+    threshold is one ZCOUNT.
+``site:{id}:day:<YYYY-MM-DD>:seen:<sensor>``
+    bitmap of the whole seconds of the day at which ``sensor`` has a reading
+    (dedup memory, at most 90,000 bits per sensor-day); readings with a fraction of a
+    second go to ``site:{id}:day:<YYYY-MM-DD>:seenf``, a set of
+    ``"<sensor> <microseconds after midnight>"``.
+    All four keys expire TOOHOT_RETENTION_DAYS after the end of the day.
+
+``org:{<org>}`` also holds the org's ``timezone`` (IANA name) and
+``threshold`` (°C), written by ``PUT /v1/orgs/<org>``.
 
 Sensor ids are restricted to ``A-Z a-z 0-9 . _ : -`` (no braces), so an id
 can never break out of its hash tag.
@@ -86,6 +176,55 @@ def hash_tag(key: str) -> str:
     return key
 
 
+# -- sites (brief 003) -------------------------------------------------------
+
+
+def site(site_id: str) -> str:
+    """Record hash of one site; also the routing key of its scripts."""
+    return f"site:{{{site_id}}}"
+
+
+def site_configurations(site_id: str) -> str:
+    """Every configuration version of one site, oldest first."""
+    return f"site:{{{site_id}}}:config"
+
+
+def site_live(site_id: str) -> str:
+    """Live entries of one site, scored by instant."""
+    return f"site:{{{site_id}}}:live"
+
+
+SITES_ALL = "sites:all"
+
+
+def sites_by_org(org: str) -> str:
+    return f"sites:org:{org}"
+
+
+def sites_by_location(location: str) -> str:
+    return f"sites:location:{location}"
+# -- heartbeats, status, events, webhooks (brief 004) ----------------------
+
+
+def sensor_heartbeat(sensor_id: str) -> str:
+    """Liveness hash of one sensor (status, last heartbeat, MAC address)."""
+    return f"sensor:{{{sensor_id}}}:hb"
+
+
+def sensor_outbox(sensor_id: str) -> str:
+    """The sensor's claimed transition events not yet in the stream."""
+    return f"sensor:{{{sensor_id}}}:outbox"
+
+
+EVENTS_STREAM = "{events}:stream"
+EVENTS_PUBLISHED = "{events}:published"
+EVENTS_OFFLINE = "{events}:offline"
+EVENTS_WATERMARK = "{events}:watermark"
+WEBHOOKS = "{events}:webhooks"
+WEBHOOK_DELIVERIES = "{events}:deliveries"
+WEBHOOK_ATTEMPTS = "{events}:attempts"
+WEBHOOK_DEAD = "{events}:dead"
+WEBHOOK_DEAD_INDEX = "{events}:dead:index"
 # -- sensor registry, windows, buildings and rooms ------------------------
 
 
@@ -110,3 +249,16 @@ def sensors_in_room(building: str, room: str) -> str:
 def org(org_id: str) -> str:
     """An org's settings hash; its ``unit`` field is its sensors' default input unit."""
     return f"org:{{{org_id}}}"
+
+
+# -- too hot or not (brief 000) -------------------------------------------
+
+
+def site_day(site_id: str, date: str) -> str:
+    """State of one local day of a site; the other day keys are derived from
+    it (suffixes ``:minutes``, ``:seenf``, ``:seen:<sensor>``) inside Lua."""
+    return f"site:{{{site_id}}}:day:{date}"
+
+
+def site_day_minutes(site_id: str, date: str) -> str:
+    return f"site:{{{site_id}}}:day:{date}:minutes"

@@ -8,7 +8,7 @@ by the application factory; tests build ``Settings`` directly.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from datetime import UTC, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -106,7 +106,40 @@ class Settings:
     # windows and series (older ones still count in the running statistics).
     # Bucket hashes live max(DEDUP_TTL, RETENTION) after their last new reading.
     retention: int = 48 * 3600
-    extra: dict = field(default_factory=dict)
+    # LIVE_RETENTION_DAYS: live entries of an energy site older than this
+    # are dropped when the site next posts, and refused when posted. 0 keeps
+    # every entry (about 8 MB of Redis per site-year at one entry per 10
+    # minutes; bench/sites_live.py).
+    live_retention_days: int = 0
+    # -- heartbeats, offline detection, events, webhooks (brief 004) --------
+    # OFFLINE_AFTER (seconds): a sensor heard of neither by heartbeat nor by
+    # reading for this long is offline (the brief's 10 minutes).
+    offline_after: float = 600.0
+    # OFFLINE_CHECK_INTERVAL (seconds): how often a worker looks for sensors
+    # that went silent or came back.
+    offline_check_interval: float = 15.0
+    # WORKER=1: `make run` starts one background worker next to the web
+    # server (0: run `make worker` / the worker Deployment separately).
+    worker: bool = True
+    # WEBHOOK_TIMEOUT (seconds): connect and read timeout of one delivery.
+    webhook_timeout: float = 5.0
+    # WEBHOOK_MAX_ATTEMPTS: deliveries of one event to one webhook before it
+    # goes to the dead-letter list.
+    webhook_max_attempts: int = 8
+    # WEBHOOK_RETRY_BASE / WEBHOOK_RETRY_MAX (seconds): attempt n waits
+    # min(BASE * 2^(n-1), MAX) after failure n (exponential backoff).
+    webhook_retry_base: float = 2.0
+    webhook_retry_max: float = 600.0
+    # WEBHOOK_ALLOW_PRIVATE=1: allow receivers on loopback, link-local and
+    # private addresses (refused by default: no server-side request forgery).
+    webhook_allow_private: bool = False
+    # EVENTS_MAX: events the stream keeps (older ones are trimmed).
+    events_max: int = 100_000
+    # TOOHOT_RETENTION_DAYS: how many days after its end a site's local day
+    # can still be asked about (GET /v1/admin/toohotornot?date=) and still
+    # take late readings; its precomputed state then expires. At least 2:
+    # readings may arrive 24 h late.
+    toohot_retention_days: int = 3
 
     @classmethod
     def from_env(cls, env=None) -> Settings:
@@ -127,6 +160,17 @@ class Settings:
             log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
             log_requests=_env_bool(env, "LOG_REQUESTS", True),
             retention=_env_int(env, "RETENTION", 48 * 3600, minimum=60),
+            live_retention_days=_env_int(env, "LIVE_RETENTION_DAYS", 0),
+            offline_after=_env_float(env, "OFFLINE_AFTER", 600.0, minimum=0.1),
+            offline_check_interval=_env_float(env, "OFFLINE_CHECK_INTERVAL", 15.0, minimum=0.05),
+            worker=_env_bool(env, "WORKER", True),
+            webhook_timeout=_env_float(env, "WEBHOOK_TIMEOUT", 5.0, minimum=0.05),
+            webhook_max_attempts=_env_int(env, "WEBHOOK_MAX_ATTEMPTS", 8, minimum=1),
+            webhook_retry_base=_env_float(env, "WEBHOOK_RETRY_BASE", 2.0, minimum=0.01),
+            webhook_retry_max=_env_float(env, "WEBHOOK_RETRY_MAX", 600.0, minimum=0.01),
+            webhook_allow_private=_env_bool(env, "WEBHOOK_ALLOW_PRIVATE", False),
+            events_max=_env_int(env, "EVENTS_MAX", 100_000, minimum=100),
+            toohot_retention_days=_env_int(env, "TOOHOT_RETENTION_DAYS", 3, minimum=2),
         )
         settings.validate()
         return settings

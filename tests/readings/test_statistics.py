@@ -48,3 +48,13 @@ def test_invalid_sensor_id_in_url_is_400(client):
         assert response.status_code == 400, bad
         assert response.get_json()["code"] == 400
         assert client.delete(f"/statistics/{bad}").status_code == 400
+
+
+def test_answers_match_their_documented_schemas(client):
+    from service.readings.schemas import IngestResultSchema, StatisticsSchema
+
+    posted = client.post("/data", json=SAMPLE).get_json()
+    assert IngestResultSchema().load(posted) == posted
+    for sensor in ("abc123", "never-seen"):
+        answer = stats(client, sensor)
+        assert StatisticsSchema().load(answer) == answer

@@ -1,0 +1,17 @@
+"""The live dashboard: GET / (brief 004). No build step: a Jinja template,
+one small script and one stylesheet, all served from this package."""
+
+from flask import Blueprint, Flask, current_app, render_template
+
+bp = Blueprint("dashboard", __name__, template_folder="templates", static_folder="static",
+               static_url_path="/dashboard/static")
+
+
+@bp.route("/", methods=["GET"])
+def index():
+    settings = current_app.extensions["settings"]
+    return render_template("dashboard.html", offline_after=settings.offline_after, refresh_ms=3000)
+
+
+def register(app: Flask, api) -> None:
+    app.register_blueprint(bp)

@@ -1,0 +1,11 @@
+"""Events domain: the exactly-once event stream and GET /v1/events."""
+
+from flask import Flask
+
+from .routes import blp
+from .store import EventStore
+
+
+def register(app: Flask, api) -> None:
+    api.register_blueprint(blp)
+    app.extensions["events"] = EventStore(app, app.extensions["settings"])

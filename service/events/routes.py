@@ -1,0 +1,27 @@
+"""GET /v1/events: the event log, newest first."""
+
+from __future__ import annotations
+
+from flask import current_app
+from flask_smorest import Blueprint
+
+from .schemas import EventPageSchema, EventQuerySchema
+
+blp = Blueprint("events", __name__, description="Offline, online and too-hot events (brief 004).")
+
+
+@blp.route("/v1/events", methods=["GET"])
+@blp.arguments(EventQuerySchema, location="query")
+@blp.response(200, EventPageSchema)
+@blp.alt_response(422, description="Invalid filter or cursor")
+@blp.alt_response(503, description="Redis not answering")
+def list_events(query: dict):
+    """Events, newest first, filtered by type, sensor and org"""
+    events, next_cursor = current_app.extensions["events"].page(
+        types=set(query["type"]) if query.get("type") else None,
+        sensor=query.get("sensor"),
+        org=query.get("org"),
+        cursor=query.get("cursor"),
+        limit=query["limit"],
+    )
+    return {"events": events, "next_cursor": next_cursor}

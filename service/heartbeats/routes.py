@@ -1,0 +1,55 @@
+"""Brief 004: device heartbeats by MAC address and the sensor overview."""
+
+from __future__ import annotations
+
+import time
+
+from flask import current_app
+from flask_smorest import Blueprint
+
+from ..events.store import iso_now
+from .schemas import HeartbeatResultSchema, HeartbeatSchema, SensorsPageSchema, SensorsQuerySchema
+
+blp = Blueprint("heartbeats", __name__, description="Device heartbeats and sensor status (brief 004).")
+
+
+def _store():
+    return current_app.extensions["heartbeats"]
+
+
+@blp.route("/heartbeat", methods=["POST"])
+@blp.arguments(HeartbeatSchema)
+@blp.response(200, HeartbeatResultSchema, description="Recorded at the server's time; an unknown MAC registers a sensor.")
+@blp.alt_response(422, description="Not a valid MAC address; nothing written")
+@blp.alt_response(503, description="Redis not answering; retry")
+def post_heartbeat(body: dict):
+    """Record a heartbeat"""
+    return _store().heartbeat(body["mac_address"])
+
+
+@blp.route("/heartbeat", methods=["GET"])
+@blp.arguments(HeartbeatSchema, location="query")
+@blp.response(200, HeartbeatResultSchema, description="Recorded, as for POST (for devices that can only GET).")
+@blp.alt_response(422, description="Not a valid MAC address; nothing written")
+@blp.alt_response(503, description="Redis not answering; retry")
+def get_heartbeat(query: dict):
+    """Record a heartbeat (GET form)"""
+    return _store().heartbeat(query["mac_address"])
+
+
+@blp.route("/sensors", methods=["GET"])
+@blp.arguments(SensorsQuerySchema, location="query")
+@blp.response(200, SensorsPageSchema)
+@blp.alt_response(422, description="Invalid limit or cursor")
+def list_sensors(query: dict):
+    """All sensors, most recently heard first, with status"""
+    now = time.time()
+    sensors, total = _store().overview(query["cursor"], query["limit"], now)
+    following = query["cursor"] + len(sensors)
+    return {
+        "sensors": sensors,
+        "total": total,
+        "offline_after": current_app.extensions["settings"].offline_after,
+        "server_time": iso_now(now),
+        "next_cursor": following if following < total else None,
+    }

@@ -1,0 +1,74 @@
+"""The contract of POST/GET /heartbeat and GET /sensors (brief 004)."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+from .mac import MAC_PATTERN, MSG_MAC, normalise_mac
+
+
+class MacAddress(ma.fields.String):
+    """A MAC address, normalised to lower case with colons."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("metadata", {"description": MSG_MAC, "example": "02:00:00:00:00:00", "pattern": MAC_PATTERN})
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            return normalise_mac(value)
+        except ValueError as exc:
+            raise ma.ValidationError(str(exc)) from None
+
+
+class HeartbeatSchema(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+    mac_address = MacAddress(required=True)
+
+
+class HeartbeatResultSchema(ma.Schema):
+    sensor = ma.fields.String(metadata={"description": "Sensor id: the normalised MAC address"})
+    mac_address = ma.fields.String(metadata={"example": "02:00:00:00:00:00"})
+    status = ma.fields.String(metadata={"example": "online"})
+    last_heartbeat = ma.fields.String(metadata={"description": "Server time of this heartbeat (ISO 8601 UTC)"})
+
+
+class SensorsQuerySchema(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+    limit = ma.fields.Integer(load_default=1000, validate=ma.validate.Range(min=1, max=5000))
+    cursor = ma.fields.Integer(
+        load_default=0, validate=ma.validate.Range(min=0), metadata={"description": "next_cursor of the previous page"}
+    )
+
+
+class LastReadingSchema(ma.Schema):
+    at = ma.fields.String(metadata={"description": "Instant of the latest reading, in the offset it was sent in"})
+    value = ma.fields.Float()
+
+
+class SensorStatusSchema(ma.Schema):
+    id = ma.fields.String()
+    status = ma.fields.String(metadata={"description": "online, or offline when silent for OFFLINE_AFTER seconds"})
+    last_heard = ma.fields.String(metadata={"description": "Last heartbeat or reading arrival (server time)"})
+    last_heartbeat = ma.fields.String(allow_none=True)
+    mac_address = ma.fields.String(allow_none=True)
+    last_reading = ma.fields.Nested(LastReadingSchema, allow_none=True)
+    org = ma.fields.String(allow_none=True)
+    site = ma.fields.String(allow_none=True)
+    building = ma.fields.String(allow_none=True)
+    room = ma.fields.String(allow_none=True)
+    name = ma.fields.String(allow_none=True)
+    kind = ma.fields.String(allow_none=True)
+    unit = ma.fields.String(allow_none=True)
+
+
+class SensorsPageSchema(ma.Schema):
+    sensors = ma.fields.List(ma.fields.Nested(SensorStatusSchema))
+    total = ma.fields.Integer(metadata={"description": "Sensors known in all"})
+    offline_after = ma.fields.Float(metadata={"description": "Seconds of silence after which a sensor is offline"})
+    server_time = ma.fields.String()
+    next_cursor = ma.fields.Integer(allow_none=True)

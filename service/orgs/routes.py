@@ -1,0 +1,54 @@
+"""Brief 000: org settings (default unit, time zone, too-hot threshold)."""
+
+from __future__ import annotations
+
+from flask import current_app
+from flask_smorest import Blueprint
+
+from ..errors import abort
+from ..readings.schemas import is_sensor_id
+from ..sites.schemas import MSG_ORG_ID
+from .schemas import OrgPutSchema, OrgSchema
+
+blp = Blueprint(
+    "orgs",
+    __name__,
+    url_prefix="/v1/orgs",
+    description="Org settings: default unit of its senders, time zone and too-hot threshold (brief 000).",
+)
+
+
+def _checked_org_id(org_id: str) -> str:
+    if not is_sensor_id(org_id):
+        abort(400, f"Invalid org id: {MSG_ORG_ID}.")
+    return org_id
+
+
+@blp.route("/<org_id>", methods=["PUT"])
+@blp.arguments(OrgPutSchema)
+@blp.response(200, OrgSchema, description="The org's settings now")
+@blp.alt_response(400, description="Not a valid org id")
+@blp.alt_response(422, description="Invalid settings, listed by field; nothing written")
+def put_org(data: dict, org_id: str):
+    """Set an org's unit, time zone and threshold
+
+    Takes effect on the next reading (unit) and the next answer (time zone,
+    threshold). Registered sensors of the org that declare no unit follow
+    its new unit.
+    """
+    org, unit_changed = current_app.extensions["orgs"].put(_checked_org_id(org_id), data)
+    if unit_changed:
+        current_app.extensions["sensors"].refresh_org_unit(org_id)
+    return org
+
+
+@blp.route("/<org_id>", methods=["GET"])
+@blp.response(200, OrgSchema, description="The org's settings, defaults filled in")
+@blp.alt_response(400, description="Not a valid org id")
+@blp.alt_response(404, description="The org was never configured and owns no site")
+def get_org(org_id: str):
+    """An org's settings"""
+    org = current_app.extensions["orgs"].get(_checked_org_id(org_id))
+    if org is None:
+        abort(404, f"No org has the id {org_id!r}.")
+    return org

@@ -1,0 +1,147 @@
+"""Brief 000: thermometer readings in the brief's shape and the admin answer."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from flask import current_app
+from flask_smorest import Blueprint
+
+from .. import units
+from ..errors import abort
+from ..jsonio import json_body, json_response
+from ..metrics import READINGS
+from .schemas import AnswerQuerySchema, AnswerSchema, TemperatureIngestResultSchema, TemperatureSchema
+from .store import Rejected
+
+blp = Blueprint(
+    "toohot",
+    __name__,
+    description="Thermometers of offices: readings in the brief's shape, and whether a site was too hot (brief 000).",
+)
+
+_TEMPERATURE_BODY = {
+    "required": True,
+    "description": (
+        "One reading or an array of them. A reading already known (same sensor, same instant) is a "
+        "duplicate: ignored. A site seen for the first time is registered under the reading's org; "
+        "a site of another org rejects the whole post with 409, any invalid item with 422 (every "
+        "problem listed by item index and field); then nothing is written."
+    ),
+    "content": {
+        "application/json": {
+            "schema": {
+                "oneOf": [
+                    {"$ref": "#/components/schemas/Temperature"},
+                    {"type": "array", "maxItems": 10000, "items": {"$ref": "#/components/schemas/Temperature"}},
+                ]
+            }
+        }
+    },
+}
+
+_SCHEMA = TemperatureSchema()
+
+
+def _store():
+    return current_app.extensions["toohot"]
+
+
+def _load(payload) -> list[dict]:
+    """Validated items, or a 4xx listing every problem of every item."""
+    single = type(payload) is dict
+    if not single and type(payload) is not list:
+        abort(400, "The body must be a reading object or a JSON array of them.")
+    items = [payload] if single else payload
+    max_batch = current_app.extensions["settings"].max_batch
+    if len(items) > max_batch:
+        abort(413, f"A post holds at most {max_batch} readings (MAX_BATCH); this one has {len(items)}. Split it.")
+    loaded, errors = [], {}
+    for index, item in enumerate(items):
+        try:
+            loaded.append((index, _SCHEMA.load(item)))
+        except ma.ValidationError as exc:
+            errors[str(index)] = exc.messages
+    if errors:
+        # List the value problems of the other items too, so one fix suffices.
+        found = _store().value_errors([item for _, item in loaded]) if loaded else {}
+        for position, problem in found.items():
+            errors[str(loaded[int(position)][0])] = problem
+        errors = dict(sorted(errors.items(), key=lambda pair: int(pair[0])))
+        READINGS.labels("rejected").inc(len(items))
+        abort(422, f"{len(errors)} of {len(items)} readings are invalid; nothing was written.",
+              {"json": errors["0"] if single else errors})
+    return [item for _, item in loaded]
+
+
+@blp.route("/v1/temperatures", methods=["POST"])
+@blp.doc(requestBody=_TEMPERATURE_BODY)
+@blp.response(200, TemperatureIngestResultSchema, description="Stored; counts of new and duplicate readings.")
+@blp.alt_response(400, description="Not JSON, or neither an object nor an array")
+@blp.alt_response(409, description="A reading names a site of another org; nothing written")
+@blp.alt_response(413, description="Body over MAX_BODY_BYTES or more than MAX_BATCH readings")
+@blp.alt_response(415, description="Body not sent as application/json")
+@blp.alt_response(422, description="Invalid readings, listed by item index and field; nothing written")
+@blp.alt_response(503, description="Redis not answering; nothing acknowledged, retry")
+def post_temperatures():
+    """Ingest thermometer readings (one or many)
+
+    Units: the reading's ``unit``, else its registered sensor's, else its
+    org's (``PUT /v1/orgs/<org>``), else C; stored in degrees Celsius, also
+    in the readings store (``/statistics/<sensor>``, windows, series).
+    """
+    items = _load(json_body())
+    try:
+        result = _store().ingest(items)
+    except Rejected as exc:
+        READINGS.labels("rejected").inc(len(items))
+        abort(exc.status, exc.message, exc.errors)
+    READINGS.labels("accepted").inc(result["accepted"])
+    READINGS.labels("duplicate").inc(result["duplicates"])
+    return json_response(result)
+
+
+def _shown(value: float | None, unit: str) -> float | None:
+    return None if value is None else units.from_canonical(value, unit)
+
+
+@blp.route("/v1/admin/toohotornot", methods=["GET"])
+@blp.arguments(AnswerQuerySchema, location="query")
+@blp.response(200, AnswerSchema, description="The site's day: too hot or not, and how bad it was")
+@blp.alt_response(404, description="No site has this id")
+@blp.alt_response(422, description="Invalid query, or a date outside retention")
+def too_hot_or_not(query: dict):
+    """Has the site been too hot today (its local day)?
+
+    ``tooHot`` is true when a reading of the day was above the threshold
+    (the site's, else its org's, else 25 °C, as it is now: a changed
+    threshold applies to the next answer). ``minutesAbove`` counts the
+    minutes with such a reading. Temperatures are in ``unit`` (default: the
+    org's unit).
+    """
+    store = _store()
+    site_id = query["siteId"]
+    site = store.site_settings(site_id)
+    if site is None:
+        abort(404, f"No site has the id {site_id!r}.")
+    zone_name = site["timezone"]
+    day = query.get("date") or store.today(zone_name)
+    if not store.in_retention(zone_name, day):
+        abort(422, f"{day.isoformat()} is not a day within retention "
+              f"(today in {zone_name} and the {store.retention_days} days before).",
+              {"query": {"date": ["Outside retention (TOOHOT_RETENTION_DAYS) or in the future."]}})
+    threshold = site["threshold"]
+    state = store.day_state(site_id, zone_name, day, threshold)
+    unit = query.get("unit") or site["unit"]
+    return json_response({
+        "siteId": site_id,
+        "orgId": site["org"],
+        "tooHot": state["max"] is not None and state["max"] > threshold,
+        "date": day.isoformat(),
+        "timezone": zone_name,
+        "threshold": _shown(threshold, unit),
+        "maxTemperature": _shown(state["max"], unit),
+        "maxAt": state["max_at"],
+        "minutesAbove": state["minutes_above"],
+        "readings": state["readings"],
+        "unit": unit,
+    })

@@ -1,0 +1,104 @@
+"""The contract of the too-hot-or-not routes (brief 000), as marshmallow schemas."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import marshmallow as ma
+from marshmallow.validate import OneOf
+
+from .. import timeutil
+from ..orgs.schemas import MSG_TEMPERATURE_UNIT, TEMPERATURE_UNITS
+from ..readings.schemas import MSG_NOT_STRING, SENSOR_ID_PATTERN, is_sensor_id
+from ..sites.schemas import MSG_ORG_ID, MSG_SITE_ID, FiniteNumber
+
+MSG_SENSOR = "Sensor ids are 1 to 128 characters of A-Z a-z 0-9 . _ : -"
+MSG_EPOCH = "Not a valid timestamp: send seconds since the Unix epoch as a number (example: 1658739178)."
+MSG_EPOCH_RANGE = "The timestamp must lie between 1970-01-01 and 2100-01-01 UTC."
+MSG_DATE = "Not a valid date: send YYYY-MM-DD."
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}").fullmatch
+
+
+def _id(message: str, **kwargs) -> ma.fields.String:
+    def check(value: str) -> None:
+        if not is_sensor_id(value):
+            raise ma.ValidationError(message)
+
+    metadata = {"description": message, "pattern": SENSOR_ID_PATTERN, "minLength": 1, "maxLength": 128}
+    metadata.update(kwargs.pop("metadata", {}))
+    return ma.fields.String(validate=check, error_messages={"invalid": MSG_NOT_STRING}, metadata=metadata, **kwargs)
+
+
+class EpochSeconds(ma.fields.Float):
+    """Seconds since the Unix epoch, integer or fractional; deserialises to
+    microseconds since the epoch. ``true`` and ``"1658739178"`` are refused."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if type(value) not in (int, float):
+            raise ma.ValidationError(MSG_EPOCH)
+        try:
+            us = round(value * 1_000_000) if type(value) is float else value * 1_000_000
+        except (OverflowError, ValueError):
+            raise ma.ValidationError(MSG_EPOCH_RANGE) from None
+        if not timeutil.MIN_US <= us < timeutil.MAX_US:
+            raise ma.ValidationError(MSG_EPOCH_RANGE)
+        return us
+
+
+class TemperatureSchema(ma.Schema):
+    """One thermometer reading, in the brief's shape."""
+
+    siteId = _id(MSG_SITE_ID, required=True, metadata={"example": "abc123"})
+    orgId = _id(MSG_ORG_ID, required=True, metadata={"example": "alphacorp"})
+    temperature = FiniteNumber(required=True, metadata={"example": 27.3})
+    timestamp = EpochSeconds(required=True, metadata={"example": 1658739178, "description": "Seconds since the epoch"})
+    unit = ma.fields.String(
+        validate=OneOf(TEMPERATURE_UNITS, error=MSG_TEMPERATURE_UNIT),
+        metadata={"description": "Unit of temperature; default: the sensor's, else the org's, else C",
+                  "enum": list(TEMPERATURE_UNITS)},
+    )
+    sensorId = _id(MSG_SENSOR, metadata={"description": "Default: the site id (one sensor per site)"})
+
+
+class TemperatureIngestResultSchema(ma.Schema):
+    accepted = ma.fields.Integer(metadata={"description": "New readings"})
+    duplicates = ma.fields.Integer(metadata={"description": "Readings already known (ignored)"})
+    sitesRegistered = ma.fields.List(ma.fields.String(), metadata={"description": "Sites seen for the first time"})
+
+
+class Date(ma.fields.String):
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if not _DATE(text):
+            raise ma.ValidationError(MSG_DATE)
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            raise ma.ValidationError(MSG_DATE) from None
+
+
+class AnswerQuerySchema(ma.Schema):
+    siteId = _id(MSG_SITE_ID, required=True)
+    date = Date(metadata={"description": "The site's local day, YYYY-MM-DD (default: today there)",
+                          "format": "date"})
+    unit = ma.fields.String(
+        validate=OneOf(TEMPERATURE_UNITS, error=MSG_TEMPERATURE_UNIT),
+        metadata={"description": "Unit of the temperatures in the answer (default: the org's)",
+                  "enum": list(TEMPERATURE_UNITS)},
+    )
+
+
+class AnswerSchema(ma.Schema):
+    siteId = ma.fields.String()
+    orgId = ma.fields.String(allow_none=True)
+    tooHot = ma.fields.Boolean(metadata={"description": "Some reading of the day was above the threshold"})
+    date = ma.fields.String(metadata={"format": "date", "description": "The site's local day"})
+    timezone = ma.fields.String()
+    threshold = ma.fields.Float(metadata={"description": "In the answer's unit"})
+    maxTemperature = ma.fields.Float(allow_none=True)
+    maxAt = ma.fields.String(allow_none=True, metadata={"format": "date-time",
+                                                        "description": "Instant of the maximum, in the site's zone"})
+    minutesAbove = ma.fields.Integer(metadata={"description": "Minutes of the day with a reading above the threshold"})
+    readings = ma.fields.Integer(metadata={"description": "Distinct readings of the day"})
+    unit = ma.fields.String()

@@ -1,0 +1,11 @@
+-- Turn one stream entry read by the consumer group into one pending
+-- delivery per matching webhook, and acknowledge the entry, atomically:
+-- an entry is either still pending in the group (a crashed worker's entry
+-- is claimed by another) or fully fanned out, never half.
+--
+-- KEYS[1] {events}:stream  KEYS[2] {events}:deliveries
+-- ARGV[1] group  ARGV[2] stream id  ARGV[3] now (s)  ARGV[4..] webhook ids
+for i = 4, #ARGV do
+  redis.call('ZADD', KEYS[2], 'NX', ARGV[3], ARGV[i] .. ':' .. ARGV[2])
+end
+return redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])

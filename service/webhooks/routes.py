@@ -1,0 +1,78 @@
+"""Brief 004: webhook receivers of events, and their dead letters."""
+
+from __future__ import annotations
+
+import re
+
+from flask import current_app
+from flask_smorest import Blueprint
+
+from ..errors import abort
+from .schemas import DeadLetterListSchema, DeadLetterQuerySchema, WebhookCreateSchema, WebhookListSchema, WebhookSchema
+from .ssrf import ForbiddenTarget, check_url
+
+blp = Blueprint("webhooks", __name__, description="Webhooks: events delivered at least once, signed (brief 004).")
+
+_WEBHOOK_ID = re.compile(r"wh_[0-9a-f]{16}").fullmatch
+_DEAD_LETTER_ID = re.compile(r"wh_[0-9a-f]{16}:[0-9]{1,20}-[0-9]{1,20}").fullmatch
+
+
+def _store():
+    return current_app.extensions["webhooks"]
+
+
+@blp.route("/v1/webhooks", methods=["POST"])
+@blp.arguments(WebhookCreateSchema)
+@blp.response(201, WebhookSchema, description="Registered; it receives events published from now on.")
+@blp.alt_response(422, description="Invalid fields, or a receiver on a loopback, link-local or private address")
+def create_webhook(body: dict):
+    """Register a webhook"""
+    try:
+        check_url(body["url"], current_app.extensions["settings"].webhook_allow_private)
+    except ForbiddenTarget as exc:
+        abort(422, str(exc), errors={"json": {"url": [str(exc)]}})
+    return _store().create(body["url"], body["secret"], body["org"], body["types"])
+
+
+@blp.route("/v1/webhooks", methods=["GET"])
+@blp.response(200, WebhookListSchema)
+def list_webhooks():
+    """All webhooks (secrets are never returned)"""
+    return {"webhooks": _store().all()}
+
+
+@blp.route("/v1/webhooks/<webhook_id>", methods=["GET"])
+@blp.response(200, WebhookSchema)
+@blp.alt_response(404, description="No such webhook")
+def get_webhook(webhook_id: str):
+    """One webhook"""
+    webhook = _store().get(webhook_id) if _WEBHOOK_ID(webhook_id) else None
+    if webhook is None:
+        abort(404, f"No webhook {webhook_id!r}.")
+    return webhook
+
+
+@blp.route("/v1/webhooks/<webhook_id>", methods=["DELETE"])
+@blp.response(204, description="Deleted; its pending deliveries are dropped.")
+@blp.alt_response(404, description="No such webhook")
+def delete_webhook(webhook_id: str):
+    """Delete a webhook"""
+    if not (_WEBHOOK_ID(webhook_id) and _store().delete(webhook_id)):
+        abort(404, f"No webhook {webhook_id!r}.")
+
+
+@blp.route("/v1/webhooks/dead-letters", methods=["GET"])
+@blp.arguments(DeadLetterQuerySchema, location="query")
+@blp.response(200, DeadLetterListSchema)
+def list_dead_letters(query: dict):
+    """Deliveries that failed WEBHOOK_MAX_ATTEMPTS times, newest first"""
+    return {"dead_letters": _store().dead_letters(query["limit"])}
+
+
+@blp.route("/v1/webhooks/dead-letters/<dead_letter_id>/replay", methods=["POST"])
+@blp.response(202, description="Queued for delivery again now, attempts reset.")
+@blp.alt_response(404, description="No such dead letter")
+def replay_dead_letter(dead_letter_id: str):
+    """Replay a dead letter"""
+    if not (_DEAD_LETTER_ID(dead_letter_id) and _store().replay(dead_letter_id)):
+        abort(404, f"No dead letter {dead_letter_id!r}.")

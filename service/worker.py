@@ -1,0 +1,100 @@
+"""The background worker: ``python -m service.worker`` (``make worker``).
+
+Runs three loops until SIGTERM or SIGINT:
+- offline/online detection every OFFLINE_CHECK_INTERVAL seconds;
+- webhook fan-out from the event stream's consumer group;
+- webhook delivery of due (new or retried) deliveries.
+Any number of workers may run against one Redis: transitions are claimed
+atomically, stream entries and deliveries are handed to one worker at a
+time, and whatever a dead worker held is taken over by the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+
+from .app import create_app
+from .heartbeats.detector import OfflineDetector
+from .redis_client import UNAVAILABLE_ERRORS, redis_ext
+from .settings import Settings
+from .webhooks.store import consumer_name
+
+log = logging.getLogger("sensorhub.worker")
+# Pause after Redis failed to answer, before trying again.
+BACKOFF_SECONDS = 1.0
+
+
+class Worker:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.app = create_app(settings)
+        self.client = redis_ext.client_for(self.app)
+        self.stop = threading.Event()
+        self.consumer = consumer_name()
+        self.detector = OfflineDetector(self.client, self.app.extensions["heartbeats"])
+        self.webhooks = self.app.extensions["webhooks"]
+
+    def _loop(self, name: str, step, pause: float) -> None:
+        while not self.stop.is_set():
+            try:
+                busy = step()
+            except UNAVAILABLE_ERRORS as exc:
+                log.warning("redis unavailable", extra={"fields": {"loop": name, "error": repr(exc)}})
+                self.stop.wait(BACKOFF_SECONDS)
+                continue
+            except Exception:
+                log.exception("worker step failed", extra={"fields": {"loop": name}})
+                self.stop.wait(BACKOFF_SECONDS)
+                continue
+            if not busy:
+                self.stop.wait(pause)
+
+    def _detect(self) -> bool:
+        events = self.detector.run_once()
+        for event in events:
+            log.info("event", extra={"fields": {"type": event["type"], "sensor": event.get("sensor"), "id": event["id"]}})
+        return False  # always wait for the next interval
+
+    def _fan_out(self) -> bool:
+        # Blocks in Redis up to a second for new entries: no polling delay.
+        return self.webhooks.fan_out(self.consumer, block_ms=1000) > 0
+
+    def _deliver(self) -> bool:
+        return bool(self.webhooks.deliver_due())
+
+    def run(self) -> None:
+        self.webhooks.ensure_group()
+        interval = self.settings.offline_check_interval
+        threads = [
+            threading.Thread(target=self._loop, args=("detect", self._detect, interval), name="detect", daemon=True),
+            threading.Thread(target=self._loop, args=("fan-out", self._fan_out, 0.05), name="fan-out", daemon=True),
+            threading.Thread(target=self._loop, args=("deliver", self._deliver, 0.2), name="deliver", daemon=True),
+        ]
+        for thread in threads:
+            thread.start()
+        log.info("worker started", extra={"fields": {"consumer": self.consumer, "offline_after": self.settings.offline_after}})
+        self.stop.wait()
+        # A delivery in flight ends within its timeout; one cut short is
+        # retried by another worker when its lease runs out.
+        for thread in threads:
+            thread.join(timeout=2 * self.settings.webhook_timeout + 2)
+        log.info("worker stopped", extra={"fields": {"consumer": self.consumer}})
+
+
+def main() -> int:
+    worker = Worker(Settings.from_env())
+
+    def request_stop(signum, frame):
+        worker.stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    worker.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,235 @@
+"""k8s/manifest.yaml: valid against the pinned Kubernetes schemas, and
+shaped as the briefs ask (two replicas on 8080, probes on the right paths,
+Redis with AOF on a volume, the image README builds)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+from dockerfile_model import REPO, parse
+
+MANIFESTS = sorted((REPO / "k8s").glob("*.yaml"))
+NAMESPACE = "sensorhub"
+APP_PORT = 8080
+
+
+@pytest.fixture(scope="module")
+def resources() -> dict[tuple[str, str], dict]:
+    found = {}
+    for path in MANIFESTS:
+        for document in yaml.safe_load_all(path.read_text()):
+            if document is None:
+                continue
+            key = (document["kind"], document["metadata"]["name"])
+            assert key not in found, f"{key} defined twice"
+            found[key] = document
+    return found
+
+
+@pytest.fixture(scope="module")
+def app(resources) -> dict:
+    return resources[("Deployment", "sensorhub")]
+
+
+@pytest.fixture(scope="module")
+def worker(resources) -> dict:
+    return resources[("Deployment", "sensorhub-worker")]
+
+
+@pytest.fixture(scope="module")
+def redis(resources) -> dict:
+    return resources[("StatefulSet", "redis")]
+
+
+def _pod(workload: dict) -> dict:
+    return workload["spec"]["template"]["spec"]
+
+
+def _container(workload: dict, name: str | None = None) -> dict:
+    containers = _pod(workload)["containers"]
+    if name is None:
+        assert len(containers) == 1
+        return containers[0]
+    return next(c for c in containers if c["name"] == name)
+
+
+def _container_port(container: dict, port) -> int:
+    """A probe's or Service's port, by number or by the container port's name."""
+    if isinstance(port, int):
+        return port
+    return next(p["containerPort"] for p in container.get("ports", []) if p.get("name") == port)
+
+
+def _selects(selector: dict, labels: dict) -> bool:
+    return all(labels.get(k) == v for k, v in selector.items())
+
+
+def _makefile_variable(name: str) -> str:
+    match = re.search(rf"^{name}\s*\?=\s*(\S+)", (REPO / "Makefile").read_text(), re.MULTILINE)
+    assert match, f"Makefile defines no {name}"
+    return match.group(1)
+
+
+def test_every_manifest_is_valid_for_the_pinned_kubernetes_version():
+    assert MANIFESTS == [REPO / "k8s" / "manifest.yaml"], "one file: kubectl apply -f k8s/manifest.yaml"
+    bin_dir = Path(sys.executable).parent
+    validate = shutil.which("kubernetes-validate", path=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    assert validate, "kubernetes-validate is missing: pip install -r requirements-dev.txt"
+    version = _makefile_variable("K8S_VERSION")
+    result = subprocess.run(
+        [validate, "--strict", "--kubernetes-version", version, "--quiet", *map(str, MANIFESTS)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_everything_lives_in_the_sensorhub_namespace(resources):
+    assert ("Namespace", NAMESPACE) in resources
+    for (kind, name), document in resources.items():
+        if kind != "Namespace":
+            assert document["metadata"].get("namespace") == NAMESPACE, f"{kind}/{name}"
+
+
+def test_service_runs_two_replicas_serving_on_8080_with_probes_on_the_brief_paths(app):
+    assert app["spec"]["replicas"] == 2
+    container = _container(app)
+    assert APP_PORT in [p["containerPort"] for p in container["ports"]]
+    readiness = container["readinessProbe"]["httpGet"]
+    liveness = container["livenessProbe"]["httpGet"]
+    assert readiness["path"] == "/healthz"
+    assert liveness["path"] == "/livez"
+    assert _container_port(container, readiness["port"]) == APP_PORT
+    assert _container_port(container, liveness["port"]) == APP_PORT
+
+
+def test_rollout_never_drops_below_the_ready_replicas(app):
+    rolling = app["spec"]["strategy"]["rollingUpdate"]
+    assert app["spec"]["strategy"]["type"] == "RollingUpdate"
+    assert rolling["maxUnavailable"] == 0 and rolling["maxSurge"] >= 1
+
+
+def test_service_sensorhub_forwards_8080_to_the_api_pods_only(resources, app, worker):
+    service = resources[("Service", "sensorhub")]
+    (port,) = service["spec"]["ports"]
+    assert port["port"] == APP_PORT
+    assert _container_port(_container(app), port["targetPort"]) == APP_PORT
+    selector = service["spec"]["selector"]
+    assert _selects(selector, app["spec"]["template"]["metadata"]["labels"])
+    assert not _selects(selector, worker["spec"]["template"]["metadata"]["labels"])
+
+
+@pytest.mark.parametrize("name", ["sensorhub", "sensorhub-worker"])
+def test_sensorhub_pods_are_locked_down_and_write_only_to_empty_dirs(resources, name):
+    workload = resources[("Deployment", name)]
+    pod = _pod(workload)
+    container = _container(workload)
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    image_user = parse()[-1].last("USER").arguments.split(":")[0]
+    assert str(pod["securityContext"]["runAsUser"]) == image_user
+    security = container["securityContext"]
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"]["drop"] == ["ALL"]
+    resources_ = container["resources"]
+    assert {"cpu", "memory"} <= resources_["requests"].keys() and {"cpu", "memory"} <= resources_["limits"].keys()
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    assert all("emptyDir" in volumes[v] for v in mounts.values())
+    # What the image writes must be on one of those volumes.
+    image_env = parse()[-1].env()
+    writable = ["/tmp"] + (["/data"] if name == "sensorhub" else [])
+    for path in writable:
+        assert path in mounts, f"{name}: {path} is not writable with a read-only root file system"
+    for variable in ("PROMETHEUS_MULTIPROC_DIR", "DATA_DIR") if name == "sensorhub" else ():
+        assert any(image_env[variable].startswith(m + "/") or image_env[variable] == m for m in mounts), variable
+
+
+def test_settings_come_from_the_config_map_and_keys_from_the_secret(resources, app, worker):
+    config = resources[("ConfigMap", "sensorhub-config")]
+    secret = resources[("Secret", "sensorhub-secrets")]
+    for workload in (app, worker):
+        sources = _container(workload)["envFrom"]
+        assert sources == [
+            {"configMapRef": {"name": "sensorhub-config"}},
+            {"secretRef": {"name": "sensorhub-secrets"}},
+        ]
+    assert isinstance(json.loads(secret["stringData"]["API_KEYS"]), dict)
+    assert "API_KEYS" not in config["data"], "keys belong in the Secret"
+
+
+def test_redis_url_names_the_bundled_redis_service(resources, redis):
+    url = urlsplit(resources[("ConfigMap", "sensorhub-config")]["data"]["REDIS_URL"])
+    assert url.scheme == "redis"
+    service = resources[("Service", url.hostname)]
+    assert [p["port"] for p in service["spec"]["ports"]] == [url.port]
+    assert _selects(service["spec"]["selector"], redis["spec"]["template"]["metadata"]["labels"])
+    assert redis["spec"]["serviceName"] == url.hostname
+
+
+def test_redis_keeps_an_append_only_file_on_a_persistent_volume(redis):
+    container = _container(redis, "redis")
+    assert re.fullmatch(r"redis:(6\.2|7)(\.\d+)*(-\S+)?", container["image"]), container["image"]
+    args = container["args"]
+    assert args[args.index("--appendonly") + 1] == "yes"
+    assert args[args.index("--maxmemory-policy") + 1] == "noeviction"
+    data_dir = args[args.index("--dir") + 1]
+    claims = {t["metadata"]["name"] for t in redis["spec"]["volumeClaimTemplates"]}
+    assert any(m["mountPath"] == data_dir and m["name"] in claims for m in container["volumeMounts"])
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert "redis-cli ping" in " ".join(container[probe]["exec"]["command"])
+
+
+def test_worker_runs_the_background_worker_without_a_service(resources, app, worker):
+    container = _container(worker)
+    assert container["command"] == ["python", "-m", "service.worker"]
+    assert worker["spec"]["replicas"] >= 1
+    assert container["image"] == _container(app)["image"]
+    labels = worker["spec"]["template"]["metadata"]["labels"]
+    for (kind, name), document in resources.items():
+        if kind == "Service":
+            assert not _selects(document["spec"]["selector"], labels), f"Service {name} selects the worker"
+
+
+def test_disruption_budget_and_autoscaler_target_the_api(resources, app):
+    pdb = resources[("PodDisruptionBudget", "sensorhub")]
+    assert _selects(pdb["spec"]["selector"]["matchLabels"], app["spec"]["template"]["metadata"]["labels"])
+    assert pdb["spec"]["minAvailable"] < app["spec"]["replicas"], "a drain could never evict a pod"
+    hpa = resources[("HorizontalPodAutoscaler", "sensorhub")]
+    assert hpa["apiVersion"] == "autoscaling/v2"
+    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "sensorhub"}
+    assert hpa["spec"]["minReplicas"] >= app["spec"]["replicas"]
+    assert [m["resource"]["name"] for m in hpa["spec"]["metrics"]] == ["cpu"]
+
+
+def test_gunicorn_drains_before_kubernetes_kills(app):
+    match = re.search(r"^graceful_timeout\s*=\s*(\d+)", (REPO / "gunicorn.conf.py").read_text(), re.MULTILINE)
+    assert match, "gunicorn.conf.py sets no graceful_timeout"
+    container = _container(app)
+    pre_stop = container["lifecycle"]["preStop"]["exec"]["command"]
+    assert pre_stop[0] == "sleep"
+    assert _pod(app)["terminationGracePeriodSeconds"] > int(pre_stop[1]) + int(match.group(1))
+
+
+def test_manifest_image_is_the_one_readme_builds(resources):
+    readme = (REPO / "README.md").read_text()
+    built = re.findall(r"docker build -t (\S+) \.", readme)
+    assert built, "README shows no `docker build -t <image> .`"
+    assert len(set(built)) == 1
+    images = {
+        f"{kind}/{name}": c["image"]
+        for (kind, name), document in resources.items()
+        if kind in ("Deployment", "StatefulSet")
+        for c in _pod(document)["containers"]
+        if c["name"] == "sensorhub"
+    }
+    assert images and set(images.values()) == {built[0]}, images
+    assert f"kubectl -n {NAMESPACE} set image deployment/sensorhub" in readme

@@ -1,0 +1,127 @@
+"""GET /v1/admin/toohotornot on real Redis: the site's local day, its
+maximum, minutes above the threshold, units, DST, late data."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import epoch, reading
+
+
+def test_unknown_site_is_404_json(answer):
+    body = answer("nope", status=404)
+    assert body["code"] == 404 and "nope" in body["message"]
+
+
+def test_site_without_readings_today_is_not_too_hot(post, answer, set_now):
+    set_now("2024-07-16 12:00")
+    post(reading(at="2024-07-15 10:00", temperature=30))
+    body = answer("abc123")
+    assert body == {
+        "siteId": "abc123", "orgId": "alphacorp", "tooHot": False, "date": "2024-07-16",
+        "timezone": "Europe/Brussels", "threshold": 25.0, "maxTemperature": None, "maxAt": None,
+        "minutesAbove": 0, "readings": 0, "unit": "C",
+    }
+
+
+def test_hot_day_reports_max_its_instant_and_minutes_above(post, answer, set_now):
+    set_now("2024-07-15 18:00")
+    post([
+        reading(at="2024-07-15 10:00", temperature=24.0),
+        reading(at="2024-07-15 10:01", temperature=26.5),
+        reading(at="2024-07-15 10:01:30", temperature=25.5),
+        reading(at="2024-07-15 10:02", temperature=27.25),
+        reading(at="2024-07-15 10:03", temperature=25.0),
+    ])
+    body = answer("abc123")
+    assert body["tooHot"] is True
+    assert body["maxTemperature"] == 27.25
+    assert body["maxAt"] == "2024-07-15T10:02:00+02:00"
+    assert body["minutesAbove"] == 2  # 10:01 and 10:02; 25.0 is not above 25
+    assert body["readings"] == 5
+
+
+def test_threshold_change_applies_to_the_next_answer(client, post, answer, set_now):
+    set_now("2024-07-15 18:00")
+    post([reading(at="2024-07-15 10:00", temperature=23.0), reading(at="2024-07-15 11:00", temperature=24.0)])
+    assert answer("abc123")["tooHot"] is False
+    assert client.put("/v1/orgs/alphacorp", json={"threshold": 23.5}).status_code == 200
+    body = answer("abc123")
+    assert (body["tooHot"], body["threshold"], body["minutesAbove"]) == (True, 23.5, 1)
+    assert client.patch("/v1/sites/abc123", json={"threshold": 22}).status_code == 200
+    body = answer("abc123")
+    assert (body["threshold"], body["minutesAbove"]) == (22.0, 2)
+
+
+def test_duplicates_do_not_inflate_readings(post, answer, set_now, client):
+    set_now("2024-07-15 18:00")
+    batch = [reading(at="2024-07-15 10:00", temperature=26), reading(at="2024-07-15 10:00:00.25", temperature=20)]
+    assert post(batch + batch)["accepted"] == 2
+    assert post(batch) == {"accepted": 0, "duplicates": 2, "sitesRegistered": []}
+    assert answer("abc123")["readings"] == 2
+    assert client.get("/statistics/abc123").json["count"] == 2
+
+
+def test_late_reading_changes_yesterday_not_today(post, answer, set_now):
+    set_now("2024-07-16 09:00")
+    post(reading(at="2024-07-16 08:00", temperature=22))
+    post(reading(at="2024-07-15 15:00", temperature=31))  # 18 h late
+    today = answer("abc123")
+    assert (today["date"], today["tooHot"], today["readings"]) == ("2024-07-16", False, 1)
+    yesterday = answer("abc123", date="2024-07-15")
+    assert (yesterday["tooHot"], yesterday["maxTemperature"], yesterday["readings"]) == (True, 31.0, 1)
+
+
+def test_2330_utc_in_summer_is_the_next_brussels_day(post, answer, set_now):
+    set_now("2024-07-16 12:00")
+    late_utc = epoch("2024-07-15 23:30", zone=__import__("datetime").UTC)
+    post({"siteId": "abc123", "orgId": "alphacorp", "temperature": 28, "timestamp": int(late_utc)})
+    body = answer("abc123", date="2024-07-16")
+    assert (body["readings"], body["maxAt"]) == (1, "2024-07-16T01:30:00+02:00")
+    assert answer("abc123", date="2024-07-15")["readings"] == 0
+
+
+@pytest.mark.parametrize(
+    ("day", "first", "last", "hours"),
+    [
+        ("2024-03-31", "2024-03-31 00:00", "2024-03-31 23:59", 23),  # clocks go forward
+        ("2024-10-27", "2024-10-27 00:00", "2024-10-27 23:59", 25),  # clocks go back
+    ],
+)
+def test_dst_days_hold_every_minute_of_their_local_day(post, answer, set_now, day, first, last, hours):
+    set_now(f"{day} 23:59:30")
+    start = int(epoch(first))
+    minutes = hours * 60
+    # One reading a minute over the whole local day, 30 °C, plus one on each neighbouring day.
+    post([{"siteId": "s", "orgId": "o", "temperature": 30, "timestamp": start + 60 * i} for i in range(minutes)]
+         + [reading(site="s", org="o", at=last) | {"timestamp": start - 60},
+            reading(site="s", org="o", at=last) | {"timestamp": start + 60 * minutes}])
+    body = answer("s")
+    assert body["date"] == day
+    assert body["readings"] == minutes
+    assert body["minutesAbove"] == minutes
+    assert epoch(last) == start + 60 * (minutes - 1)
+
+
+def test_fahrenheit_answer_converts_numbers(post, answer, set_now):
+    set_now("2024-07-15 18:00")
+    post(reading(at="2024-07-15 10:00", temperature=30))
+    body = answer("abc123", unit="F")
+    assert (body["unit"], body["maxTemperature"], body["threshold"]) == ("F", 86.0, 77.0)
+
+
+def test_date_outside_retention_or_in_the_future_is_422(post, answer, set_now):
+    set_now("2024-07-15 18:00")
+    post(reading(at="2024-07-15 10:00"))
+    assert answer("abc123", status=422, date="2024-07-11")["errors"]["query"]["date"]
+    assert answer("abc123", status=422, date="2024-07-16")["errors"]["query"]["date"]
+    assert answer("abc123", date="2024-07-12")["readings"] == 0
+    assert answer("abc123", status=422, date="15/07/2024")["errors"]["query"]["date"]
+
+
+def test_site_time_zone_override_moves_the_day(client, post, answer, set_now):
+    set_now("2024-07-15 12:00")
+    post(reading(at="2024-07-15 10:00"))
+    client.patch("/v1/sites/abc123", json={"timezone": "America/New_York"})
+    body = answer("abc123")
+    assert (body["timezone"], body["date"]) == ("America/New_York", "2024-07-15")

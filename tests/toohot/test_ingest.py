@@ -1,0 +1,120 @@
+"""POST /v1/temperatures on real Redis: registration, units, conflicts, validation."""
+
+from __future__ import annotations
+
+from service import keys
+
+from .conftest import reading
+
+
+def test_first_reading_registers_the_site_under_its_org(client, post, set_now):
+    set_now("2024-07-15 18:00")
+    assert post(reading()) == {"accepted": 1, "duplicates": 0, "sitesRegistered": ["abc123"]}
+    site = client.get("/v1/sites/abc123").json
+    assert (site["org"], site["name"]) == ("alphacorp", "abc123")
+    listed = client.get("/v1/sites?org=alphacorp").json["sites"]
+    assert [s["id"] for s in listed] == ["abc123"]
+
+
+def test_readings_reach_the_readings_store_in_celsius(client, post, set_now):
+    set_now("2024-07-15 18:00")
+    post([reading(temperature=77, unit="F"), reading(at="2024-07-15 10:01", temperature=300.15, unit="K")])
+    stats = client.get("/statistics/abc123").json
+    assert stats["count"] == 2 and abs(stats["avg"] - 26.0) < 1e-9
+
+
+def test_org_in_fahrenheit_converts_readings_without_unit(client, post, answer, set_now):
+    set_now("2024-07-15 18:00")
+    assert client.put("/v1/orgs/uscorp", json={"unit": "F", "timezone": "America/Chicago"}).status_code == 200
+    post(reading(site="tx1", org="uscorp", temperature=86, at="2024-07-15 10:00"))
+    body = answer("tx1", unit="C")
+    assert body["maxTemperature"] == 30.0 and body["tooHot"] is True
+    assert answer("tx1")["unit"] == "F" and answer("tx1")["maxTemperature"] == 86.0
+
+
+def test_explicit_unit_wins_over_the_orgs(client, post, answer, set_now):
+    set_now("2024-07-15 18:00")
+    client.put("/v1/orgs/uscorp", json={"unit": "F"})
+    post(reading(site="tx1", org="uscorp", temperature=20, unit="C"))
+    assert answer("tx1", unit="C")["maxTemperature"] == 20.0
+
+
+def test_registered_sensor_unit_wins_over_the_orgs(client, post, answer, set_now):
+    set_now("2024-07-15 18:00")
+    client.put("/v1/orgs/uscorp", json={"unit": "F"})
+    assert client.put("/v1/sensors/probe-k", json={"kind": "temperature", "unit": "K"}).status_code in (200, 201)
+    post(reading(site="tx1", org="uscorp", temperature=303.15, sensorId="probe-k"))
+    assert answer("tx1", unit="C")["maxTemperature"] == 30.0
+    assert client.get("/statistics/probe-k").json["count"] == 1
+
+
+def test_site_of_another_org_is_409_and_nothing_is_written(client, post, redis_client, set_now):
+    set_now("2024-07-15 18:00")
+    post(reading(site="abc123", org="alphacorp"))
+    before = sorted(redis_client.keys("*"))
+    body = post([reading(site="new1", org="betacorp"), reading(site="abc123", org="betacorp", at="2024-07-15 11:00")],
+                status=409)
+    assert list(body["errors"]["json"]) == ["1"]
+    assert sorted(redis_client.keys("*")) == before
+
+
+def test_one_batch_naming_a_new_site_for_two_orgs_is_409(post, redis_client):
+    body = post([reading(site="n", org="a"), reading(site="n", org="b")], status=409)
+    assert list(body["errors"]["json"]) == ["1"]
+    assert redis_client.dbsize() == 0
+
+
+def test_validation_lists_every_item_problem_and_writes_nothing(post, redis_client):
+    body = post(
+        [
+            reading(),
+            {"siteId": "a b", "orgId": 3, "temperature": "hot", "timestamp": True, "extra": 1},
+            reading(temperature=-500),
+            reading(unit="R"),
+            {},
+        ],
+        status=422,
+    )
+    errors = body["errors"]["json"]
+    assert set(errors) == {"1", "2", "3", "4"}
+    assert set(errors["1"]) == {"siteId", "orgId", "temperature", "timestamp", "extra"}
+    assert set(errors["4"]) == {"siteId", "orgId", "temperature", "timestamp"}
+    assert set(errors["3"]) == {"unit"}
+    assert redis_client.dbsize() == 0
+
+
+def test_below_absolute_zero_in_the_orgs_unit_is_422(client, post, redis_client):
+    client.put("/v1/orgs/uscorp", json={"unit": "F"})
+    before = redis_client.dbsize()
+    body = post(reading(site="tx1", org="uscorp", temperature=-460), status=422)
+    assert set(body["errors"]["json"]["0"]) == {"temperature"}
+    assert redis_client.dbsize() == before
+
+
+def test_single_object_errors_are_listed_by_field(post):
+    body = post({"siteId": "abc123"}, status=422)
+    assert set(body["errors"]["json"]) == {"orgId", "temperature", "timestamp"}
+
+
+def test_body_neither_object_nor_array_is_400(client):
+    assert client.post("/v1/temperatures", json="hello").status_code == 400
+
+
+def test_sensor_of_another_kind_is_422(client, post, redis_client):
+    client.put("/v1/sensors/hum1", json={"kind": "humidity"})
+    body = post(reading(sensorId="hum1"), status=422)
+    assert "sensorId" in body["errors"]["json"]["0"]
+    assert not redis_client.exists(keys.site("abc123"))
+
+
+def test_retry_after_a_half_written_batch_repairs_without_double_counting(app, post, answer, set_now):
+    set_now("2024-07-15 18:00")
+    post(reading(at="2024-07-15 09:00"))
+    store = app.extensions["toohot"]
+    items = [{"siteId": "abc123", "orgId": "alphacorp", "temperature": 26.0,
+              "timestamp": int(reading(at="2024-07-15 10:00")["timestamp"]) * 1_000_000}]
+    # The day step ran, then the process died before the readings store.
+    sites, orgs, _ = store._lookup(["abc123"], ["alphacorp"], [])
+    store._apply_days(store._days(items, ["abc123"], [26.0], sites, orgs, store.clock()))
+    assert post(reading(at="2024-07-15 10:00", temperature=26.0))["accepted"] == 1
+    assert answer("abc123")["readings"] == 2
