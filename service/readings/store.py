@@ -89,18 +89,24 @@ class ReadingStore:
 
     def sensor_units(self, sensor_ids) -> dict:
         """sensor -> (kind, input unit) of the registered sensors among
-        ``sensor_ids``: one script call per slot, all in one round trip."""
+        ``sensor_ids``: one script call per slot, all in one round trip on a
+        single Redis."""
         by_slot: dict[int, list[str]] = {}
         for sensor in sensor_ids:
             slot = key_slot(keys.sensor(sensor).encode()) if self.cluster else 0
             by_slot.setdefault(slot, []).append(sensor)
         calls = list(by_slot.values())
-        pipe = self.client.pipeline(transaction=False)
-        for sensors in calls:
-            meta_keys = [keys.sensor_meta(sensor) for sensor in sensors]
-            pipe.evalsha(self._sensor_units.sha, len(meta_keys), *meta_keys)
+        if self.cluster:
+            # Cluster pipelines refuse scripts: one call per slot, in turn.
+            replies = [self._sensor_units(keys=[keys.sensor_meta(sensor) for sensor in sensors]) for sensors in calls]
+        else:
+            pipe = self.client.pipeline(transaction=False)
+            for sensors in calls:
+                meta_keys = [keys.sensor_meta(sensor) for sensor in sensors]
+                pipe.evalsha(self._sensor_units.sha, len(meta_keys), *meta_keys)
+            replies = pipe.execute(raise_on_error=False)
         found = {}
-        for sensors, reply in zip(calls, pipe.execute(raise_on_error=False), strict=True):
+        for sensors, reply in zip(calls, replies, strict=True):
             if isinstance(reply, NoScriptError):
                 reply = self._sensor_units(keys=[keys.sensor_meta(sensor) for sensor in sensors])
             elif isinstance(reply, Exception):

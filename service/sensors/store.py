@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from flask import Flask
+from redis.cluster import RedisCluster
 from redis.exceptions import NoScriptError
 
 from .. import keys, timeutil, units
@@ -43,8 +44,14 @@ def run_scripts(client, script, calls: list[tuple[list, list]], members_of: str 
     """Run one script for many (KEYS, ARGV) in one round trip (NOSCRIPT-safe);
     with ``members_of``, SMEMBERS of that key rides along as the last reply.
 
-    On a cluster the pipeline sends each call to its own slot's node.
+    On a cluster (whose pipelines refuse scripts) each call goes to its own
+    slot's node in turn: one round trip per call.
     """
+    if isinstance(client, RedisCluster):
+        results = [script(keys=call_keys, args=args) for call_keys, args in calls]
+        if members_of:
+            results.append(client.smembers(members_of))
+        return results
     pipe = client.pipeline(transaction=False)
     for call_keys, args in calls:
         pipe.evalsha(script.sha, len(call_keys), *call_keys, *args)
