@@ -28,6 +28,18 @@ Cross-sensor keys (no tag; each is one key, so one slot on a cluster):
     (server time, seconds since the epoch); updated by every ingest call.
     It lists all sensors, registered or not, and drives offline detection.
 
+Access control keys:
+
+``sensor:{id}:meta``
+    hash of a sensor's registered metadata (the sensor registry owns it);
+    access control reads and sets only its field ``org``, the org the
+    sensor belongs to. An org-scoped ingest key claims a sensor of no org on
+    its first write (HSETNX of ``org``).
+``ratelimit:{<key id>}``
+    request counter of one API key in the current one-second window (INCR,
+    1 s expiry). The key id is a prefix of the SHA-256 of the API key: the
+    key itself never reaches Redis.
+
 Sensor ids are restricted to ``A-Z a-z 0-9 . _ : -`` (no braces), so an id
 can never break out of its hash tag.
 """
@@ -58,3 +70,19 @@ def hash_tag(key: str) -> str:
         if end > start + 1:
             return key[start + 1 : end]
     return key
+
+
+# -- access control -------------------------------------------------------
+
+
+def sensor_meta(sensor_id: str) -> str:
+    """Registered metadata of one sensor; field ``org`` scopes API keys."""
+    return f"sensor:{{{sensor_id}}}:meta"
+
+
+SENSOR_ORG_FIELD = "org"
+
+
+def rate_limit(key_id: str) -> str:
+    """Request counter of one API key (by key id) in its current window."""
+    return f"ratelimit:{{{key_id}}}"

@@ -103,6 +103,11 @@ class Settings:
     log_level: str = "INFO"
     log_requests: bool = True
     extra: dict = field(default_factory=dict)
+    # API_KEYS: JSON {"<key>": {"role": "ingest"|"read"|"admin", "org": "<org id>"|"*",
+    # "rate_limit": <requests per second, optional>}}; or API_KEYS_FILE: a file
+    # holding that JSON. Neither set: open mode (no key asked, a warning at
+    # start). Parsed into digests (service.auth.keyring): no key is kept.
+    api_keys: tuple = field(default=(), repr=False)
 
     @classmethod
     def from_env(cls, env=None) -> "Settings":
@@ -122,6 +127,7 @@ class Settings:
             assume_tz=_env_zone(env, "ASSUME_TZ"),
             log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
             log_requests=_env_bool(env, "LOG_REQUESTS", True),
+            api_keys=_env_api_keys(env),
         )
         settings.validate()
         return settings
@@ -138,3 +144,13 @@ class Settings:
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         values.update(changes)
         return Settings(**values)
+
+
+def _env_api_keys(env) -> tuple:
+    # Imported here: service.auth imports this module.
+    from .auth.keyring import ApiKeysError, load_api_keys
+
+    try:
+        return load_api_keys(env)
+    except ApiKeysError as exc:
+        raise SettingsError(str(exc)) from None
