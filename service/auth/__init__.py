@@ -25,8 +25,9 @@ view marked ``@public`` is open too. A route that declares nothing needs
 an admin key (tests/auth/test_policy.py lists such routes as failures).
 """
 
-from .guard import OPEN, Principal, init_auth, principal, public, require_org, requires
+from .guard import init_auth, public, requires
 from .keyring import ALL_ORGS, ROLES
+from .principal import OPEN, Principal, principal, require_org
 from .sensors import require_sensor, require_sensor_writes, sensor_orgs
 
 __all__ = [

@@ -4,59 +4,26 @@ from __future__ import annotations
 
 import logging
 from copy import deepcopy
-from dataclasses import dataclass
 
 from apispec import BasePlugin
 from flask import Flask, current_app, g, request
 
 from ..errors import abort
 from ..settings import Settings
-from .keyring import ALL_ORGS, RECOMMENDED_KEY_LENGTH, ROLES, ApiKey, KeyRing
+from .keyring import RECOMMENDED_KEY_LENGTH, ROLES, ApiKey, KeyRing
+from .principal import OPEN, Principal
 from .ratelimit import RateLimiter
+from .sensors import SensorOrgs
 
 log = logging.getLogger("sensorhub.auth")
 
 # Never behind a key: probes, metrics, the API description and static files.
 EXEMPT_PATHS = frozenset({"/healthz", "/livez", "/metrics", "/openapi.json", "/docs"})
 EXEMPT_PREFIXES = ("/static/",)
-# The role each role's keys may act as. admin may do everything; read and
-# ingest only their own thing (an ingest key cannot read statistics back).
-GRANTS = {"ingest": frozenset({"ingest"}), "read": frozenset({"read"}), "admin": frozenset(ROLES)}
 PUBLIC = "public"
 _ROLE_ATTR = "_sensorhub_role"
 _DOC_ROLE = "x-required-role"
 SECURITY = [{"bearerAuth": []}, {"apiKeyAuth": []}]
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """Who is asking: a key's role and org ("*" for all orgs)."""
-
-    role: str
-    org: str
-    key_id: str | None = None
-    rate_limit: int | None = None
-
-    def allows(self, role: str) -> bool:
-        return role in GRANTS[self.role]
-
-    @property
-    def all_orgs(self) -> bool:
-        return self.org == ALL_ORGS
-
-    @property
-    def org_filter(self) -> str | None:
-        """The only org this principal may see, or None for all orgs (for listings)."""
-        return None if self.org == ALL_ORGS else self.org
-
-    def can_access_org(self, org: str | None) -> bool:
-        """True when resources of ``org`` are visible; resources of no org
-        (None) are visible to all-orgs keys only."""
-        return self.org == ALL_ORGS or (org is not None and org == self.org)
-
-
-# Everyone is this principal while no key is configured (open mode).
-OPEN = Principal(role="admin", org=ALL_ORGS)
 
 
 def _mark(func, role: str):
@@ -80,24 +47,6 @@ def requires(role: str):
 def public(func):
     """Declare a view open to everyone, keys configured or not."""
     return _mark(func, PUBLIC)
-
-
-def principal() -> Principal:
-    """The principal of the current request (only views behind a role have one)."""
-    try:
-        return g.principal
-    except AttributeError:
-        raise RuntimeError("no principal: the view is public or exempt from access control") from None
-
-
-def require_org(org: str | None, not_found_message: str) -> None:
-    """404 unless the principal may see resources of ``org``.
-
-    Pass the message the view gives for a resource that does not exist, so
-    the answer for another org's resource is indistinguishable from it.
-    """
-    if not principal().can_access_org(org):
-        abort(404, not_found_message)
 
 
 def view_role(view, method: str) -> str | None:
@@ -229,6 +178,7 @@ def init_auth(app: Flask, api, settings: Settings) -> None:
     """Install access control; call before the domains register their routes."""
     access = AccessControl(app, settings.api_keys)
     app.extensions["auth"] = access
+    app.extensions["auth.sensor_orgs"] = SensorOrgs(app)
     if access.ring is None:
         log.warning(
             "no API keys configured (API_KEYS, API_KEYS_FILE): every endpoint is open to anyone who can reach it"

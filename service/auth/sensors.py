@@ -15,10 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+from flask import Flask, current_app
+from redis.cluster import RedisCluster
+
 from .. import keys
 from ..errors import abort
 from ..redis_client import redis_ext
-from .guard import principal
+from .principal import principal
 
 # Sensors named in a 404 message (a batch may hold thousands).
 _NAMED_IN_ERROR = 10
@@ -28,12 +31,32 @@ def _decoded(value) -> str | None:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def sensor_orgs(client, sensor_ids: Collection[str]) -> list[str | None]:
-    """The org of each sensor (None for no org), in one pipelined round trip."""
-    pipe = client.pipeline(transaction=False)
-    for sensor_id in sensor_ids:
-        pipe.hget(keys.sensor_meta(sensor_id), keys.SENSOR_ORG_FIELD)
-    return [_decoded(org) for org in pipe.execute()]
+class SensorOrgs:
+    """Reads the orgs of many sensors in one round trip."""
+
+    def __init__(self, app: Flask):
+        self.client = redis_ext.client_for(app)
+        self.cluster = isinstance(self.client, RedisCluster)
+        self._read = redis_ext.register_script(app, __package__, "sensor_orgs.lua")
+
+    def read(self, sensor_ids: list[str]) -> list[str | None]:
+        meta_keys = [keys.sensor_meta(sensor_id) for sensor_id in sensor_ids]
+        if self.cluster:
+            # Sensors of a batch span many slots: a pipeline reaches every
+            # node at once, where one script call per slot would not.
+            pipe = self.client.pipeline(transaction=False)
+            for key in meta_keys:
+                pipe.hget(key, keys.SENSOR_ORG_FIELD)
+            orgs = pipe.execute()
+        else:
+            # One script call costs a third of a pipeline of HGETs in the client.
+            orgs = self._read(keys=meta_keys)
+        return [_decoded(org) for org in orgs]
+
+
+def sensor_orgs(sensor_ids: Collection[str]) -> list[str | None]:
+    """The org of each sensor (None for no org), in one round trip."""
+    return current_app.extensions["auth.sensor_orgs"].read(list(sensor_ids))
 
 
 def require_sensor(sensor_id: str, not_found_message: str) -> None:
@@ -55,7 +78,7 @@ def require_sensor_writes(sensor_ids: Collection[str]) -> None:
     """Allow the principal to write to all of ``sensor_ids`` or stop with 404.
 
     Call it after validating a batch and before writing anything. Costs one
-    pipelined read for an org-scoped key (nothing for all-orgs keys), and
+    round trip for an org-scoped key (nothing for all-orgs keys), and
     one more round trip only when the batch holds sensors of no org, which
     it claims for the key's org.
     """
@@ -63,7 +86,7 @@ def require_sensor_writes(sensor_ids: Collection[str]) -> None:
     if who.all_orgs or not sensor_ids:
         return
     ids = list(sensor_ids)
-    orgs = sensor_orgs(redis_ext.client, ids)
+    orgs = sensor_orgs(ids)
     foreign = [sensor_id for sensor_id, org in zip(ids, orgs, strict=True) if org is not None and org != who.org]
     if foreign:
         _refuse(foreign)

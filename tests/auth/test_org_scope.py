@@ -90,8 +90,8 @@ def test_a_claim_lost_to_another_org_refuses_the_batch(keyed, redis_client, monk
     # betacorp claims "race" between alphacorp's read of the owners and its claim.
     real_sensor_orgs = sensor_scope.sensor_orgs
 
-    def read_then_lose_the_race(client, sensor_ids):
-        orgs = real_sensor_orgs(client, sensor_ids)
+    def read_then_lose_the_race(sensor_ids):
+        orgs = real_sensor_orgs(sensor_ids)
         register(redis_client, "race", "betacorp")
         return orgs
 
@@ -102,12 +102,20 @@ def test_a_claim_lost_to_another_org_refuses_the_batch(keyed, redis_client, monk
     assert not redis_client.exists(keys.sensor("race"))
 
 
-def test_scope_is_checked_with_one_pipelined_read_per_batch(keyed, redis_client, monkeypatch):
+def test_scope_is_checked_with_one_read_per_batch(keyed, redis_client, monkeypatch):
     sensors = [f"s{i}" for i in range(50)]
     keyed.post("/data", json=[reading(s) for s in sensors], headers=bearer(ALPHA_INGEST))
     calls = []
     real_sensor_orgs = sensor_scope.sensor_orgs
-    monkeypatch.setattr(sensor_scope, "sensor_orgs", lambda c, ids: calls.append(len(ids)) or real_sensor_orgs(c, ids))
+    monkeypatch.setattr(sensor_scope, "sensor_orgs", lambda ids: calls.append(len(ids)) or real_sensor_orgs(ids))
     batch = [reading(s, second) for s in sensors for second in (10, 11, 12)]
     assert keyed.post("/data", json=batch, headers=bearer(ALPHA_INGEST)).get_json()["accepted"] == 150
     assert calls == [50]
+
+
+def test_sensor_orgs_reads_each_sensors_org_in_order(make_app, redis_client):
+    app = make_app()
+    register(redis_client, "s1", "alphacorp")
+    register(redis_client, "s3", "betacorp")
+    with app.app_context():
+        assert sensor_scope.sensor_orgs(["s1", "s2", "s3"]) == ["alphacorp", None, "betacorp"]
