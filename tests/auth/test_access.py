@@ -116,7 +116,7 @@ def test_unknown_routes_reveal_nothing_without_a_key(keyed):
 def test_a_route_without_a_declared_role_needs_an_admin_key(make_app):
     app = make_app()
     app.add_url_rule("/undeclared", "undeclared", lambda: "undeclared")
-    assert undeclared_endpoints(app) == ["GET /undeclared"]
+    assert "GET /undeclared" in undeclared_endpoints(app)
     client = app.test_client()
     assert client.get("/undeclared", headers=bearer(ALL_READ)).status_code == 403
     assert client.get("/undeclared", headers=bearer(ALL_ADMIN)).status_code == 200
@@ -130,7 +130,7 @@ def test_public_and_declared_views_follow_their_declaration(make_app):
     assert client.get("/open-page").status_code == 200
     assert client.get("/read-page").status_code == 401
     assert client.get("/read-page", headers=bearer(ALL_READ)).status_code == 200
-    assert undeclared_endpoints(app) == []
+    assert {"GET /open-page", "GET /read-page"}.isdisjoint(undeclared_endpoints(app))
 
 
 def test_an_unknown_role_is_a_programming_error():
