@@ -96,7 +96,7 @@ class RedisExtension:
                 client.script_load(script.script)
             return
         present = client.script_exists(*[s.sha for s in scripts])
-        for script, exists in zip(scripts, present):
+        for script, exists in zip(scripts, present, strict=True):
             if not exists:
                 script.sha = client.script_load(script.script)
 

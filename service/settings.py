@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, fields
-from datetime import timezone, tzinfo
+from datetime import UTC, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
@@ -60,7 +60,7 @@ def _env_zone(env, name: str) -> tzinfo | None:
     if raw is None or raw == "":
         return None
     if raw.upper() in ("UTC", "Z"):
-        return timezone.utc
+        return UTC
     try:
         return ZoneInfo(raw)
     except (ZoneInfoNotFoundError, ValueError):
@@ -110,7 +110,7 @@ class Settings:
     api_keys: tuple = field(default=(), repr=False)
 
     @classmethod
-    def from_env(cls, env=None) -> "Settings":
+    def from_env(cls, env=None) -> Settings:
         env = os.environ if env is None else env
         settings = cls(
             port=_env_int(env, "PORT", 8080, minimum=1),
@@ -140,7 +140,7 @@ class Settings:
         if self.bucket_seconds > 86400 or 86400 % self.bucket_seconds:
             raise SettingsError("BUCKET_SECONDS must divide a day (e.g. 900, 1800, 3600)")
 
-    def replace(self, **changes) -> "Settings":
+    def replace(self, **changes) -> Settings:
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         values.update(changes)
         return Settings(**values)

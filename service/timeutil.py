@@ -7,14 +7,14 @@ kept in the offset it was sent in for display.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ONE_US = timedelta(microseconds=1)
 # Instants outside this range are almost surely clock faults (and year 0001
 # or 9999 with an offset cannot even be converted to UTC).
 MIN_INSTANT = EPOCH
-MAX_INSTANT = datetime(2100, 1, 1, tzinfo=timezone.utc)
+MAX_INSTANT = datetime(2100, 1, 1, tzinfo=UTC)
 MIN_US = 0
 MAX_US = (MAX_INSTANT - EPOCH) // ONE_US
 

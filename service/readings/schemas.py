@@ -10,12 +10,11 @@ inputs with the same messages.
 from __future__ import annotations
 
 import math
+import re
 
 import marshmallow as ma
 
 from .. import timeutil
-
-import re
 
 # JSON-schema form for the OpenAPI document; Python matches with fullmatch so
 # that a trailing newline cannot slip past ``$``.

@@ -74,7 +74,7 @@ class ReadingStore:
         pipe.zadd(keys.SENSORS_SEEN, heard)
         results = pipe.execute(raise_on_error=False)
         accepted = 0
-        for (call_keys, args), result in zip(calls, results[:-1]):
+        for (call_keys, args), result in zip(calls, results[:-1], strict=True):
             if isinstance(result, NoScriptError):
                 result = self._ingest(keys=call_keys, args=args)
             elif isinstance(result, Exception):
