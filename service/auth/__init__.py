@@ -20,7 +20,8 @@ the key's ``Principal`` for the view. Domains use it like this::
 Roles: ``ingest`` (write readings, heartbeats), ``read``, ``admin``
 (settings, deletes, webhooks; admin keys may also read and ingest). No key
 configured: open mode, every request acts as an all-orgs admin. Exempt
-always: /healthz, /livez, /metrics, /openapi.json, /docs, /static/...; a
+always: /healthz, /livez, /metrics, /openapi.json, /docs, /static/...,
+/dashboard/static/...; a
 view marked ``@public`` is open too. A route that declares nothing needs
 an admin key (tests/auth/test_policy.py lists such routes as failures).
 """

@@ -19,7 +19,7 @@ log = logging.getLogger("sensorhub.auth")
 
 # Never behind a key: probes, metrics, the API description and static files.
 EXEMPT_PATHS = frozenset({"/healthz", "/livez", "/metrics", "/openapi.json", "/docs"})
-EXEMPT_PREFIXES = ("/static/",)
+EXEMPT_PREFIXES = ("/static/", "/dashboard/static/")
 PUBLIC = "public"
 _ROLE_ATTR = "_sensorhub_role"
 _DOC_ROLE = "x-required-role"

@@ -102,9 +102,10 @@ def test_probes_metrics_and_api_description_need_no_key(keyed, path):
     assert keyed.get(path).status_code in (200, 204)
 
 
-def test_static_files_need_no_key(keyed):
+@pytest.mark.parametrize("path", ["/static/dashboard.js", "/dashboard/static/app.js"])
+def test_static_files_need_no_key(keyed, path):
     # No file of that name: the answer is the plain 404, not a request for a key.
-    assert keyed.get("/static/dashboard.js").status_code == 404
+    assert keyed.get(path).status_code == 404
 
 
 def test_unknown_routes_reveal_nothing_without_a_key(keyed):
