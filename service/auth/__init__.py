@@ -15,7 +15,8 @@ the key's ``Principal`` for the view. Domains use it like this::
         require_org(site["org"], f"Unknown site {site_id}.")   # same 404 as unknown
         ...
 
-    listing: ``principal().org_filter`` is None (all orgs) or the one org to show.
+    listings: ``org = listing_org(query.get("org"))`` is the org filter to apply
+    (None: all orgs; an org key always gets its own, 404 for another).
 
 Roles: ``ingest`` (write readings, heartbeats), ``read``, ``admin``
 (settings, deletes, webhooks; admin keys may also read and ingest). No key
@@ -28,7 +29,7 @@ an admin key (tests/auth/test_policy.py lists such routes as failures).
 
 from .guard import init_auth, public, requires
 from .keyring import ALL_ORGS, ROLES
-from .principal import OPEN, Principal, principal, require_org
+from .principal import OPEN, Principal, listing_org, principal, require_org
 from .sensors import require_sensor, require_sensor_writes, sensor_orgs
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "ROLES",
     "Principal",
     "init_auth",
+    "listing_org",
     "principal",
     "public",
     "require_org",

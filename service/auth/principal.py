@@ -61,3 +61,15 @@ def require_org(org: str | None, not_found_message: str) -> None:
     """
     if not principal().can_access_org(org):
         abort(404, not_found_message)
+
+
+def listing_org(asked: str | None) -> str | None:
+    """The org a listing shows: for an all-orgs key the one asked for (None:
+    all); for an org key its own org, and 404 when it asks for another
+    (whether or not that org exists)."""
+    who = principal()
+    if who.all_orgs:
+        return asked
+    if asked is not None and asked != who.org:
+        abort(404, f"No org {asked!r} for this API key.")
+    return who.org

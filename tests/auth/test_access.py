@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 
 import pytest
+from flask import request
 
 from service import create_app
-from service.auth import public, requires
+from service.auth import listing_org, public, requires
 from service.auth.guard import undeclared_endpoints
 
-from .authkeys import ALL_ADMIN, ALL_INGEST, ALL_READ, KEYS, bearer, reading
+from .authkeys import ALL_ADMIN, ALL_INGEST, ALL_READ, ALPHA_READ, KEYS, bearer, reading
 
 EXEMPT = ["/healthz", "/livez", "/metrics", "/openapi.json", "/docs"]
 
@@ -159,3 +160,18 @@ def test_openapi_of_open_mode_asks_for_no_key(client):
     assert "securitySchemes" not in spec["components"]
     assert all("security" not in operation for item in spec["paths"].values() for operation in item.values()
                if isinstance(operation, dict))
+
+
+def test_listings_show_an_org_key_its_own_org_only(make_app):
+    def listing():
+        return {"org": listing_org(request.args.get("org"))}
+
+    app = make_app()
+    app.add_url_rule("/listing", "listing", requires("read")(listing))
+    client = app.test_client()
+    assert client.get("/listing", headers=bearer(ALL_READ)).get_json() == {"org": None}
+    assert client.get("/listing?org=betacorp", headers=bearer(ALL_READ)).get_json() == {"org": "betacorp"}
+    assert client.get("/listing", headers=bearer(ALPHA_READ)).get_json() == {"org": "alphacorp"}
+    assert client.get("/listing?org=alphacorp", headers=bearer(ALPHA_READ)).get_json() == {"org": "alphacorp"}
+    assert client.get("/listing?org=betacorp", headers=bearer(ALPHA_READ)).status_code == 404
+    assert client.get("/listing?org=nosuchorg", headers=bearer(ALPHA_READ)).status_code == 404
