@@ -29,7 +29,7 @@ an admin key (tests/auth/test_policy.py lists such routes as failures).
 
 from .guard import init_auth, public, requires
 from .keyring import ALL_ORGS, ROLES
-from .principal import OPEN, Principal, listing_org, principal, require_org
+from .principal import OPEN, Principal, listing_org, principal, require_all_orgs, require_org
 from .sensors import require_sensor, require_sensor_writes, sensor_orgs
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "listing_org",
     "principal",
     "public",
+    "require_all_orgs",
     "require_org",
     "require_sensor",
     "require_sensor_writes",

@@ -73,3 +73,10 @@ def listing_org(asked: str | None) -> str | None:
     if asked is not None and asked != who.org:
         abort(404, f"No org {asked!r} for this API key.")
     return who.org
+
+
+def require_all_orgs() -> None:
+    """403 unless the key reaches all orgs: for views that cannot yet show
+    an org only its own part (cross-org overviews)."""
+    if not principal().all_orgs:
+        abort(403, 'This operation needs an API key for all orgs ("*").')

@@ -8,7 +8,7 @@ import pytest
 from flask import request
 
 from service import create_app
-from service.auth import listing_org, public, requires
+from service.auth import listing_org, public, require_all_orgs, requires
 from service.auth.guard import undeclared_endpoints
 
 from .authkeys import ALL_ADMIN, ALL_INGEST, ALL_READ, ALPHA_READ, KEYS, bearer, reading
@@ -175,3 +175,16 @@ def test_listings_show_an_org_key_its_own_org_only(make_app):
     assert client.get("/listing?org=alphacorp", headers=bearer(ALPHA_READ)).get_json() == {"org": "alphacorp"}
     assert client.get("/listing?org=betacorp", headers=bearer(ALPHA_READ)).status_code == 404
     assert client.get("/listing?org=nosuchorg", headers=bearer(ALPHA_READ)).status_code == 404
+
+
+def test_cross_org_views_can_demand_an_all_orgs_key(make_app):
+    def overview():
+        require_all_orgs()
+        return "everything"
+
+    app = make_app()
+    app.add_url_rule("/overview", "overview", requires("read")(overview))
+    client = app.test_client()
+    assert client.get("/overview", headers=bearer(ALL_READ)).status_code == 200
+    refused = client.get("/overview", headers=bearer(ALPHA_READ))
+    assert refused.status_code == 403 and "all orgs" in refused.get_json()["message"]
