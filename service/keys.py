@@ -143,6 +143,17 @@ Too hot or not (brief 000; tag = site id, so one script updates a site-day):
 
 ``org:{<org>}`` also holds the org's ``timezone`` (IANA name) and
 ``threshold`` (°C), written by ``PUT /v1/orgs/<org>``.
+Access control keys:
+
+``sensor:{id}:meta``
+    hash of a sensor's registered metadata (the sensor registry owns it);
+    access control reads and sets only its field ``org``, the org the
+    sensor belongs to. An org-scoped ingest key claims a sensor of no org on
+    its first write (HSETNX of ``org``).
+``ratelimit:{<key id>}``
+    request counter of one API key in the current one-second window (INCR,
+    1 s expiry). The key id is a prefix of the SHA-256 of the API key: the
+    key itself never reaches Redis.
 
 Sensor ids are restricted to ``A-Z a-z 0-9 . _ : -`` (no braces), so an id
 can never break out of its hash tag.
@@ -262,3 +273,14 @@ def site_day(site_id: str, date: str) -> str:
 
 def site_day_minutes(site_id: str, date: str) -> str:
     return f"site:{{{site_id}}}:day:{date}:minutes"
+
+
+# -- access control -------------------------------------------------------
+
+# Field of ``sensor_meta`` whose value scopes org API keys.
+SENSOR_ORG_FIELD = "org"
+
+
+def rate_limit(key_id: str) -> str:
+    """Request counter of one API key (by key id) in its current window."""
+    return f"ratelimit:{{{key_id}}}"

@@ -140,6 +140,12 @@ class Settings:
     # take late readings; its precomputed state then expires. At least 2:
     # readings may arrive 24 h late.
     toohot_retention_days: int = 3
+    extra: dict = field(default_factory=dict)
+    # API_KEYS: JSON {"<key>": {"role": "ingest"|"read"|"admin", "org": "<org id>"|"*",
+    # "rate_limit": <requests per second, optional>}}; or API_KEYS_FILE: a file
+    # holding that JSON. Neither set: open mode (no key asked, a warning at
+    # start). Parsed into digests (service.auth.keyring): no key is kept.
+    api_keys: tuple = field(default=(), repr=False)
 
     @classmethod
     def from_env(cls, env=None) -> Settings:
@@ -171,6 +177,7 @@ class Settings:
             webhook_allow_private=_env_bool(env, "WEBHOOK_ALLOW_PRIVATE", False),
             events_max=_env_int(env, "EVENTS_MAX", 100_000, minimum=100),
             toohot_retention_days=_env_int(env, "TOOHOT_RETENTION_DAYS", 3, minimum=2),
+            api_keys=_env_api_keys(env),
         )
         settings.validate()
         return settings
@@ -187,3 +194,13 @@ class Settings:
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         values.update(changes)
         return Settings(**values)
+
+
+def _env_api_keys(env) -> tuple:
+    # Imported here: service.auth imports this module.
+    from .auth.keyring import ApiKeysError, load_api_keys
+
+    try:
+        return load_api_keys(env)
+    except ApiKeysError as exc:
+        raise SettingsError(str(exc)) from None
