@@ -8,7 +8,7 @@ by the application factory; tests build ``Settings`` directly.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import UTC, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -140,7 +140,6 @@ class Settings:
     # take late readings; its precomputed state then expires. At least 2:
     # readings may arrive 24 h late.
     toohot_retention_days: int = 3
-    extra: dict = field(default_factory=dict)
     # API_KEYS: JSON {"<key>": {"role": "ingest"|"read"|"admin", "org": "<org id>"|"*",
     # "rate_limit": <requests per second, optional>}}; or API_KEYS_FILE: a file
     # holding that JSON. Neither set: open mode (no key asked, a warning at

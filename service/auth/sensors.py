@@ -98,7 +98,10 @@ def require_sensor_writes(sensor_ids: Collection[str]) -> None:
         meta = keys.sensor_meta(sensor_id)
         pipe.hsetnx(meta, keys.SENSOR_ORG_FIELD, who.org)
         pipe.hget(meta, keys.SENSOR_ORG_FIELD)
-    owners = pipe.execute()[1::2]
+        # The registry's org index (its readers check the metadata, so an
+        # entry of a lost claim is harmless).
+        pipe.sadd(keys.sensors_by("org", who.org), sensor_id)
+    owners = pipe.execute()[1::3]
     # Another org may have claimed a sensor between the read and the claim.
     lost = [sensor_id for sensor_id, org in zip(unclaimed, owners, strict=True) if _decoded(org) != who.org]
     if lost:

@@ -162,7 +162,9 @@ class SensorRegistry:
             described.append(
                 {
                     "id": sensor,
-                    "registered": bool(meta),
+                    # A sensor claimed by an org key's first write has an
+                    # org but was never registered.
+                    "registered": "registered" in meta,
                     **{field: meta.get(field) for field in META_FIELDS},
                     "input_unit": meta.get("input_unit"),
                     "registered_at": meta.get("registered"),

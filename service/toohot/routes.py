@@ -7,6 +7,7 @@ from flask import current_app
 from flask_smorest import Blueprint
 
 from .. import units
+from ..auth import principal, require_org, requires
 from ..errors import abort
 from ..jsonio import json_body, json_response
 from ..metrics import READINGS
@@ -74,6 +75,7 @@ def _load(payload) -> list[dict]:
 
 
 @blp.route("/v1/temperatures", methods=["POST"])
+@requires("ingest")
 @blp.doc(requestBody=_TEMPERATURE_BODY)
 @blp.response(200, TemperatureIngestResultSchema, description="Stored; counts of new and duplicate readings.")
 @blp.alt_response(400, description="Not JSON, or neither an object nor an array")
@@ -90,6 +92,10 @@ def post_temperatures():
     in the readings store (``/statistics/<sensor>``, windows, series).
     """
     items = _load(json_body())
+    who = principal()
+    if not who.all_orgs:
+        for org in sorted({item["orgId"] for item in items} - {who.org}):
+            require_org(org, f"No org {org!r} for this API key; nothing was written.")
     try:
         result = _store().ingest(items)
     except Rejected as exc:
@@ -105,6 +111,7 @@ def _shown(value: float | None, unit: str) -> float | None:
 
 
 @blp.route("/v1/admin/toohotornot", methods=["GET"])
+@requires("read")
 @blp.arguments(AnswerQuerySchema, location="query")
 @blp.response(200, AnswerSchema, description="The site's day: too hot or not, and how bad it was")
 @blp.alt_response(404, description="No site has this id")
@@ -123,6 +130,7 @@ def too_hot_or_not(query: dict):
     site = store.site_settings(site_id)
     if site is None:
         abort(404, f"No site has the id {site_id!r}.")
+    require_org(site["org"], f"No site has the id {site_id!r}.")
     zone_name = site["timezone"]
     day = query.get("date") or store.today(zone_name)
     if not store.in_retention(zone_name, day):
