@@ -216,11 +216,6 @@ def sensor_outbox(sensor_id: str) -> str:
     return f"sensor:{{{sensor_id}}}:outbox"
 
 
-def sensor_meta(sensor_id: str) -> str:
-    """The registry's metadata of one sensor (owned by the registry)."""
-    return f"sensor:{{{sensor_id}}}:meta"
-
-
 EVENTS_STREAM = "{events}:stream"
 EVENTS_PUBLISHED = "{events}:published"
 EVENTS_OFFLINE = "{events}:offline"

@@ -82,6 +82,14 @@ def _site(site_id: str) -> dict:
 # -- sites ----------------------------------------------------------------
 
 
+def _copy_org_settings(site: dict) -> None:
+    """A site that joins an org gets a copy of the org's settings in its
+    record (service/orgs/store.py), read by the too-hot answer."""
+    if site["org"] is not None:
+        current_app.extensions["orgs"].copy_to_site(site["id"], site["org"])
+
+
+
 @blp.route("", methods=["POST"])
 @blp.arguments(SiteCreateSchema)
 @blp.response(201, SiteSchema, description="The site was created.")
@@ -97,6 +105,7 @@ def create_site(data: dict):
         site_id = data["id"] if given else new_site_id()
         site = store.create({**data, "id": site_id})
         if site is not None:
+            _copy_org_settings(site)
             return site
     abort(409, f"A site with the id {site_id!r} already exists.")
 
@@ -128,9 +137,12 @@ def get_site(site_id: str):
 def patch_site(changes: dict, site_id: str):
     """Change a site's name, location, org, time zone or threshold"""
     try:
-        return _store().patch(_checked_site_id(site_id), changes)
+        site = _store().patch(_checked_site_id(site_id), changes)
     except UnknownSite:
         _unknown(site_id)
+    if "org" in changes:
+        _copy_org_settings(site)
+    return site
 
 
 # -- configuration ----------------------------------------------------------
