@@ -31,6 +31,8 @@ US_PER_DAY = 86_400_000_000
 EARLIEST_OFFSET_US = 12 * 3600 * 1_000_000
 LATEST_OFFSET_US = 14 * 3600 * 1_000_000
 TOO_HOT_EVENT = "site.too_hot"
+# Refreshes of a site's copy of its org's settings one answer may need.
+STALE_COPY_ATTEMPTS = 3
 
 
 class StaleOrgCopy(RuntimeError):
@@ -304,9 +306,6 @@ class TooHotStore:
 
     # -- the answer -------------------------------------------------------
 
-    def today(self, zone_name: str, now: float | None = None) -> date:
-        return local_date(zone_name, round((self.clock() if now is None else now) * 1_000_000))
-
     def answer(self, site_id: str, day: date | None = None) -> dict | None:
         """The site's settings and the state of ``day`` (default: its today),
         in one script call; None for an unknown site.
@@ -320,12 +319,15 @@ class TooHotStore:
         args = [DEFAULT_TIMEZONE, repr(DEFAULT_THRESHOLD), DEFAULT_UNIT, *(d.isoformat() for d in days)]
         site_key = keys.site(site_id)
         reply = self._answer(keys=[site_key], args=args)
-        if reply is not None and len(reply) == 1:
-            # The site's copy of its org's settings is missing or of another org.
+        refreshes = 0
+        while reply is not None and len(reply) == 1:
+            # The site's copy of its org's settings is missing or of another
+            # org (its org changes concurrently if this repeats).
+            if refreshes == STALE_COPY_ATTEMPTS:
+                raise StaleOrgCopy(site_id)
+            refreshes += 1
             self.orgs.copy_to_site(site_id, reply[0].decode())
             reply = self._answer(keys=[site_key], args=args)
-            if reply is not None and len(reply) == 1:
-                raise StaleOrgCopy(site_id)
         if reply is None:
             return None
         org_id, zone_name, threshold, unit = (value.decode() for value in reply[:4])
