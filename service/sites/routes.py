@@ -87,6 +87,14 @@ def _site(site_id: str) -> dict:
 # -- sites ----------------------------------------------------------------
 
 
+def _copy_org_settings(site: dict) -> None:
+    """A site that joins an org gets a copy of the org's settings in its
+    record (service/orgs/store.py), read by the too-hot answer."""
+    if site["org"] is not None:
+        current_app.extensions["orgs"].copy_to_site(site["id"], site["org"])
+
+
+
 @blp.route("", methods=["POST"])
 @requires("admin")
 @blp.arguments(SiteCreateSchema)
@@ -105,6 +113,7 @@ def create_site(data: dict):
         site_id = data["id"] if given else new_site_id()
         site = store.create({**data, "id": site_id})
         if site is not None:
+            _copy_org_settings(site)
             return site
     abort(409, f"A site with the id {site_id!r} already exists.")
 
@@ -143,9 +152,12 @@ def patch_site(changes: dict, site_id: str):
     if "org" in changes:
         require_org(changes["org"], f"No org {changes['org']!r} for this API key.")
     try:
-        return _store().patch(site_id, changes)
+        site = _store().patch(_checked_site_id(site_id), changes)
     except UnknownSite:
         _unknown(site_id)
+    if "org" in changes:
+        _copy_org_settings(site)
+    return site
 
 
 # -- configuration ----------------------------------------------------------
