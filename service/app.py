@@ -7,6 +7,7 @@ import logging
 from flask import Flask
 
 from . import dashboard, events, heartbeats, ops, orgs, readings, rooms, sensors, sites, toohot, webhooks
+from .auth import init_auth
 from .errors import SensorhubApi, register_error_handlers
 from .jsonio import OrjsonProvider
 from .logs import configure_logging, init_request_logging
@@ -37,8 +38,11 @@ def create_app(settings: Settings | None = None, *, redis_client=None) -> Flask:
     register_extensions(app, settings, redis_client)
     api = SensorhubApi(app)
     register_error_handlers(app, api)
-    register_domains(app, api)
+    # Request ids first, so 401/403/429 answers carry one; access control
+    # before the domains, whose routes it documents as they register.
     init_request_logging(app, settings.log_requests)
+    init_auth(app, api, settings)
+    register_domains(app, api)
     init_metrics(app)
     logging.getLogger("sensorhub").debug("application created")
     return app

@@ -32,6 +32,9 @@ class ErrorSchema(ma.Schema):
     request_id = ma.fields.String(metadata={"description": "Id of the request, as in the X-Request-ID header"})
 
 
+MSG_INVALID_REQUEST = "The request is invalid; nothing was written."
+
+
 def abort(code: int, message: str, errors: dict | None = None, headers: dict | None = None):
     """Stop the request with a JSON error of the common shape."""
     kwargs = {"message": message}
@@ -51,7 +54,7 @@ def error_payload(error: HTTPException) -> tuple[dict, dict]:
         payload["errors"] = data["errors"]
     elif "messages" in data:
         payload["errors"] = data["messages"]
-        payload["message"] = data.get("message") or "The request is invalid; nothing was written."
+        payload["message"] = data.get("message") or MSG_INVALID_REQUEST
     headers.update(data.get("headers") or {})
     request_id = g.get("request_id")
     if request_id:

@@ -129,7 +129,11 @@ Too hot or not (brief 000; tag = site id, so one script updates a site-day):
 ``site:{id}:day:<YYYY-MM-DD>``
     hash of one local day of a site (the site's time zone): ``readings``
     (distinct readings), ``max`` (highest °C) and ``max_at`` (its instant,
-    microseconds after the local midnight; the earliest on a tie).
+    microseconds after the local midnight; the earliest on a tie); once the
+    day's maximum went above the threshold in force at an ingest,
+    ``hot_max`` and ``hot_threshold`` (°C, as then: the ``site.too_hot``
+    event's content) and, once that event is published, ``hot_published``.
+    ``answer.lua`` derives the day keys from ``site:{id}`` (same tag).
 ``site:{id}:day:<YYYY-MM-DD>:minutes``
     sorted set member = minute of the local day, score = highest °C in that
     minute (ZADD GT): at most 1,500 members, and ``minutesAbove`` for any
@@ -143,6 +147,27 @@ Too hot or not (brief 000; tag = site id, so one script updates a site-day):
 
 ``org:{<org>}`` also holds the org's ``timezone`` (IANA name) and
 ``threshold`` (°C), written by ``PUT /v1/orgs/<org>``.
+Access control keys:
+
+``sensor:{id}:meta``
+    hash of a sensor's registered metadata (the sensor registry owns it);
+    access control reads and sets only its field ``org``, the org the
+    sensor belongs to. An org-scoped ingest key claims a sensor of no org on
+    its first write (HSETNX of ``org``).
+``ratelimit:{<key id>}``
+    request counter of one API key in the current one-second window (INCR,
+    1 s expiry). The key id is a prefix of the SHA-256 of the API key: the
+    key itself never reaches Redis.
+``org:{<org>}`` also holds the org's ``timezone`` (IANA name),
+``threshold`` (°C) and ``version`` (incremented by every
+``PUT /v1/orgs/<org>``).
+
+``site:{id}`` of a site with an org also holds a copy of its org's
+settings: ``org_copy`` (the org copied), ``org_version``, ``org_unit``,
+``org_timezone``, ``org_threshold``; written by ``PUT /v1/orgs/<org>``
+(fan-out to the org's sites) and when a site joins an org, so that the
+answer reads one hash tag. A copy of another org than ``org``, or none,
+is refreshed by the reader.
 
 Sensor ids are restricted to ``A-Z a-z 0-9 . _ : -`` (no braces), so an id
 can never break out of its hash tag.
@@ -262,3 +287,14 @@ def site_day(site_id: str, date: str) -> str:
 
 def site_day_minutes(site_id: str, date: str) -> str:
     return f"site:{{{site_id}}}:day:{date}:minutes"
+
+
+# -- access control -------------------------------------------------------
+
+# Field of ``sensor_meta`` whose value scopes org API keys.
+SENSOR_ORG_FIELD = "org"
+
+
+def rate_limit(key_id: str) -> str:
+    """Request counter of one API key (by key id) in its current window."""
+    return f"ratelimit:{{{key_id}}}"

@@ -15,7 +15,10 @@ from prometheus_client import CollectorRegistry, Counter
 
 # Endpoint labels, never paths: /statistics/<id> would make one series per sensor.
 _GROUP_BY = "endpoint"
-_EXCLUDED = r"^/(metrics|livez|healthz|static/.*)$"
+# The probes /livez and /healthz are measured too (their rate and latency
+# tell how the orchestrator sees the instance); only the scrape itself and
+# static files are left out.
+_EXCLUDED = r"^/(metrics|static/.*)$"
 
 READINGS = Counter(
     "sensorhub_readings_total",

@@ -8,7 +8,7 @@ by the application factory; tests build ``Settings`` directly.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import UTC, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -140,6 +140,11 @@ class Settings:
     # take late readings; its precomputed state then expires. At least 2:
     # readings may arrive 24 h late.
     toohot_retention_days: int = 3
+    # API_KEYS: JSON {"<key>": {"role": "ingest"|"read"|"admin", "org": "<org id>"|"*",
+    # "rate_limit": <requests per second, optional>}}; or API_KEYS_FILE: a file
+    # holding that JSON. Neither set: open mode (no key asked, a warning at
+    # start). Parsed into digests (service.auth.keyring): no key is kept.
+    api_keys: tuple = field(default=(), repr=False)
     # REDIS_WAIT_REPLICAS: after the writes of a request, WAIT until this many
     # replicas of each written Redis node acknowledged them (0: don't wait).
     # Fewer acknowledgements within REDIS_WAIT_TIMEOUT_MS answer 503 (the
@@ -177,6 +182,7 @@ class Settings:
             webhook_allow_private=_env_bool(env, "WEBHOOK_ALLOW_PRIVATE", False),
             events_max=_env_int(env, "EVENTS_MAX", 100_000, minimum=100),
             toohot_retention_days=_env_int(env, "TOOHOT_RETENTION_DAYS", 3, minimum=2),
+            api_keys=_env_api_keys(env),
             redis_wait_replicas=_env_int(env, "REDIS_WAIT_REPLICAS", 0),
             redis_wait_timeout_ms=_env_int(env, "REDIS_WAIT_TIMEOUT_MS", 500, minimum=1),
         )
@@ -197,3 +203,13 @@ class Settings:
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         values.update(changes)
         return Settings(**values)
+
+
+def _env_api_keys(env) -> tuple:
+    # Imported here: service.auth imports this module.
+    from .auth.keyring import ApiKeysError, load_api_keys
+
+    try:
+        return load_api_keys(env)
+    except ApiKeysError as exc:
+        raise SettingsError(str(exc)) from None

@@ -3,11 +3,14 @@ one small script and one stylesheet, all served from this package."""
 
 from flask import Blueprint, Flask, current_app, render_template
 
+from ..auth import public
+
 bp = Blueprint("dashboard", __name__, template_folder="templates", static_folder="static",
                static_url_path="/dashboard/static")
 
 
 @bp.route("/", methods=["GET"])
+@public
 def index():
     settings = current_app.extensions["settings"]
     return render_template("dashboard.html", offline_after=settings.offline_after, refresh_ms=3000)

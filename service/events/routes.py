@@ -5,12 +5,14 @@ from __future__ import annotations
 from flask import current_app
 from flask_smorest import Blueprint
 
+from ..auth import listing_org, requires
 from .schemas import EventPageSchema, EventQuerySchema
 
 blp = Blueprint("events", __name__, description="Offline, online and too-hot events (brief 004).")
 
 
 @blp.route("/v1/events", methods=["GET"])
+@requires("read")
 @blp.arguments(EventQuerySchema, location="query")
 @blp.response(200, EventPageSchema)
 @blp.alt_response(422, description="Invalid filter or cursor")
@@ -20,7 +22,7 @@ def list_events(query: dict):
     events, next_cursor = current_app.extensions["events"].page(
         types=set(query["type"]) if query.get("type") else None,
         sensor=query.get("sensor"),
-        org=query.get("org"),
+        org=listing_org(query.get("org")),
         cursor=query.get("cursor"),
         limit=query["limit"],
     )

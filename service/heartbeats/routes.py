@@ -7,6 +7,7 @@ import time
 from flask import current_app
 from flask_smorest import Blueprint
 
+from ..auth import require_all_orgs, require_sensor_writes, requires
 from ..events.store import iso_now
 from .schemas import HeartbeatResultSchema, HeartbeatSchema, SensorsPageSchema, SensorsQuerySchema
 
@@ -18,31 +19,37 @@ def _store():
 
 
 @blp.route("/heartbeat", methods=["POST"])
+@requires("ingest")
 @blp.arguments(HeartbeatSchema)
 @blp.response(200, HeartbeatResultSchema, description="Recorded at the server's time; an unknown MAC registers a sensor.")
 @blp.alt_response(422, description="Not a valid MAC address; nothing written")
 @blp.alt_response(503, description="Redis not answering; retry")
 def post_heartbeat(body: dict):
     """Record a heartbeat"""
+    require_sensor_writes([body["mac_address"]])
     return _store().heartbeat(body["mac_address"])
 
 
 @blp.route("/heartbeat", methods=["GET"])
+@requires("ingest")
 @blp.arguments(HeartbeatSchema, location="query")
 @blp.response(200, HeartbeatResultSchema, description="Recorded, as for POST (for devices that can only GET).")
 @blp.alt_response(422, description="Not a valid MAC address; nothing written")
 @blp.alt_response(503, description="Redis not answering; retry")
 def get_heartbeat(query: dict):
     """Record a heartbeat (GET form)"""
+    require_sensor_writes([query["mac_address"]])
     return _store().heartbeat(query["mac_address"])
 
 
 @blp.route("/sensors", methods=["GET"])
+@requires("read")
 @blp.arguments(SensorsQuerySchema, location="query")
 @blp.response(200, SensorsPageSchema)
 @blp.alt_response(422, description="Invalid limit or cursor")
 def list_sensors(query: dict):
     """All sensors, most recently heard first, with status"""
+    require_all_orgs()
     now = time.time()
     sensors, total = _store().overview(query["cursor"], query["limit"], now)
     following = query["cursor"] + len(sensors)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import current_app
 from flask_smorest import Blueprint
 
+from ..auth import require_org, requires
 from ..errors import abort
 from ..readings.schemas import is_sensor_id
 from ..sites.schemas import MSG_ORG_ID
@@ -21,10 +22,12 @@ blp = Blueprint(
 def _checked_org_id(org_id: str) -> str:
     if not is_sensor_id(org_id):
         abort(400, f"Invalid org id: {MSG_ORG_ID}.")
+    require_org(org_id, f"No org has the id {org_id!r}.")
     return org_id
 
 
 @blp.route("/<org_id>", methods=["PUT"])
+@requires("admin")
 @blp.arguments(OrgPutSchema)
 @blp.response(200, OrgSchema, description="The org's settings now")
 @blp.alt_response(400, description="Not a valid org id")
@@ -43,6 +46,7 @@ def put_org(data: dict, org_id: str):
 
 
 @blp.route("/<org_id>", methods=["GET"])
+@requires("read")
 @blp.response(200, OrgSchema, description="The org's settings, defaults filled in")
 @blp.alt_response(400, description="Not a valid org id")
 @blp.alt_response(404, description="The org was never configured and owns no site")

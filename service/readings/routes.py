@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import current_app
 from flask_smorest import Blueprint
 
+from ..auth import require_sensor, require_sensor_writes, requires
 from ..errors import abort
 from ..jsonio import json_response, read_json, reject_duplicate_keys
 from ..metrics import READINGS
@@ -37,16 +38,20 @@ def _store():
 
 
 def _checked_sensor_id(sensor_id: str) -> str:
+    """A valid sensor id the API key may reach (400, or 404 for another org's sensor)."""
     if not is_sensor_id(sensor_id):
         abort(400, f"Invalid sensor id: {MSG_SENSOR_ID}.")
+    require_sensor(sensor_id, f"No sensor {sensor_id} for this API key.")
     return sensor_id
 
 
 @blp.route("/data", methods=["POST"])
+@requires("ingest")
 @blp.doc(requestBody=_BATCH_BODY)
 @blp.response(200, IngestResultSchema, description="The batch was stored; counts of new and duplicate readings.")
 @blp.alt_response(400, description="Not JSON, not an array, or an item repeating a key")
 @blp.alt_response(413, description="Body over MAX_BODY_BYTES or more than MAX_BATCH readings")
+@blp.alt_response(404, description="A sensor of the batch belongs to another org than the API key's; nothing written")
 @blp.alt_response(415, description="Body not sent as application/json")
 @blp.alt_response(422, description="Invalid readings, listed by item index and field; nothing written")
 @blp.alt_response(503, description="Redis not answering; nothing acknowledged, retry")
@@ -69,6 +74,7 @@ def post_data():
     # Checked once the batch is known valid: then every item holds exactly
     # five strings (three keys, the sensor id, the timestamp).
     reject_duplicate_keys(raw, 5 * total)
+    require_sensor_writes(groups.keys())
     accepted = _store().ingest(groups) if groups else 0
     READINGS.labels("accepted").inc(accepted)
     READINGS.labels("duplicate").inc(total - accepted)
@@ -76,8 +82,10 @@ def post_data():
 
 
 @blp.route("/statistics/<sensor_id>", methods=["GET"])
+@requires("read")
 @blp.response(200, StatisticsSchema, description="Statistics over all distinct readings since the last clear.")
 @blp.alt_response(400, description="Not a valid sensor id")
+@blp.alt_response(404, description="An org-scoped API key and a sensor not of its org")
 def get_statistics(sensor_id: str):
     """Statistics of one sensor
 
@@ -87,8 +95,10 @@ def get_statistics(sensor_id: str):
 
 
 @blp.route("/statistics/<sensor_id>", methods=["DELETE"])
+@requires("admin")
 @blp.response(204, description="Cleared; a reading posted again afterwards counts again.")
 @blp.alt_response(400, description="Not a valid sensor id")
+@blp.alt_response(404, description="An org-scoped API key and a sensor not of its org")
 def delete_statistics(sensor_id: str):
     """Clear the statistics of one sensor (O(1))"""
     _store().clear(_checked_sensor_id(sensor_id))

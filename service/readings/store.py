@@ -30,6 +30,7 @@ class ReadingStore:
         self.wait_timeout_ms = settings.redis_wait_timeout_ms
         self._ingest = redis_ext.register_script(app, __package__, "ingest.lua")
         self._clear = redis_ext.register_script(app, __package__, "clear.lua")
+        self._sensor_units = redis_ext.register_script(app, __package__, "sensor_units.lua")
 
     # -- ingest -----------------------------------------------------------
 
@@ -123,15 +124,29 @@ class ReadingStore:
 
     def sensor_units(self, sensor_ids) -> dict:
         """sensor -> (kind, input unit) of the registered sensors among
-        ``sensor_ids``: one pipelined read of their own metadata hashes."""
-        sensor_ids = list(sensor_ids)
-        pipe = self.client.pipeline(transaction=False)
+        ``sensor_ids``: one script call per slot, all in one round trip on a
+        single Redis."""
+        by_slot: dict[int, list[str]] = {}
         for sensor in sensor_ids:
-            pipe.hmget(keys.sensor_meta(sensor), "kind", "input_unit")
+            slot = key_slot(keys.sensor(sensor).encode()) if self.cluster else 0
+            by_slot.setdefault(slot, []).append(sensor)
+        calls = list(by_slot.values())
+        # One pipeline; on a cluster each call goes to its slot's node.
+        pipe = self.client.pipeline(transaction=False)
+        for sensors in calls:
+            queue_script(pipe, self._sensor_units, [keys.sensor_meta(sensor) for sensor in sensors], [])
+        replies = pipe.execute(raise_on_error=False)
         found = {}
-        for sensor, (kind, unit) in zip(sensor_ids, pipe.execute(), strict=True):
-            if kind:
-                found[sensor] = (kind.decode(), unit.decode() if unit else None)
+        for sensors, reply in zip(calls, replies, strict=True):
+            if isinstance(reply, NoScriptError):
+                reply = self._sensor_units(keys=[keys.sensor_meta(sensor) for sensor in sensors])
+            elif isinstance(reply, Exception):
+                raise reply
+            for position, sensor in enumerate(sensors):
+                kind = reply[2 * position]
+                if kind:
+                    unit = reply[2 * position + 1]
+                    found[sensor] = (kind.decode(), unit.decode() if unit else None)
         return found
 
     # -- statistics -------------------------------------------------------

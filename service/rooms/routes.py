@@ -7,6 +7,7 @@ from flask import current_app
 from flask_smorest import Blueprint
 
 from .. import units
+from ..auth import principal, require_sensor_writes, requires, sensor_orgs
 from ..errors import abort
 from ..jsonio import json_body
 from ..metrics import READINGS
@@ -48,6 +49,7 @@ def checked_place(building: str, room: str) -> None:
 
 
 @blp.route("/<building>/rooms/<room>/temperatures", methods=["POST"])
+@requires("ingest")
 @blp.doc(requestBody=_BODY)
 @blp.response(200, RoomIngestResultSchema)
 @blp.alt_response(400, description="Not JSON, or an invalid building or room id")
@@ -77,6 +79,7 @@ def post_temperatures(building: str, room: str):
         READINGS.labels("rejected").inc(len(items))
         errors = exc.messages.get(0, exc.messages) if single else exc.messages
         abort(422, "Invalid readings; nothing was written.", errors={"json": errors})
+    require_sensor_writes({reading.get("sensor") or f"room.{building}.{room}" for reading in readings})
     try:
         result = rooms().post(building, room, readings)
     except RoomConflict as exc:
@@ -91,6 +94,7 @@ def post_temperatures(building: str, room: str):
 
 
 @blp.route("/<building>/rooms/<room>/average", methods=["GET"])
+@requires("read")
 @blp.arguments(RoomAverageQuerySchema, location="query")
 @blp.response(200, RoomAverageSchema)
 @blp.alt_response(400, description="Invalid building or room id")
@@ -104,6 +108,10 @@ def room_average(query: dict, building: str, room: str):
     checked_place(building, room)
     start, end = trailing_window(query["window"], query.get("end"), now_us())
     found = rooms().average(building, room, start, end)
+    # An org key sees a room only while every sensor in it is of its org.
+    who = principal()
+    if not who.all_orgs and any(org != who.org for org in sensor_orgs(found["sensors"])):
+        abort(404, f"No room {room} in building {building} for this API key.")
     unit = query.get("unit") or "C"
     avg = found["avg"]
     return {

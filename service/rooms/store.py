@@ -13,6 +13,9 @@ from .. import keys, units
 from ..readings.validation import BatchError, apply_sensor_units, parse_batch
 from ..settings import Settings
 
+# Rooms whose member list a process remembers (a hint, checked on every read).
+MEMBER_CACHE_ROOMS = 10_000
+
 
 class RoomConflict(Exception):
     """A sensor posted for a room already belongs to another room or kind."""
@@ -29,6 +32,7 @@ class RoomStore:
         self.readings = app.extensions["readings"]
         self.registry = app.extensions["sensors"]
         self.client = self.registry.client
+        self._members: dict[str, tuple[str, ...]] = {}
 
     def post(self, building: str, room: str, items: list[dict]) -> dict:
         """Validate, register the sensors in the room, then ingest; all or nothing.
@@ -48,8 +52,8 @@ class RoomStore:
         for sensor, meta in zip(sensors, metas, strict=True):
             if meta.get("kind", "temperature") != "temperature":
                 conflicts.append(f"{sensor} measures {meta['kind']}")
-            elif meta.get("building") and (meta.get("building"), meta.get("room")) != (building, room):
-                conflicts.append(f"{sensor} belongs to building {meta['building']} room {meta.get('room')}")
+            elif meta.get("building", building) != building or meta.get("room", room) != room:
+                conflicts.append(f"{sensor} belongs to building {meta['building']} room {meta.get('room', '-')}")
             elif meta.get("building") != building or meta.get("room") != room or not meta.get("kind"):
                 to_register.append((sensor, meta))
                 org_unit = None
@@ -71,10 +75,26 @@ class RoomStore:
         return {"accepted": accepted, "duplicates": total - accepted, "sensors": sensors}
 
     def average(self, building: str, room: str, start_us: int, end_us: int) -> dict:
-        """Mean of all readings of all the room's sensors in [start, end)."""
-        members = sorted(m.decode() for m in self.client.smembers(keys.sensors_in_room(building, room)))
+        """Mean of all readings of all the room's sensors in [start, end).
+
+        One round trip in the usual case: the room's members are read in the
+        same pipeline as the windows of the members this process saw last
+        time; only if they changed does a second round trip read the others.
+        """
+        room_key = keys.sensors_in_room(building, room)
+        guessed = self._members.get(room_key, ())
+        members_now, aggregates = self.registry.windows(guessed, start_us, end_us, members_of=room_key)
+        members = tuple(sorted(m.decode() for m in members_now))
+        if members != guessed:
+            if len(self._members) >= MEMBER_CACHE_ROOMS:
+                self._members.clear()
+            self._members[room_key] = members
+            by_sensor = dict(zip(guessed, aggregates, strict=True))
+            missing = [m for m in members if m not in by_sensor]
+            by_sensor.update(zip(missing, self.registry.windows(missing, start_us, end_us)[1], strict=True))
+            aggregates = [by_sensor[m] for m in members]
         count, total, contributing = 0, 0.0, []
-        for sensor, found in zip(members, self.registry.windows(members, start_us, end_us), strict=True):
+        for sensor, found in zip(members, aggregates, strict=True):
             # An index entry left by a racing move is not the room's sensor.
             if (found["building"], found["room"]) != (building, room) or not found["count"]:
                 continue

@@ -8,6 +8,7 @@ from flask import current_app
 from flask_smorest import Blueprint
 
 from .. import timeutil, units
+from ..auth import listing_org, principal, require_sensor, require_sensor_writes, requires
 from ..errors import abort
 from ..readings.schemas import MSG_SENSOR_ID, is_sensor_id
 from .schemas import (
@@ -80,6 +81,7 @@ def window_doc(start: int, end: int) -> dict:
 
 
 @blp.route("/<sensor_id>", methods=["PUT"])
+@requires("admin")
 @blp.arguments(SensorMetadataSchema)
 @blp.response(200, SensorSchema, description="Updated; the sensor with its statistics.")
 @blp.alt_response(201, schema=SensorSchema, description="Registered for the first time.")
@@ -94,6 +96,10 @@ def put_sensor(data: dict, sensor_id: str):
     org's, else the kind's default.
     """
     checked_sensor_id(sensor_id)
+    if not principal().all_orgs:
+        # An org admin registers its own sensors (or unowned ones), for its own org.
+        data["org"] = listing_org(data.get("org"))
+        require_sensor_writes([sensor_id])
     try:
         _, created = registry().put(sensor_id, data)
     except MacInUse as exc:
@@ -102,6 +108,7 @@ def put_sensor(data: dict, sensor_id: str):
 
 
 @blp.route("/<sensor_id>", methods=["GET"])
+@requires("read")
 @blp.arguments(UnitQuerySchema, location="query")
 @blp.response(200, SensorSchema)
 @blp.alt_response(400, description="Not a valid sensor id")
@@ -109,6 +116,7 @@ def put_sensor(data: dict, sensor_id: str):
 def get_sensor(query: dict, sensor_id: str):
     """A sensor's metadata, statistics and last-seen time"""
     checked_sensor_id(sensor_id)
+    require_sensor(sensor_id, f"No sensor {sensor_id}: never registered, no reading received.")
     kind = registry().kind(sensor_id)
     unit = answer_unit(kind, query.get("unit"))
     found = registry().describe([sensor_id], display_unit=unit)[0]
@@ -118,6 +126,7 @@ def get_sensor(query: dict, sensor_id: str):
 
 
 @blp.route("", methods=["GET"])
+@requires("read")
 @blp.arguments(ListQuerySchema, location="query")
 @blp.response(200, SensorPageSchema)
 def list_sensors(query: dict):
@@ -127,11 +136,15 @@ def list_sensors(query: dict):
     readings (those have ``registered: false``). Pages follow ``next_cursor``.
     """
     filters = {field: query[field] for field in ("org", "site", "building", "room", "kind") if field in query}
+    org = listing_org(filters.pop("org", None))
+    if org is not None:
+        filters["org"] = org
     page, next_cursor = registry().list_page(filters, query.get("cursor"), query["limit"])
     return {"sensors": page, "next_cursor": next_cursor}
 
 
 @blp.route("/<sensor_id>/aggregate", methods=["GET"])
+@requires("read")
 @blp.arguments(AggregateQuerySchema, location="query")
 @blp.response(200, AggregateSchema, description="count, avg, min, max of the readings in [start, end)")
 @blp.alt_response(400, description="Not a valid sensor id")
@@ -144,8 +157,9 @@ def aggregate(query: dict, sensor_id: str):
     raw readings; an empty window answers ``count: 0`` and nulls.
     """
     checked_sensor_id(sensor_id)
+    require_sensor(sensor_id, f"No sensor {sensor_id}: never registered, no reading received.")
     start, end = trailing_window(query["window"], query.get("end"), now_us())
-    found = registry().windows([sensor_id], start, end)[0]
+    found = registry().windows([sensor_id], start, end)[1][0]
     if not found["known"]:
         abort(404, f"No sensor {sensor_id}: never registered, no reading received.")
     unit = answer_unit(found["kind"], query.get("unit"))
@@ -162,6 +176,7 @@ def aggregate(query: dict, sensor_id: str):
 
 
 @blp.route("/<sensor_id>/series", methods=["GET"])
+@requires("read")
 @blp.arguments(SeriesQuerySchema, location="query")
 @blp.response(200, SeriesSchema, description="Per-bucket count, avg, min, max; empty buckets omitted")
 @blp.alt_response(400, description="Not a valid sensor id")
@@ -175,17 +190,18 @@ def series(query: dict, sensor_id: str):
     window says so).
     """
     checked_sensor_id(sensor_id)
+    require_sensor(sensor_id, f"No sensor {sensor_id}: never registered, no reading received.")
     retention = current_app.extensions["settings"].retention
     now = now_us()
     end = query.get("end", now)
     start = query["start"]
     if end <= start:
         query_error("end", "end must come after start.")
-    if end - start > retention * 1_000_000:
-        query_error("start", f"A series spans at most the retention ({retention} s).")
     start = max(start, now - retention * 1_000_000)
     if end <= start:
         query_error("end", f"The range ends before the retained readings (the last {retention} s).")
+    if end - start > retention * 1_000_000:
+        query_error("start", f"A series spans at most the retention ({retention} s).")
     step_us = SERIES_STEPS[query["bucket"]] * 1_000_000
     known, kind, found = registry().series(sensor_id, start, end, step_us)
     if not known:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from flask import Flask
+from redis.cluster import RedisCluster
 from redis.exceptions import NoScriptError
 
 from .. import keys, timeutil, units
@@ -39,14 +40,23 @@ def index_keys(meta: dict) -> set[str]:
     return found
 
 
-def run_scripts(client, script, calls: list[tuple[list, list]]) -> list:
-    """Run one script for many (KEYS, ARGV) in one round trip (NOSCRIPT-safe).
+def run_scripts(client, script, calls: list[tuple[list, list]], members_of: str | None = None) -> list:
+    """Run one script for many (KEYS, ARGV) in one round trip (NOSCRIPT-safe);
+    with ``members_of``, SMEMBERS of that key rides along as the last reply.
 
-    On a cluster the pipeline sends each call to its own slot's node.
+    On a cluster (whose pipelines refuse scripts) each call goes to its own
+    slot's node in turn: one round trip per call.
     """
+    if isinstance(client, RedisCluster):
+        results = [script(keys=call_keys, args=args) for call_keys, args in calls]
+        if members_of:
+            results.append(client.smembers(members_of))
+        return results
     pipe = client.pipeline(transaction=False)
     for call_keys, args in calls:
         queue_script(pipe, script, call_keys, args)
+    if members_of:
+        pipe.smembers(members_of)
     results = pipe.execute(raise_on_error=False)
     for position, result in enumerate(results):
         if isinstance(result, NoScriptError):
@@ -152,7 +162,9 @@ class SensorRegistry:
             described.append(
                 {
                     "id": sensor,
-                    "registered": bool(meta),
+                    # A sensor claimed by an org key's first write has an
+                    # org but was never registered.
+                    "registered": "registered" in meta,
                     **{field: meta.get(field) for field in META_FIELDS},
                     "input_unit": meta.get("input_unit"),
                     "registered_at": meta.get("registered"),
@@ -205,14 +217,19 @@ class SensorRegistry:
 
     # -- windows ----------------------------------------------------------
 
-    def windows(self, sensor_ids: list[str], start_us: int, end_us: int) -> list[dict]:
+    def windows(self, sensor_ids, start_us: int, end_us: int, members_of: str | None = None):
         """Aggregate of each sensor's readings in [start, end), one round trip.
 
         Each: known, count, sum, min, max, and the sensor's kind, building, room.
+        With ``members_of`` (a set key) also reads that set in the same round
+        trip and returns ``(its members, aggregates)``; otherwise
+        ``(None, aggregates)``.
         """
         calls = [([keys.sensor(sensor)], [start_us, end_us, self.bucket_us]) for sensor in sensor_ids]
+        replies = run_scripts(self.client, self._window, calls, members_of)
+        members = replies.pop() if members_of else None
         results = []
-        for known, count, total, low, high, kind, building, room in run_scripts(self.client, self._window, calls):
+        for known, count, total, low, high, kind, building, room in replies:
             results.append(
                 {
                     "known": bool(known),
@@ -225,7 +242,7 @@ class SensorRegistry:
                     "room": _text(room),
                 }
             )
-        return results
+        return members, results
 
     def series(self, sensor_id: str, start_us: int, end_us: int, step_us: int) -> tuple[bool, str | None, list]:
         """(known?, kind, points): a point is (step start us, count, sum, min, max) of a non-empty step."""

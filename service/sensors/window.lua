@@ -24,9 +24,10 @@ for bucket = math.floor(start_us / bucket_us), math.floor((end_us - 1) / bucket_
   local base = bucket * bucket_us
   local inside = base >= start_us and base + bucket_us <= end_us
   local flat = redis.call('HGETALL', prefix .. string.format('%d', bucket))
+  local from, to = start_us - base, end_us - base
   for i = 1, #flat, 2 do
-    local at = base + tonumber(flat[i])
-    if inside or (at >= start_us and at < end_us) then
+    local offset = inside or tonumber(flat[i])
+    if inside or (offset >= from and offset < to) then
       local value = tonumber(flat[i + 1])
       count = count + 1
       sum = sum + value

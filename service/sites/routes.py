@@ -6,6 +6,7 @@ import marshmallow as ma
 from flask import current_app
 from flask_smorest import Blueprint
 
+from ..auth import listing_org, principal, require_org, requires
 from ..errors import abort
 from ..jsonio import json_body
 from ..readings.schemas import is_sensor_id
@@ -67,8 +68,12 @@ def _unknown(site_id: str):
 
 
 def _checked_site_id(site_id: str) -> str:
+    """A valid site id the API key may reach (400, or 404 for another org's site)."""
     if not is_sensor_id(site_id):
         abort(400, f"Invalid site id: {MSG_SITE_ID}.")
+    if not principal().all_orgs:
+        site = _store().get(site_id)
+        require_org(site.get("org") if site else None, f"No site has the id {site_id!r}.")
     return site_id
 
 
@@ -82,13 +87,24 @@ def _site(site_id: str) -> dict:
 # -- sites ----------------------------------------------------------------
 
 
+def _copy_org_settings(site: dict) -> None:
+    """A site that joins an org gets a copy of the org's settings in its
+    record (service/orgs/store.py), read by the too-hot answer."""
+    if site["org"] is not None:
+        current_app.extensions["orgs"].copy_to_site(site["id"], site["org"])
+
+
+
 @blp.route("", methods=["POST"])
+@requires("admin")
 @blp.arguments(SiteCreateSchema)
 @blp.response(201, SiteSchema, description="The site was created.")
 @blp.alt_response(409, description="A site with this id exists; nothing changed")
 @blp.alt_response(422, description="Invalid fields, listed by name; nothing stored")
 def create_site(data: dict):
     """Create a site (its id is assigned when none is sent)"""
+    if not principal().all_orgs:
+        data["org"] = listing_org(data.get("org"))  # an org admin creates sites of its own org
     store = _store()
     given = "id" in data
     # An assigned id holds 80 random bits; a second try only guards against
@@ -97,20 +113,24 @@ def create_site(data: dict):
         site_id = data["id"] if given else new_site_id()
         site = store.create({**data, "id": site_id})
         if site is not None:
+            _copy_org_settings(site)
             return site
     abort(409, f"A site with the id {site_id!r} already exists.")
 
 
 @blp.route("", methods=["GET"])
+@requires("read")
 @blp.arguments(SiteListQuerySchema, location="query")
 @blp.response(200, SiteListSchema, description="One page of sites in id order.")
 def list_sites(query: dict):
     """List sites, optionally of one org and/or one location"""
-    sites, next_cursor = _store().list(query.get("org"), query.get("location"), query["limit"], query.get("cursor"))
+    org = listing_org(query.get("org"))
+    sites, next_cursor = _store().list(org, query.get("location"), query["limit"], query.get("cursor"))
     return {"sites": sites, "next_cursor": next_cursor}
 
 
 @blp.route("/<site_id>", methods=["GET"])
+@requires("read")
 @blp.response(200, SiteSchema)
 @blp.alt_response(400, description="Not a valid site id")
 @blp.alt_response(404, description="Unknown site")
@@ -120,6 +140,7 @@ def get_site(site_id: str):
 
 
 @blp.route("/<site_id>", methods=["PATCH"])
+@requires("admin")
 @blp.arguments(SitePatchSchema)
 @blp.response(200, SiteSchema, description="The site after the change.")
 @blp.alt_response(400, description="Not a valid site id")
@@ -127,16 +148,23 @@ def get_site(site_id: str):
 @blp.alt_response(422, description="Invalid fields, listed by name; nothing changed")
 def patch_site(changes: dict, site_id: str):
     """Change a site's name, location, org, time zone or threshold"""
+    _checked_site_id(site_id)
+    if "org" in changes:
+        require_org(changes["org"], f"No org {changes['org']!r} for this API key.")
     try:
-        return _store().patch(_checked_site_id(site_id), changes)
+        site = _store().patch(_checked_site_id(site_id), changes)
     except UnknownSite:
         _unknown(site_id)
+    if "org" in changes:
+        _copy_org_settings(site)
+    return site
 
 
 # -- configuration ----------------------------------------------------------
 
 
 @blp.route("/<site_id>/configuration", methods=["PUT"])
+@requires("admin")
 @blp.arguments(ConfigurationSchema)
 @blp.response(201, ConfigurationVersionSchema, description="A new version was stored.")
 @blp.alt_response(200, schema=ConfigurationVersionSchema, description="Same as the current version; nothing stored")
@@ -156,6 +184,7 @@ def put_configuration(configuration: dict, site_id: str):
 
 
 @blp.route("/<site_id>/configuration", methods=["GET"])
+@requires("read")
 @blp.arguments(ConfigurationQuerySchema, location="query")
 @blp.response(200, ConfigurationVersionSchema, description="The current version, or the one in force at `at`.")
 @blp.alt_response(404, description="Unknown site, or no configuration (at that time)")
@@ -173,6 +202,7 @@ def get_configuration(query: dict, site_id: str):
 
 
 @blp.route("/<site_id>/configuration/history", methods=["GET"])
+@requires("read")
 @blp.response(200, ConfigurationHistorySchema, description="Every version, oldest first.")
 @blp.alt_response(404, description="Unknown site")
 def get_configuration_history(site_id: str):
@@ -196,6 +226,7 @@ def _entry_count(payload) -> int:
 
 
 @blp.route("/<site_id>/live", methods=["POST"])
+@requires("ingest")
 @blp.doc(requestBody=_LIVE_BODY)
 @blp.response(200, LiveResultSchema, description="Stored; counts of new and duplicate entries.")
 @blp.alt_response(400, description="Not JSON")
@@ -227,6 +258,7 @@ def post_live(site_id: str):
 
 
 @blp.route("/<site_id>/live/latest", methods=["GET"])
+@requires("read")
 @blp.response(200, LiveEntryOutSchema, description="The entry with the newest dt-stamp.")
 @blp.alt_response(404, description="Unknown site, or no live data yet")
 def get_live_latest(site_id: str):
@@ -241,6 +273,7 @@ def get_live_latest(site_id: str):
 
 
 @blp.route("/<site_id>/live", methods=["GET"])
+@requires("read")
 @blp.arguments(LiveQuerySchema, location="query")
 @blp.response(200, LivePageSchema, description="One page of entries with start <= dt-stamp < end, oldest first.")
 @blp.alt_response(404, description="Unknown site")

@@ -4,6 +4,7 @@
 -- KEYS[2]  site:{<id>}:day:<date>         the day's summary hash
 -- ARGV[1]  org the readings were sent for
 -- ARGV[2]  seconds until the day's keys expire (retention after the day's end)
+-- ARGV[3]  the site's too-hot threshold in force (°C)
 -- then per reading: sensor id, microseconds after the local midnight, °C value
 --
 -- Derived keys (same hash tag): KEYS[2]..':minutes' (minute -> highest °C,
@@ -11,8 +12,16 @@
 -- KEYS[2]..':seenf' (set of sub-second instants): the dedup memory, so a
 -- reading counts once however often it is sent or retried.
 --
+-- The too-hot outbox: the first call that finds the day's maximum above
+-- the threshold in force records it in the day hash (hot_max,
+-- hot_threshold); until the caller has published the site.too_hot event
+-- and set hot_published, every call returns it again, so a crash between
+-- this script and the publication is repaired by the next call for the
+-- day (a retry or the next reading).
+--
 -- Returns -2 when the site does not exist, -1 when it belongs to another
--- org (nothing changed either way), else the number of new readings.
+-- org (nothing changed either way), else {new readings} or, while the
+-- day's event is unpublished, {new readings, hot_max, hot_threshold}.
 local org = redis.call('HGET', KEYS[1], 'org')
 if org == false then
   if redis.call('EXISTS', KEYS[1]) == 0 then
@@ -36,7 +45,7 @@ end
 local max_text, max_at_text = nil, nil
 local touched = {}
 local new = 0
-for pos = 3, #ARGV, 3 do
+for pos = 4, #ARGV, 3 do
   local sensor = ARGV[pos]
   local offset = tonumber(ARGV[pos + 1])
   local value = tonumber(ARGV[pos + 2])
@@ -71,4 +80,12 @@ end
 for key in pairs(touched) do
   redis.call('EXPIRE', key, ttl)
 end
-return new
+local hot = redis.call('HMGET', day, 'hot_max', 'hot_threshold', 'hot_published')
+if not hot[1] and max ~= nil and max > tonumber(ARGV[3]) then
+  hot = {max_text or state[2], ARGV[3], false}
+  redis.call('HSET', day, 'hot_max', hot[1], 'hot_threshold', hot[2])
+end
+if hot[1] and not hot[3] then
+  return {new, hot[1], hot[2]}
+end
+return {new}

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import marshmallow as ma
-from flask import current_app
+from flask import current_app, request
 from flask_smorest import Blueprint
 
 from .. import units
-from ..errors import abort
+from ..auth import principal, require_org, requires
+from ..errors import MSG_INVALID_REQUEST, abort
 from ..jsonio import json_body, json_response
 from ..metrics import READINGS
 from .schemas import AnswerQuerySchema, AnswerSchema, TemperatureIngestResultSchema, TemperatureSchema
 from .store import Rejected
+from .validation import parse_answer_query
 
 blp = Blueprint(
     "toohot",
@@ -74,6 +76,7 @@ def _load(payload) -> list[dict]:
 
 
 @blp.route("/v1/temperatures", methods=["POST"])
+@requires("ingest")
 @blp.doc(requestBody=_TEMPERATURE_BODY)
 @blp.response(200, TemperatureIngestResultSchema, description="Stored; counts of new and duplicate readings.")
 @blp.alt_response(400, description="Not JSON, or neither an object nor an array")
@@ -90,6 +93,10 @@ def post_temperatures():
     in the readings store (``/statistics/<sensor>``, windows, series).
     """
     items = _load(json_body())
+    who = principal()
+    if not who.all_orgs:
+        for org in sorted({item["orgId"] for item in items} - {who.org}):
+            require_org(org, f"No org {org!r} for this API key; nothing was written.")
     try:
         result = _store().ingest(items)
     except Rejected as exc:
@@ -105,11 +112,15 @@ def _shown(value: float | None, unit: str) -> float | None:
 
 
 @blp.route("/v1/admin/toohotornot", methods=["GET"])
-@blp.arguments(AnswerQuerySchema, location="query")
+@requires("read")
+# The query is parsed by parse_answer_query (held to the schema by tests);
+# the schema documents it.
+@blp.doc(parameters=[{"in": "query", "schema": AnswerQuerySchema}])
 @blp.response(200, AnswerSchema, description="The site's day: too hot or not, and how bad it was")
 @blp.alt_response(404, description="No site has this id")
 @blp.alt_response(422, description="Invalid query, or a date outside retention")
-def too_hot_or_not(query: dict):
+@blp.alt_response(503, description="Redis not answering; retry")
+def too_hot_or_not():
     """Has the site been too hot today (its local day)?
 
     ``tooHot`` is true when a reading of the day was above the threshold
@@ -118,30 +129,31 @@ def too_hot_or_not(query: dict):
     minutes with such a reading. Temperatures are in ``unit`` (default: the
     org's unit).
     """
-    store = _store()
+    query, errors = parse_answer_query(request.args)
+    if errors:
+        abort(422, MSG_INVALID_REQUEST, {"query": errors})
     site_id = query["siteId"]
-    site = store.site_settings(site_id)
-    if site is None:
+    found = _store().answer(site_id, query.get("date"))
+    if found is None:
         abort(404, f"No site has the id {site_id!r}.")
-    zone_name = site["timezone"]
-    day = query.get("date") or store.today(zone_name)
-    if not store.in_retention(zone_name, day):
+    require_org(found["org"], f"No site has the id {site_id!r}.")
+    day = found["date"]
+    if not found["in_retention"]:
         abort(422, f"{day.isoformat()} is not a day within retention "
-              f"(today in {zone_name} and the {store.retention_days} days before).",
+              f"(today in {found['timezone']} and the {_store().retention_days} days before).",
               {"query": {"date": ["Outside retention (TOOHOT_RETENTION_DAYS) or in the future."]}})
-    threshold = site["threshold"]
-    state = store.day_state(site_id, zone_name, day, threshold)
-    unit = query.get("unit") or site["unit"]
+    threshold, max_value = found["threshold"], found["max"]
+    unit = query.get("unit") or found["unit"]
     return json_response({
         "siteId": site_id,
-        "orgId": site["org"],
-        "tooHot": state["max"] is not None and state["max"] > threshold,
+        "orgId": found["org"],
+        "tooHot": max_value is not None and max_value > threshold,
         "date": day.isoformat(),
-        "timezone": zone_name,
+        "timezone": found["timezone"],
         "threshold": _shown(threshold, unit),
-        "maxTemperature": _shown(state["max"], unit),
-        "maxAt": state["max_at"],
-        "minutesAbove": state["minutes_above"],
-        "readings": state["readings"],
+        "maxTemperature": _shown(max_value, unit),
+        "maxAt": found["max_at"],
+        "minutesAbove": found["minutes_above"],
+        "readings": found["readings"],
         "unit": unit,
     })

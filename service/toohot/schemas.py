@@ -17,7 +17,7 @@ MSG_SENSOR = "Sensor ids are 1 to 128 characters of A-Z a-z 0-9 . _ : -"
 MSG_EPOCH = "Not a valid timestamp: send seconds since the Unix epoch as a number (example: 1658739178)."
 MSG_EPOCH_RANGE = "The timestamp must lie between 1970-01-01 and 2100-01-01 UTC."
 MSG_DATE = "Not a valid date: send YYYY-MM-DD."
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}").fullmatch
+DATE_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}").fullmatch
 
 
 def _id(message: str, **kwargs) -> ma.fields.String:
@@ -70,7 +70,7 @@ class TemperatureIngestResultSchema(ma.Schema):
 class Date(ma.fields.String):
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
-        if not _DATE(text):
+        if not DATE_TEXT(text):
             raise ma.ValidationError(MSG_DATE)
         try:
             return date.fromisoformat(text)

@@ -18,7 +18,7 @@ from functools import lru_cache
 from flask import Flask
 
 from .. import keys, timeutil, units
-from ..orgs.store import DEFAULT_TIMEZONE, effective
+from ..orgs.store import DEFAULT_THRESHOLD, DEFAULT_TIMEZONE, DEFAULT_UNIT, effective
 from ..orgs.store import FIELDS as ORG_FIELDS
 from ..redis_client import queue_script, redis_ext
 from ..settings import Settings
@@ -27,6 +27,16 @@ from ..sites.schemas import zone_from_name
 # Location of a site registered by its first reading (sites need one).
 FIRST_SIGHT_LOCATION = "unspecified"
 US_PER_DAY = 86_400_000_000
+# The widest UTC offsets in use: a local date is one of the UTC dates in between.
+EARLIEST_OFFSET_US = 12 * 3600 * 1_000_000
+LATEST_OFFSET_US = 14 * 3600 * 1_000_000
+TOO_HOT_EVENT = "site.too_hot"
+# Refreshes of a site's copy of its org's settings one answer may need.
+STALE_COPY_ATTEMPTS = 3
+
+
+class StaleOrgCopy(RuntimeError):
+    """The site changed org again while its copy of the org's settings was refreshed."""
 
 
 class Rejected(Exception):
@@ -58,6 +68,18 @@ def local_date(zone_name: str, us: int) -> date:
     return timeutil.us_to_datetime(us).astimezone(zone(zone_name)).date()
 
 
+def candidate_days(now_us: int) -> list[date]:
+    """Every date that is today somewhere on Earth (UTC-12 to UTC+14), in
+    order: two, or three around midday UTC."""
+    first = timeutil.us_to_datetime(now_us - EARLIEST_OFFSET_US).date()
+    last = timeutil.us_to_datetime(now_us + LATEST_OFFSET_US).date()
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def too_hot_event_id(site_id: str, date_text: str) -> str:
+    return f"{TOO_HOT_EVENT}:{site_id}:{date_text}"
+
+
 def _text(raw: bytes | None) -> str | None:
     return raw.decode() if raw is not None else None
 
@@ -78,12 +100,17 @@ class TooHotStore:
         self.retention_days = settings.toohot_retention_days
         self.bucket_us = settings.bucket_seconds * 1_000_000
         self._day = redis_ext.register_script(app, __package__, "day.lua")
+        self._answer = redis_ext.register_script(app, __package__, "answer.lua")
         # Seconds since the epoch; replaceable so that tests can live on any day.
         self.clock = time.time
 
     @property
     def sites(self):
         return self.app.extensions["sites"]
+
+    @property
+    def orgs(self):
+        return self.app.extensions["orgs"]
 
     @property
     def readings(self):
@@ -178,8 +205,9 @@ class TooHotStore:
         for site_id in registered:
             self._register(site_id, first_org[site_id])
         days = self._days(items, sensor_of, celsius, sites, orgs, now)
-        self._apply_days(days)
+        too_hot = self._apply_days(days)
         accepted = self.readings.ingest(self._reading_groups(items, sensor_of, celsius), now=now)
+        self._publish_too_hot(too_hot)
         return {"accepted": accepted, "duplicates": len(items) - accepted, "sitesRegistered": registered}
 
     def _register(self, site_id: str, org_id: str) -> None:
@@ -189,13 +217,16 @@ class TooHotStore:
             site = self.sites.get(site_id)
             if site is not None and site["org"] != org_id:
                 raise Rejected(409, f"The site {site_id!r} belongs to another org; nothing was written.")
+        self.orgs.copy_to_site(site_id, org_id)
 
     def _days(self, items, sensor_of, celsius, sites, orgs, now) -> dict:
-        """(site, local date) -> [org, ttl, then sensor, offset, value per reading]."""
+        """(site, local date) -> [org, ttl, threshold in force, then sensor,
+        offset, value per reading]."""
         days: dict[tuple[str, date], list] = {}
         for index, item in enumerate(items):
             site = sites[item["siteId"]]
-            zone_name = site.timezone or orgs[item["orgId"]]["timezone"] or DEFAULT_TIMEZONE
+            org = orgs[item["orgId"]]
+            zone_name = site.timezone or org["timezone"] or DEFAULT_TIMEZONE
             us = item["timestamp"]
             day = local_date(zone_name, us)
             start, end = day_bounds(zone_name, day)
@@ -204,25 +235,32 @@ class TooHotStore:
                 continue  # beyond retention: kept by the readings store only
             args = days.get((site.id, day))
             if args is None:
-                args = days[(site.id, day)] = [item["orgId"], ttl]
+                threshold = site.threshold if site.threshold is not None else org["threshold"]
+                args = days[(site.id, day)] = [item["orgId"], ttl, repr(threshold)]
             args += (sensor_of[index], us - start, repr(celsius[index]))
         return days
 
-    def _apply_days(self, days: dict) -> None:
+    def _apply_days(self, days: dict) -> list[tuple[str, str, date, int, list]]:
+        """Run day.lua per (site, day); returns the days whose too-hot event
+        awaits publication: (site, org, day, ttl, [hot max, threshold])."""
         pipe = self.client.pipeline(transaction=False)
         calls = []
         for (site_id, day), args in days.items():
             call_keys = [keys.site(site_id), keys.site_day(site_id, day.isoformat())]
-            calls.append((call_keys, args))
+            calls.append((site_id, day, call_keys, args))
             queue_script(pipe, self._day, call_keys, args)
         results = pipe.execute(raise_on_error=False) if calls else []
-        for (call_keys, args), result in zip(calls, results, strict=True):
+        too_hot = []
+        for (site_id, day, call_keys, args), result in zip(calls, results, strict=True):
             if isinstance(result, Exception):
                 # NOSCRIPT after a Redis restart: redis-py's Script reloads it.
                 result = self._day(keys=call_keys, args=args)
-            if result < 0:
+            if isinstance(result, int):
                 # Only a concurrent change of the site's org gets here.
-                raise Rejected(409, f"The site {keys.hash_tag(call_keys[0])!r} belongs to another org.")
+                raise Rejected(409, f"The site {site_id!r} belongs to another org.")
+            if len(result) == 3:
+                too_hot.append((site_id, args[0], day, args[1], result[1:]))
+        return too_hot
 
     def _reading_groups(self, items, sensor_of, celsius) -> dict:
         """The readings store's grouping: sensor -> [latest us, its ISO text,
@@ -242,44 +280,80 @@ class TooHotStore:
             group[1] = timeutil.us_to_iso(group[0])
         return groups
 
+    # -- too-hot events ---------------------------------------------------
+
+    def _publish_too_hot(self, pending: list[tuple[str, str, date, int, list]]) -> None:
+        """Publish each day's site.too_hot event, then mark it published.
+
+        The event id names the site and the day, so publishing again after
+        a crash between the two steps appends nothing.
+        """
+        if not pending:
+            return
+        events = self.app.extensions["events"]
+        pipe = self.client.pipeline(transaction=False)
+        for site_id, org_id, day, ttl, (hot_max, hot_threshold) in pending:
+            date_text = day.isoformat()
+            events.publish(
+                TOO_HOT_EVENT, site_id, org=org_id, event_id=too_hot_event_id(site_id, date_text),
+                data={"site": site_id, "date": date_text,
+                      "maxTemperature": float(hot_max), "threshold": float(hot_threshold)},
+            )
+            day_key = keys.site_day(site_id, date_text)
+            pipe.hset(day_key, "hot_published", 1)
+            pipe.expire(day_key, ttl)
+        pipe.execute()
+
     # -- the answer -------------------------------------------------------
 
-    def site_settings(self, site_id: str) -> dict | None:
-        """The site's org, effective time zone, threshold and org unit."""
-        found, org_id, zone_name, threshold = self.client.hmget(keys.site(site_id), "id", "org", "timezone", "threshold")
-        if found is None:
+    def answer(self, site_id: str, day: date | None = None) -> dict | None:
+        """The site's settings and the state of ``day`` (default: its today),
+        in one script call; None for an unknown site.
+
+        Keys: ``org``, ``timezone``, ``threshold`` (°C), ``unit`` (the org's),
+        ``date``, ``in_retention``, ``readings``, ``max`` (°C or None),
+        ``max_at`` (ISO in the zone or None), ``minutes_above``.
+        """
+        now_us = round(self.clock() * 1_000_000)
+        days = candidate_days(now_us) if day is None else [day]
+        args = [DEFAULT_TIMEZONE, repr(DEFAULT_THRESHOLD), DEFAULT_UNIT, *(d.isoformat() for d in days)]
+        site_key = keys.site(site_id)
+        reply = self._answer(keys=[site_key], args=args)
+        refreshes = 0
+        while reply is not None and len(reply) == 1:
+            # The site's copy of its org's settings is missing or of another
+            # org (its org changes concurrently if this repeats).
+            if refreshes == STALE_COPY_ATTEMPTS:
+                raise StaleOrgCopy(site_id)
+            refreshes += 1
+            self.orgs.copy_to_site(site_id, reply[0].decode())
+            reply = self._answer(keys=[site_key], args=args)
+        if reply is None:
             return None
-        org_id = _text(org_id)
-        org = effective(org_id, self.client.hmget(keys.org(org_id), *ORG_FIELDS) if org_id else [None] * 4)
-        return {
-            "org": org_id,
-            "timezone": _text(zone_name) or org["timezone"],
-            "threshold": float(threshold) if threshold is not None else org["threshold"],
-            "unit": org["unit"],
+        org_id, zone_name, threshold, unit = (value.decode() for value in reply[:4])
+        today = local_date(zone_name, now_us)
+        if day is None:
+            day = today
+            index = 4 + 4 * (today - days[0]).days
+        else:
+            index = 4
+        readings, max_value, max_at, minutes_above = reply[index : index + 4]
+        answer = {
+            "org": org_id or None,
+            "timezone": zone_name,
+            "threshold": float(threshold),
+            "unit": unit,
+            "date": day,
+            "in_retention": today - timedelta(days=self.retention_days) <= day <= today,
+            "readings": 0,
+            "max": None,
+            "max_at": None,
+            "minutes_above": 0,
         }
-
-    def today(self, zone_name: str, now: float | None = None) -> date:
-        return local_date(zone_name, round((self.clock() if now is None else now) * 1_000_000))
-
-    def in_retention(self, zone_name: str, day: date, now: float | None = None) -> bool:
-        today = self.today(zone_name, now)
-        return today - timedelta(days=self.retention_days) <= day <= today
-
-    def day_state(self, site_id: str, zone_name: str, day: date, threshold: float) -> dict:
-        """readings, max (°C or None), max_at (ISO in the zone or None), minutes above."""
-        date_text = day.isoformat()
-        pipe = self.client.pipeline(transaction=False)
-        pipe.hmget(keys.site_day(site_id, date_text), "readings", "max", "max_at")
-        pipe.zcount(keys.site_day_minutes(site_id, date_text), f"({threshold!r}", "+inf")
-        (readings, max_value, max_at), minutes_above = pipe.execute()
-        if not readings:
-            return {"readings": 0, "max": None, "max_at": None, "minutes_above": 0}
-        start, _ = day_bounds(zone_name, day)
-        moment = timeutil.us_to_datetime(start + int(max_at)).astimezone(zone(zone_name))
-        return {
-            "readings": int(readings),
-            "max": float(max_value),
-            "max_at": moment.isoformat(),
-            "minutes_above": minutes_above,
-        }
-
+        if readings:
+            start, _ = day_bounds(zone_name, day)
+            answer["readings"] = int(readings)
+            answer["max"] = float(max_value)
+            answer["max_at"] = timeutil.us_to_datetime(start + int(max_at)).astimezone(zone(zone_name)).isoformat()
+            answer["minutes_above"] = minutes_above
+        return answer

@@ -7,6 +7,7 @@ import re
 from flask import current_app
 from flask_smorest import Blueprint
 
+from ..auth import listing_org, principal, require_all_orgs, require_org, requires
 from ..errors import abort
 from .schemas import DeadLetterListSchema, DeadLetterQuerySchema, WebhookCreateSchema, WebhookListSchema, WebhookSchema
 from .ssrf import ForbiddenTarget, check_url
@@ -22,6 +23,7 @@ def _store():
 
 
 @blp.route("/v1/webhooks", methods=["POST"])
+@requires("admin")
 @blp.arguments(WebhookCreateSchema)
 @blp.response(201, WebhookSchema, description="Registered; it receives events published from now on.")
 @blp.alt_response(422, description="Invalid fields, or a receiver on a loopback, link-local or private address")
@@ -31,17 +33,22 @@ def create_webhook(body: dict):
         check_url(body["url"], current_app.extensions["settings"].webhook_allow_private)
     except ForbiddenTarget as exc:
         abort(422, str(exc), errors={"json": {"url": [str(exc)]}})
-    return _store().create(body["url"], body["secret"], body["org"], body["types"])
+    # An org key's webhook hears its own org's events only.
+    org = body["org"] if principal().all_orgs else listing_org(body["org"])
+    return _store().create(body["url"], body["secret"], org, body["types"])
 
 
 @blp.route("/v1/webhooks", methods=["GET"])
+@requires("admin")
 @blp.response(200, WebhookListSchema)
 def list_webhooks():
     """All webhooks (secrets are never returned)"""
-    return {"webhooks": _store().all()}
+    who = principal()
+    return {"webhooks": [webhook for webhook in _store().all() if who.can_access_org(webhook.get("org"))]}
 
 
 @blp.route("/v1/webhooks/<webhook_id>", methods=["GET"])
+@requires("admin")
 @blp.response(200, WebhookSchema)
 @blp.alt_response(404, description="No such webhook")
 def get_webhook(webhook_id: str):
@@ -49,30 +56,38 @@ def get_webhook(webhook_id: str):
     webhook = _store().get(webhook_id) if _WEBHOOK_ID(webhook_id) else None
     if webhook is None:
         abort(404, f"No webhook {webhook_id!r}.")
+    require_org(webhook.get("org"), f"No webhook {webhook_id!r}.")
     return webhook
 
 
 @blp.route("/v1/webhooks/<webhook_id>", methods=["DELETE"])
+@requires("admin")
 @blp.response(204, description="Deleted; its pending deliveries are dropped.")
 @blp.alt_response(404, description="No such webhook")
 def delete_webhook(webhook_id: str):
     """Delete a webhook"""
+    webhook = _store().get(webhook_id) if _WEBHOOK_ID(webhook_id) else None
+    require_org(webhook.get("org") if webhook else None, f"No webhook {webhook_id!r}.")
     if not (_WEBHOOK_ID(webhook_id) and _store().delete(webhook_id)):
         abort(404, f"No webhook {webhook_id!r}.")
 
 
 @blp.route("/v1/webhooks/dead-letters", methods=["GET"])
+@requires("admin")
 @blp.arguments(DeadLetterQuerySchema, location="query")
 @blp.response(200, DeadLetterListSchema)
 def list_dead_letters(query: dict):
     """Deliveries that failed WEBHOOK_MAX_ATTEMPTS times, newest first"""
+    require_all_orgs()
     return {"dead_letters": _store().dead_letters(query["limit"])}
 
 
 @blp.route("/v1/webhooks/dead-letters/<dead_letter_id>/replay", methods=["POST"])
+@requires("admin")
 @blp.response(202, description="Queued for delivery again now, attempts reset.")
 @blp.alt_response(404, description="No such dead letter")
 def replay_dead_letter(dead_letter_id: str):
     """Replay a dead letter"""
+    require_all_orgs()
     if not (_DEAD_LETTER_ID(dead_letter_id) and _store().replay(dead_letter_id)):
         abort(404, f"No dead letter {dead_letter_id!r}.")

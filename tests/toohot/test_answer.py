@@ -4,6 +4,10 @@ maximum, minutes above the threshold, units, DST, late data."""
 from __future__ import annotations
 
 import pytest
+from redis.connection import AbstractConnection
+
+from service import keys
+from service.toohot.schemas import AnswerSchema
 
 from .conftest import epoch, reading
 
@@ -125,3 +129,76 @@ def test_site_time_zone_override_moves_the_day(client, post, answer, set_now):
     client.patch("/v1/sites/abc123", json={"timezone": "America/New_York"})
     body = answer("abc123")
     assert (body["timezone"], body["date"]) == ("America/New_York", "2024-07-15")
+
+
+def test_answer_loads_with_its_schema(post, answer, set_now):
+    set_now("2024-07-15 18:00")
+    post(reading(site="cool", at="2024-07-14 10:00"))
+    post([reading(at="2024-07-15 10:00", temperature=26.5), reading(at="2024-07-15 10:01", temperature=24)])
+    for body in (answer("abc123"), answer("abc123", unit="F"), answer("cool")):
+        assert AnswerSchema().load(body) == AnswerSchema().load(AnswerSchema().dump(body))
+
+
+def test_org_update_reaches_every_site_of_the_org(client, post, answer, set_now):
+    set_now("2024-07-15 18:00")
+    post([reading(site=f"s{n}", at="2024-07-15 10:00", temperature=24) for n in range(3)])
+    post(reading(site="other", org="betacorp", at="2024-07-15 10:00", temperature=24))
+    assert client.put("/v1/orgs/alphacorp", json={"threshold": 23, "unit": "F"}).status_code == 200
+    for site in ("s0", "s1", "s2"):
+        body = answer(site)
+        assert (body["tooHot"], body["threshold"], body["unit"]) == (True, 73.4, "F")
+    assert answer("other")["tooHot"] is False
+
+
+def test_site_moving_to_another_org_answers_with_the_new_orgs_settings(client, post, answer, set_now):
+    set_now("2024-07-15 18:00")
+    assert client.put("/v1/orgs/uscorp", json={"timezone": "America/New_York", "unit": "F"}).status_code == 200
+    post(reading(at="2024-07-15 10:00", temperature=24))
+    assert client.patch("/v1/sites/abc123", json={"org": "uscorp"}).status_code == 200
+    body = answer("abc123")
+    assert (body["orgId"], body["timezone"], body["unit"], body["date"]) == (
+        "uscorp", "America/New_York", "F", "2024-07-15")
+    created = client.post("/v1/sites", json={"id": "new1", "name": "n", "location": "l", "org": "uscorp"})
+    assert created.status_code == 201
+    assert answer("new1")["timezone"] == "America/New_York"
+
+
+def test_site_without_a_copy_of_its_orgs_settings_gets_one_when_asked(client, post, answer, set_now, redis_client):
+    set_now("2024-07-15 18:00")
+    assert client.put("/v1/orgs/alphacorp", json={"threshold": 20}).status_code == 200
+    post(reading(at="2024-07-15 10:00", temperature=22))
+    # A record written before sites held the copy.
+    redis_client.hdel(keys.site("abc123"), "org_copy", "org_version", "org_unit", "org_timezone", "org_threshold")
+    body = answer("abc123")
+    assert (body["tooHot"], body["threshold"]) == (True, 20.0)
+    assert redis_client.hget(keys.site("abc123"), "org_threshold") == b"20.0"
+
+
+def test_older_org_settings_never_overwrite_a_newer_copy(app, client, post, redis_client):
+    post(reading(at="2024-07-15 10:00"))
+    assert client.put("/v1/orgs/alphacorp", json={"threshold": 21}).status_code == 200
+    assert client.put("/v1/orgs/alphacorp", json={"threshold": 22}).status_code == 200
+    site_copy = app.extensions["orgs"]._site_copy
+    # A slow writer arriving with version 1 after version 2 was copied.
+    assert site_copy(keys=[keys.site("abc123")], args=["alphacorp", 1, "C", "Europe/Brussels", "21.0"]) == 0
+    assert site_copy(keys=[keys.site("abc123")], args=["betacorp", 9, "C", "Europe/Brussels", "21.0"]) == 0
+    assert redis_client.hmget(keys.site("abc123"), "org_version", "org_threshold") == [b"2", b"22.0"]
+    assert site_copy(keys=[keys.site("nope")], args=["alphacorp", 3, "C", "Europe/Brussels", "21.0"]) == 0
+    assert not redis_client.exists(keys.site("nope"))
+
+
+def test_answer_is_one_redis_round_trip(client, post, set_now, monkeypatch):
+    set_now("2024-07-15 18:00")
+    post(reading(at="2024-07-15 10:00", temperature=26))
+    client.get("/v1/admin/toohotornot?siteId=abc123")  # script loaded, connection open
+    sent = []
+    original = AbstractConnection.send_packed_command
+
+    def counted(self, command, check_health=True):
+        sent.append(command)
+        return original(self, command, check_health)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
+    assert client.get("/v1/admin/toohotornot?siteId=abc123").json["tooHot"] is True
+    assert client.get("/v1/admin/toohotornot?siteId=abc123&date=2024-07-14").json["readings"] == 0
+    assert len(sent) == 2

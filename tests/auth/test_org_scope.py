@@ -1,0 +1,121 @@
+"""An org's keys reach the org's sensors only; another org's answer 404."""
+
+from __future__ import annotations
+
+from service import keys
+from service.auth import sensors as sensor_scope
+
+from .authkeys import (
+    ALL_ADMIN,
+    ALL_INGEST,
+    ALL_READ,
+    ALPHA_ADMIN,
+    ALPHA_INGEST,
+    ALPHA_READ,
+    BETA_INGEST,
+    BETA_READ,
+    bearer,
+    reading,
+)
+
+
+def org_of(redis_client, sensor: str):
+    org = redis_client.hget(keys.sensor_meta(sensor), "org")
+    return org.decode() if org else None
+
+
+def register(redis_client, sensor: str, org: str) -> None:
+    redis_client.hset(keys.sensor_meta(sensor), mapping={"org": org})
+
+
+def test_an_org_key_claims_unowned_sensors_on_first_write(keyed, redis_client):
+    response = keyed.post("/data", json=[reading("a1"), reading("a2")], headers=bearer(ALPHA_INGEST))
+    assert response.get_json() == {"accepted": 2, "duplicates": 0}
+    assert org_of(redis_client, "a1") == org_of(redis_client, "a2") == "alphacorp"
+    assert keyed.get("/statistics/a1", headers=bearer(ALPHA_READ)).get_json()["count"] == 1
+
+
+def test_another_orgs_sensor_looks_exactly_like_a_missing_one(keyed):
+    keyed.post("/data", json=[reading("a1")], headers=bearer(ALPHA_INGEST))
+    foreign = keyed.get("/statistics/a1", headers=bearer(BETA_READ))
+    missing = keyed.get("/statistics/a1-never-seen", headers=bearer(BETA_READ))
+    assert foreign.status_code == missing.status_code == 404
+    assert foreign.get_json()["message"].replace("a1", "X") == missing.get_json()["message"].replace("a1-never-seen", "X")
+
+
+def test_an_org_key_cannot_write_to_another_orgs_sensor_and_the_batch_writes_nothing(keyed, redis_client):
+    keyed.post("/data", json=[reading("a1", 1)], headers=bearer(ALPHA_INGEST))
+    response = keyed.post("/data", json=[reading("b-new", 2), reading("a1", 3, 99.0)], headers=bearer(BETA_INGEST))
+    assert response.status_code == 404
+    assert "a1" in response.get_json()["message"] and "b-new" not in response.get_json()["message"]
+    assert keyed.get("/statistics/a1", headers=bearer(ALPHA_READ)).get_json() == {
+        "last_measurement": "2021-11-08T21:38:01Z", "count": 1, "avg": 20.0,
+    }
+    # Nothing of the refused batch was written, not even the claim of b-new.
+    assert org_of(redis_client, "b-new") is None
+    assert not redis_client.exists(keys.sensor("b-new"))
+
+
+def test_a_registered_sensor_of_another_org_is_refused_to_a_writer(keyed, redis_client):
+    register(redis_client, "b1", "betacorp")
+    assert keyed.post("/data", json=[reading("b1")], headers=bearer(ALPHA_INGEST)).status_code == 404
+    assert keyed.post("/data", json=[reading("b1")], headers=bearer(BETA_INGEST)).status_code == 200
+    assert keyed.get("/statistics/b1", headers=bearer(BETA_READ)).get_json()["count"] == 1
+
+
+def test_an_unowned_sensor_is_read_only_by_all_orgs_keys(keyed):
+    keyed.post("/data", json=[reading("loose")], headers=bearer(ALL_INGEST))
+    assert keyed.get("/statistics/loose", headers=bearer(ALPHA_READ)).status_code == 404
+    assert keyed.get("/statistics/loose", headers=bearer(ALL_READ)).get_json()["count"] == 1
+
+
+def test_all_orgs_keys_reach_every_sensor_and_claim_nothing(keyed, redis_client):
+    keyed.post("/data", json=[reading("a1", 1)], headers=bearer(ALPHA_INGEST))
+    assert keyed.post("/data", json=[reading("a1", 2), reading("free", 2)], headers=bearer(ALL_INGEST)).status_code == 200
+    assert keyed.get("/statistics/a1", headers=bearer(ALL_READ)).get_json()["count"] == 2
+    assert org_of(redis_client, "free") is None
+    assert keyed.delete("/statistics/a1", headers=bearer(ALL_ADMIN)).status_code == 204
+
+
+def test_an_org_admin_deletes_its_own_sensors_only(keyed):
+    keyed.post("/data", json=[reading("a1")], headers=bearer(ALPHA_INGEST))
+    keyed.post("/data", json=[reading("b1")], headers=bearer(BETA_INGEST))
+    assert keyed.delete("/statistics/b1", headers=bearer(ALPHA_ADMIN)).status_code == 404
+    assert keyed.get("/statistics/b1", headers=bearer(BETA_READ)).get_json()["count"] == 1
+    assert keyed.delete("/statistics/a1", headers=bearer(ALPHA_ADMIN)).status_code == 204
+    assert keyed.get("/statistics/a1", headers=bearer(ALPHA_READ)).get_json()["count"] == 0
+
+
+def test_a_claim_lost_to_another_org_refuses_the_batch(keyed, redis_client, monkeypatch):
+    # betacorp claims "race" between alphacorp's read of the owners and its claim.
+    real_sensor_orgs = sensor_scope.sensor_orgs
+
+    def read_then_lose_the_race(sensor_ids):
+        orgs = real_sensor_orgs(sensor_ids)
+        register(redis_client, "race", "betacorp")
+        return orgs
+
+    monkeypatch.setattr(sensor_scope, "sensor_orgs", read_then_lose_the_race)
+    response = keyed.post("/data", json=[reading("race")], headers=bearer(ALPHA_INGEST))
+    assert response.status_code == 404
+    assert org_of(redis_client, "race") == "betacorp"
+    assert not redis_client.exists(keys.sensor("race"))
+
+
+def test_scope_is_checked_with_one_read_per_batch(keyed, redis_client, monkeypatch):
+    sensors = [f"s{i}" for i in range(50)]
+    keyed.post("/data", json=[reading(s) for s in sensors], headers=bearer(ALPHA_INGEST))
+    calls = []
+    real_sensor_orgs = sensor_scope.sensor_orgs
+    monkeypatch.setattr(sensor_scope, "sensor_orgs", lambda ids: calls.append(len(ids)) or real_sensor_orgs(ids))
+    batch = [reading(s, second) for s in sensors for second in (10, 11, 12)]
+    assert keyed.post("/data", json=batch, headers=bearer(ALPHA_INGEST)).get_json()["accepted"] == 150
+    assert calls == [50]
+
+
+def test_sensor_orgs_reads_each_sensors_org_in_order(make_app, redis_client):
+    app = make_app()
+    register(redis_client, "s1", "alphacorp")
+    register(redis_client, "s3", "betacorp")
+    with app.app_context():
+        assert sensor_scope.sensor_orgs(["s1", "s2", "s3"]) == ["alphacorp", None, "betacorp"]
