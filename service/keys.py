@@ -96,7 +96,10 @@ publishing, fan-out, leases and dead letters are each one atomic script:
     hash delivery -> failed attempts so far.
 ``{events}:dead`` / ``{events}:dead:index``
     dead letters: hash delivery -> JSON (event, webhook, attempts, last
-    error) and its order by failure time.
+    error, the event's org) and its order by failure time.
+``{events}:dead:index:<org>``
+    the same order for the dead letters of one org's events (what an org's
+    API keys list).
 
 Sensor registry, time windows, buildings and rooms:
 
@@ -250,6 +253,11 @@ WEBHOOK_DELIVERIES = "{events}:deliveries"
 WEBHOOK_ATTEMPTS = "{events}:attempts"
 WEBHOOK_DEAD = "{events}:dead"
 WEBHOOK_DEAD_INDEX = "{events}:dead:index"
+
+
+def webhook_dead_index_of(org: str) -> str:
+    """Order of one org's dead letters (``replay.lua`` derives it the same way)."""
+    return f"{WEBHOOK_DEAD_INDEX}:{org}"
 # -- sensor registry, windows, buildings and rooms ------------------------
 
 

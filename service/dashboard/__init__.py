@@ -13,7 +13,10 @@ bp = Blueprint("dashboard", __name__, template_folder="templates", static_folder
 @public
 def index():
     settings = current_app.extensions["settings"]
-    return render_template("dashboard.html", offline_after=settings.offline_after, refresh_ms=3000)
+    # The page itself is public; its data calls need a read key when keys are configured.
+    keys_required = current_app.extensions["auth"].ring is not None
+    return render_template("dashboard.html", offline_after=settings.offline_after, refresh_ms=3000,
+                           keys_required=keys_required)
 
 
 def register(app: Flask, api) -> None:

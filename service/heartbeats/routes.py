@@ -7,7 +7,7 @@ import time
 from flask import current_app
 from flask_smorest import Blueprint
 
-from ..auth import require_all_orgs, require_sensor_writes, requires
+from ..auth import listing_org, require_sensor_writes, requires
 from ..events.store import iso_now
 from .schemas import HeartbeatResultSchema, HeartbeatSchema, SensorsPageSchema, SensorsQuerySchema
 
@@ -46,12 +46,22 @@ def get_heartbeat(query: dict):
 @requires("read")
 @blp.arguments(SensorsQuerySchema, location="query")
 @blp.response(200, SensorsPageSchema)
-@blp.alt_response(422, description="Invalid limit or cursor")
+@blp.alt_response(404, description="An org key asked for another org")
+@blp.alt_response(422, description="Invalid limit, cursor or org")
 def list_sensors(query: dict):
-    """All sensors, most recently heard first, with status"""
-    require_all_orgs()
+    """Sensors heard of, most recently heard first, with status
+
+    An org key sees its org's sensors only (a sensor's org is its registry
+    metadata's); an all-orgs key sees all, or one org with ``org=``.
+    ``too_hot``: the sensor's site (registry metadata) has been too hot
+    today, as ``GET /v1/admin/toohotornot`` answers.
+    """
+    org = listing_org(query.get("org"))
     now = time.time()
-    sensors, total = _store().overview(query["cursor"], query["limit"], now)
+    sensors, total = _store().overview(query["cursor"], query["limit"], now, org=org)
+    hot = current_app.extensions["toohot"].too_hot_today({s["site"] for s in sensors if s["site"]})
+    for sensor in sensors:
+        sensor["too_hot"] = hot.get(sensor["site"], False)
     following = query["cursor"] + len(sensors)
     return {
         "sensors": sensors,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from ..readings.schemas import MSG_SENSOR_ID, SENSOR_ID_PATTERN
 from .mac import MAC_PATTERN, MSG_MAC, normalise_mac
 
 
@@ -46,11 +47,16 @@ class SensorsQuerySchema(ma.Schema):
         validate=ma.validate.Range(min=0, max=2**53 - 1),
         metadata={"description": "next_cursor of the previous page"},
     )
+    org = ma.fields.String(
+        validate=ma.validate.Regexp(SENSOR_ID_PATTERN, error="Org id: " + MSG_SENSOR_ID),
+        metadata={"description": "Only this org's sensors (an org key always gets its own)"},
+    )
 
 
 class LastReadingSchema(ma.Schema):
     at = ma.fields.String(metadata={"description": "Instant of the latest reading, in the offset it was sent in"})
-    value = ma.fields.Float()
+    value = ma.fields.Float(metadata={"description": "In unit"})
+    unit = ma.fields.String(allow_none=True, metadata={"description": "Unit of value (none for a sensor of no kind)"})
 
 
 class SensorStatusSchema(ma.Schema):
@@ -59,7 +65,11 @@ class SensorStatusSchema(ma.Schema):
     last_heard = ma.fields.String(metadata={"description": "Last heartbeat or reading arrival (server time)"})
     last_heartbeat = ma.fields.String(allow_none=True)
     mac_address = ma.fields.String(allow_none=True)
-    last_reading = ma.fields.Nested(LastReadingSchema, allow_none=True)
+    last_reading = ma.fields.Nested(
+        LastReadingSchema, allow_none=True,
+        metadata={"description": "In the sensor's own unit: its declared unit, else its input unit, else its kind's"},
+    )
+    too_hot = ma.fields.Boolean(metadata={"description": "Its site has been too hot today (site's local day)"})
     org = ma.fields.String(allow_none=True)
     site = ma.fields.String(allow_none=True)
     building = ma.fields.String(allow_none=True)

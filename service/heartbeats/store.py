@@ -16,7 +16,7 @@ from flask import Flask
 from redis.cluster import RedisCluster
 from redis.exceptions import NoScriptError, ResponseError
 
-from .. import keys
+from .. import keys, units
 from ..events.store import EventStore, iso_now
 from ..redis_client import queue_script, redis_ext
 from ..settings import Settings
@@ -26,6 +26,12 @@ META_FIELDS = ("org", "site", "building", "room", "name", "kind", "unit")
 
 def _text(value) -> str | None:
     return value.decode() if value is not None else None
+
+
+def own_unit(meta: dict) -> str | None:
+    """The unit a sensor's values are shown in: its declared unit, else the
+    unit its readings arrive in (its org's), else its kind's canonical one."""
+    return units.display_unit(meta.get("kind"), meta.get("unit") or meta.get("input_unit"))
 
 
 class HeartbeatStore:
@@ -85,47 +91,116 @@ class HeartbeatStore:
                 published += self.events.publish_outbox(sensor_id, outbox, now)
         return published
 
+    # -- status of sensors ---------------------------------------------------
+    #
+    # One definition of a sensor's status, shared by GET /sensors (overview)
+    # and the registry (GET /v1/sensors): a caller queues queue_liveness() in
+    # its own per-sensor pipeline (one round trip per page) and turns the
+    # reply into fields with liveness().
+
+    def status_at(self, heard: float | None, now: float) -> str:
+        """online, or offline when nothing was heard for OFFLINE_AFTER
+        seconds (never heard counts as silent)."""
+        return "online" if heard is not None and now - heard < self.offline_after else "offline"
+
+    @staticmethod
+    def queue_liveness(pipe, sensor_id: str) -> None:
+        """Queue the one read liveness() needs (a single-key command)."""
+        pipe.hmget(keys.sensor_heartbeat(sensor_id), "last_hb", "mac")
+
+    def liveness(self, heard: float | None, reply, now: float) -> dict:
+        """status, last_heard, last_heartbeat and mac_address from the
+        sensor's sensors:seen score and the reply of queue_liveness()."""
+        last_hb, mac = reply
+        return {
+            "status": self.status_at(heard, now),
+            "last_heard": iso_now(heard) if heard is not None else None,
+            "last_heartbeat": iso_now(float(last_hb)) if last_hb else None,
+            "mac_address": _text(mac),
+        }
+
+    @staticmethod
+    def last_reading(count, last_iso, last_value, unit: str | None) -> dict | None:
+        """The latest reading from the statistics hash (count, last_iso,
+        last_value as read) in ``unit`` (None: as stored), or None."""
+        if not (count and last_iso and last_value):
+            return None
+        value = float(last_value)
+        return {"at": last_iso.decode(), "value": units.from_canonical(value, unit) if unit else value, "unit": unit}
+
     # -- overview ----------------------------------------------------------
 
-    def overview(self, offset: int = 0, limit: int = 1000, now: float | None = None) -> tuple[list[dict], int]:
+    def overview(self, offset: int = 0, limit: int = 1000, now: float | None = None,
+                 org: str | None = None) -> tuple[list[dict], int]:
         """Sensors most recently heard first, with status, last heartbeat,
-        last reading and registry metadata; returns (sensors, total)."""
+        last reading (in the sensor's own unit) and registry metadata;
+        returns (sensors, total). With ``org``, only that org's sensors."""
         now = time.time() if now is None else now
-        seen = self.client.zrevrange(keys.SENSORS_SEEN, offset, offset + limit - 1, withscores=True)
-        total = self.client.zcard(keys.SENSORS_SEEN)
+        if org is None:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.zrevrange(keys.SENSORS_SEEN, offset, offset + limit - 1, withscores=True)
+            pipe.zcard(keys.SENSORS_SEEN)
+            raw_seen, total = pipe.execute()
+            seen = [(raw_id.decode(), heard) for raw_id, heard in raw_seen]
+        else:
+            ranked = self._org_sensors(org)
+            seen, total = ranked[offset : offset + limit], len(ranked)
         if not seen:
             return [], total
         pipe = self.client.pipeline(transaction=False)
-        for raw_id, _ in seen:
-            sensor_id = raw_id.decode()
-            pipe.hmget(keys.sensor_heartbeat(sensor_id), "last_hb", "mac")
-            pipe.hmget(keys.sensor(sensor_id), "last_iso", "last_value", "count")
+        for sensor_id, _ in seen:
+            self.queue_liveness(pipe, sensor_id)
+            pipe.hmget(keys.sensor(sensor_id), "count", "last_iso", "last_value")
             pipe.hgetall(keys.sensor_meta(sensor_id))
         replies = pipe.execute(raise_on_error=False)
         sensors = []
-        for index, (raw_id, heard) in enumerate(seen):
-            (last_hb, mac), (last_iso, last_value, count), meta = replies[3 * index : 3 * index + 3]
+        for index, (sensor_id, heard) in enumerate(seen):
+            hb, stats, meta = replies[3 * index : 3 * index + 3]
+            for reply in (hb, stats):
+                if isinstance(reply, Exception):
+                    raise reply
             if isinstance(meta, ResponseError):
                 # The registry may keep metadata as a JSON string instead of a hash.
-                meta = self._meta_document(raw_id.decode())
+                meta = self._meta_document(sensor_id)
             elif isinstance(meta, Exception):
                 raise meta
             meta = {_text(k) if isinstance(k, bytes) else k: _text(v) if isinstance(v, bytes) else v for k, v in meta.items()}
-            sensor = {
-                "id": raw_id.decode(),
-                "status": "offline" if now - heard >= self.offline_after else "online",
-                "last_heard": iso_now(heard),
-                "last_heartbeat": iso_now(float(last_hb)) if last_hb else None,
-                "mac_address": _text(mac) or meta.get("mac_address"),
-                "last_reading": (
-                    {"at": last_iso.decode(), "value": float(last_value)} if count and last_iso and last_value else None
-                ),
-            }
+            meta = {name: value for name, value in meta.items() if isinstance(value, str) and value}
+            sensor = {"id": sensor_id, **self.liveness(heard, hb, now)}
+            sensor["mac_address"] = sensor["mac_address"] or meta.get("mac_address") or meta.get("mac")
+            sensor["last_reading"] = self.last_reading(*stats, own_unit(meta))
             for name in META_FIELDS:
-                value = meta.get(name)
-                sensor[name] = value if isinstance(value, str) and value else None
+                sensor[name] = meta.get(name)
             sensors.append(sensor)
         return sensors, total
+
+    def _org_sensors(self, org: str) -> list[tuple[str, float]]:
+        """(id, last heard) of the org's heard-of sensors, most recent first.
+
+        Candidates come from the registry's org index (which also holds the
+        sensors claimed by the org's keys); each is checked against its
+        metadata, so a stale index entry never shows another org's sensor.
+        Two round trips: the index, then one score and one org per sensor
+        (single-key commands, so a cluster pipeline reaches every node).
+        """
+        members = sorted(m.decode() for m in self.client.smembers(keys.sensors_by("org", org)))
+        if not members:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        for sensor_id in members:
+            pipe.zscore(keys.SENSORS_SEEN, sensor_id)
+            pipe.hget(keys.sensor_meta(sensor_id), keys.SENSOR_ORG_FIELD)
+        replies = pipe.execute(raise_on_error=False)
+        ranked = []
+        for index, sensor_id in enumerate(members):
+            heard, owner = replies[2 * index : 2 * index + 2]
+            if isinstance(heard, Exception):
+                raise heard
+            # An error here is metadata kept as a JSON document: not indexed by org.
+            if heard is not None and not isinstance(owner, Exception) and _text(owner) == org:
+                ranked.append((sensor_id, heard))
+        ranked.sort(key=lambda pair: (-pair[1], pair[0]))
+        return ranked
 
     def _meta_document(self, sensor_id: str) -> dict:
         raw = self.client.get(keys.sensor_meta(sensor_id))

@@ -8,6 +8,7 @@ import re
 import marshmallow as ma
 
 from .. import timeutil, units
+from ..heartbeats.schemas import LastReadingSchema
 from ..readings.schemas import MSG_SENSOR_ID, SENSOR_ID_PATTERN, is_sensor_id
 
 # Building and room ids: no "." or ":" so that index keys and a room's
@@ -151,7 +152,15 @@ class SensorSchema(ma.Schema):
     name = ma.fields.String(allow_none=True)
     registered_at = ma.fields.String(allow_none=True)
     updated_at = ma.fields.String(allow_none=True)
-    last_seen = ma.fields.String(allow_none=True, metadata={"description": "When sensorhub last received a reading of it"})
+    last_seen = ma.fields.String(allow_none=True, metadata={"description": "When sensorhub last heard of it (as last_heard)"})
+    status = ma.fields.String(
+        metadata={"description": "online, or offline when nothing was heard for OFFLINE_AFTER seconds (or never); as GET /sensors"}
+    )
+    last_heard = ma.fields.String(allow_none=True, metadata={"description": "Last heartbeat or reading arrival (server time)"})
+    last_heartbeat = ma.fields.String(allow_none=True, metadata={"description": "Last heartbeat (server time)"})
+    last_reading = ma.fields.Nested(
+        LastReadingSchema, allow_none=True, metadata={"description": "The latest reading, in statistics.unit"}
+    )
     statistics = ma.fields.Nested(SensorStatisticsSchema)
 
 

@@ -69,6 +69,7 @@ def run_scripts(client, script, calls: list[tuple[list, list]], members_of: str 
 
 class SensorRegistry:
     def __init__(self, app: Flask, settings: Settings):
+        self.app = app
         self.client = redis_ext.client_for(app)
         self.bucket_us = settings.bucket_seconds * 1_000_000
         self._put_meta = redis_ext.register_script(app, __package__, "put_meta.lua")
@@ -142,23 +143,29 @@ class SensorRegistry:
         return changed
 
     def describe(self, sensor_ids: list[str], display_unit: str | None = None) -> list[dict | None]:
-        """Metadata, statistics and last-seen time of each sensor, one round
-        trip; None for a sensor sensorhub knows nothing of."""
+        """Metadata, statistics, status and last reading of each sensor, one
+        round trip (single-key commands only); None for a sensor sensorhub
+        knows nothing of. Status comes from the heartbeats store, so it is
+        the one GET /sensors shows."""
+        heartbeats = self.app.extensions["heartbeats"]
         pipe = self.client.pipeline(transaction=False)
         for sensor in sensor_ids:
             pipe.hgetall(keys.sensor_meta(sensor))
             pipe.hmget(keys.sensor(sensor), "count", "sum", "last_iso", "last_value")
             pipe.zscore(keys.SENSORS_SEEN, sensor)
+            heartbeats.queue_liveness(pipe, sensor)
         replies = pipe.execute()
+        now = time.time()
         described: list[dict | None] = []
         for position, sensor in enumerate(sensor_ids):
-            raw_meta, (count, total, last_iso, last_value), seen = replies[3 * position : 3 * position + 3]
+            raw_meta, (count, total, last_iso, last_value), seen, hb = replies[4 * position : 4 * position + 4]
             meta = {k.decode(): v.decode() for k, v in raw_meta.items()}
             if not meta and count is None and seen is None:
                 described.append(None)
                 continue
             count = int(count) if count else 0
             unit = units.display_unit(meta.get("kind"), display_unit)
+            liveness = heartbeats.liveness(seen, hb, now)
             described.append(
                 {
                     "id": sensor,
@@ -166,10 +173,15 @@ class SensorRegistry:
                     # org but was never registered.
                     "registered": "registered" in meta,
                     **{field: meta.get(field) for field in META_FIELDS},
+                    "mac": meta.get("mac") or liveness["mac_address"],
                     "input_unit": meta.get("input_unit"),
                     "registered_at": meta.get("registered"),
                     "updated_at": meta.get("updated"),
                     "last_seen": timeutil.us_to_iso(round(seen * 1_000_000)) if seen is not None else None,
+                    "status": liveness["status"],
+                    "last_heard": liveness["last_heard"],
+                    "last_heartbeat": liveness["last_heartbeat"],
+                    "last_reading": heartbeats.last_reading(count, last_iso, last_value, unit),
                     "statistics": {
                         "count": count,
                         "avg": _shown(float(total) / count, unit) if count else None,

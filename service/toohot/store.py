@@ -316,7 +316,7 @@ class TooHotStore:
         """
         now_us = round(self.clock() * 1_000_000)
         days = candidate_days(now_us) if day is None else [day]
-        args = [DEFAULT_TIMEZONE, repr(DEFAULT_THRESHOLD), DEFAULT_UNIT, *(d.isoformat() for d in days)]
+        args = self._answer_args(days)
         site_key = keys.site(site_id)
         reply = self._answer(keys=[site_key], args=args)
         refreshes = 0
@@ -330,6 +330,14 @@ class TooHotStore:
             reply = self._answer(keys=[site_key], args=args)
         if reply is None:
             return None
+        return self._interpret(reply, now_us, days, day)
+
+    @staticmethod
+    def _answer_args(days: list[date]) -> list[str]:
+        return [DEFAULT_TIMEZONE, repr(DEFAULT_THRESHOLD), DEFAULT_UNIT, *(d.isoformat() for d in days)]
+
+    def _interpret(self, reply: list, now_us: int, days: list[date], day: date | None) -> dict:
+        """The answer script's reply as the dict ``answer()`` returns."""
         org_id, zone_name, threshold, unit = (value.decode() for value in reply[:4])
         today = local_date(zone_name, now_us)
         if day is None:
@@ -357,3 +365,24 @@ class TooHotStore:
             answer["max_at"] = timeutil.us_to_datetime(start + int(max_at)).astimezone(zone(zone_name)).isoformat()
             answer["minutes_above"] = minutes_above
         return answer
+
+    def too_hot_today(self, site_ids, now: float | None = None) -> dict[str, bool]:
+        """tooHot of today's answer (each site's local day) for many sites:
+        the answer script of every site in one pipelined round trip (a site
+        whose org copy needs refreshing takes the single-site path). An
+        unknown site is not too hot."""
+        site_ids = list(dict.fromkeys(site_ids))
+        now_us = round((self.clock() if now is None else now) * 1_000_000)
+        days = candidate_days(now_us)
+        args = self._answer_args(days)
+        pipe = self.client.pipeline(transaction=False)
+        for site_id in site_ids:
+            queue_script(pipe, self._answer, [keys.site(site_id)], args)
+        hot = {}
+        for site_id, reply in zip(site_ids, pipe.execute() if site_ids else [], strict=True):
+            if reply is not None and len(reply) == 1:
+                found = self.answer(site_id)
+            else:
+                found = None if reply is None else self._interpret(reply, now_us, days, None)
+            hot[site_id] = bool(found and found["max"] is not None and found["max"] > found["threshold"])
+        return hot

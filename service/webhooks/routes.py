@@ -7,7 +7,7 @@ import re
 from flask import current_app
 from flask_smorest import Blueprint
 
-from ..auth import listing_org, principal, require_all_orgs, require_org, requires
+from ..auth import listing_org, principal, require_org, requires
 from ..errors import abort
 from .schemas import DeadLetterListSchema, DeadLetterQuerySchema, WebhookCreateSchema, WebhookListSchema, WebhookSchema
 from .ssrf import ForbiddenTarget, check_url
@@ -77,17 +77,23 @@ def delete_webhook(webhook_id: str):
 @blp.arguments(DeadLetterQuerySchema, location="query")
 @blp.response(200, DeadLetterListSchema)
 def list_dead_letters(query: dict):
-    """Deliveries that failed WEBHOOK_MAX_ATTEMPTS times, newest first"""
-    require_all_orgs()
-    return {"dead_letters": _store().dead_letters(query["limit"])}
+    """Deliveries that failed WEBHOOK_MAX_ATTEMPTS times, newest first
+
+    An org key sees the dead letters of its org's events only.
+    """
+    return {"dead_letters": _store().dead_letters(query["limit"], org=principal().org_filter)}
 
 
 @blp.route("/v1/webhooks/dead-letters/<dead_letter_id>/replay", methods=["POST"])
 @requires("admin")
 @blp.response(202, description="Queued for delivery again now, attempts reset.")
-@blp.alt_response(404, description="No such dead letter")
+@blp.alt_response(404, description="No such dead letter (or one of another org)")
 def replay_dead_letter(dead_letter_id: str):
     """Replay a dead letter"""
-    require_all_orgs()
-    if not (_DEAD_LETTER_ID(dead_letter_id) and _store().replay(dead_letter_id)):
-        abort(404, f"No dead letter {dead_letter_id!r}.")
+    missing = f"No dead letter {dead_letter_id!r}."
+    dead = _store().dead_letter(dead_letter_id) if _DEAD_LETTER_ID(dead_letter_id) else None
+    if dead is None:
+        abort(404, missing)
+    require_org(dead.get("org"), missing)
+    if not _store().replay(dead_letter_id):
+        abort(404, missing)

@@ -50,6 +50,7 @@ class DeadLetterSchema(ma.Schema):
     attempts = ma.fields.Integer()
     last_error = ma.fields.String()
     failed_at = ma.fields.String()
+    org = ma.fields.String(metadata={"description": "Org of the event (absent for events of no org)"})
 
 
 class DeadLetterListSchema(ma.Schema):

@@ -2,10 +2,11 @@
 --
 -- KEYS[1] {events}:deliveries  KEYS[2] {events}:attempts
 -- KEYS[3] {events}:dead        KEYS[4] {events}:dead:index
+-- KEYS[5] {events}:dead:index:<org> of the event's org (unused without one)
 -- ARGV[1] member <webhook id>:<stream id>  ARGV[2] lease end it was leased with
 -- ARGV[3] '' on success, else the error   ARGV[4] now (s)  ARGV[5] now ISO
 -- ARGV[6] max attempts  ARGV[7] retry base (s)  ARGV[8] retry cap (s)
--- ARGV[9] event id
+-- ARGV[9] event id  ARGV[10] the event's org, '' for none
 --
 -- Success removes the delivery. Failure n waits min(base*2^(n-1), cap),
 -- or after max attempts moves it to the dead letters. An outcome whose
@@ -34,8 +35,12 @@ if attempts >= tonumber(ARGV[6]) then
     attempts = attempts,
     last_error = ARGV[3],
     failed_at = ARGV[5],
+    org = ARGV[10] ~= '' and ARGV[10] or nil,
   }))
   redis.call('ZADD', KEYS[4], ARGV[4], member)
+  if ARGV[10] ~= '' then
+    redis.call('ZADD', KEYS[5], ARGV[4], member)
+  end
   return {attempts, 'dead'}
 end
 local wait = math.min(tonumber(ARGV[7]) * 2 ^ (attempts - 1), tonumber(ARGV[8]))

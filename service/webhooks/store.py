@@ -134,6 +134,8 @@ class WebhookStore:
         webhook = self.get(webhook_id)
         entries = self.client.xrange(keys.EVENTS_STREAM, min=stream_id, max=stream_id, count=1)
         event_id = ""
+        # A dead letter belongs to its event's org (else its webhook's), so that org's keys see it.
+        org = (webhook or {}).get("org") or ""
         if webhook is None:
             error = ""  # deleted since: nothing left to deliver to
         elif not entries:
@@ -141,15 +143,17 @@ class WebhookStore:
         else:
             fields = entries[0][1]
             event_id = fields[b"id"].decode()
+            org = fields[b"org"].decode() or org
             error = deliver(
                 webhook["url"], webhook["secret"], event_id, fields[b"type"].decode(), fields[b"event"],
                 timeout=self.settings.webhook_timeout, allow_private=self.settings.webhook_allow_private,
             ) or ""
         now = time.time()
         _, state = self._settle(
-            keys=[keys.WEBHOOK_DELIVERIES, keys.WEBHOOK_ATTEMPTS, keys.WEBHOOK_DEAD, keys.WEBHOOK_DEAD_INDEX],
+            keys=[keys.WEBHOOK_DELIVERIES, keys.WEBHOOK_ATTEMPTS, keys.WEBHOOK_DEAD, keys.WEBHOOK_DEAD_INDEX,
+                  keys.webhook_dead_index_of(org)],
             args=[member, lease_end, error, repr(now), iso_now(now), self.settings.webhook_max_attempts,
-                  self.settings.webhook_retry_base, self.settings.webhook_retry_max, event_id],
+                  self.settings.webhook_retry_base, self.settings.webhook_retry_max, event_id, org],
         )
         state = state.decode()
         if error:
@@ -158,11 +162,17 @@ class WebhookStore:
 
     # -- dead letters ------------------------------------------------------
 
-    def dead_letters(self, limit: int = 100) -> list[dict]:
-        members = self.client.zrevrange(keys.WEBHOOK_DEAD_INDEX, 0, limit - 1)
+    def dead_letters(self, limit: int = 100, org: str | None = None) -> list[dict]:
+        """Newest first; with ``org``, only the dead letters of that org's events."""
+        index = keys.WEBHOOK_DEAD_INDEX if org is None else keys.webhook_dead_index_of(org)
+        members = self.client.zrevrange(index, 0, limit - 1)
         if not members:
             return []
         return [orjson.loads(raw) for raw in self.client.hmget(keys.WEBHOOK_DEAD, members) if raw]
+
+    def dead_letter(self, member: str) -> dict | None:
+        raw = self.client.hget(keys.WEBHOOK_DEAD, member)
+        return orjson.loads(raw) if raw else None
 
     def replay(self, member: str) -> bool:
         return bool(self._replay(

@@ -4,12 +4,15 @@ runs the background worker (WORKER=1), all on loopback."""
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import shutil
 import signal
 import subprocess
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -32,14 +35,13 @@ def require_browser():
     pytest.skip("chromium/chromium-driver not installed (apt-get install chromium chromium-driver)")
 
 
-@pytest.fixture
-def server(redis_url, redis_cluster_mode, clean_redis):
+def start_server(redis_url, redis_cluster_mode, **extra_env):
     port = free_port()
     env = {
         **os.environ, "REDIS_URL": redis_url, "REDIS_CLUSTER": "1" if redis_cluster_mode else "0",
         "BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "1", "WORKER": "1",
         "OFFLINE_AFTER": "3", "OFFLINE_CHECK_INTERVAL": "0.2", "LOG_REQUESTS": "0", "LOG_LEVEL": "WARNING",
-        "GUNICORN_LOG_LEVEL": "warning",
+        "GUNICORN_LOG_LEVEL": "warning", **extra_env,
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     process = subprocess.Popen(
@@ -54,15 +56,39 @@ def server(redis_url, redis_cluster_mode, clean_redis):
                 break
         except requests.ConnectionError:
             pass
-        assert process.poll() is None and time.monotonic() < deadline, "gunicorn did not become ready"
+        if process.poll() is not None or time.monotonic() >= deadline:
+            stop_server(process)
+            raise AssertionError("gunicorn did not become ready")
         time.sleep(0.1)
-    yield base
+    return process, base
+
+
+def stop_server(process):
     process.send_signal(signal.SIGTERM)
     try:
         process.wait(20)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+@pytest.fixture
+def server(redis_url, redis_cluster_mode, clean_redis):
+    process, base = start_server(redis_url, redis_cluster_mode)
+    yield base
+    stop_server(process)
+
+
+READ_KEY = "dashboard-read-key-5f2c9e7a1b3d8f40"
+ADMIN_KEY = "dashboard-admin-key-8a1d4c7e2f9b3a60"
+
+
+@pytest.fixture
+def keyed_server(redis_url, redis_cluster_mode, clean_redis):
+    api_keys = {READ_KEY: {"role": "read", "org": "acme"}, ADMIN_KEY: {"role": "admin", "org": "*"}}
+    process, base = start_server(redis_url, redis_cluster_mode, API_KEYS=json.dumps(api_keys))
+    yield base
+    stop_server(process)
 
 
 @pytest.fixture
@@ -102,24 +128,106 @@ def wait_until(condition, timeout, what, keep_alive=None):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def by_css(driver, selector):
+    from selenium.webdriver.common.by import By
+
+    return driver.find_elements(By.CSS_SELECTOR, selector)
+
+
+def iso_ago(seconds: float) -> str:
+    return datetime.fromtimestamp(time.time() - seconds, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def history(sensor: str, middle: float, swing: float, hours: float = 5) -> list[dict]:
+    """A reading every 10 minutes over the last ``hours``, swinging around ``middle``."""
+    count = int(hours * 6)
+    return [{"sensor": sensor, "timestamp": iso_ago((count - n) * 600),
+             "value": round(middle + swing * math.sin(n / 4) + swing * n / count, 2)} for n in range(count)]
+
+
+def registered_fleet(base: str, headers: dict | None = None) -> dict[str, list[dict]]:
+    """Registered sensors with a few hours of readings; returns each one's latest reading
+    (posting it again keeps the sensor online)."""
+    headers = headers or {}
+    sensors = {
+        "lobby-1": ({"org": "acme", "site": "hq", "building": "B1", "room": "lobby", "kind": "temperature",
+                     "unit": "F", "name": "Lobby"}, history("lobby-1", 68.0, 1.5)),
+        "meeting-2": ({"org": "acme", "site": "hq", "building": "B1", "room": "meeting", "kind": "humidity",
+                       "name": "Meeting room"}, history("meeting-2", 42.0, 4.0)),
+        "office-3": ({"org": "acme", "site": "annex", "building": "A", "room": "office", "kind": "temperature",
+                      "name": "Corner office"}, history("office-3", 23.5, 0.8)),
+        "b-lab": ({"org": "betacorp", "site": "labs", "building": "L", "room": "clean", "kind": "temperature"},
+                  history("b-lab", 19.0, 0.3)),
+    }
+    latest = {}
+    for sensor, (metadata, readings) in sensors.items():
+        assert requests.put(f"{base}/v1/sensors/{sensor}", json=metadata, headers=headers, timeout=5).status_code == 201
+        assert requests.post(base + "/data", json=readings, headers=headers, timeout=5).status_code == 200
+        latest[sensor] = readings[-1:]
+    # The annex is too hot today (brief 000's ingest, the site's own day).
+    hot = {"siteId": "annex", "orgId": "acme", "sensorId": "office-3", "temperature": 29.5, "timestamp": time.time()}
+    assert requests.post(base + "/v1/temperatures", json=hot, headers=headers, timeout=5).status_code == 200
+    return latest
+
+
+def group_of(driver, sensor_id) -> tuple[str, str]:
+    """(org · site heading, building / room heading) of a sensor's card."""
+    return tuple(driver.execute_script(
+        "var c = arguments[0]; return [c.closest('section.group').querySelector('h2').textContent,"
+        " c.closest('div.room').querySelector('h3').textContent];", card(driver, sensor_id)))
+
+
+def sparkline_drawn(driver, sensor_id) -> bool:
+    found = card(driver, sensor_id)
+    return found is not None and bool(driver.execute_script(
+        "var s = arguments[0].querySelector('svg.spark'); return !s.hasAttribute('hidden') && "
+        "s.querySelectorAll('polyline').length === 1 && s.querySelector('polyline').getAttribute('points').split(' ').length > 10;",
+        found))
+
+
 def test_dashboard_shows_new_sensors_and_offline_ones_without_reload(server, browser):
     silent, alive = "02:00:00:00:00:aa", "02:00:00:00:00:bb"
+    latest = registered_fleet(server)
 
     def beat(mac):
         assert requests.post(server + "/heartbeat", json={"mac_address": mac}, timeout=5).status_code == 200
+
+    def keep_alive():
+        beat(alive)
+        for readings in latest.values():
+            requests.post(server + "/data", json=readings, timeout=5)
 
     beat(silent)
     browser.get(server + "/")
     wait_until(lambda: card(browser, silent) is not None, 10, "the first sensor's card")
     assert card(browser, silent).get_attribute("data-status") == "online"
 
-    beat(alive)  # added after the page was opened
-    wait_until(lambda: card(browser, alive) is not None, 10, "the new sensor to appear", keep_alive=lambda: beat(alive))
+    # A registered sensor sits under its org · site and building / room, its
+    # value in its own unit (stored in °C, declared in °F), with a sparkline.
+    wait_until(lambda: card(browser, "lobby-1") is not None, 10, "the registered sensor's card")
+    assert group_of(browser, "lobby-1") == ("acme · hq", "B1 / lobby")
+    assert group_of(browser, "office-3") == ("acme · annex", "A / office")
+    lobby = card(browser, "lobby-1")
+    assert lobby.find_element("css selector", ".name").text == "Lobby"
+    assert lobby.find_element("css selector", ".value").text == f"{latest['lobby-1'][0]['value']:.1f}"
+    assert lobby.find_element("css selector", ".unit").text == "°F"
+    assert card(browser, "meeting-2").find_element("css selector", ".unit").text == "%"
+    wait_until(lambda: sparkline_drawn(browser, "lobby-1"), 10, "the sparkline of a sensor with readings")
+    # Heartbeats only: no reading, no sparkline (and no room kept for one).
+    assert not card(browser, silent).find_element("css selector", "svg.spark").is_displayed()
+    # Too hot today: the badge shows on the annex's sensor only.
+    assert card(browser, "office-3").find_element("css selector", ".badge").is_displayed()
+    assert not card(browser, "lobby-1").find_element("css selector", ".badge").is_displayed()
 
-    # The silent sensor turns offline (OFFLINE_AFTER = 3 s) while the other stays online.
+    beat(alive)  # added after the page was opened
+    wait_until(lambda: card(browser, alive) is not None, 10, "the new sensor to appear", keep_alive=keep_alive)
+    assert group_of(browser, alive) == ("no org · no site", "no room")
+
+    # The silent sensor turns offline (OFFLINE_AFTER = 3 s) while the others stay online.
     wait_until(lambda: "offline" in card(browser, silent).get_attribute("class"), 15, "the silent sensor to go offline",
-               keep_alive=lambda: beat(alive))
+               keep_alive=keep_alive)
     assert card(browser, alive).get_attribute("data-status") == "online"
+    assert card(browser, "lobby-1").get_attribute("data-status") == "online"
     assert "offline" in card(browser, silent).text.lower()
 
     # The worker started by gunicorn recorded the transition as an event.
@@ -127,10 +235,39 @@ def test_dashboard_shows_new_sensors_and_offline_ones_without_reload(server, bro
         server + "/v1/events?type=sensor.offline", timeout=5).json()["events"]), 10, "the offline event")
 
     OUTPUT.mkdir(exist_ok=True)
+    keep_alive()
+    browser.set_window_size(1280, 1250)
     browser.save_screenshot(str(OUTPUT / "dashboard.png"))
+    # On a phone: one column, nothing wider than the screen.
+    browser.set_window_size(400, 900)
+    wait_until(lambda: browser.execute_script("return document.documentElement.clientWidth") <= 400, 5, "the narrow window")
+    assert browser.execute_script("return document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+    browser.save_screenshot(str(OUTPUT / "dashboard-phone.png"))
 
     from selenium.webdriver.common.by import By
 
     browser.find_element(By.ID, "filter").send_keys(":bb")
     wait_until(lambda: not card(browser, silent).is_displayed() and card(browser, alive).is_displayed(), 5,
                "the filter to hide the other sensor")
+    assert not card(browser, "lobby-1").is_displayed()
+
+
+def test_dashboard_with_api_keys_asks_for_a_read_key_and_shows_that_orgs_sensors(keyed_server, browser):
+    registered_fleet(keyed_server, {"X-API-Key": ADMIN_KEY})
+    browser.get(keyed_server + "/")  # the page itself needs no key
+    from selenium.webdriver.common.by import By
+
+    key_field = browser.find_element(By.ID, "api-key")
+    wait_until(key_field.is_displayed, 5, "the key form")
+    wait_until(lambda: "API key" in browser.find_element(By.ID, "summary").text, 10, "the request for a key")
+    assert by_css(browser, "article.card") == []
+    key_field.send_keys(READ_KEY)
+    key_field.submit()
+    wait_until(lambda: card(browser, "lobby-1") is not None, 10, "the org's sensors")
+    wait_until(lambda: sparkline_drawn(browser, "lobby-1"), 10, "the sparkline, fetched with the key")
+    assert card(browser, "b-lab") is None  # another org's sensor
+    assert not key_field.is_displayed()
+    # The key is remembered by this browser: a reload needs no typing.
+    browser.refresh()
+    wait_until(lambda: card(browser, "office-3") is not None, 10, "the sensors after a reload")
+    assert browser.execute_script("return window.localStorage.getItem('sensorhub.apiKey')") == READ_KEY

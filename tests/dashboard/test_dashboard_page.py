@@ -18,4 +18,22 @@ def test_dashboard_page_is_served_with_its_script_and_styles(client):
 def test_dashboard_script_never_injects_sensor_data_as_html(client):
     script = client.get("/dashboard/static/dashboard.js").get_data(as_text=True)
     assert "innerHTML" not in script and "insertAdjacentHTML" not in script
-    assert "fetch(\"/sensors\"" in script
+    assert 'fetch("/sensors?' in script
+
+
+def test_dashboard_page_says_whether_its_data_calls_need_a_key(client, settings):
+    import json
+
+    from service import create_app
+    from service.auth.keyring import parse_api_keys
+
+    assert 'data-keys-required="false"' in client.get("/").get_data(as_text=True)
+    keyed = create_app(settings.replace(api_keys=parse_api_keys(json.dumps({"k" * 32: {"role": "read", "org": "*"}}))))
+    try:
+        page = keyed.test_client().get("/")
+        assert page.status_code == 200  # the page is public
+        assert 'data-keys-required="true"' in page.get_data(as_text=True)
+        assert keyed.test_client().get("/sensors").status_code == 401
+        assert keyed.test_client().get("/sensors", headers={"X-API-Key": "k" * 32}).status_code == 200
+    finally:
+        keyed.extensions["redis"].close()

@@ -61,7 +61,7 @@ def test_a_reading_is_a_sign_of_life_with_its_last_value(client):
     assert sensor["id"] == "t-1"
     assert sensor["status"] == "online"
     assert sensor["last_heartbeat"] is None
-    assert sensor["last_reading"] == {"at": "2021-11-08T22:38:09+01:00", "value": 21.5}
+    assert sensor["last_reading"] == {"at": "2021-11-08T22:38:09+01:00", "value": 21.5, "unit": None}
 
 
 def test_status_is_offline_once_silent_for_offline_after(app, client):

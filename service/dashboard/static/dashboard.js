@@ -1,29 +1,101 @@
-// sensorhub dashboard: polls GET /sensors, keeps one card per sensor and
-// updates it in place, so new sensors appear and offline ones turn red
-// without a reload. Sensor data is only ever set as text (never as HTML).
+// sensorhub dashboard: polls GET /sensors (every page), keeps one card per
+// sensor grouped by org · site and building / room, and updates it in place,
+// so new sensors appear and offline ones turn red without a reload. Sparklines
+// come from GET /v1/sensors/<id>/series. Sensor data is only ever set as text
+// (never as HTML). With API keys configured, the read key typed into the key
+// form is kept in localStorage and sent as X-API-Key.
 (function () {
   "use strict";
   var grid = document.getElementById("grid");
   var filterBox = document.getElementById("filter");
   var summary = document.getElementById("summary");
+  var keyForm = document.getElementById("key-form");
+  var keyInput = document.getElementById("api-key");
+  var keyToggle = document.getElementById("key-toggle");
   var refreshMs = Number(grid.dataset.refreshMs) || 3000;
-  var cards = {};          // sensor id -> {el, parts, sensor}
-  var groups = {};         // group label -> cards container
-  var seriesAvailable = true;   // turned off by the first 404 of the series route
-  var seriesFetched = {};  // sensor id -> time of the last series request
+  var KEY_STORE = "sensorhub.apiKey";
+  var SVG = "http://www.w3.org/2000/svg";
+  var SPARK_HOURS = 6;
+  var SPARK_BUCKET = "15m";
   var SERIES_EVERY_MS = 60000;
+  var PAGE = 1000;
+  var cards = {};   // sensor id -> {el, parts, sensor, group, seriesAt, seriesOf}
+  var groups = {};  // group key -> {section, boxes: {room key -> cards container}}
+  var timer = null;
+  var keyAsked = false;  // the key form opened itself once for the current refusal
+
+  // -- API key -------------------------------------------------------------
+
+  function storedKey() {
+    try { return window.localStorage.getItem(KEY_STORE) || ""; } catch (e) { return ""; }
+  }
+
+  function storeKey(value) {
+    try {
+      if (value) window.localStorage.setItem(KEY_STORE, value); else window.localStorage.removeItem(KEY_STORE);
+    } catch (e) { /* private mode: the key lasts for this page only */ }
+    sessionKey = value;
+  }
+
+  var sessionKey = storedKey();
+
+  function apiHeaders() {
+    var headers = {"Accept": "application/json"};
+    if (sessionKey) headers["X-API-Key"] = sessionKey;
+    return headers;
+  }
+
+  function showKeyForm(show) {
+    keyForm.hidden = !show;
+    keyToggle.hidden = false;
+    if (show) keyInput.focus();
+  }
+
+  keyToggle.addEventListener("click", function () { showKeyForm(keyForm.hidden); });
+  keyForm.addEventListener("submit", function (event) {
+    event.preventDefault();
+    storeKey(keyInput.value.trim());
+    keyInput.value = "";
+    keyForm.hidden = true;
+    keyAsked = false;
+    Object.keys(cards).forEach(function (id) { cards[id].seriesAt = 0; });
+    refreshNow();
+  });
+  document.getElementById("key-forget").addEventListener("click", function () {
+    storeKey("");
+    keyInput.value = "";
+    refreshNow();
+  });
+
+  // -- formatting -----------------------------------------------------------
 
   function ago(iso, now) {
     if (!iso) return "never";
     var s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
     if (s < 60) return s + " s ago";
-    if (s < 3600) return Math.round(s / 60) + " min ago";
-    if (s < 86400) return Math.round(s / 3600) + " h ago";
-    return Math.round(s / 86400) + " d ago";
+    if (s < 3600) return Math.floor(s / 60) + " min ago";
+    if (s < 86400) return Math.floor(s / 3600) + " h ago";
+    return Math.floor(s / 86400) + " d ago";
   }
 
-  function groupLabel(s) {
-    return [s.org || "no org", s.site || "no site", s.room ? (s.building ? s.building + " / " : "") + s.room : "no room"].join(" · ");
+  function formatValue(v) {
+    return Math.abs(v) >= 1000 ? v.toFixed(0) : v.toFixed(1);
+  }
+
+  function unitText(unit) {
+    if (unit === "C" || unit === "F") return "°" + unit;
+    return unit || "";
+  }
+
+  // -- grouping -------------------------------------------------------------
+
+  function groupOf(s) {
+    return {
+      key: [s.org || "", s.site || ""].join("\u0000"),
+      title: (s.org || "no org") + " · " + (s.site || "no site"),
+      roomKey: [s.building || "", s.room || ""].join("\u0000"),
+      roomTitle: s.room ? (s.building ? s.building + " / " : "") + s.room : (s.building ? s.building + " / no room" : "no room")
+    };
   }
 
   function el(tag, cls, parent) {
@@ -33,128 +105,241 @@
     return node;
   }
 
-  function groupContainer(label) {
-    if (groups[label]) return groups[label];
-    var section = el("section", "group");
-    el("h2", null, section).textContent = label;
-    var cardsBox = el("div", "cards", section);
-    var labels = Object.keys(groups).concat([label]).sort();
-    var next = labels[labels.indexOf(label) + 1];
-    grid.insertBefore(section, next ? groups[next].parentNode : null);
-    groups[label] = cardsBox;
-    return cardsBox;
+  // Keeps children sorted by their data-sort text (no-org/no-room last: "\uffff").
+  function insertSorted(parent, node, sortKey) {
+    node.dataset.sort = sortKey;
+    var children = parent.children, before = null;
+    for (var i = 0; i < children.length; i++) {
+      if (children[i].dataset.sort !== undefined && children[i].dataset.sort > sortKey) { before = children[i]; break; }
+    }
+    parent.insertBefore(node, before);
   }
+
+  function sortKeyOf(key) {
+    return key.split("\u0000").map(function (part) { return part || "\uffff"; }).join("\u0000");
+  }
+
+  function cardsBox(g) {
+    var group = groups[g.key];
+    if (!group) {
+      var section = el("section", "group");
+      section.dataset.group = g.key;
+      el("h2", null, section).textContent = g.title;
+      insertSorted(grid, section, sortKeyOf(g.key));
+      group = groups[g.key] = {section: section, rooms: el("div", "rooms", section), boxes: {}};
+    }
+    var box = group.boxes[g.roomKey];
+    if (!box) {
+      var room = el("div", "room");
+      room.dataset.room = g.roomKey;
+      el("h3", null, room).textContent = g.roomTitle;
+      box = el("div", "cards", room);
+      insertSorted(group.rooms, room, sortKeyOf(g.roomKey));
+      group.boxes[g.roomKey] = box;
+    }
+    return box;
+  }
+
+  // -- cards ----------------------------------------------------------------
 
   function createCard(s) {
     var card = el("article", "card");
     card.dataset.sensor = s.id;
-    var title = el("div", null, card);
+    var top = el("div", "top", card);
+    var title = el("div", "title", top);
     var name = el("span", "name", title);
-    var badge = el("span", "badge", title);
+    var sub = el("span", "sub", title);
+    var badge = el("span", "badge", top);
     badge.textContent = "too hot";
+    badge.title = "This sensor's site has been above its threshold today";
     badge.hidden = true;
-    var status = el("div", "status", card);
-    var value = el("div", "value", card);
-    var heard = el("div", "heard", card);
-    var spark = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    var reading = el("div", "reading", card);
+    var value = el("span", "value", reading);
+    var unit = el("span", "unit", reading);
+    var foot = el("div", "foot", card);
+    var status = el("span", "status", foot);
+    var heard = el("span", "heard", foot);
+    var spark = document.createElementNS(SVG, "svg");
     spark.setAttribute("class", "spark");
-    spark.setAttribute("viewBox", "0 0 100 32");
+    spark.setAttribute("viewBox", "0 0 100 30");
     spark.setAttribute("preserveAspectRatio", "none");
-    spark.hidden = true;
+    spark.setAttribute("role", "img");
+    spark.setAttribute("hidden", "");  // SVG elements have no .hidden property
     card.appendChild(spark);
-    return {el: card, parts: {name: name, badge: badge, status: status, value: value, heard: heard, spark: spark}};
+    return {el: card, seriesAt: 0, seriesOf: null,
+            parts: {name: name, sub: sub, badge: badge, value: value, unit: unit, status: status, heard: heard, spark: spark}};
   }
 
   function render(s, now) {
     var entry = cards[s.id];
-    var label = groupLabel(s);
-    if (!entry) {
-      entry = cards[s.id] = createCard(s);
-    }
-    if (entry.label !== label) {
-      groupContainer(label).appendChild(entry.el);
-      entry.label = label;
+    if (!entry) entry = cards[s.id] = createCard(s);
+    var g = groupOf(s);
+    if (entry.group !== g.key + "\u0001" + g.roomKey) {
+      var box = cardsBox(g);
+      insertSorted(box, entry.el, (s.name || s.id).toLowerCase() + "\u0000" + s.id);
+      entry.group = g.key + "\u0001" + g.roomKey;
+      pruneEmpty();
     }
     entry.sensor = s;
     var p = entry.parts;
     p.name.textContent = s.name || s.id;
+    p.sub.textContent = s.name ? s.id : (s.kind || "");
     p.badge.hidden = !s.too_hot;
     entry.el.classList.toggle("offline", s.status === "offline");
+    entry.el.classList.toggle("hot", !!s.too_hot);
     entry.el.dataset.status = s.status;
     p.status.textContent = s.status;
-    p.value.textContent = s.last_reading ? formatValue(s.last_reading.value) + (s.unit ? " " + s.unit : "") : "–";
+    if (s.last_reading) {
+      p.value.textContent = formatValue(s.last_reading.value);
+      p.unit.textContent = unitText(s.last_reading.unit);
+      p.value.title = "reading of " + s.last_reading.at;
+    } else {
+      p.value.textContent = "–";
+      p.unit.textContent = "";
+      p.value.title = "no reading yet";
+    }
     p.heard.textContent = "heard " + ago(s.last_heard, now);
     p.heard.title = s.last_heard || "";
-    maybeSparkline(s.id, entry, now);
+    maybeSparkline(entry, now);
   }
 
-  function formatValue(v) {
-    return Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(1);
+  function pruneEmpty() {
+    Object.keys(groups).forEach(function (key) {
+      var group = groups[key];
+      Object.keys(group.boxes).forEach(function (roomKey) {
+        var box = group.boxes[roomKey];
+        if (!box.children.length) { group.rooms.removeChild(box.parentNode); delete group.boxes[roomKey]; }
+      });
+      if (!Object.keys(group.boxes).length) { grid.removeChild(group.section); delete groups[key]; }
+    });
   }
 
-  function maybeSparkline(id, entry, now) {
-    if (!seriesAvailable || !entry.sensor.last_reading) return;
-    if (seriesFetched[id] && now - seriesFetched[id] < SERIES_EVERY_MS) return;
-    seriesFetched[id] = now;
-    var start = new Date(now - 6 * 3600 * 1000).toISOString();
-    fetch("/v1/sensors/" + encodeURIComponent(id) + "/series?bucket=15m&start=" + encodeURIComponent(start))
-      .then(function (r) {
-        if (r.status === 404) { seriesAvailable = false; return null; }
-        return r.ok ? r.json() : null;
-      })
+  // -- sparklines (GET /v1/sensors/<id>/series: {window, unit, points: [{t, avg, min, max, count}]}) --
+
+  function maybeSparkline(entry, now) {
+    var s = entry.sensor;
+    if (!s.last_reading) return;
+    var fresh = entry.seriesOf === s.last_reading.at;
+    if (now - entry.seriesAt < (fresh ? SERIES_EVERY_MS : 15000)) return;
+    entry.seriesAt = now;
+    entry.seriesOf = s.last_reading.at;
+    var query = "?bucket=" + SPARK_BUCKET + "&start=" + encodeURIComponent(new Date(now - SPARK_HOURS * 3600000).toISOString());
+    if (s.last_reading.unit && s.kind) query += "&unit=" + encodeURIComponent(s.last_reading.unit);
+    fetch("/v1/sensors/" + encodeURIComponent(s.id) + "/series" + query, {headers: apiHeaders()})
+      .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (doc) { if (doc) drawSparkline(entry.parts.spark, doc); })
-      .catch(function () {});
-  }
-
-  function seriesPoints(doc) {
-    var list = Array.isArray(doc) ? doc : (doc.buckets || doc.series || doc.points || []);
-    return list.map(function (b) { return typeof b === "number" ? b : (b.avg !== undefined ? b.avg : b.value); })
-               .filter(function (v) { return typeof v === "number"; });
+      .catch(function () { entry.seriesAt = 0; });
   }
 
   function drawSparkline(svg, doc) {
-    var values = seriesPoints(doc);
-    if (values.length < 2) { svg.hidden = true; return; }
-    var min = Math.min.apply(null, values), max = Math.max.apply(null, values), span = max - min || 1;
-    var points = values.map(function (v, i) {
-      return (i * 100 / (values.length - 1)).toFixed(1) + "," + (30 - (v - min) * 28 / span).toFixed(1);
-    }).join(" ");
+    var points = doc.points || [];
     while (svg.firstChild) svg.removeChild(svg.firstChild);
-    var line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
-    line.setAttribute("points", points);
+    if (!points.length) { svg.setAttribute("hidden", ""); return; }
+    var start = Date.parse(doc.window.start), span = Date.parse(doc.window.end) - start || 1;
+    var low = Math.min.apply(null, points.map(function (p) { return p.min; }));
+    var high = Math.max.apply(null, points.map(function (p) { return p.max; }));
+    var range = high - low || 1;
+    function x(p) { return ((Date.parse(p.t) - start) * 100 / span).toFixed(2); }
+    function y(v) { return (27 - (v - low) * 24 / range).toFixed(2); }
+    var band = document.createElementNS(SVG, "polygon");
+    band.setAttribute("class", "band");
+    band.setAttribute("points", points.map(function (p) { return x(p) + "," + y(p.max); })
+      .concat(points.slice().reverse().map(function (p) { return x(p) + "," + y(p.min); })).join(" "));
+    svg.appendChild(band);
+    var line = document.createElementNS(SVG, points.length > 1 ? "polyline" : "circle");
+    if (points.length > 1) {
+      line.setAttribute("points", points.map(function (p) { return x(p) + "," + y(p.avg); }).join(" "));
+    } else {
+      line.setAttribute("cx", x(points[0]));
+      line.setAttribute("cy", y(points[0].avg));
+      line.setAttribute("r", "1.5");
+    }
     svg.appendChild(line);
-    svg.hidden = false;
+    var unit = unitText(doc.unit);
+    var label = "last " + SPARK_HOURS + " h: " + formatValue(low) + "–" + formatValue(high) + (unit ? " " + unit : "");
+    var title = document.createElementNS(SVG, "title");
+    title.textContent = label;
+    svg.appendChild(title);
+    svg.setAttribute("aria-label", label);
+    svg.removeAttribute("hidden");
   }
+
+  // -- filter and refresh ---------------------------------------------------
 
   function applyFilter() {
     var q = filterBox.value.trim().toLowerCase();
     Object.keys(cards).forEach(function (id) {
       var c = cards[id], s = c.sensor;
-      var text = [s.id, s.name, s.org, s.site, s.building, s.room, s.mac_address, s.status].join(" ").toLowerCase();
+      var text = [s.id, s.name, s.org, s.site, s.building, s.room, s.mac_address, s.kind, s.status,
+                  s.too_hot ? "too hot" : ""].join(" ").toLowerCase();
       c.el.hidden = q !== "" && text.indexOf(q) < 0;
     });
-    Object.keys(groups).forEach(function (label) {
-      var box = groups[label];
-      var visible = Array.prototype.some.call(box.children, function (c) { return !c.hidden; });
-      box.parentNode.hidden = !visible;
+    Object.keys(groups).forEach(function (key) {
+      var group = groups[key], any = false;
+      Object.keys(group.boxes).forEach(function (roomKey) {
+        var box = group.boxes[roomKey];
+        var visible = Array.prototype.some.call(box.children, function (c) { return !c.hidden; });
+        box.parentNode.hidden = !visible;
+        any = any || visible;
+      });
+      group.section.hidden = !any;
     });
   }
 
+  function fetchPage(cursor) {
+    return fetch("/sensors?limit=" + PAGE + "&cursor=" + cursor, {headers: apiHeaders()}).then(function (r) {
+      if (r.status === 401 || r.status === 403) {
+        var error = new Error(sessionKey ? "this API key may not read sensors" : "a read API key is needed");
+        error.needsKey = true;
+        throw error;
+      }
+      if (!r.ok) throw new Error("HTTP " + r.status);
+      return r.json();
+    });
+  }
+
+  function fetchAll() {
+    var sensors = [];
+    function next(cursor) {
+      return fetchPage(cursor).then(function (doc) {
+        sensors = sensors.concat(doc.sensors);
+        if (doc.next_cursor !== null && doc.next_cursor !== undefined) return next(doc.next_cursor);
+        doc.sensors = sensors;
+        return doc;
+      });
+    }
+    return next(0);
+  }
+
   function refresh() {
-    fetch("/sensors", {headers: {"Accept": "application/json"}})
-      .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
+    timer = null;
+    fetchAll()
       .then(function (doc) {
         var now = Date.parse(doc.server_time) || Date.now();
         doc.sensors.forEach(function (s) { render(s, now); });
         var offline = doc.sensors.filter(function (s) { return s.status === "offline"; }).length;
-        summary.textContent = doc.total + " sensors, " + offline + " offline · updated " +
-          new Date().toLocaleTimeString();
+        var hot = doc.sensors.filter(function (s) { return s.too_hot; }).length;
+        summary.textContent = doc.total + " sensors · " + offline + " offline" + (hot ? " · " + hot + " too hot" : "") +
+          " · updated " + new Date().toLocaleTimeString();
+        summary.classList.remove("error");
+        keyAsked = false;
         applyFilter();
       })
-      .catch(function (e) { summary.textContent = "Cannot reach sensorhub (" + e.message + "), retrying…"; })
-      .then(function () { setTimeout(refresh, refreshMs); });
+      .catch(function (e) {
+        summary.textContent = e.needsKey ? "Enter an API key: " + e.message + "." :
+          "Cannot reach sensorhub (" + e.message + "), retrying…";
+        summary.classList.add("error");
+        if (e.needsKey && !keyAsked) { keyAsked = true; showKeyForm(true); }
+      })
+      .then(function () { if (timer === null) timer = setTimeout(refresh, refreshMs); });
+  }
+
+  function refreshNow() {
+    if (timer !== null) { clearTimeout(timer); timer = null; }
+    refresh();
   }
 
   filterBox.addEventListener("input", applyFilter);
+  if (grid.dataset.keysRequired === "true" && !sessionKey) showKeyForm(true);
   refresh();
 })();
