@@ -30,10 +30,16 @@ bind = os.environ.get("BIND", f"0.0.0.0:{_settings.port}")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+# Connections one worker holds, idle keep-alive ones included. gthread keeps
+# at most this minus `threads` connections idle and closes the rest after
+# their response, so a few long-lived clients (a proxy, a load generator)
+# spread over all workers instead of piling onto the first one to accept.
+worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "16"))
 # Requests are short; a worker stuck longer than this is restarted.
 timeout = 30
 graceful_timeout = 30
-keepalive = 5
+# Seconds an idle keep-alive connection may hold one of those places.
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "2"))
 # sensorhub writes its own JSON access lines (LOG_REQUESTS).
 accesslog = None
 errorlog = "-"

@@ -25,6 +25,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -168,15 +169,31 @@ class SpawnedService:
         from service.embedded_redis import EmbeddedRedis
         from tests.servers import GunicornServer
 
-        self.redis = EmbeddedRedis(tempfile.mkdtemp(prefix="sensorhub-bench-"))
+        data_dir = Path(tempfile.mkdtemp(prefix="sensorhub-bench-"))
+        self.log_path = data_dir / "gunicorn.log"
+        self.redis = EmbeddedRedis(data_dir)
         self.redis_url = self.redis.start()
-        self.web = GunicornServer({"REDIS_URL": self.redis_url}, workers=2).start()
+        self.web = GunicornServer({"REDIS_URL": self.redis_url}, workers=2, log_path=self.log_path).start()
         self.url = self.web.url
         return self
 
     def stop(self) -> None:
         self.web.stop()
         self.redis.stop()
+        failures = Counter(
+            line.get("status") for line in _json_lines(self.log_path) if line.get("status", 200) >= 400
+        )
+        if failures:
+            print(f"server answered errors: {dict(failures)} (log: {self.log_path})", file=sys.stderr)
+
+
+def _json_lines(path: Path):
+    for text in path.read_text(errors="replace").splitlines():
+        if text.startswith("{"):
+            try:
+                yield json.loads(text)
+            except ValueError:
+                continue
 
 
 def main() -> int:

@@ -6,11 +6,13 @@ generated, and returned in the response's X-Request-ID header.
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import re
 import sys
+import threading
 import time
-import uuid
 
 import orjson
 from flask import Flask, g, request
@@ -35,20 +37,86 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(line, default=str).decode()
 
 
+class BufferedStdoutHandler(logging.Handler):
+    """JSON lines to stdout, written in batches.
+
+    An access line per request would otherwise cost a write system call per
+    request. INFO lines wait at most FLUSH_SECONDS in memory (a daemon thread
+    writes them); a WARNING or worse is written at once, with everything
+    before it, and logging.shutdown() flushes at exit.
+    """
+
+    FLUSH_SECONDS = 0.2
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lines: list[str] = []
+        self._flusher_pid: int | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:  # called with self.lock held
+        try:
+            self._lines.append(self.format(record))
+        except Exception:  # noqa: BLE001 - logging must never raise
+            self.handleError(record)
+            return
+        if record.levelno >= logging.WARNING:
+            self.flush()
+        elif self._flusher_pid != os.getpid():
+            # Started lazily, and again in a forked child (threads do not
+            # survive a fork).
+            self._flusher_pid = os.getpid()
+            threading.Thread(target=self._flush_forever, name="log-flusher", daemon=True).start()
+
+    def flush(self) -> None:
+        with self.lock:
+            if not self._lines:
+                return
+            text = "\n".join(self._lines) + "\n"
+            self._lines.clear()
+            sys.stdout.write(text)
+            sys.stdout.flush()
+
+    def _flush_forever(self) -> None:
+        while True:
+            time.sleep(self.FLUSH_SECONDS)
+            try:
+                self.flush()
+            except Exception:  # noqa: BLE001 - a closed stdout must not kill the thread noisily
+                return
+
+
 def configure_logging(level: str) -> None:
-    # Log lines carry no source file, thread or process fields; not
-    # collecting them saves a stack walk per line on the request path.
+    # sensorhub's lines carry no source file or thread; not collecting them
+    # saves a stack walk per line on the request path. (The process id stays:
+    # gunicorn's own log format prints it.)
     logging._srcfile = None
     logging.logThreads = False
-    logging.logProcesses = False
-    logging.logMultiprocessing = False
     root = logging.getLogger()
     if not any(getattr(h, "_sensorhub", False) for h in root.handlers):
-        handler = logging.StreamHandler(sys.stdout)
+        handler = BufferedStdoutHandler()
         handler.setFormatter(JsonFormatter())
         handler._sensorhub = True
         root.addHandler(handler)
     root.setLevel(level)
+
+
+class RequestIds:
+    """Ids unique across processes without a system call per request: a
+    random prefix drawn once per process (and again after a fork), then a
+    counter."""
+
+    def __init__(self) -> None:
+        self._pid = None
+
+    def next(self) -> str:
+        if self._pid != os.getpid():
+            self._pid = os.getpid()
+            self._prefix = os.urandom(8).hex()
+            self._counter = itertools.count(1)
+        return f"{self._prefix}{next(self._counter):016x}"
+
+
+_request_ids = RequestIds()
 
 
 def current_request_id() -> str | None:
@@ -59,7 +127,7 @@ def init_request_logging(app: Flask, log_requests: bool) -> None:
     @app.before_request
     def _assign_request_id():
         given = request.headers.get("X-Request-ID")
-        g.request_id = given if given and _REQUEST_ID.match(given) else uuid.uuid4().hex
+        g.request_id = given if given and _REQUEST_ID.match(given) else _request_ids.next()
         g.started = time.perf_counter()
 
     @app.after_request

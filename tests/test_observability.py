@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 from service import create_app
-from service.logs import JsonFormatter
+from service.logs import BufferedStdoutHandler, JsonFormatter
 
 
 def test_request_id_is_taken_from_the_client_or_generated(client):
@@ -14,6 +15,7 @@ def test_request_id_is_taken_from_the_client_or_generated(client):
     assert given.headers["X-Request-ID"] == "gateway-7.batch-42"
     generated = client.get("/statistics/s")
     assert len(generated.headers["X-Request-ID"]) == 32
+    assert client.get("/statistics/s").headers["X-Request-ID"] != generated.headers["X-Request-ID"]
     hostile = client.get("/statistics/s", headers={"X-Request-ID": "x\u2028" * 10})
     assert hostile.headers["X-Request-ID"] != "x\u2028" * 10
 
@@ -57,3 +59,29 @@ def test_openapi_document_describes_every_route(client):
         "$ref": "#/components/schemas/Reading"
     }
     assert client.get("/docs").status_code == 200
+
+
+def test_gunicorn_log_lines_still_format_after_sensorhub_configures_logging(settings, clean_redis):
+    create_app(settings)
+    record = logging.LogRecord("gunicorn.error", logging.INFO, __file__, 1, "Worker exiting (pid: %s)", (42,), None)
+    assert f"[{record.process}]" in logging.Formatter("[%(process)d] %(message)s").format(record)
+
+
+def test_info_lines_are_batched_and_warnings_written_at_once_in_order(capsys):
+    handler = BufferedStdoutHandler()
+    handler.FLUSH_SECONDS = 1.0
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("sensorhub.test.buffered")
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    try:
+        logger.info("first")
+        assert capsys.readouterr().out == "", "an INFO line waits for the flusher"
+        logger.warning("second")
+        assert [json.loads(line)["msg"] for line in capsys.readouterr().out.splitlines()] == ["first", "second"]
+        logger.info("third")
+        time.sleep(2.5)
+        assert [json.loads(line)["msg"] for line in capsys.readouterr().out.splitlines()] == ["third"]
+    finally:
+        logger.removeHandler(handler)
