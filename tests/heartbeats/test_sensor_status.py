@@ -99,7 +99,7 @@ def test_registry_page_is_read_in_one_round_trip(app, client, monkeypatch):
         run = pipe.execute
 
         def execute(*a, **k):
-            executed.append(len(pipe.command_stack))
+            executed.append(len(pipe))
             return run(*a, **k)
 
         pipe.execute = execute
