@@ -13,6 +13,7 @@ import redis
 from flask import Flask, current_app
 from redis.backoff import ConstantBackoff
 from redis.cluster import RedisCluster
+from redis.exceptions import NoScriptError
 from redis.retry import Retry
 
 from .settings import Settings
@@ -52,6 +53,36 @@ def queue_script(pipe, script, keys: list, args: list) -> None:
     the results: run that call again through the Script object, which loads it.
     """
     pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+
+
+class ScriptBatch:
+    """One round trip of commands and script calls whose scripts survive NOSCRIPT.
+
+    Queue plain commands on ``batch.pipe`` and scripts with ``batch.script``;
+    ``execute`` answers the results in order. A script call that meets
+    NOSCRIPT (a node restarted, failed over or flushed its cache) runs again
+    through its Script object, which loads it; any other error is raised.
+    """
+
+    def __init__(self, client) -> None:
+        self.pipe = client.pipeline(transaction=False)
+        self._scripts: dict[int, tuple] = {}
+
+    def script(self, script, keys: list, args: list) -> None:
+        self._scripts[len(self.pipe)] = (script, keys, args)
+        queue_script(self.pipe, script, keys, args)
+
+    def execute(self) -> list:
+        if not len(self.pipe):
+            return []
+        results = self.pipe.execute(raise_on_error=False)
+        for index, result in enumerate(results):
+            if isinstance(result, NoScriptError) and index in self._scripts:
+                script, keys, args = self._scripts[index]
+                results[index] = script(keys=keys, args=args)
+            elif isinstance(result, Exception):
+                raise result
+        return results
 
 
 def connect(settings: Settings) -> redis.Redis | RedisCluster:

@@ -20,7 +20,7 @@ from flask import Flask
 from .. import keys, timeutil, units
 from ..orgs.store import DEFAULT_THRESHOLD, DEFAULT_TIMEZONE, DEFAULT_UNIT, effective
 from ..orgs.store import FIELDS as ORG_FIELDS
-from ..redis_client import queue_script, redis_ext
+from ..redis_client import ScriptBatch, queue_script, redis_ext
 from ..settings import Settings
 from ..sites.schemas import zone_from_name
 
@@ -375,11 +375,11 @@ class TooHotStore:
         now_us = round((self.clock() if now is None else now) * 1_000_000)
         days = candidate_days(now_us)
         args = self._answer_args(days)
-        pipe = self.client.pipeline(transaction=False)
+        batch = ScriptBatch(self.client)
         for site_id in site_ids:
-            queue_script(pipe, self._answer, [keys.site(site_id)], args)
+            batch.script(self._answer, [keys.site(site_id)], args)
         hot = {}
-        for site_id, reply in zip(site_ids, pipe.execute() if site_ids else [], strict=True):
+        for site_id, reply in zip(site_ids, batch.execute(), strict=True):
             if reply is not None and len(reply) == 1:
                 found = self.answer(site_id)
             else:

@@ -37,3 +37,8 @@ def test_too_hot_today_follows_each_sites_threshold_and_time_zone(app, client, p
     client.patch("/v1/sites/warm", json={"threshold": 27.5})
     client.patch("/v1/sites/tokyo", json={"timezone": "Europe/Brussels"})
     assert store.too_hot_today(["warm", "tokyo"]) == {"warm": True, "tokyo": True}
+
+
+def test_flags_survive_a_flushed_script_cache(app, clean_redis):
+    clean_redis.script_flush()
+    assert app.extensions["toohot"].too_hot_today(["nowhere"]) == {"nowhere": False}
