@@ -65,20 +65,20 @@ class Instant(ma.fields.Field):
             raise ma.ValidationError(str(exc)) from None
 
 
-def validate_sensor_id(value: str) -> None:
-    if not is_sensor_id(value):
-        raise ma.ValidationError(MSG_SENSOR_ID)
-
-
 class SensorId(ma.fields.String):
-    def __init__(self, **kwargs):
-        kwargs.setdefault("validate", validate_sensor_id)
+    """An id in the sensor-id charset. Sensors, sites and orgs share it, so
+    no id can break out of its Redis hash tag; ``message`` names the kind."""
+
+    def __init__(self, message: str = MSG_SENSOR_ID, **kwargs):
+        def check(value: str) -> None:
+            if not is_sensor_id(value):
+                raise ma.ValidationError(message)
+
+        metadata = {"description": message, "pattern": SENSOR_ID_PATTERN, "minLength": 1, "maxLength": 128}
+        metadata.update(kwargs.pop("metadata", {}))
+        kwargs.setdefault("validate", check)
         kwargs.setdefault("error_messages", {"invalid": MSG_NOT_STRING})
-        kwargs.setdefault(
-            "metadata",
-            {"description": MSG_SENSOR_ID, "example": "sensor-42", "pattern": SENSOR_ID_PATTERN, "minLength": 1, "maxLength": 128},
-        )
-        super().__init__(**kwargs)
+        super().__init__(metadata=metadata, **kwargs)
 
 
 class ReadingSchema(ma.Schema):
@@ -87,7 +87,7 @@ class ReadingSchema(ma.Schema):
     class Meta:
         unknown = ma.RAISE
 
-    sensor = SensorId(required=True)
+    sensor = SensorId(required=True, metadata={"example": "sensor-42"})
     timestamp = Instant(
         required=True,
         metadata={

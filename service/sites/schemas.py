@@ -18,7 +18,7 @@ import marshmallow as ma
 from marshmallow.validate import Length, OneOf, Range
 
 from .. import timeutil
-from ..readings.schemas import MSG_NOT_STRING, SENSOR_ID_PATTERN, Instant, check_number, is_sensor_id
+from ..readings.schemas import MSG_NOT_STRING, SENSOR_ID_PATTERN, Instant, SensorId, check_number
 
 MSG_SITE_ID = "Site ids are 1 to 128 characters of A-Z a-z 0-9 . _ : -"
 MSG_ORG_ID = "Org ids are 1 to 128 characters of A-Z a-z 0-9 . _ : -"
@@ -56,16 +56,6 @@ def zone_from_name(name: str | None) -> tzinfo:
 
 
 # -- fields -------------------------------------------------------------------
-
-
-def _id_field(message: str, **kwargs) -> ma.fields.String:
-    def check(value: str) -> None:
-        if not is_sensor_id(value):
-            raise ma.ValidationError(message)
-
-    metadata = {"description": message, "pattern": SENSOR_ID_PATTERN, "minLength": 1, "maxLength": 128}
-    metadata.update(kwargs.pop("metadata", {}))
-    return ma.fields.String(validate=check, error_messages={"invalid": MSG_NOT_STRING}, metadata=metadata, **kwargs)
 
 
 def _text_field(max_length: int, **kwargs) -> ma.fields.String:
@@ -188,7 +178,7 @@ class SitePatchSchema(ma.Schema):
 
     name = _text_field(200)
     location = _text_field(200)
-    org = _id_field(MSG_ORG_ID, allow_none=True)
+    org = SensorId(MSG_ORG_ID, allow_none=True)
     timezone = TimeZoneName(allow_none=True, metadata={"example": "Europe/Brussels"})
     threshold = FiniteNumber(
         allow_none=True,
@@ -200,16 +190,16 @@ class SitePatchSchema(ma.Schema):
 class SiteCreateSchema(SitePatchSchema):
     """A new site; ``id`` is assigned (ULID-style) when absent."""
 
-    id = _id_field(MSG_SITE_ID, metadata={"example": "willo-woods"})
+    id = SensorId(MSG_SITE_ID, metadata={"example": "willo-woods"})
     name = _text_field(200, required=True, metadata={"example": "Willo Woods"})
     location = _text_field(200, required=True, metadata={"example": "north"})
 
 
 class SiteListQuerySchema(ma.Schema):
-    org = _id_field(MSG_ORG_ID)
+    org = SensorId(MSG_ORG_ID)
     location = ma.fields.String(validate=Length(min=1, max=200))
     limit = ma.fields.Integer(load_default=100, validate=Range(min=1, max=1000))
-    cursor = _id_field("The next_cursor of the previous page", metadata={"pattern": SENSOR_ID_PATTERN})
+    cursor = SensorId("The next_cursor of the previous page", metadata={"pattern": SENSOR_ID_PATTERN})
 
 
 class SiteListSchema(ma.Schema):

@@ -10,7 +10,7 @@ from marshmallow.validate import OneOf
 
 from .. import timeutil
 from ..orgs.schemas import MSG_TEMPERATURE_UNIT, TEMPERATURE_UNITS
-from ..readings.schemas import MSG_NOT_STRING, SENSOR_ID_PATTERN, is_sensor_id
+from ..readings.schemas import SensorId
 from ..sites.schemas import MSG_ORG_ID, MSG_SITE_ID, FiniteNumber
 
 MSG_SENSOR = "Sensor ids are 1 to 128 characters of A-Z a-z 0-9 . _ : -"
@@ -18,16 +18,6 @@ MSG_EPOCH = "Not a valid timestamp: send seconds since the Unix epoch as a numbe
 MSG_EPOCH_RANGE = "The timestamp must lie between 1970-01-01 and 2100-01-01 UTC."
 MSG_DATE = "Not a valid date: send YYYY-MM-DD."
 DATE_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}").fullmatch
-
-
-def _id(message: str, **kwargs) -> ma.fields.String:
-    def check(value: str) -> None:
-        if not is_sensor_id(value):
-            raise ma.ValidationError(message)
-
-    metadata = {"description": message, "pattern": SENSOR_ID_PATTERN, "minLength": 1, "maxLength": 128}
-    metadata.update(kwargs.pop("metadata", {}))
-    return ma.fields.String(validate=check, error_messages={"invalid": MSG_NOT_STRING}, metadata=metadata, **kwargs)
 
 
 class EpochSeconds(ma.fields.Float):
@@ -49,8 +39,8 @@ class EpochSeconds(ma.fields.Float):
 class TemperatureSchema(ma.Schema):
     """One thermometer reading, in the brief's shape."""
 
-    siteId = _id(MSG_SITE_ID, required=True, metadata={"example": "abc123"})
-    orgId = _id(MSG_ORG_ID, required=True, metadata={"example": "alphacorp"})
+    siteId = SensorId(MSG_SITE_ID, required=True, metadata={"example": "abc123"})
+    orgId = SensorId(MSG_ORG_ID, required=True, metadata={"example": "alphacorp"})
     temperature = FiniteNumber(required=True, metadata={"example": 27.3})
     timestamp = EpochSeconds(required=True, metadata={"example": 1658739178, "description": "Seconds since the epoch"})
     unit = ma.fields.String(
@@ -58,7 +48,7 @@ class TemperatureSchema(ma.Schema):
         metadata={"description": "Unit of temperature; default: the sensor's, else the org's, else C",
                   "enum": list(TEMPERATURE_UNITS)},
     )
-    sensorId = _id(MSG_SENSOR, metadata={"description": "Default: the site id (one sensor per site)"})
+    sensorId = SensorId(MSG_SENSOR, metadata={"description": "Default: the site id (one sensor per site)"})
 
 
 class TemperatureIngestResultSchema(ma.Schema):
@@ -79,7 +69,7 @@ class Date(ma.fields.String):
 
 
 class AnswerQuerySchema(ma.Schema):
-    siteId = _id(MSG_SITE_ID, required=True)
+    siteId = SensorId(MSG_SITE_ID, required=True)
     date = Date(metadata={"description": "The site's local day, YYYY-MM-DD (default: today there)",
                           "format": "date"})
     unit = ma.fields.String(
