@@ -29,7 +29,8 @@ _settings = Settings.from_env()
 bind = os.environ.get("BIND", f"0.0.0.0:{_settings.port}")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+# Threads mostly wait on Redis; more of them keep both cores busy.
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 # Connections one worker holds, idle keep-alive ones included. gthread keeps
 # at most this minus `threads` connections idle and closes the rest after
 # their response, so a few long-lived clients (a proxy, a load generator)

@@ -102,18 +102,26 @@ def configure_logging(level: str) -> None:
 
 class RequestIds:
     """Ids unique across processes without a system call per request: a
-    random prefix drawn once per process (and again after a fork), then a
-    counter."""
+    random prefix drawn once per process (again in a forked child), then a
+    counter. Thread-safe: the state is one tuple, swapped in atomically."""
 
     def __init__(self) -> None:
-        self._pid = None
+        self._reset()
+        os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
+        self._state: tuple[str, itertools.count] | None = None
+        self._lock = threading.Lock()
 
     def next(self) -> str:
-        if self._pid != os.getpid():
-            self._pid = os.getpid()
-            self._prefix = os.urandom(8).hex()
-            self._counter = itertools.count(1)
-        return f"{self._prefix}{next(self._counter):016x}"
+        state = self._state
+        if state is None:
+            with self._lock:
+                if self._state is None:
+                    self._state = (os.urandom(8).hex(), itertools.count(1))
+                state = self._state
+        prefix, counter = state
+        return f"{prefix}{next(counter):016x}"
 
 
 _request_ids = RequestIds()

@@ -85,3 +85,31 @@ def test_info_lines_are_batched_and_warnings_written_at_once_in_order(capsys):
         assert [json.loads(line)["msg"] for line in capsys.readouterr().out.splitlines()] == ["third"]
     finally:
         logger.removeHandler(handler)
+
+
+def test_generated_request_ids_are_unique_across_threads_and_forks():
+    import os
+    import threading
+
+    from service.logs import RequestIds
+
+    ids = RequestIds()
+    seen: list[str] = []
+
+    def draw():
+        seen.extend(ids.next() for _ in range(2000))
+
+    threads = [threading.Thread(target=draw) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(seen)) == len(seen) == 16_000
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child draws with a fresh prefix
+        os.write(write, ids.next().encode())
+        os._exit(0)
+    os.waitpid(child, 0)
+    from_child = os.read(read, 64).decode()
+    assert from_child[:16] != seen[0][:16]
