@@ -78,7 +78,9 @@ def generate(sensors: int, minutes: int, batch: int, dup_share: float, late_shar
                     {
                         "sensor": f"sensor-{s:05d}",
                         "timestamp": iso(START + timedelta(minutes=m), rng.choice(OFFSETS)),
-                        "value": 999.0,  # a duplicate must never change the average
+                        # A re-sent copy carries the same value: with batches in
+                        # flight at once, the copy may even land first.
+                        "value": value_of(s, m),
                     }
                 )
             rng.shuffle(items)
@@ -141,6 +143,12 @@ def post_all(url: str, bodies: list[bytes], connections: int):
 
 
 def redis_info(client) -> tuple[int, float]:
+    # An append-only-file rewrite holds a buffer in the parent while it runs.
+    for _ in range(300):
+        persistence = client.info("persistence")
+        if not persistence["aof_rewrite_in_progress"] and not persistence["aof_rewrite_scheduled"]:
+            break
+        time.sleep(0.1)
     memory = client.info("memory")["used_memory"]
     cpu = client.info("cpu")
     return memory, cpu["used_cpu_sys"] + cpu["used_cpu_user"]
