@@ -44,17 +44,6 @@ def lua_source(package: str, filename: str) -> str:
     return resources.files(package).joinpath(filename).read_text(encoding="utf-8")
 
 
-def queue_script(pipe, script, keys: list, args: list) -> None:
-    """Queue a registered script's EVALSHA on a pipeline, cluster pipelines included.
-
-    redis-py's ClusterPipeline refuses its ``evalsha`` helper (redis-py
-    #2914) but routes an ``EVALSHA`` sent through ``execute_command`` by its
-    keys like any command. A NOSCRIPT answer comes back as NoScriptError in
-    the results: run that call again through the Script object, which loads it.
-    """
-    pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
-
-
 class ScriptBatch:
     """One round trip of commands and script calls whose scripts survive NOSCRIPT.
 
@@ -69,8 +58,14 @@ class ScriptBatch:
         self._scripts: dict[int, tuple] = {}
 
     def script(self, script, keys: list, args: list) -> None:
+        """Queue a registered script's call (KEYS, ARGV).
+
+        redis-py's ClusterPipeline refuses its ``evalsha`` helper (redis-py
+        #2914) but routes an ``EVALSHA`` sent through ``execute_command`` by
+        its keys like any command, so this works on cluster pipelines too.
+        """
         self._scripts[len(self.pipe)] = (script, keys, args)
-        queue_script(self.pipe, script, keys, args)
+        self.pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
 
     def execute(self) -> list:
         if not len(self.pipe):

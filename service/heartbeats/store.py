@@ -14,11 +14,11 @@ import time
 import orjson
 from flask import Flask
 from redis.cluster import RedisCluster
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import ResponseError
 
 from .. import keys, units
 from ..events.store import EventStore, iso_now
-from ..redis_client import queue_script, redis_ext
+from ..redis_client import ScriptBatch, redis_ext
 from ..settings import Settings
 
 META_FIELDS = ("org", "site", "building", "room", "name", "kind", "unit")
@@ -76,15 +76,10 @@ class HeartbeatStore:
         if self.cluster:
             results = [self._status(keys=k, args=a) for k, a in calls]
         else:
-            pipe = self.client.pipeline(transaction=False)
+            batch = ScriptBatch(self.client)
             for call_keys, args in calls:
-                queue_script(pipe, self._status, call_keys, args)
-            results = pipe.execute(raise_on_error=False)
-            for index, result in enumerate(results):
-                if isinstance(result, NoScriptError):
-                    results[index] = self._status(keys=calls[index][0], args=calls[index][1])
-                elif isinstance(result, Exception):
-                    raise result
+                batch.script(self._status, call_keys, args)
+            results = batch.execute()
         published = []
         for sensor_id, outbox in zip(heard, results, strict=True):
             if outbox:

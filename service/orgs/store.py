@@ -17,7 +17,7 @@ import time
 from flask import Flask
 
 from .. import keys, timeutil
-from ..redis_client import queue_script, redis_ext
+from ..redis_client import ScriptBatch, redis_ext
 
 DEFAULT_UNIT = "C"
 DEFAULT_TIMEZONE = "Europe/Brussels"
@@ -87,14 +87,10 @@ class OrgStore:
         site_ids = [raw.decode() for raw in self.client.zrange(keys.sites_by_org(org["id"]), 0, -1)]
         args = self._copy_args(org, version)
         for start in range(0, len(site_ids), FAN_OUT_CHUNK):
-            chunk = site_ids[start : start + FAN_OUT_CHUNK]
-            pipe = self.client.pipeline(transaction=False)
-            for site_id in chunk:
-                queue_script(pipe, self._site_copy, [keys.site(site_id)], args)
-            for site_id, result in zip(chunk, pipe.execute(raise_on_error=False), strict=True):
-                if isinstance(result, Exception):
-                    # NOSCRIPT after a Redis restart: redis-py's Script reloads it.
-                    self._site_copy(keys=[keys.site(site_id)], args=args)
+            batch = ScriptBatch(self.client)
+            for site_id in site_ids[start : start + FAN_OUT_CHUNK]:
+                batch.script(self._site_copy, [keys.site(site_id)], args)
+            batch.execute()
 
     def copy_to_site(self, site_id: str, org_id: str) -> bool:
         """Copy the org's current settings into the site's record (a site

@@ -7,10 +7,9 @@ import time
 from flask import Flask
 from redis.cluster import RedisCluster
 from redis.crc import key_slot
-from redis.exceptions import NoScriptError
 
 from .. import keys
-from ..redis_client import ReplicasNotAcknowledged, queue_script, redis_ext
+from ..redis_client import ReplicasNotAcknowledged, ScriptBatch, redis_ext
 from ..settings import Settings
 
 # Readings per script call: bounds how long one call holds Redis (a batch of
@@ -75,25 +74,13 @@ class ReadingStore:
         calls = self._calls(groups)
         heard_at = time.time() if now is None else now
         heard = dict.fromkeys(groups, heard_at)
-        pipe = self.client.pipeline(transaction=False)
+        batch = ScriptBatch(self.client)
         for call_keys, args in calls:
-            queue_script(pipe, self._ingest, call_keys, args)
-        pipe.zadd(keys.SENSORS_SEEN, heard)
-        waits = self._queue_waits(pipe, [call_keys[0] for call_keys, _ in calls] + [keys.SENSORS_SEEN])
-        results = pipe.execute(raise_on_error=False)
-        accepted = 0
-        for (call_keys, args), result in zip(calls, results[: len(calls)], strict=True):
-            if isinstance(result, NoScriptError):
-                # A node that lost its script cache (restart, failover to a
-                # replica that never saw SCRIPT LOAD): redis-py's Script
-                # loads it there and runs the call again.
-                result = self._ingest(keys=call_keys, args=args)
-            elif isinstance(result, Exception):
-                raise result
-            accepted += sum(result)
-        for result in results[len(calls) :]:
-            if isinstance(result, Exception):
-                raise result
+            batch.script(self._ingest, call_keys, args)
+        batch.pipe.zadd(keys.SENSORS_SEEN, heard)
+        waits = self._queue_waits(batch.pipe, [call_keys[0] for call_keys, _ in calls] + [keys.SENSORS_SEEN])
+        results = batch.execute()
+        accepted = sum(sum(result) for result in results[: len(calls)])
         if waits:
             acknowledged = min(results[-waits:])
             if acknowledged < self.wait_replicas:
@@ -132,16 +119,11 @@ class ReadingStore:
             by_slot.setdefault(slot, []).append(sensor)
         calls = list(by_slot.values())
         # One pipeline; on a cluster each call goes to its slot's node.
-        pipe = self.client.pipeline(transaction=False)
+        batch = ScriptBatch(self.client)
         for sensors in calls:
-            queue_script(pipe, self._sensor_units, [keys.sensor_meta(sensor) for sensor in sensors], [])
-        replies = pipe.execute(raise_on_error=False)
+            batch.script(self._sensor_units, [keys.sensor_meta(sensor) for sensor in sensors], [])
         found = {}
-        for sensors, reply in zip(calls, replies, strict=True):
-            if isinstance(reply, NoScriptError):
-                reply = self._sensor_units(keys=[keys.sensor_meta(sensor) for sensor in sensors])
-            elif isinstance(reply, Exception):
-                raise reply
+        for sensors, reply in zip(calls, batch.execute(), strict=True):
             for position, sensor in enumerate(sensors):
                 kind = reply[2 * position]
                 if kind:

@@ -6,10 +6,9 @@ import time
 
 from flask import Flask
 from redis.cluster import RedisCluster
-from redis.exceptions import NoScriptError
 
 from .. import keys, timeutil, units
-from ..redis_client import queue_script, redis_ext
+from ..redis_client import ScriptBatch, redis_ext
 from ..settings import Settings
 
 # Metadata fields that have an index set of their own.
@@ -52,19 +51,12 @@ def run_scripts(client, script, calls: list[tuple[list, list]], members_of: str 
         if members_of:
             results.append(client.smembers(members_of))
         return results
-    pipe = client.pipeline(transaction=False)
+    batch = ScriptBatch(client)
     for call_keys, args in calls:
-        queue_script(pipe, script, call_keys, args)
+        batch.script(script, call_keys, args)
     if members_of:
-        pipe.smembers(members_of)
-    results = pipe.execute(raise_on_error=False)
-    for position, result in enumerate(results):
-        if isinstance(result, NoScriptError):
-            call_keys, args = calls[position]
-            results[position] = script(keys=call_keys, args=args)
-        elif isinstance(result, Exception):
-            raise result
-    return results
+        batch.pipe.smembers(members_of)
+    return batch.execute()
 
 
 class SensorRegistry:

@@ -20,7 +20,7 @@ from flask import Flask
 from .. import keys, timeutil, units
 from ..orgs.store import DEFAULT_THRESHOLD, DEFAULT_TIMEZONE, DEFAULT_UNIT, effective
 from ..orgs.store import FIELDS as ORG_FIELDS
-from ..redis_client import ScriptBatch, queue_script, redis_ext
+from ..redis_client import ScriptBatch, redis_ext
 from ..settings import Settings
 from ..sites.schemas import zone_from_name
 
@@ -243,18 +243,11 @@ class TooHotStore:
     def _apply_days(self, days: dict) -> list[tuple[str, str, date, int, list]]:
         """Run day.lua per (site, day); returns the days whose too-hot event
         awaits publication: (site, org, day, ttl, [hot max, threshold])."""
-        pipe = self.client.pipeline(transaction=False)
-        calls = []
+        batch = ScriptBatch(self.client)
         for (site_id, day), args in days.items():
-            call_keys = [keys.site(site_id), keys.site_day(site_id, day.isoformat())]
-            calls.append((site_id, day, call_keys, args))
-            queue_script(pipe, self._day, call_keys, args)
-        results = pipe.execute(raise_on_error=False) if calls else []
+            batch.script(self._day, [keys.site(site_id), keys.site_day(site_id, day.isoformat())], args)
         too_hot = []
-        for (site_id, day, call_keys, args), result in zip(calls, results, strict=True):
-            if isinstance(result, Exception):
-                # NOSCRIPT after a Redis restart: redis-py's Script reloads it.
-                result = self._day(keys=call_keys, args=args)
+        for ((site_id, day), args), result in zip(days.items(), batch.execute(), strict=True):
             if isinstance(result, int):
                 # Only a concurrent change of the site's org gets here.
                 raise Rejected(409, f"The site {site_id!r} belongs to another org.")

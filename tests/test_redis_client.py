@@ -1,0 +1,69 @@
+"""ScriptBatch on a real Redis: NOSCRIPT re-runs, other errors raised, order kept."""
+
+from __future__ import annotations
+
+import pytest
+from redis.exceptions import ResponseError
+
+from service.redis_client import ScriptBatch
+
+# Counts its runs, so a re-run after NOSCRIPT is seen to happen exactly once.
+COUNTING = "return redis.call('INCR', KEYS[1]) * tonumber(ARGV[1])"
+# Writes, then fails: retrying it would write twice.
+FAILING = "redis.call('INCR', KEYS[1]) return redis.error_reply('refused by the script')"
+
+
+def test_script_call_after_script_flush_is_loaded_run_once_and_answered(clean_redis):
+    counting = clean_redis.register_script(COUNTING)
+    clean_redis.script_flush()
+    batch = ScriptBatch(clean_redis)
+    batch.script(counting, ["batch:{a}:runs"], [10])
+    batch.script(counting, ["batch:{b}:runs"], [100])
+
+    assert batch.execute() == [10, 100]
+    assert clean_redis.get("batch:{a}:runs") == b"1"
+    assert clean_redis.get("batch:{b}:runs") == b"1"
+
+
+def test_error_reply_of_a_script_is_raised_not_retried(clean_redis):
+    failing = clean_redis.register_script(FAILING)
+    clean_redis.script_load(FAILING)
+    batch = ScriptBatch(clean_redis)
+    batch.script(failing, ["batch:{a}:runs"], [])
+
+    with pytest.raises(ResponseError, match="refused by the script"):
+        batch.execute()
+    assert clean_redis.get("batch:{a}:runs") == b"1"
+
+
+def test_wrongtype_in_a_script_or_a_plain_command_is_raised(clean_redis):
+    counting = clean_redis.register_script(COUNTING)
+    clean_redis.hset("batch:{a}:hash", "field", "value")
+
+    in_script = ScriptBatch(clean_redis)
+    in_script.script(counting, ["batch:{a}:hash"], [1])
+    with pytest.raises(ResponseError, match="WRONGTYPE"):
+        in_script.execute()
+
+    plain = ScriptBatch(clean_redis)
+    plain.pipe.incr("batch:{a}:hash")
+    with pytest.raises(ResponseError, match="WRONGTYPE"):
+        plain.execute()
+
+
+def test_plain_commands_and_script_calls_answer_in_queue_order(clean_redis):
+    counting = clean_redis.register_script(COUNTING)
+    clean_redis.script_flush()
+    batch = ScriptBatch(clean_redis)
+    batch.pipe.set("batch:{a}:text", "first")
+    batch.script(counting, ["batch:{b}:runs"], [3])
+    batch.pipe.get("batch:{a}:text")
+    batch.pipe.incrby("batch:{c}:number", 5)
+    batch.script(counting, ["batch:{b}:runs"], [3])
+    batch.pipe.get("batch:{d}:missing")
+
+    assert batch.execute() == [True, 3, b"first", 5, 6, None]
+
+
+def test_empty_batch_answers_nothing(clean_redis):
+    assert ScriptBatch(clean_redis).execute() == []
