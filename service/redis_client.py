@@ -50,11 +50,18 @@ class ScriptBatch:
     Queue plain commands on ``batch.pipe`` and scripts with ``batch.script``;
     ``execute`` answers the results in order. A script call that meets
     NOSCRIPT (a node restarted, failed over or flushed its cache) runs again
-    through its Script object, which loads it; any other error is raised.
+    with EVAL, which also caches the script; any other error is raised.
+
+    ``trailer(pipe) -> n`` queues commands that must follow every script
+    call, such as WAIT for replicas: they end the first pipeline and, after
+    a re-run, end the re-run's pipeline too (same connection per node, so a
+    WAIT covers the re-run's writes); the last ``n`` results are theirs.
     """
 
-    def __init__(self, client) -> None:
+    def __init__(self, client, trailer=None) -> None:
+        self.client = client
         self.pipe = client.pipeline(transaction=False)
+        self.trailer = trailer
         self._scripts: dict[int, tuple] = {}
 
     def script(self, script, keys: list, args: list) -> None:
@@ -68,15 +75,26 @@ class ScriptBatch:
         self.pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
 
     def execute(self) -> list:
+        trailing = self.trailer(self.pipe) if self.trailer else 0
         if not len(self.pipe):
             return []
         results = self.pipe.execute(raise_on_error=False)
-        for index, result in enumerate(results):
-            if isinstance(result, NoScriptError) and index in self._scripts:
-                script, keys, args = self._scripts[index]
-                results[index] = script(keys=keys, args=args)
-            elif isinstance(result, Exception):
+        missing = [i for i, result in enumerate(results) if isinstance(result, NoScriptError) and i in self._scripts]
+        for result in results:
+            if isinstance(result, Exception) and not isinstance(result, NoScriptError):
                 raise result
+        if missing:
+            again = self.client.pipeline(transaction=False)
+            for index in missing:
+                script, keys, args = self._scripts[index]
+                again.execute_command("EVAL", script.script, len(keys), *keys, *args)
+            if trailing:
+                self.trailer(again)
+            rerun = again.execute()
+            for index, result in zip(missing, rerun, strict=False):
+                results[index] = result
+            if trailing:
+                results[-trailing:] = rerun[len(missing) :]
         return results
 
 

@@ -67,3 +67,26 @@ def test_plain_commands_and_script_calls_answer_in_queue_order(clean_redis):
 
 def test_empty_batch_answers_nothing(clean_redis):
     assert ScriptBatch(clean_redis).execute() == []
+
+
+def test_trailing_commands_follow_a_re_run_script_in_the_same_pipeline(clean_redis):
+    counting = clean_redis.register_script(COUNTING)
+    clean_redis.script_flush()
+
+    def trailer(pipe):
+        # Stands for WAIT: it must see the re-run's write.
+        pipe.get("batch:{a}:runs")
+        return 1
+
+    batch = ScriptBatch(clean_redis, trailer=trailer)
+    batch.script(counting, ["batch:{a}:runs"], [1])
+    assert batch.execute() == [1, b"1"]
+    assert clean_redis.get("batch:{a}:runs") == b"1"
+
+
+def test_trailing_commands_end_a_batch_without_re_runs(clean_redis):
+    counting = clean_redis.register_script(COUNTING)
+    clean_redis.script_load(COUNTING)
+    batch = ScriptBatch(clean_redis, trailer=lambda pipe: pipe.get("batch:{a}:runs") and 1)
+    batch.script(counting, ["batch:{a}:runs"], [1])
+    assert batch.execute() == [1, b"1"]

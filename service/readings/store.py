@@ -74,13 +74,14 @@ class ReadingStore:
         calls = self._calls(groups)
         heard_at = time.time() if now is None else now
         heard = dict.fromkeys(groups, heard_at)
-        batch = ScriptBatch(self.client)
+        written = [call_keys[0] for call_keys, _ in calls] + [keys.SENSORS_SEEN]
+        batch = ScriptBatch(self.client, trailer=lambda pipe: self._queue_waits(pipe, written))
         for call_keys, args in calls:
             batch.script(self._ingest, call_keys, args)
         batch.pipe.zadd(keys.SENSORS_SEEN, heard)
-        waits = self._queue_waits(batch.pipe, [call_keys[0] for call_keys, _ in calls] + [keys.SENSORS_SEEN])
         results = batch.execute()
         accepted = sum(sum(result) for result in results[: len(calls)])
+        waits = len(results) - len(calls) - 1
         if waits:
             acknowledged = min(results[-waits:])
             if acknowledged < self.wait_replicas:
