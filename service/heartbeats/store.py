@@ -13,7 +13,6 @@ import time
 
 import orjson
 from flask import Flask
-from redis.cluster import RedisCluster
 from redis.exceptions import ResponseError
 
 from .. import keys, units
@@ -37,7 +36,6 @@ def own_unit(meta: dict) -> str | None:
 class HeartbeatStore:
     def __init__(self, app: Flask, settings: Settings, events: EventStore):
         self.client = redis_ext.client_for(app)
-        self.cluster = isinstance(self.client, RedisCluster)
         self.events = events
         self.offline_after = settings.offline_after
         self._status = redis_ext.register_script(app, __package__, "status.lua")
@@ -73,13 +71,10 @@ class HeartbeatStore:
                                                   f"{now:.6f}", iso_now(now), ""])
             for sensor_id, seen in heard.items()
         ]
-        if self.cluster:
-            results = [self._status(keys=k, args=a) for k, a in calls]
-        else:
-            batch = ScriptBatch(self.client)
-            for call_keys, args in calls:
-                batch.script(self._status, call_keys, args)
-            results = batch.execute()
+        batch = ScriptBatch(self.client)
+        for call_keys, args in calls:
+            batch.script(self._status, call_keys, args)
+        results = batch.execute()
         published = []
         for sensor_id, outbox in zip(heard, results, strict=True):
             if outbox:

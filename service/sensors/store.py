@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 from flask import Flask
-from redis.cluster import RedisCluster
 
 from .. import keys, timeutil, units
 from ..redis_client import ScriptBatch, redis_ext
@@ -40,17 +39,10 @@ def index_keys(meta: dict) -> set[str]:
 
 
 def run_scripts(client, script, calls: list[tuple[list, list]], members_of: str | None = None) -> list:
-    """Run one script for many (KEYS, ARGV) in one round trip (NOSCRIPT-safe);
-    with ``members_of``, SMEMBERS of that key rides along as the last reply.
-
-    On a cluster (whose pipelines refuse scripts) each call goes to its own
-    slot's node in turn: one round trip per call.
+    """Run one script for many (KEYS, ARGV) in one round trip (NOSCRIPT-safe;
+    on a cluster, one round trip per node); with ``members_of``, SMEMBERS of
+    that key rides along as the last reply.
     """
-    if isinstance(client, RedisCluster):
-        results = [script(keys=call_keys, args=args) for call_keys, args in calls]
-        if members_of:
-            results.append(client.smembers(members_of))
-        return results
     batch = ScriptBatch(client)
     for call_keys, args in calls:
         batch.script(script, call_keys, args)
