@@ -30,11 +30,18 @@ HERE = Path(__file__).resolve().parent
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
 
 
-def wrk(url: str, connections: int, seconds: int, script: Path | None = None) -> dict:
+RANDOM_PATH = HERE / "random_path.lua"
+
+
+def wrk(url: str, connections: int, seconds: int, path_format: str | None = None) -> dict:
+    """wrk against ``url``, or against a random one of 1,000 paths made from
+    ``path_format`` (e.g. ``/statistics/sensor-%05d``) on its host."""
     command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
-    if script:
-        command += ["-s", str(script)]
-    output = subprocess.run([*command, url], check=True, capture_output=True, text=True).stdout
+    if path_format:
+        command += ["-s", str(RANDOM_PATH), url, "--", path_format, "1000"]
+    else:
+        command.append(url)
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
     value, unit = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", output, re.M).groups()
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
@@ -61,7 +68,7 @@ def main() -> int:
         runs = []
         for run in range(args.runs):
             result = {
-                "statistics": wrk(f"{url}/statistics", args.connections, args.seconds, HERE / "random_sensor.lua"),
+                "statistics": wrk(url, args.connections, args.seconds, "/statistics/sensor-%05d"),
                 "constant": wrk(f"{url}/livez", args.connections, args.seconds),
             }
             runs.append(result)

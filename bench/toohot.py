@@ -30,7 +30,7 @@ from bench.read import wrk  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-ANSWER_SCRIPT = HERE / "random_site.lua"
+ANSWER_PATHS = "/v1/admin/toohotornot?siteId=bench-site%05d"
 
 
 def simulate(url: str, *extra: str) -> subprocess.CompletedProcess:
@@ -72,12 +72,11 @@ def main() -> int:
         sys.exit("wrk is needed: apt-get install wrk")
     server = SpawnedService().start() if args.spawn else None
     url = server.url if server else args.url
-    answer_url = f"{url}/v1/admin/toohotornot"
     try:
         loaded = simulate(url, "--minutes", "60", "--prefix", "bench", "--seed", "1", "--quiet")
         print(loaded.stdout.strip().splitlines()[-1], file=sys.stderr)
         single = {
-            "answer": wrk(answer_url, 1, args.seconds, ANSWER_SCRIPT),
+            "answer": wrk(url, 1, args.seconds, ANSWER_PATHS),
             "constant": wrk(f"{url}/livez", 1, args.seconds),
         }
         print(json.dumps({"one_client": single}), file=sys.stderr)
@@ -85,7 +84,7 @@ def main() -> int:
         with BackgroundIngest(url) as ingest:
             for run in range(args.runs):
                 result = {
-                    "answer": wrk(answer_url, args.connections, args.seconds, ANSWER_SCRIPT),
+                    "answer": wrk(url, args.connections, args.seconds, ANSWER_PATHS),
                     "constant": wrk(f"{url}/livez", args.connections, args.seconds),
                 }
                 runs.append(result)
