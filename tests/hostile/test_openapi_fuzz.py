@@ -16,7 +16,7 @@ from service import create_app
 from service.settings import Settings
 
 # Generated cases per operation; the suite stays within its time budget.
-MAX_EXAMPLES = 150
+MAX_EXAMPLES = 300
 # A schema-valid request may still be refused for what JSON Schema cannot
 # say (a timestamp before 1970, the first copy of a batch's reading wins...):
 # such a refusal must be a documented 4xx, which the other checks verify.
