@@ -48,19 +48,24 @@ def wrk(url: str, connections: int, seconds: int, path_format: str | None = None
     return {"req_per_s": round(rate), "p99_ms": round(float(value) * UNITS[unit], 2), "non_2xx": int(errors.group(1)) if errors else 0}
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def wrk_benchmark(description: str, seconds: int):
+    """Command line of a wrk benchmark; returns (args, spawned server or None, url)."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", default="http://127.0.0.1:8080")
-    parser.add_argument("--spawn", action="store_true")
+    parser.add_argument("--spawn", action="store_true", help="start gunicorn (2 workers) with an embedded Redis")
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--seconds", type=int, default=seconds)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")
     server = SpawnedService().start() if args.spawn else None
-    url = server.url if server else args.url
+    return args, server, server.url if server else args.url
+
+
+def main() -> int:
+    args, server, url = wrk_benchmark(__doc__, seconds=10)
     try:
         with requests.Session() as session:
             for body in generate(1000, 180, 500, 0.0, 0.0, seed=3):

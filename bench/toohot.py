@@ -14,9 +14,7 @@ then measures with wrk (Debian package `wrk`):
 
 from __future__ import annotations
 
-import argparse
 import json
-import shutil
 import statistics
 import subprocess
 import sys
@@ -25,8 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.ingest import SpawnedService  # noqa: E402
-from bench.read import wrk  # noqa: E402
+from bench.read import wrk, wrk_benchmark  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -60,18 +57,7 @@ class BackgroundIngest:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--url", default="http://127.0.0.1:8080")
-    parser.add_argument("--spawn", action="store_true", help="start gunicorn (2 workers) with an embedded Redis")
-    parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--seconds", type=int, default=5)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--json", type=Path, default=None)
-    args = parser.parse_args()
-    if not shutil.which("wrk"):
-        sys.exit("wrk is needed: apt-get install wrk")
-    server = SpawnedService().start() if args.spawn else None
-    url = server.url if server else args.url
+    args, server, url = wrk_benchmark(__doc__, seconds=5)
     try:
         loaded = simulate(url, "--minutes", "60", "--prefix", "bench", "--seed", "1", "--quiet")
         print(loaded.stdout.strip().splitlines()[-1], file=sys.stderr)
