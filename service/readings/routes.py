@@ -71,9 +71,9 @@ def post_data():
     except BatchError as exc:
         READINGS.labels("rejected").inc(len(payload) if isinstance(payload, list) else 1)
         abort(exc.status, exc.message, exc.errors)
-    # Checked once the batch is known valid: then every item holds exactly
-    # five strings (three keys, the sensor id, the timestamp).
-    reject_duplicate_keys(raw, 5 * total)
+    # Checked once the batch is known valid: then every item holds five
+    # strings (three keys, the sensor id, the timestamp), two more with a unit.
+    reject_duplicate_keys(raw, 5 * total + 2 * sum("unit" in item for item in payload))
     require_sensor_writes(groups.keys())
     accepted = _store().ingest(groups) if groups else 0
     READINGS.labels("accepted").inc(accepted)

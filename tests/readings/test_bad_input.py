@@ -122,3 +122,21 @@ def test_wrong_method_and_unknown_path_are_json_errors(client):
     assert client.get("/data").get_json()["code"] == 405
     response = client.get("/no/such/route")
     assert response.status_code == 404 and response.get_json()["status"] == "Not Found"
+
+
+def test_batches_with_units_are_proven_free_of_repeated_keys_without_a_second_parse(client, monkeypatch):
+    import service.jsonio
+
+    def second_parse(*args, **kwargs):
+        raise AssertionError("the quote count should have proven this body clean")
+
+    monkeypatch.setattr(service.jsonio.json, "loads", second_parse)
+    batch = [{**GOOD, "unit": "F", "value": 70.0}, GOOD]
+    assert client.post("/data", json=batch).status_code == 200
+
+
+def test_a_repeated_key_in_a_batch_with_units_is_400(client, assert_nothing_written):
+    body = b'[{"sensor":"s","timestamp":"2021-11-08T21:38:09Z","value":1,"unit":"C","unit":"F"}]'
+    response = post_raw(client, body)
+    assert response.status_code == 400 and "unit" in response.get_json()["message"]
+    assert_nothing_written()
