@@ -15,7 +15,7 @@ import marshmallow as ma
 from flask import Flask, g, jsonify
 from flask_smorest import Api
 from flask_smorest import abort as smorest_abort
-from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
+from werkzeug.exceptions import HTTPException, InternalServerError, NotFound, ServiceUnavailable
 
 from .redis_client import UNAVAILABLE_ERRORS, ReplicasNotAcknowledged
 
@@ -33,6 +33,15 @@ class ErrorSchema(ma.Schema):
 
 
 MSG_INVALID_REQUEST = "The request is invalid; nothing was written."
+
+
+class NotFoundError(LookupError):
+    """A domain's "no such thing", raised by a store; every route that lets
+    it through answers 404 with its message in the common shape."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
 
 
 def abort(code: int, message: str, errors: dict | None = None, headers: dict | None = None):
@@ -98,6 +107,12 @@ def register_error_handlers(app: Flask, api: SensorhubApi) -> None:
         exc.data = {"message": "An unexpected error occurred; it has been logged."}
         return api.handle_http_exception(exc)
 
+    def not_found(error):
+        exc = NotFound()
+        exc.data = {"message": error.message}
+        return api.handle_http_exception(exc)
+
     for error_class in UNAVAILABLE_ERRORS:
         app.register_error_handler(error_class, redis_unavailable)
+    app.register_error_handler(NotFoundError, not_found)
     app.register_error_handler(Exception, unexpected)

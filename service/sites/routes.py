@@ -63,24 +63,20 @@ def _store():
     return current_app.extensions["sites"]
 
 
-def _unknown(site_id: str):
-    abort(404, f"No site has the id {site_id!r}.")
-
-
 def _checked_site_id(site_id: str) -> str:
     """A valid site id the API key may reach (400, or 404 for another org's site)."""
     if not is_sensor_id(site_id):
         abort(400, f"Invalid site id: {MSG_SITE_ID}.")
     if not principal().all_orgs:
         site = _store().get(site_id)
-        require_org(site.get("org") if site else None, f"No site has the id {site_id!r}.")
+        require_org(site.get("org") if site else None, UnknownSite(site_id).message)
     return site_id
 
 
 def _site(site_id: str) -> dict:
     site = _store().get(_checked_site_id(site_id))
     if site is None:
-        _unknown(site_id)
+        raise UnknownSite(site_id)
     return site
 
 
@@ -151,10 +147,7 @@ def patch_site(changes: dict, site_id: str):
     _checked_site_id(site_id)
     if "org" in changes:
         require_org(changes["org"], f"No org {changes['org']!r} for this API key.")
-    try:
-        site = _store().patch(_checked_site_id(site_id), changes)
-    except UnknownSite:
-        _unknown(site_id)
+    site = _store().patch(_checked_site_id(site_id), changes)
     if "org" in changes:
         _copy_org_settings(site)
     return site
@@ -176,10 +169,7 @@ def put_configuration(configuration: dict, site_id: str):
     sent_id = configuration.pop("id", site_id)
     if str(sent_id) != site_id:
         abort(422, "The document's id is not the site's.", errors={"json": {"id": [f"Must be {site_id!r} or absent."]}})
-    try:
-        created, version = _store().configure(site_id, configuration)
-    except UnknownSite:
-        _unknown(site_id)
+    created, version = _store().configure(site_id, configuration)
     return version, 201 if created else 200
 
 
@@ -191,10 +181,7 @@ def put_configuration(configuration: dict, site_id: str):
 def get_configuration(query: dict, site_id: str):
     """A site's configuration, now or at an instant"""
     at = query.get("at")
-    try:
-        version = _store().configuration_at(_checked_site_id(site_id), at[0] if at else None)
-    except UnknownSite:
-        _unknown(site_id)
+    version = _store().configuration_at(_checked_site_id(site_id), at[0] if at else None)
     if version is None:
         when = f" at {at[1]}" if at else ""
         abort(404, f"The site {site_id!r} had no configuration{when}.")
@@ -207,10 +194,7 @@ def get_configuration(query: dict, site_id: str):
 @blp.alt_response(404, description="Unknown site")
 def get_configuration_history(site_id: str):
     """Every configuration version of a site"""
-    try:
-        versions = _store().configurations(_checked_site_id(site_id))
-    except UnknownSite:
-        _unknown(site_id)
+    versions = _store().configurations(_checked_site_id(site_id))
     return {"site": site_id, "versions": versions}
 
 
@@ -250,10 +234,7 @@ def post_live(site_id: str):
         abort(422, "Invalid live data; nothing was written.", errors={"json": exc.messages})
     if not entries:
         return {"accepted": 0, "duplicates": 0}
-    try:
-        accepted = store.add_live(site_id, entries, cutoff_us)
-    except UnknownSite:
-        _unknown(site_id)
+    accepted = store.add_live(site_id, entries, cutoff_us)
     return {"accepted": accepted, "duplicates": len(entries) - accepted}
 
 
@@ -263,10 +244,7 @@ def post_live(site_id: str):
 @blp.alt_response(404, description="Unknown site, or no live data yet")
 def get_live_latest(site_id: str):
     """A site's newest live entry (by time, not by arrival)"""
-    try:
-        entry = _store().latest_live(_checked_site_id(site_id))
-    except UnknownSite:
-        _unknown(site_id)
+    entry = _store().latest_live(_checked_site_id(site_id))
     if entry is None:
         abort(404, f"The site {site_id!r} has no live data yet.")
     return entry
@@ -283,8 +261,5 @@ def get_live(query: dict, site_id: str):
     if "cursor" in query:
         start = max(start or 0, int(query["cursor"]))
     end = query["end"][0] if "end" in query else None
-    try:
-        entries, next_us = _store().live_range(_checked_site_id(site_id), start, end, query["limit"])
-    except UnknownSite:
-        _unknown(site_id)
+    entries, next_us = _store().live_range(_checked_site_id(site_id), start, end, query["limit"])
     return {"entries": entries, "next_cursor": None if next_us is None else str(next_us)}

@@ -15,6 +15,7 @@ import orjson
 from flask import Flask
 
 from .. import keys, timeutil
+from ..errors import NotFoundError
 from ..redis_client import redis_ext
 from ..settings import Settings
 
@@ -32,8 +33,11 @@ LIVE_FIELDS = (
 )
 
 
-class UnknownSite(LookupError):
-    """No site has this id."""
+class UnknownSite(NotFoundError):
+    """No site has this id (answered 404)."""
+
+    def __init__(self, site_id: str):
+        super().__init__(f"No site has the id {site_id!r}.")
 
 
 def _now_us() -> int:
