@@ -52,6 +52,18 @@ def parse_instant(text, assume_tz: tzinfo | None = None) -> tuple[int, str]:
     return us, iso
 
 
+def epoch_seconds_to_us(seconds: int | float) -> int:
+    """Microseconds since the epoch of a JSON number of seconds; ValueError
+    outside 1970-2100 (huge integers included: no float overflow)."""
+    try:
+        us = round(seconds * 1_000_000) if type(seconds) is float else seconds * 1_000_000
+    except (OverflowError, ValueError):
+        raise ValueError(MSG_RANGE) from None
+    if not MIN_US <= us < MAX_US:
+        raise ValueError(MSG_RANGE)
+    return us
+
+
 def us_to_datetime(us: int) -> datetime:
     return EPOCH + timedelta(microseconds=us)
 

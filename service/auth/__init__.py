@@ -30,7 +30,7 @@ an admin key (tests/auth/test_policy.py lists such routes as failures).
 from .guard import init_auth, public, requires
 from .keyring import ALL_ORGS, ROLES
 from .principal import OPEN, Principal, listing_org, principal, require_all_orgs, require_org
-from .sensors import require_sensor, require_sensor_writes, sensor_orgs
+from .sensors import claim_sensors, refuse_foreign_sensors, require_sensor, require_sensor_writes, sensor_orgs
 
 __all__ = [
     "ALL_ORGS",
@@ -45,6 +45,8 @@ __all__ = [
     "require_org",
     "require_sensor",
     "require_sensor_writes",
+    "refuse_foreign_sensors",
+    "claim_sensors",
     "requires",
     "sensor_orgs",
 ]

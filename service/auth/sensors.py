@@ -77,22 +77,35 @@ def _refuse(sensor_ids: list[str]) -> None:
 def require_sensor_writes(sensor_ids: Collection[str]) -> None:
     """Allow the principal to write to all of ``sensor_ids`` or stop with 404.
 
-    Call it after validating a batch and before writing anything. Costs one
-    round trip for an org-scoped key (nothing for all-orgs keys), and
-    one more round trip only when the batch holds sensors of no org, which
-    it claims for the key's org.
+    Call it after validating a batch and before writing anything. A route
+    whose validation itself reads a sensor's metadata (its kind, its unit)
+    calls ``refuse_foreign_sensors`` before that validation, so another org's
+    sensor answers 404 like a missing one, and ``claim_sensors`` after it.
     """
+    claim_sensors(refuse_foreign_sensors(sensor_ids))
+
+
+def refuse_foreign_sensors(sensor_ids: Collection[str]) -> list[str]:
+    """404 when a sensor of ``sensor_ids`` belongs to another org than the
+    principal's; returns those of no org. Reads only: one round trip for an
+    org-scoped key, nothing for all-orgs keys."""
     who = principal()
     if who.all_orgs or not sensor_ids:
-        return
+        return []
     ids = list(sensor_ids)
     orgs = sensor_orgs(ids)
     foreign = [sensor_id for sensor_id, org in zip(ids, orgs, strict=True) if org is not None and org != who.org]
     if foreign:
         _refuse(foreign)
-    unclaimed = [sensor_id for sensor_id, org in zip(ids, orgs, strict=True) if org is None]
+    return [sensor_id for sensor_id, org in zip(ids, orgs, strict=True) if org is None]
+
+
+def claim_sensors(unclaimed: list[str]) -> None:
+    """Claim sensors of no org for the principal's org (one round trip);
+    404 when another org claimed one in between."""
     if not unclaimed:
         return
+    who = principal()
     pipe = redis_ext.client.pipeline(transaction=False)
     for sensor_id in unclaimed:
         meta = keys.sensor_meta(sensor_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import current_app
 from flask_smorest import Blueprint
 
-from ..auth import require_sensor, require_sensor_writes, requires
+from ..auth import claim_sensors, refuse_foreign_sensors, require_sensor, requires
 from ..errors import abort
 from ..jsonio import json_response, read_json, reject_duplicate_keys
 from ..metrics import READINGS
@@ -66,16 +66,18 @@ def post_data():
             bucket_us=settings.bucket_seconds * 1_000_000,
             assume_tz=settings.assume_tz,
         )
-        if groups:
-            apply_sensor_units(groups, _store().sensor_units(groups), payload, settings.assume_tz)
+        # Before the unit check, which reads each sensor's kind: another
+        # org's sensor answers 404 like a missing one, not a hint of its kind.
+        unclaimed = refuse_foreign_sensors(groups.keys())
+        apply_sensor_units(groups, _store().sensor_units(groups), payload, settings.assume_tz)
     except BatchError as exc:
         READINGS.labels("rejected").inc(len(payload) if isinstance(payload, list) else 1)
         abort(exc.status, exc.message, exc.errors)
     # Checked once the batch is known valid: then every item holds five
     # strings (three keys, the sensor id, the timestamp), two more with a unit.
     reject_duplicate_keys(raw, 5 * total + 2 * sum("unit" in item for item in payload))
-    require_sensor_writes(groups.keys())
-    accepted = _store().ingest(groups) if groups else 0
+    claim_sensors(unclaimed)
+    accepted = _store().ingest(groups)
     READINGS.labels("accepted").inc(accepted)
     READINGS.labels("duplicate").inc(total - accepted)
     return json_response({"accepted": accepted, "duplicates": total - accepted})

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import marshmallow as ma
 
 from .. import timeutil, units
@@ -24,9 +22,10 @@ class Timestamp(ma.fields.Field):
 
     def _deserialize(self, value, attr, data, **kwargs):
         if type(value) in (int, float):
-            if not math.isfinite(value) or not timeutil.MIN_US <= value * 1_000_000 < timeutil.MAX_US:
-                raise ma.ValidationError(timeutil.MSG_RANGE)
-            us = round(value * 1_000_000)
+            try:
+                us = timeutil.epoch_seconds_to_us(value)
+            except ValueError as exc:
+                raise ma.ValidationError(str(exc)) from None
             return us, timeutil.us_to_iso(us)
         if type(value) is not str:
             raise ma.ValidationError(MSG_STAMP)

@@ -7,7 +7,7 @@ from flask import current_app, request
 from flask_smorest import Blueprint
 
 from .. import units
-from ..auth import principal, require_org, requires
+from ..auth import claim_sensors, principal, refuse_foreign_sensors, require_org, requires
 from ..errors import MSG_INVALID_REQUEST, abort
 from ..jsonio import json_body, json_response
 from ..metrics import READINGS
@@ -97,11 +97,15 @@ def post_temperatures():
     if not who.all_orgs:
         for org in sorted({item["orgId"] for item in items} - {who.org}):
             require_org(org, f"No org {org!r} for this API key; nothing was written.")
+    # Another org's sensor answers 404 before validation reads its unit;
+    # sensors of no org are claimed only once the readings were accepted.
+    unclaimed = refuse_foreign_sensors({item.get("sensorId") or item["siteId"] for item in items})
     try:
         result = _store().ingest(items)
     except Rejected as exc:
         READINGS.labels("rejected").inc(len(items))
         abort(exc.status, exc.message, exc.errors)
+    claim_sensors(unclaimed)
     READINGS.labels("accepted").inc(result["accepted"])
     READINGS.labels("duplicate").inc(result["duplicates"])
     return json_response(result)

@@ -28,12 +28,9 @@ class EpochSeconds(ma.fields.Float):
         if type(value) not in (int, float):
             raise ma.ValidationError(MSG_EPOCH)
         try:
-            us = round(value * 1_000_000) if type(value) is float else value * 1_000_000
-        except (OverflowError, ValueError):
+            return timeutil.epoch_seconds_to_us(value)
+        except ValueError:
             raise ma.ValidationError(MSG_EPOCH_RANGE) from None
-        if not timeutil.MIN_US <= us < timeutil.MAX_US:
-            raise ma.ValidationError(MSG_EPOCH_RANGE)
-        return us
 
 
 class TemperatureSchema(ma.Schema):

@@ -119,3 +119,26 @@ def test_sensor_orgs_reads_each_sensors_org_in_order(make_app, redis_client):
     register(redis_client, "s3", "betacorp")
     with app.app_context():
         assert sensor_scope.sensor_orgs(["s1", "s2", "s3"]) == ["alphacorp", None, "betacorp"]
+
+
+def test_a_unit_error_on_another_orgs_sensor_is_404_not_a_hint_of_its_kind(keyed, redis_client):
+    redis_client.hset(keys.sensor_meta("b-hum"), mapping={"org": "betacorp", "kind": "humidity"})
+    response = keyed.post("/data", json=[{**reading("b-hum"), "unit": "C"}], headers=bearer(ALPHA_INGEST))
+    assert response.status_code == 404
+    assert "humidity" not in response.get_data(as_text=True)
+
+
+def test_a_rejected_batch_claims_no_sensor(keyed, redis_client):
+    response = keyed.post("/data", json=[{**reading("a-cold"), "unit": "K", "value": -1}], headers=bearer(ALPHA_INGEST))
+    assert response.status_code == 422
+    assert org_of(redis_client, "a-cold") is None
+    assert redis_client.dbsize() == 0
+
+
+def test_thermometer_readings_cannot_reach_another_orgs_sensor(keyed, redis_client):
+    register(redis_client, "b-thermo", "betacorp")
+    body = {"siteId": "alpha-office", "orgId": "alphacorp", "temperature": 21.0, "timestamp": 1658739178, "sensorId": "b-thermo"}
+    response = keyed.post("/v1/temperatures", json=body, headers=bearer(ALPHA_INGEST))
+    assert response.status_code == 404
+    assert not redis_client.exists(keys.sensor("b-thermo"))
+    assert not redis_client.exists(keys.site("alpha-office"))

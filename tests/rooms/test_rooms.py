@@ -144,6 +144,7 @@ def test_a_registered_sensor_without_a_room_joins_it(client, placed):
         ({"value": "20", "timestamp": 1658739178}, "value"),
         ({"value": 20, "timestamp": "2022-07-25T09:12:58"}, "timestamp"),
         ({"value": 20, "timestamp": 1e300}, "timestamp"),
+        ({"value": 20, "timestamp": 2**63 - 1}, "timestamp"),
         ({"value": 20, "timestamp": 1658739178, "unit": "%"}, "unit"),
         ({"value": 20, "timestamp": 1658739178, "sensor": "a b"}, "sensor"),
         ({"value": 20, "timestamp": 1658739178, "room": "R2"}, "room"),
