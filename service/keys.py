@@ -178,8 +178,6 @@ can never break out of its hash tag.
 
 from __future__ import annotations
 
-SENSOR_PREFIX = "sensor:"
-
 
 def sensor(sensor_id: str) -> str:
     """Statistics hash of one sensor; also the routing key of its scripts."""
@@ -192,16 +190,6 @@ def sensor_bucket(sensor_id: str, gen: int | str, bucket: int | str) -> str:
 
 
 SENSORS_SEEN = "sensors:seen"
-
-
-def hash_tag(key: str) -> str:
-    """The part of a key Redis Cluster hashes (between the first braces)."""
-    start = key.find("{")
-    if start >= 0:
-        end = key.find("}", start + 1)
-        if end > start + 1:
-            return key[start + 1 : end]
-    return key
 
 
 # -- sites (brief 003) -------------------------------------------------------

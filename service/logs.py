@@ -17,7 +17,8 @@ import time
 import orjson
 from flask import Flask, g, request
 
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+# fullmatch: a trailing newline must not slip into log lines and headers.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}").fullmatch
 access_log = logging.getLogger("sensorhub.access")
 
 
@@ -127,15 +128,11 @@ class RequestIds:
 _request_ids = RequestIds()
 
 
-def current_request_id() -> str | None:
-    return g.get("request_id")
-
-
 def init_request_logging(app: Flask, log_requests: bool) -> None:
     @app.before_request
     def _assign_request_id():
         given = request.headers.get("X-Request-ID")
-        g.request_id = given if given and _REQUEST_ID.match(given) else _request_ids.next()
+        g.request_id = given if given and _REQUEST_ID(given) else _request_ids.next()
         g.started = time.perf_counter()
 
     @app.after_request

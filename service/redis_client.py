@@ -145,9 +145,6 @@ class RedisExtension:
         app.extensions[self._scripts_key].append(script)
         return script
 
-    def scripts(self, app: Flask) -> list:
-        return list(app.extensions[self._scripts_key])
-
     def ensure_scripts_loaded(self, app: Flask) -> None:
         """Load any script Redis does not have (after a flush or restart)."""
         client = app.extensions["redis"]

@@ -5,10 +5,11 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow.validate import OneOf, Range
 
+from .. import units
 from ..sites.schemas import MIN_CELSIUS, FiniteNumber, TimeZoneName
 from .store import DEFAULT_THRESHOLD, DEFAULT_TIMEZONE, DEFAULT_UNIT
 
-TEMPERATURE_UNITS = ("C", "F", "K")
+TEMPERATURE_UNITS = units.KINDS["temperature"].units
 MSG_TEMPERATURE_UNIT = "Must be one of: C, F, K."
 
 

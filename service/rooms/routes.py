@@ -7,14 +7,14 @@ from flask import current_app
 from flask_smorest import Blueprint
 
 from .. import units
-from ..auth import principal, require_sensor_writes, requires, sensor_orgs
+from ..auth import claim_sensors, principal, refuse_foreign_sensors, requires, sensor_orgs
 from ..errors import abort
 from ..jsonio import json_body
 from ..metrics import READINGS
 from ..sensors.routes import now_us, trailing_window, window_doc
 from ..sensors.schemas import MSG_PLACE_ID, is_place_id
 from .schemas import RoomAverageQuerySchema, RoomAverageSchema, RoomIngestResultSchema, RoomReadingSchema
-from .store import BatchError, RoomConflict
+from .store import BatchError, RoomConflict, default_sensor
 
 blp = Blueprint(
     "rooms",
@@ -79,7 +79,9 @@ def post_temperatures(building: str, room: str):
         READINGS.labels("rejected").inc(len(items))
         errors = exc.messages.get(0, exc.messages) if single else exc.messages
         abort(422, "Invalid readings; nothing was written.", errors={"json": errors})
-    require_sensor_writes({reading.get("sensor") or f"room.{building}.{room}" for reading in readings})
+    # Another org's sensor answers 404 before the room's checks read it;
+    # sensors of no org are claimed only once the readings were accepted.
+    unclaimed = refuse_foreign_sensors({reading.get("sensor") or default_sensor(building, room) for reading in readings})
     try:
         result = rooms().post(building, room, readings)
     except RoomConflict as exc:
@@ -88,6 +90,7 @@ def post_temperatures(building: str, room: str):
         READINGS.labels("rejected").inc(len(items))
         errors = exc.errors["json"].get("0", exc.errors["json"]) if single else exc.errors["json"]
         abort(exc.status, exc.message, errors={"json": errors})
+    claim_sensors(unclaimed)
     READINGS.labels("accepted").inc(result["accepted"])
     READINGS.labels("duplicate").inc(result["duplicates"])
     return result

@@ -8,7 +8,7 @@ from flask import current_app
 from flask_smorest import Blueprint
 
 from .. import timeutil, units
-from ..auth import listing_org, principal, require_sensor, require_sensor_writes, requires
+from ..auth import claim_sensors, listing_org, principal, refuse_foreign_sensors, require_sensor, requires
 from ..errors import abort
 from ..readings.schemas import MSG_SENSOR_ID, is_sensor_id
 from .schemas import (
@@ -99,11 +99,14 @@ def put_sensor(data: dict, sensor_id: str):
     if not principal().all_orgs:
         # An org admin registers its own sensors (or unowned ones), for its own org.
         data["org"] = listing_org(data.get("org"))
-        require_sensor_writes([sensor_id])
+    # Nothing is claimed before the registry accepted the metadata (409 on a
+    # MAC address in use writes nothing).
+    unclaimed = refuse_foreign_sensors([sensor_id])
     try:
         _, created = registry().put(sensor_id, data)
     except MacInUse as exc:
         abort(409, str(exc))
+    claim_sensors(unclaimed)
     return registry().describe([sensor_id])[0], 201 if created else 200
 
 

@@ -104,7 +104,9 @@ class SensorRegistry:
             pipe.hset(keys.SENSORS_BY_MAC, fields["mac"], sensor_id)
         pipe.sadd(keys.SENSORS_REGISTERED, sensor_id)
         pipe.execute()
-        return fields, not old
+        # A sensor claimed by an org key before it was registered already has
+        # metadata (its org): created means "not registered before".
+        return fields, "registered" not in old
 
     def refresh_org_unit(self, org_id: str) -> int:
         """Re-resolve the input unit of the org's sensors that declare none.

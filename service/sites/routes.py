@@ -144,7 +144,6 @@ def get_site(site_id: str):
 @blp.alt_response(422, description="Invalid fields, listed by name; nothing changed")
 def patch_site(changes: dict, site_id: str):
     """Change a site's name, location, org, time zone or threshold"""
-    _checked_site_id(site_id)
     if "org" in changes:
         require_org(changes["org"], f"No org {changes['org']!r} for this API key.")
     site = _store().patch(_checked_site_id(site_id), changes)

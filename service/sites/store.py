@@ -20,7 +20,6 @@ from ..redis_client import redis_ext
 from ..settings import Settings
 
 # Record fields that are not part of the public site (configuration bookkeeping).
-_PRIVATE_FIELDS = ("config_version", "config_doc", "config_from_us")
 _OPTIONAL_FIELDS = ("org", "timezone", "threshold")
 LIVE_FIELDS = (
     "dt_stamp",
@@ -105,6 +104,11 @@ class SiteStore:
         record = {"id": site["id"], "name": site["name"], "location": site["location"]}
         record.update({name: site[name] for name in _OPTIONAL_FIELDS if site.get(name) is not None})
         record["created_at"] = record["updated_at"] = stamp
+        if self.client.exists(keys.site(site["id"])):
+            # Taken: answer 409 without touching the indexes. (A create racing
+            # this check is still refused by the script; its index entries
+            # are then stale ones, which readers skip.)
+            return None
         self._index(site["id"], record.get("org"), record["location"])
         args = [part for name, value in record.items() for part in (name, _encode_value(name, value))]
         if not self._create(keys=[keys.site(site["id"])], args=args):

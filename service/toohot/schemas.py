@@ -13,7 +13,6 @@ from ..orgs.schemas import MSG_TEMPERATURE_UNIT, TEMPERATURE_UNITS
 from ..readings.schemas import SensorId
 from ..sites.schemas import MSG_ORG_ID, MSG_SITE_ID, FiniteNumber
 
-MSG_SENSOR = "Sensor ids are 1 to 128 characters of A-Z a-z 0-9 . _ : -"
 MSG_EPOCH = "Not a valid timestamp: send seconds since the Unix epoch as a number (example: 1658739178)."
 MSG_EPOCH_RANGE = "The timestamp must lie between 1970-01-01 and 2100-01-01 UTC."
 MSG_DATE = "Not a valid date: send YYYY-MM-DD."
@@ -45,7 +44,7 @@ class TemperatureSchema(ma.Schema):
         metadata={"description": "Unit of temperature; default: the sensor's, else the org's, else C",
                   "enum": list(TEMPERATURE_UNITS)},
     )
-    sensorId = SensorId(MSG_SENSOR, metadata={"description": "Default: the site id (one sensor per site)"})
+    sensorId = SensorId(metadata={"description": "Default: the site id (one sensor per site)"})
 
 
 class TemperatureIngestResultSchema(ma.Schema):

@@ -26,7 +26,6 @@ from ..sites.schemas import zone_from_name
 
 # Location of a site registered by its first reading (sites need one).
 FIRST_SIGHT_LOCATION = "unspecified"
-US_PER_DAY = 86_400_000_000
 # The widest UTC offsets in use: a local date is one of the UTC dates in between.
 EARLIEST_OFFSET_US = 12 * 3600 * 1_000_000
 LATEST_OFFSET_US = 14 * 3600 * 1_000_000

@@ -142,3 +142,18 @@ def test_thermometer_readings_cannot_reach_another_orgs_sensor(keyed, redis_clie
     assert response.status_code == 404
     assert not redis_client.exists(keys.sensor("b-thermo"))
     assert not redis_client.exists(keys.site("alpha-office"))
+
+
+def test_an_org_admin_registering_a_sensor_it_already_claimed_gets_201(keyed):
+    keyed.post("/data", json=[reading("a-new")], headers=bearer(ALPHA_INGEST))
+    response = keyed.put("/v1/sensors/a-new", json={"kind": "temperature"}, headers=bearer(ALPHA_ADMIN))
+    assert response.status_code == 201
+    again = keyed.put("/v1/sensors/a-new", json={"kind": "temperature"}, headers=bearer(ALPHA_ADMIN))
+    assert again.status_code == 200
+
+
+def test_a_registration_refused_for_a_mac_in_use_claims_nothing(keyed, redis_client):
+    keyed.put("/v1/sensors/owner", json={"mac": "02:00:00:00:00:01"}, headers=bearer(ALL_ADMIN))
+    response = keyed.put("/v1/sensors/a-dup", json={"mac": "02:00:00:00:00:01"}, headers=bearer(ALPHA_ADMIN))
+    assert response.status_code == 409
+    assert org_of(redis_client, "a-dup") is None

@@ -46,9 +46,11 @@ def test_assigned_ids_sort_by_creation_time():
     assert new_site_id(now=1_700_000_000) < new_site_id(now=1_700_000_001)
 
 
-def test_duplicate_site_id_is_409_and_changes_nothing(client, make_site):
+def test_duplicate_site_id_is_409_and_changes_nothing(client, make_site, redis_client):
     make_site("willo", name="First")
-    response = client.post("/v1/sites", json={"id": "willo", "name": "Second", "location": "south"})
+    keys_before = set(redis_client.keys("*"))
+    response = client.post("/v1/sites", json={"id": "willo", "name": "Second", "location": "south", "org": "x"})
+    assert set(redis_client.keys("*")) == keys_before, "a 409 writes no index entry either"
     assert response.status_code == 409
     assert response.json["code"] == 409
     site = client.get("/v1/sites/willo").json
