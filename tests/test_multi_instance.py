@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -71,3 +73,35 @@ def test_metrics_are_summed_over_workers(two_instances):
     assert 'sensorhub_readings_total{outcome="accepted"} 10.0' in text
     assert 'sensorhub_readings_total{outcome="duplicate"} 10.0' in text
     assert "flask_http_request_duration_seconds" in text
+
+
+def test_concurrent_too_hot_answers_under_gevent_workers_each_answer_their_own_site(two_instances):
+    """Under gevent workers concurrent answers share Redis round trips; each
+    request still gets its own site's answer, and a threshold change shows
+    in the next one."""
+    a, b = two_instances
+    now = int(time.time())
+    readings = [
+        {"siteId": f"hot-{n}", "orgId": "acme", "temperature": 20.0 + n / 10, "timestamp": now - 60}
+        for n in range(40)
+    ]
+    assert requests.post(f"{a.url}/v1/temperatures", json=readings, timeout=10).status_code == 200
+
+    def answers(round_number: int) -> list[dict]:
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            return list(pool.map(
+                lambda n: requests.get(
+                    f"{(a, b)[n % 2].url}/v1/admin/toohotornot", params={"siteId": f"hot-{n % 40}"}, timeout=10
+                ).json(),
+                range(round_number, round_number + 200),
+            ))
+
+    for n, answer in enumerate(answers(0)):
+        site = n % 40
+        assert (answer["siteId"], answer["maxTemperature"], answer["readings"]) == (f"hot-{site}", 20.0 + site / 10, 1)
+        assert answer["tooHot"] is False
+
+    patched = requests.patch(f"{b.url}/v1/sites/hot-7", json={"threshold": 20.5}, timeout=5)
+    assert patched.status_code == 200
+    hot = [answer for answer in answers(1) if answer["siteId"] == "hot-7"]
+    assert hot and all(answer["tooHot"] and answer["threshold"] == 20.5 for answer in hot)

@@ -1,11 +1,20 @@
-"""ScriptBatch on a real Redis: NOSCRIPT re-runs, other errors raised, order kept."""
+"""ScriptBatch and HotScript on a real Redis: NOSCRIPT re-runs, other errors
+raised, order kept; under gevent, concurrent calls share round trips."""
 
 from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from redis.exceptions import ResponseError
 
-from service.redis_client import ScriptBatch
+from service.redis_client import HotScript, ScriptBatch
+
+ROOT = Path(__file__).resolve().parent.parent
 
 # Counts its runs, so a re-run after NOSCRIPT is seen to happen exactly once.
 COUNTING = "return redis.call('INCR', KEYS[1]) * tonumber(ARGV[1])"
@@ -90,3 +99,57 @@ def test_trailing_commands_end_a_batch_without_re_runs(clean_redis):
     batch = ScriptBatch(clean_redis, trailer=lambda pipe: pipe.get("batch:{a}:runs") and 1)
     batch.script(counting, ["batch:{a}:runs"], [1])
     assert batch.execute() == [1, b"1"]
+
+
+def test_hot_script_outside_gevent_is_a_plain_script_call_that_survives_script_flush(clean_redis):
+    hot = HotScript(clean_redis, clean_redis.register_script(COUNTING))
+    assert hot._shared is None
+    assert hot(["hot:{a}:runs"], [10]) == 10
+    clean_redis.script_flush()
+    assert hot(["hot:{a}:runs"], [10]) == 20
+
+
+@pytest.fixture(scope="module")
+def under_gevent(redis_url, redis_cluster_mode):
+    """What tests/gevent_hot_script.py found, run in a gevent-patched child process."""
+    if redis_cluster_mode:
+        pytest.skip("on a Redis Cluster HotScript makes plain script calls (tested above)")
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "gevent_hot_script.py"), redis_url],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_under_gevent_hot_script_shares_round_trips(under_gevent):
+    assert under_gevent["shared"]
+
+
+def test_under_gevent_a_lone_call_is_one_round_trip(under_gevent):
+    assert under_gevent["lone_answer"]
+    assert under_gevent["lone_round_trips"] == 1
+
+
+def test_under_gevent_fifty_concurrent_calls_each_get_their_own_reply_in_few_round_trips(under_gevent):
+    assert under_gevent["concurrent_correct"]
+    assert under_gevent["concurrent_round_trips"] <= 2
+
+
+def test_under_gevent_an_error_reply_reaches_only_its_caller_and_keeps_the_connection(under_gevent):
+    assert under_gevent["error_only_for_its_caller"]
+    assert under_gevent["connection_kept_after_error_reply"]
+
+
+def test_under_gevent_calls_after_script_flush_are_answered(under_gevent):
+    assert under_gevent["after_script_flush_correct"]
+
+
+def test_under_gevent_calls_survive_a_lost_connection_and_it_reconnects(under_gevent):
+    assert under_gevent["after_connection_lost_correct"]
+    assert under_gevent["reconnected_correct"]
+
+
+def test_under_gevent_a_killed_leading_caller_strands_no_one(under_gevent):
+    assert under_gevent["followers_answered_after_leader_killed"]
+    assert under_gevent["usable_after_leader_killed"]

@@ -20,7 +20,7 @@ from flask import Flask
 from .. import keys, timeutil, units
 from ..orgs.store import DEFAULT_THRESHOLD, DEFAULT_TIMEZONE, DEFAULT_UNIT, effective
 from ..orgs.store import FIELDS as ORG_FIELDS
-from ..redis_client import ScriptBatch, redis_ext
+from ..redis_client import HotScript, ScriptBatch, redis_ext
 from ..settings import Settings
 from ..sites.schemas import zone_from_name
 
@@ -29,6 +29,7 @@ FIRST_SIGHT_LOCATION = "unspecified"
 # The widest UTC offsets in use: a local date is one of the UTC dates in between.
 EARLIEST_OFFSET_US = 12 * 3600 * 1_000_000
 LATEST_OFFSET_US = 14 * 3600 * 1_000_000
+HOUR_US = 3600 * 1_000_000
 TOO_HOT_EVENT = "site.too_hot"
 # Refreshes of a site's copy of its org's settings one answer may need.
 STALE_COPY_ATTEMPTS = 3
@@ -67,12 +68,36 @@ def local_date(zone_name: str, us: int) -> date:
     return timeutil.us_to_datetime(us).astimezone(zone(zone_name)).date()
 
 
-def candidate_days(now_us: int) -> list[date]:
-    """Every date that is today somewhere on Earth (UTC-12 to UTC+14), in
-    order: two, or three around midday UTC."""
-    first = timeutil.us_to_datetime(now_us - EARLIEST_OFFSET_US).date()
-    last = timeutil.us_to_datetime(now_us + LATEST_OFFSET_US).date()
-    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+# The last local day looked up per zone: nearly every instant asked about
+# (now, a reading) falls in it.
+_LAST_DAY: dict[str, tuple[date, int, int]] = {}
+
+
+def local_day(zone_name: str, us: int) -> tuple[date, int, int]:
+    """(local date, first µs, last+1 µs) of the day holding instant ``us`` in the zone."""
+    known = _LAST_DAY.get(zone_name)
+    if known is not None and known[1] <= us < known[2]:
+        return known
+    day = local_date(zone_name, us)
+    found = _LAST_DAY[zone_name] = (day, *day_bounds(zone_name, day))
+    return found
+
+
+@lru_cache(maxsize=4)
+def candidate_days(hour: int) -> tuple[tuple[date, ...], tuple[str, ...]]:
+    """Every date that is today somewhere on Earth (UTC-12 to UTC+14) during
+    a UTC hour (``now_us // HOUR_US``; the offsets are whole hours, so these
+    change on the hour), in order: two, or three around midday UTC; and the
+    answer script's ARGV for them."""
+    first = timeutil.us_to_datetime(hour * HOUR_US - EARLIEST_OFFSET_US).date()
+    last = timeutil.us_to_datetime(hour * HOUR_US + LATEST_OFFSET_US).date()
+    days = tuple(first + timedelta(days=n) for n in range((last - first).days + 1))
+    return days, _answer_args(days)
+
+
+def _answer_args(days) -> tuple[str, ...]:
+    """ARGV of answer.lua for ``days``."""
+    return (DEFAULT_TIMEZONE, repr(DEFAULT_THRESHOLD), DEFAULT_UNIT, *(d.isoformat() for d in days))
 
 
 def too_hot_event_id(site_id: str, date_text: str) -> str:
@@ -100,6 +125,8 @@ class TooHotStore:
         self.bucket_us = settings.bucket_seconds * 1_000_000
         self._day = redis_ext.register_script(app, __package__, "day.lua")
         self._answer = redis_ext.register_script(app, __package__, "answer.lua")
+        # The admin answer is the hot read: concurrent ones share round trips.
+        self._hot_answer = HotScript(self.client, self._answer)
         # Seconds since the epoch; replaceable so that tests can live on any day.
         self.clock = time.time
 
@@ -227,8 +254,7 @@ class TooHotStore:
             org = orgs[item["orgId"]]
             zone_name = site.timezone or org["timezone"] or DEFAULT_TIMEZONE
             us = item["timestamp"]
-            day = local_date(zone_name, us)
-            start, end = day_bounds(zone_name, day)
+            day, start, end = local_day(zone_name, us)
             ttl = int(end / 1_000_000 + self.retention_days * 86_400 - now)
             if ttl <= 0:
                 continue  # beyond retention: kept by the readings store only
@@ -307,10 +333,13 @@ class TooHotStore:
         ``max_at`` (ISO in the zone or None), ``minutes_above``.
         """
         now_us = round(self.clock() * 1_000_000)
-        days = candidate_days(now_us) if day is None else [day]
-        args = self._answer_args(days)
+        if day is None:
+            days, args = candidate_days(now_us // HOUR_US)
+        else:
+            days = (day,)
+            args = _answer_args(days)
         site_key = keys.site(site_id)
-        reply = self._answer(keys=[site_key], args=args)
+        reply = self._hot_answer([site_key], args)
         refreshes = 0
         while reply is not None and len(reply) == 1:
             # The site's copy of its org's settings is missing or of another
@@ -319,19 +348,15 @@ class TooHotStore:
                 raise StaleOrgCopy(site_id)
             refreshes += 1
             self.orgs.copy_to_site(site_id, reply[0].decode())
-            reply = self._answer(keys=[site_key], args=args)
+            reply = self._hot_answer([site_key], args)
         if reply is None:
             return None
         return self._interpret(reply, now_us, days, day)
 
-    @staticmethod
-    def _answer_args(days: list[date]) -> list[str]:
-        return [DEFAULT_TIMEZONE, repr(DEFAULT_THRESHOLD), DEFAULT_UNIT, *(d.isoformat() for d in days)]
-
     def _interpret(self, reply: list, now_us: int, days: list[date], day: date | None) -> dict:
         """The answer script's reply as the dict ``answer()`` returns."""
         org_id, zone_name, threshold, unit = (value.decode() for value in reply[:4])
-        today = local_date(zone_name, now_us)
+        today, start, _ = local_day(zone_name, now_us)
         if day is None:
             day = today
             index = 4 + 4 * (today - days[0]).days
@@ -351,7 +376,8 @@ class TooHotStore:
             "minutes_above": 0,
         }
         if readings:
-            start, _ = day_bounds(zone_name, day)
+            if day != today:
+                start, _ = day_bounds(zone_name, day)
             answer["readings"] = int(readings)
             answer["max"] = float(max_value)
             answer["max_at"] = timeutil.us_to_datetime(start + int(max_at)).astimezone(zone(zone_name)).isoformat()
@@ -365,8 +391,7 @@ class TooHotStore:
         unknown site is not too hot."""
         site_ids = list(dict.fromkeys(site_ids))
         now_us = round((self.clock() if now is None else now) * 1_000_000)
-        days = candidate_days(now_us)
-        args = self._answer_args(days)
+        days, args = candidate_days(now_us // HOUR_US)
         batch = ScriptBatch(self.client)
         for site_id in site_ids:
             batch.script(self._answer, [keys.site(site_id)], args)
