@@ -34,6 +34,22 @@ def json_response(payload, status: int = 200) -> Response:
     return Response(orjson.dumps(payload), status=status, mimetype=JSON_MIMETYPE)
 
 
+def direct_view(documented):
+    """The view under flask-smorest's ``response``/``alt_response``/``doc``
+    decorators, called without their wrappers, their documentation kept.
+
+    Those wrappers only pass a Response through, one call layer each per
+    request; a hot view that builds its own (``json_response``) or raises
+    needs none of them. Put it under ``@blp.route`` and ``@requires``, above
+    the documenting decorators.
+    """
+    view = documented
+    while hasattr(view, "__wrapped__"):
+        view = view.__wrapped__
+    view._apidoc = documented._apidoc
+    return view
+
+
 MSG_DUPLICATE_KEYS = "The request body repeats a key within one JSON object; send each key once."
 
 

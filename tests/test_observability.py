@@ -6,6 +6,8 @@ import json
 import logging
 import time
 
+import pytest
+
 from service import create_app
 from service.logs import BufferedStdoutHandler, JsonFormatter
 
@@ -59,6 +61,19 @@ def test_openapi_document_describes_every_route(client):
         "$ref": "#/components/schemas/Reading"
     }
     assert client.get("/docs").status_code == 200
+
+
+@pytest.mark.parametrize(("path", "method", "endpoint", "codes"), [
+    ("/v1/admin/toohotornot", "get", "toohot.too_hot_or_not", {"200", "404", "422", "503"}),
+    ("/statistics/{sensor_id}", "get", "readings.get_statistics", {"200", "400", "404"}),
+    ("/data", "post", "readings.post_data", {"200", "400", "413", "415", "422"}),
+])
+def test_hot_views_run_unwrapped_and_keep_their_documented_answers(app, client, path, method, endpoint, codes):
+    """direct_view drops flask-smorest's per-request wrappers, not its documentation."""
+    assert not hasattr(app.view_functions[endpoint], "__wrapped__")
+    operation = client.get("/openapi.json").get_json()["paths"][path][method]
+    assert codes <= set(operation["responses"])
+    assert "schema" in operation["responses"]["200"]["content"]["application/json"]
 
 
 def test_gunicorn_log_lines_still_format_after_sensorhub_configures_logging(settings, clean_redis):

@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 
 from ..auth import claim_sensors, refuse_foreign_sensors, require_sensor, requires
 from ..errors import abort
-from ..jsonio import json_response, read_json, reject_duplicate_keys
+from ..jsonio import direct_view, json_response, read_json, reject_duplicate_keys
 from ..metrics import READINGS
 from .schemas import MSG_SENSOR_ID, IngestResultSchema, StatisticsSchema, is_sensor_id
 from .validation import BatchError, apply_sensor_units, parse_batch
@@ -47,6 +47,7 @@ def _checked_sensor_id(sensor_id: str) -> str:
 
 @blp.route("/data", methods=["POST"])
 @requires("ingest")
+@direct_view
 @blp.doc(requestBody=_BATCH_BODY)
 @blp.response(200, IngestResultSchema, description="The batch was stored; counts of new and duplicate readings.")
 @blp.alt_response(400, description="Not JSON, not an array, or an item repeating a key")
@@ -85,6 +86,7 @@ def post_data():
 
 @blp.route("/statistics/<sensor_id>", methods=["GET"])
 @requires("read")
+@direct_view
 @blp.response(200, StatisticsSchema, description="Statistics over all distinct readings since the last clear.")
 @blp.alt_response(400, description="Not a valid sensor id")
 @blp.alt_response(404, description="An org-scoped API key and a sensor not of its org")

@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 from .. import units
 from ..auth import claim_sensors, principal, refuse_foreign_sensors, require_org, requires
 from ..errors import MSG_INVALID_REQUEST, abort
-from ..jsonio import json_body, json_response
+from ..jsonio import direct_view, json_body, json_response
 from ..metrics import READINGS
 from .schemas import AnswerQuerySchema, AnswerSchema, TemperatureIngestResultSchema, TemperatureSchema
 from .store import Rejected
@@ -77,6 +77,7 @@ def _load(payload) -> list[dict]:
 
 @blp.route("/v1/temperatures", methods=["POST"])
 @requires("ingest")
+@direct_view
 @blp.doc(requestBody=_TEMPERATURE_BODY)
 @blp.response(200, TemperatureIngestResultSchema, description="Stored; counts of new and duplicate readings.")
 @blp.alt_response(400, description="Not JSON, or neither an object nor an array")
@@ -117,6 +118,7 @@ def _shown(value: float | None, unit: str) -> float | None:
 
 @blp.route("/v1/admin/toohotornot", methods=["GET"])
 @requires("read")
+@direct_view
 # The query is parsed by parse_answer_query (held to the schema by tests);
 # the schema documents it.
 @blp.doc(parameters=[{"in": "query", "schema": AnswerQuerySchema}])
