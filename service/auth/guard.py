@@ -80,6 +80,8 @@ class AccessControl:
     def __init__(self, app: Flask, api_keys: tuple[ApiKey, ...]):
         self.ring = KeyRing(api_keys, self._principal_of) if api_keys else None
         self.limiter = RateLimiter(app) if any(k.rate_limit for k in api_keys) else None
+        # (endpoint, method) -> (view, role it needs): looked up once per route.
+        self.routes: dict[tuple, tuple] = {}
 
     @staticmethod
     def _principal_of(api_key: ApiKey) -> Principal:
@@ -105,13 +107,20 @@ def _unauthorized(message: str, invalid: bool = False):
 
 
 def _check_access() -> None:
-    if is_exempt(request.path):
-        return
-    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
-    needed = view_role(view, request.method) if view is not None else None
-    if needed == PUBLIC:
+    asked = request._get_current_object()  # one context lookup, not one per attribute
+    if is_exempt(asked.path):
         return
     access: AccessControl = current_app.extensions["auth"]
+    route = (asked.endpoint, asked.method)
+    try:
+        view, needed = access.routes[route]
+    except KeyError:
+        view = current_app.view_functions.get(asked.endpoint) if asked.endpoint else None
+        needed = view_role(view, asked.method) if view is not None else None
+        if view is not None:  # a matched route: a bounded set of keys
+            access.routes[route] = view, needed
+    if needed == PUBLIC:
+        return
     if access.ring is None:
         g.principal = OPEN
         return
