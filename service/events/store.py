@@ -135,8 +135,11 @@ class EventStore:
         # Scanned enough for one request: the client continues from here.
         return found, upper[1:]
 
-    def get(self, stream_id: str) -> dict | None:
+    def entry(self, stream_id: str) -> dict[bytes, bytes] | None:
+        """The stream entry's fields (id, type, org, event), None once trimmed."""
         entries = self.client.xrange(keys.EVENTS_STREAM, min=stream_id, max=stream_id, count=1)
-        if not entries:
-            return None
-        return orjson.loads(entries[0][1][b"event"])
+        return entries[0][1] if entries else None
+
+    def get(self, stream_id: str) -> dict | None:
+        fields = self.entry(stream_id)
+        return None if fields is None else orjson.loads(fields[b"event"])

@@ -66,10 +66,13 @@ def get_webhook(webhook_id: str):
 @blp.alt_response(404, description="No such webhook")
 def delete_webhook(webhook_id: str):
     """Delete a webhook"""
+    missing = f"No webhook {webhook_id!r}."
     webhook = _store().get(webhook_id) if _WEBHOOK_ID(webhook_id) else None
-    require_org(webhook.get("org") if webhook else None, f"No webhook {webhook_id!r}.")
-    if not (_WEBHOOK_ID(webhook_id) and _store().delete(webhook_id)):
-        abort(404, f"No webhook {webhook_id!r}.")
+    if webhook is None:
+        abort(404, missing)
+    require_org(webhook.get("org"), missing)
+    if not _store().delete(webhook_id):
+        abort(404, missing)  # deleted meanwhile
 
 
 @blp.route("/v1/webhooks/dead-letters", methods=["GET"])

@@ -41,12 +41,17 @@ log = logging.getLogger("sensorhub.webhooks")
 
 class WebhookStore:
     def __init__(self, app: Flask, settings: Settings):
+        self.app = app
         self.client = redis_ext.client_for(app)
         self.settings = settings
         self._fanout = redis_ext.register_script(app, __package__, "fanout.lua")
         self._lease = redis_ext.register_script(app, __package__, "lease.lua")
         self._settle = redis_ext.register_script(app, __package__, "settle.lua")
         self._replay = redis_ext.register_script(app, __package__, "replay.lua")
+
+    @property
+    def events(self):
+        return self.app.extensions["events"]
 
     @property
     def lease_seconds(self) -> float:
@@ -132,16 +137,15 @@ class WebhookStore:
     def _attempt(self, member: str, lease_end: str) -> str:
         webhook_id, stream_id = member.split(":", 1)
         webhook = self.get(webhook_id)
-        entries = self.client.xrange(keys.EVENTS_STREAM, min=stream_id, max=stream_id, count=1)
+        fields = self.events.entry(stream_id)
         event_id = ""
         # A dead letter belongs to its event's org (else its webhook's), so that org's keys see it.
         org = (webhook or {}).get("org") or ""
         if webhook is None:
             error = ""  # deleted since: nothing left to deliver to
-        elif not entries:
+        elif fields is None:
             error = "the event is no longer in the stream (trimmed by EVENTS_MAX)"
         else:
-            fields = entries[0][1]
             event_id = fields[b"id"].decode()
             org = fields[b"org"].decode() or org
             error = deliver(
