@@ -18,18 +18,13 @@ from .. import keys, timeutil
 from ..errors import NotFoundError
 from ..redis_client import redis_ext
 from ..settings import Settings
+from .schemas import COLUMNS
 
 # Record fields that are not part of the public site (configuration bookkeeping).
 _OPTIONAL_FIELDS = ("org", "timezone", "threshold")
-LIVE_FIELDS = (
-    "dt_stamp",
-    "soc",
-    "load_kwh",
-    "net_load_kwh",
-    "pv_notification",
-    "bio_notification",
-    "cro_notification",
-)
+# A live entry's fields, in its stored order: the request's columns, as
+# Python names (dt-stamp -> dt_stamp).
+LIVE_FIELDS = tuple(name.replace("-", "_") for name in COLUMNS)
 
 
 class UnknownSite(NotFoundError):
