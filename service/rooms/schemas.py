@@ -5,7 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from .. import timeutil, units
-from ..readings.schemas import FiniteNumber, SensorId
+from ..readings.schemas import ReadingSchema, SensorId
 from ..sensors.schemas import AggregateQuerySchema, WindowSchema
 
 TEMPERATURE_UNITS = units.KINDS["temperature"].units
@@ -35,13 +35,11 @@ class Timestamp(ma.fields.Field):
             raise ma.ValidationError(str(exc)) from None
 
 
-class RoomReadingSchema(ma.Schema):
-    """One temperature reading of a room."""
+class RoomReadingSchema(ReadingSchema):
+    """One temperature reading of a room: a reading whose sensor defaults to
+    the room's own, timestamped in epoch seconds or ISO 8601, in a
+    temperature unit (the unit-bounds check is ReadingSchema's)."""
 
-    class Meta:
-        unknown = ma.RAISE
-
-    value = FiniteNumber(required=True, metadata={"type": "number", "example": 21.5})
     timestamp = Timestamp(
         required=True,
         metadata={"description": "ISO 8601 with an offset, or epoch seconds", "example": 1658739178},
@@ -51,19 +49,6 @@ class RoomReadingSchema(ma.Schema):
         metadata={"description": "Default: the sensor's unit, else its org's, else C"},
     )
     sensor = SensorId(metadata={"description": "Default: the room's own sensor room.<building>.<room>"})
-
-    def __init__(self, *args, assume_tz=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["timestamp"].assume_tz = assume_tz
-
-    # Not skipped on field errors: in a batch those would silence every item.
-    @ma.validates_schema(skip_on_field_errors=False)
-    def _physically_possible(self, data, **kwargs):
-        unit = data.get("unit")
-        if unit is not None and "value" in data:
-            problem = units.bounds_error(units.to_canonical(data["value"], unit), "temperature")
-            if problem:
-                raise ma.ValidationError(problem, "value")
 
 
 class RoomIngestResultSchema(ma.Schema):
