@@ -6,8 +6,8 @@ rotated) so that machine noise hits them alike, against a private redis-server o
 
 - open:        no key configured
 - all-orgs:    an ingest key of org "*" (authentication only)
-- org:         an ingest key of one org (plus one pipelined read of the
-               sensors' orgs per batch; the sensors were claimed before)
+- org:         an ingest key of one org (the sensors' orgs come with the
+               sensor metadata read every batch makes; claimed before)
 - org+limit:   the same with a rate limit (plus one script call per request)
 
     .venv/bin/python -m bench.auth_overhead [--rounds 15] [--batches 60]

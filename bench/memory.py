@@ -78,7 +78,7 @@ def main() -> int:
         total = 0
         for batch in readings(args.sensors, args.hours, end_us):
             groups, count = parse_batch(batch, max_batch=BATCH, bucket_us=settings.bucket_seconds * 1_000_000)
-            apply_sensor_units(groups, store.sensor_units(groups), batch)
+            apply_sensor_units(groups, store.sensor_meta(groups)[0], batch)
             total += store.ingest(groups)
         elapsed = time.perf_counter() - began
         client.memory_purge()

@@ -128,10 +128,13 @@ def test_lean_checker_and_schema_agree_on_readings_with_units(batch):
     assert lean_errors(batch) == marshmallow_errors(batch)
 
 
-def test_sensor_units_script_reads_kind_and_input_unit_even_after_a_script_flush(app, client, redis_client):
+def test_sensor_meta_script_reads_kind_input_unit_and_org_even_after_a_script_flush(app, client, redis_client):
     client.put("/v1/sensors/f", json={"kind": "temperature", "unit": "F"})
     client.put("/v1/sensors/bare", json={"org": "acme"})
     store = app.extensions["readings"]
-    assert store.sensor_units(["f", "bare", "never"]) == {"f": ("temperature", "F")}
+    assert store.sensor_meta(["f", "bare", "never"]) == (
+        {"f": ("temperature", "F")},
+        {"f": None, "bare": "acme", "never": None},
+    )
     redis_client.script_flush()
-    assert store.sensor_units(["f"]) == {"f": ("temperature", "F")}
+    assert store.sensor_meta(["f"])[0] == {"f": ("temperature", "F")}

@@ -13,7 +13,7 @@ registry, or by the first write of an org-scoped ingest key). The rule:
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 
 from flask import Flask, current_app
 from redis.cluster import RedisCluster
@@ -85,15 +85,16 @@ def require_sensor_writes(sensor_ids: Collection[str]) -> None:
     claim_sensors(refuse_foreign_sensors(sensor_ids))
 
 
-def refuse_foreign_sensors(sensor_ids: Collection[str]) -> list[str]:
+def refuse_foreign_sensors(sensor_ids: Collection[str], orgs: Mapping[str, str | None] | None = None) -> list[str]:
     """404 when a sensor of ``sensor_ids`` belongs to another org than the
     principal's; returns those of no org. Reads only: one round trip for an
-    org-scoped key, nothing for all-orgs keys."""
+    org-scoped key, nothing for all-orgs keys or when the caller already read
+    the sensors' ``orgs`` (sensor -> org or None)."""
     who = principal()
     if who.all_orgs or not sensor_ids:
         return []
     ids = list(sensor_ids)
-    orgs = sensor_orgs(ids)
+    orgs = sensor_orgs(ids) if orgs is None else [orgs[sensor_id] for sensor_id in ids]
     foreign = [sensor_id for sensor_id, org in zip(ids, orgs, strict=True) if org is not None and org != who.org]
     if foreign:
         _refuse(foreign)

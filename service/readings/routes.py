@@ -69,8 +69,9 @@ def post_data():
         )
         # Before the unit check, which reads each sensor's kind: another
         # org's sensor answers 404 like a missing one, not a hint of its kind.
-        unclaimed = refuse_foreign_sensors(groups.keys())
-        apply_sensor_units(groups, _store().sensor_units(groups), payload, settings.assume_tz)
+        sensor_units, sensor_orgs = _store().sensor_meta(groups)
+        unclaimed = refuse_foreign_sensors(groups.keys(), orgs=sensor_orgs)
+        apply_sensor_units(groups, sensor_units, payload, settings.assume_tz)
     except BatchError as exc:
         READINGS.labels("rejected").inc(len(payload) if isinstance(payload, list) else 1)
         abort(exc.status, exc.message, exc.errors)

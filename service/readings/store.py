@@ -29,7 +29,7 @@ class ReadingStore:
         self.wait_timeout_ms = settings.redis_wait_timeout_ms
         self._ingest = redis_ext.register_script(app, __package__, "ingest.lua")
         self._clear = redis_ext.register_script(app, __package__, "clear.lua")
-        self._sensor_units = redis_ext.register_script(app, __package__, "sensor_units.lua")
+        self._sensor_meta = redis_ext.register_script(app, __package__, "sensor_meta.lua")
 
     # -- ingest -----------------------------------------------------------
 
@@ -110,10 +110,10 @@ class ReadingStore:
             pipe.execute_command("WAIT", self.wait_replicas, self.wait_timeout_ms, target_nodes=node)
         return len(nodes)
 
-    def sensor_units(self, sensor_ids) -> dict:
-        """sensor -> (kind, input unit) of the registered sensors among
-        ``sensor_ids``: one script call per slot, all in one round trip on a
-        single Redis."""
+    def sensor_meta(self, sensor_ids) -> tuple[dict, dict]:
+        """(sensor -> (kind, input unit) of the registered sensors, sensor ->
+        org or None of every sensor) among ``sensor_ids``: one script call per
+        slot, all in one round trip on a single Redis."""
         by_slot: dict[int, list[str]] = {}
         for sensor in sensor_ids:
             slot = key_slot(keys.sensor(sensor).encode()) if self.cluster else 0
@@ -122,15 +122,15 @@ class ReadingStore:
         # One pipeline; on a cluster each call goes to its slot's node.
         batch = ScriptBatch(self.client)
         for sensors in calls:
-            batch.script(self._sensor_units, [keys.sensor_meta(sensor) for sensor in sensors], [])
-        found = {}
+            batch.script(self._sensor_meta, [keys.sensor_meta(sensor) for sensor in sensors], [])
+        found, orgs = {}, {}
         for sensors, reply in zip(calls, batch.execute(), strict=True):
             for position, sensor in enumerate(sensors):
-                kind = reply[2 * position]
+                kind, unit, org = reply[3 * position : 3 * position + 3]
                 if kind:
-                    unit = reply[2 * position + 1]
                     found[sensor] = (kind.decode(), unit.decode() if unit else None)
-        return found
+                orgs[sensor] = org.decode() if org else None
+        return found, orgs
 
     # -- statistics -------------------------------------------------------
 

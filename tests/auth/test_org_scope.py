@@ -88,29 +88,32 @@ def test_an_org_admin_deletes_its_own_sensors_only(keyed):
 
 def test_a_claim_lost_to_another_org_refuses_the_batch(keyed, redis_client, monkeypatch):
     # betacorp claims "race" between alphacorp's read of the owners and its claim.
-    real_sensor_orgs = sensor_scope.sensor_orgs
+    store = keyed.application.extensions["readings"]
+    real_sensor_meta = store.sensor_meta
 
     def read_then_lose_the_race(sensor_ids):
-        orgs = real_sensor_orgs(sensor_ids)
+        found = real_sensor_meta(sensor_ids)
         register(redis_client, "race", "betacorp")
-        return orgs
+        return found
 
-    monkeypatch.setattr(sensor_scope, "sensor_orgs", read_then_lose_the_race)
+    monkeypatch.setattr(store, "sensor_meta", read_then_lose_the_race)
     response = keyed.post("/data", json=[reading("race")], headers=bearer(ALPHA_INGEST))
     assert response.status_code == 404
     assert org_of(redis_client, "race") == "betacorp"
     assert not redis_client.exists(keys.sensor("race"))
 
 
-def test_scope_is_checked_with_one_read_per_batch(keyed, redis_client, monkeypatch):
+def test_post_data_reads_the_sensors_orgs_and_units_in_one_read_per_batch(keyed, redis_client, monkeypatch):
     sensors = [f"s{i}" for i in range(50)]
     keyed.post("/data", json=[reading(s) for s in sensors], headers=bearer(ALPHA_INGEST))
-    calls = []
-    real_sensor_orgs = sensor_scope.sensor_orgs
-    monkeypatch.setattr(sensor_scope, "sensor_orgs", lambda ids: calls.append(len(ids)) or real_sensor_orgs(ids))
+    store = keyed.application.extensions["readings"]
+    meta_reads, org_reads = [], []
+    real_sensor_meta = store.sensor_meta
+    monkeypatch.setattr(store, "sensor_meta", lambda ids: meta_reads.append(len(ids)) or real_sensor_meta(ids))
+    monkeypatch.setattr(sensor_scope, "sensor_orgs", lambda ids: org_reads.append(len(ids)))
     batch = [reading(s, second) for s in sensors for second in (10, 11, 12)]
     assert keyed.post("/data", json=batch, headers=bearer(ALPHA_INGEST)).get_json()["accepted"] == 150
-    assert calls == [50]
+    assert (meta_reads, org_reads) == ([50], [])
 
 
 def test_sensor_orgs_reads_each_sensors_org_in_order(make_app, redis_client):
