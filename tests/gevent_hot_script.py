@@ -85,6 +85,24 @@ def main(url: str) -> dict:
     gevent.joinall(followers, raise_error=True)
     found["followers_answered_after_leader_killed"] = [f.value for f in followers] == [1, 1, 1]
     found["usable_after_leader_killed"] = concurrently(hot, 10) == expected(10)
+
+    # A neighbour that always has work keeps the loop from ever being idle,
+    # as requests of other routes do in a busy worker.
+    busy = True
+
+    def neighbour():
+        while busy:
+            gevent.sleep(0)
+
+    spinning = gevent.spawn(neighbour)
+    gevent.sleep(0)
+    try:
+        with gevent.Timeout(5):
+            found["answered_beside_a_busy_neighbour"] = concurrently(hot, 10) == expected(10)
+    except gevent.Timeout:
+        found["answered_beside_a_busy_neighbour"] = False
+    busy = False
+    spinning.join()
     return found
 
 

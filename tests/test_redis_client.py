@@ -150,6 +150,11 @@ def test_under_gevent_calls_survive_a_lost_connection_and_it_reconnects(under_ge
     assert under_gevent["reconnected_correct"]
 
 
+def test_under_gevent_calls_are_answered_while_the_worker_is_never_idle(under_gevent):
+    # Waiting for an idle loop starved the answer in a worker busy with other requests.
+    assert under_gevent["answered_beside_a_busy_neighbour"]
+
+
 def test_under_gevent_a_killed_leading_caller_strands_no_one(under_gevent):
     assert under_gevent["followers_answered_after_leader_killed"]
     assert under_gevent["usable_after_leader_killed"]
