@@ -48,9 +48,12 @@ def wrk(url: str, connections: int, seconds: int, path_format: str | None = None
     return {"req_per_s": round(rate), "p99_ms": round(float(value) * UNITS[unit], 2), "non_2xx": int(errors.group(1)) if errors else 0}
 
 
-def wrk_benchmark(description: str, seconds: int):
-    """Command line of a wrk benchmark; returns (args, spawned server or None, url)."""
+def wrk_benchmark(description: str, seconds: int, add_options=None):
+    """Command line of a wrk benchmark (``add_options(parser)`` adds a
+    benchmark's own); returns (args, spawned server or None, url)."""
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    if add_options:
+        add_options(parser)
     parser.add_argument("--url", default="http://127.0.0.1:8080")
     parser.add_argument("--spawn", action="store_true", help="start gunicorn (2 workers) with an embedded Redis")
     parser.add_argument("--connections", type=int, default=16)

@@ -13,8 +13,14 @@ then measures with wrk (Debian package `wrk`):
 4. mixed: 16 connections on each route at once, without and with ingest:
    how the answer fares beside requests that never wait on Redis.
 
+With ``--separate-ingest`` (and ``--spawn``) the simulator posts to a second
+instance of the service (one worker, same Redis), as when gateways and
+admins reach different instances: the routes measured then share the
+machine with the ingest but not their event loop.
+
     python bench/toohot.py --spawn
-    python bench/toohot.py --url http://127.0.0.1:8080
+    python bench/toohot.py --spawn --separate-ingest
+    python bench/toohot.py --url http://127.0.0.1:8080 [--ingest-url http://127.0.0.1:8081]
 """
 
 from __future__ import annotations
@@ -105,9 +111,23 @@ class BackgroundIngest:
             self.thread.join(1)
 
 
+def _options(parser) -> None:
+    parser.add_argument("--ingest-url", default=None, help="where the simulator posts (default: the measured service)")
+    parser.add_argument("--separate-ingest", action="store_true",
+                        help="with --spawn: a second instance (1 worker, same Redis) takes the ingest")
+
+
 def main() -> int:
-    args, server, url = wrk_benchmark(__doc__, seconds=5)
+    args, server, url = wrk_benchmark(__doc__, seconds=5, add_options=_options)
+    ingest_server = None
+    ingest_url = args.ingest_url or url
     try:
+        if args.separate_ingest and server:
+            from tests.servers import GunicornServer
+
+            ingest_server = GunicornServer({"REDIS_URL": server.redis_url, "WORKER": "0"}, workers=1,
+                                           log_path=server.log_path.with_name("ingest.log")).start()
+            ingest_url = ingest_server.url
         loaded = simulate(url, "--minutes", "60", "--prefix", "bench", "--seed", "1", "--quiet")
         print(loaded.stdout.strip().splitlines()[-1], file=sys.stderr)
         single = {
@@ -127,11 +147,11 @@ def main() -> int:
         mixed = {"without_ingest": wrk_mixed(url, args.connections, args.seconds)}
         print(json.dumps({"mixed": mixed}), file=sys.stderr)
         runs = []
-        with BackgroundIngest(url) as ingest:
+        with BackgroundIngest(ingest_url) as ingest:
             for run in range(args.runs):
                 result = {
-                    "answer": wrk_with_ingest_rate(url, url, args.connections, args.seconds, ANSWER_PATHS),
-                    "constant": wrk_with_ingest_rate(url, f"{url}/livez", args.connections, args.seconds),
+                    "answer": wrk_with_ingest_rate(ingest_url, url, args.connections, args.seconds, ANSWER_PATHS),
+                    "constant": wrk_with_ingest_rate(ingest_url, f"{url}/livez", args.connections, args.seconds),
                 }
                 runs.append(result)
                 print(json.dumps({"run": run + 1, **result}), file=sys.stderr)
@@ -140,6 +160,8 @@ def main() -> int:
         print(f"background ingest: {len(ingest.rounds)} rounds; last: {ingest.rounds[-1] if ingest.rounds else '-'}",
               file=sys.stderr)
     finally:
+        if ingest_server:
+            ingest_server.stop()
         if server:
             server.stop()
     median = {
@@ -149,6 +171,7 @@ def main() -> int:
     summary = {
         "one_client": single,
         "connections": args.connections,
+        "ingest": "a second instance" if ingest_url != url else "the measured instance",
         "without_ingest_req_ratio": round(
             statistics.median(r["answer"]["req_per_s"] for r in quiet)
             / statistics.median(r["constant"]["req_per_s"] for r in quiet), 2),

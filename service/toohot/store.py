@@ -1,9 +1,9 @@
 """Too hot or not: ingest in the brief's shape and the precomputed answer.
 
 Ingest resolves every reading (site, org, unit, local day) before writing
-anything, then writes in two idempotent steps: one ``day.lua`` call per
-(site, local day), which checks the site's org and keeps its own dedup
-memory, then the readings store (``POST /data``'s dedup and statistics).
+anything, then writes in two idempotent steps: ``day.lua`` for every
+(site, local day), many per call, which checks each site's org and keeps
+its own dedup memory, then the readings store (``POST /data``'s dedup and statistics).
 A client retrying a batch that failed half-way repairs both: nothing is
 counted twice. Layout: ``service.keys``.
 """
@@ -16,6 +16,8 @@ from datetime import date, datetime, timedelta, tzinfo
 from functools import lru_cache
 
 from flask import Flask
+from redis.cluster import RedisCluster
+from redis.crc import key_slot
 
 from .. import keys, timeutil, units
 from ..orgs.store import DEFAULT_THRESHOLD, DEFAULT_TIMEZONE, DEFAULT_UNIT, effective
@@ -33,6 +35,9 @@ HOUR_US = 3600 * 1_000_000
 TOO_HOT_EVENT = "site.too_hot"
 # Refreshes of a site's copy of its org's settings one answer may need.
 STALE_COPY_ATTEMPTS = 3
+# Readings per day.lua call, about: a post's days are applied in calls of
+# this size, each short enough not to hold Redis for long.
+DAY_CALL_READINGS = 1000
 
 
 class StaleOrgCopy(RuntimeError):
@@ -121,6 +126,7 @@ class TooHotStore:
     def __init__(self, app: Flask, settings: Settings):
         self.app = app
         self.client = redis_ext.client_for(app)
+        self.cluster = isinstance(self.client, RedisCluster)
         self.retention_days = settings.toohot_retention_days
         self.bucket_us = settings.bucket_seconds * 1_000_000
         self._day = redis_ext.register_script(app, __package__, "day.lua")
@@ -265,19 +271,47 @@ class TooHotStore:
             args += (sensor_of[index], us - start, repr(celsius[index]))
         return days
 
+    def _day_calls(self, days: dict) -> list[list[tuple[str, date]]]:
+        """The (site, day) pairs of each day.lua call: one call per hash slot
+        on a cluster, every pair in one call on a single Redis; a call takes
+        about DAY_CALL_READINGS readings at most, so that no script holds
+        Redis long."""
+        calls: list[list[tuple[str, date]]] = []
+        open_calls: dict[int, tuple[list, list]] = {}  # slot -> (pairs, [readings])
+        for pair, args in days.items():
+            slot = key_slot(keys.site(pair[0]).encode()) if self.cluster else 0
+            readings = (len(args) - 3) // 3
+            current = open_calls.get(slot)
+            if current is None or current[1][0] + readings > DAY_CALL_READINGS:
+                current = open_calls[slot] = ([], [0])
+                calls.append(current[0])
+            current[0].append(pair)
+            current[1][0] += readings
+        return calls
+
     def _apply_days(self, days: dict) -> list[tuple[str, str, date, int, list]]:
-        """Run day.lua per (site, day); returns the days whose too-hot event
-        awaits publication: (site, org, day, ttl, [hot max, threshold])."""
+        """Run day.lua for every (site, day): per day its org check, dedup,
+        summary and outbox, many days per call. Returns the days whose
+        too-hot event awaits publication: (site, org, day, ttl, [hot max,
+        threshold])."""
+        calls = self._day_calls(days)
         batch = ScriptBatch(self.client)
-        for (site_id, day), args in days.items():
-            batch.script(self._day, [keys.site(site_id), keys.site_day(site_id, day.isoformat())], args)
+        for pairs in calls:
+            call_keys, call_args = [], []
+            for site_id, day in pairs:
+                org, ttl, threshold, *readings = days[(site_id, day)]
+                call_keys += (keys.site(site_id), keys.site_day(site_id, day.isoformat()))
+                call_args += (org, ttl, threshold, len(readings) // 3, *readings)
+            batch.script(self._day, call_keys, call_args)
         too_hot = []
-        for ((site_id, day), args), result in zip(days.items(), batch.execute(), strict=True):
-            if isinstance(result, int):
-                # Only a concurrent change of the site's org gets here.
-                raise Rejected(409, f"The site {site_id!r} belongs to another org.")
-            if len(result) == 3:
-                too_hot.append((site_id, args[0], day, args[1], result[1:]))
+        for pairs, results in zip(calls, batch.execute(), strict=True):
+            for (site_id, day), result in zip(pairs, results, strict=True):
+                if isinstance(result, int):
+                    # Only a concurrent change of the site's org gets here.
+                    raise Rejected(409, f"The site {site_id!r} belongs to another org.")
+                if len(result) == 3:
+                    args = days[(site_id, day)]
+                    too_hot.append((site_id, args[0], day, args[1], result[1:]))
         return too_hot
 
     def _reading_groups(self, items, sensor_of, celsius) -> dict:

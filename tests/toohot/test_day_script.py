@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
+
+from redis.crc import key_slot
+
 from service import keys
 
 
 def _call(app, site, org, ttl, *readings, threshold="40.0"):
+    """day.lua for one day of one site; that day's result."""
     store = app.extensions["toohot"]
-    return store._day(keys=[keys.site(site), keys.site_day(site, "2024-07-15")],
-                      args=[org, ttl, threshold, *readings])
+    [result] = store._day(keys=[keys.site(site), keys.site_day(site, "2024-07-15")],
+                          args=[org, ttl, threshold, len(readings) // 3, *readings])
+    return result
 
 
 def test_script_refuses_unknown_site_and_other_org(app, redis_client):
@@ -48,3 +54,53 @@ def test_script_compares_the_days_maximum_with_the_threshold_in_force(app, redis
     assert _call(app, "s", "o", 100, "s", 0, "24", threshold="25.0") == [1]
     # The threshold was lowered: the next call for the day finds the day too hot.
     assert _call(app, "s", "o", 100, "s", 0, "24", threshold="23.0") == [0, b"24", b"23.0"]
+
+
+def _sites_of_one_slot(count: int) -> list[str]:
+    """Site ids whose keys share a hash slot, so one call may hold them on a cluster too."""
+    slot = key_slot(keys.site("s0").encode())
+    candidates = (f"s{n}" for n in itertools.count())
+    return list(itertools.islice((site for site in candidates if key_slot(keys.site(site).encode()) == slot), count))
+
+
+def test_one_call_applies_many_days_each_with_its_own_verdict(app, redis_client):
+    a, b, c, x, nobody = _sites_of_one_slot(5)
+    for site in (a, b, c):
+        redis_client.hset(keys.site(site), mapping={"id": site, "org": "o"})
+    redis_client.hset(keys.site(x), mapping={"id": x, "org": "other"})
+    store = app.extensions["toohot"]
+    readings = {
+        (a, "2024-07-15"): [a, 0, "20", a, 60_000_000, "21"],
+        (b, "2024-07-15"): [b, 0, "30"],
+        (x, "2024-07-15"): [x, 0, "20"],
+        (nobody, "2024-07-15"): [nobody, 0, "20"],
+        (a, "2024-07-16"): [a, 0, "22", a, 0, "22", a, 1_500_000, "19"],
+        (c, "2024-07-15"): [c, 0, "26"],
+    }
+    call_keys, args = [], []
+    for (site, day), sent in readings.items():
+        call_keys += (keys.site(site), keys.site_day(site, day))
+        args += ["o", 100, "25.0", len(sent) // 3, *sent]
+    assert store._day(keys=call_keys, args=args) == [[2], [1, b"30", b"25.0"], -1, -2, [2], [1, b"26", b"25.0"]]
+    assert redis_client.hmget(keys.site_day(a, "2024-07-15"), "readings", "max") == [b"2", b"21"]
+    assert redis_client.hmget(keys.site_day(a, "2024-07-16"), "readings", "max") == [b"2", b"22"]
+    assert not redis_client.exists(keys.site_day(x, "2024-07-15"))
+    assert not redis_client.exists(keys.site_day(nobody, "2024-07-15"))
+
+
+def test_a_posts_days_are_split_into_calls_of_bounded_size(app, monkeypatch):
+    from datetime import date
+
+    import service.toohot.store as store_module
+
+    store = app.extensions["toohot"]
+    monkeypatch.setattr(store_module, "DAY_CALL_READINGS", 4)
+    day = date(2024, 7, 15)
+    days = {(site, day): ["o", 100, "25.0", *([site, 0, "20"] * n)] for site, n in (("a", 3), ("b", 1), ("c", 2), ("d", 5))}
+    calls = store._day_calls(days)
+    assert [pair for call in calls for pair in call] == list(days)
+    sizes = [sum(len(days[pair]) // 3 - 1 for pair in call) for call in calls]
+    # A day is never split; a call grows until the next day would pass the bound.
+    assert all(size <= 4 or len(call) == 1 for size, call in zip(sizes, calls, strict=True))
+    if not store.cluster:
+        assert [len(call) for call in calls] == [2, 1, 1]
