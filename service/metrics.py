@@ -9,9 +9,12 @@ files and /metrics, answered by any worker, reports the sum of all of them.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from flask import Flask
 from prometheus_client import CollectorRegistry, Counter
+from werkzeug.exceptions import HTTPException
 
 # Endpoint labels, never paths: /statistics/<id> would make one series per sensor.
 _GROUP_BY = "endpoint"
@@ -22,12 +25,26 @@ _EXCLUDED = r"^/(metrics|static/.*)$"
 
 READINGS = Counter(
     "sensorhub_readings_total",
-    "Readings received by outcome: accepted (new), duplicate (ignored), rejected (invalid batch).",
+    "Readings received by outcome: accepted (new), duplicate (ignored), rejected (their post was refused).",
     ["outcome"],
     registry=None,
 )
 
 OWN_METRICS = [READINGS]
+
+
+@contextmanager
+def refused_readings(count: int) -> Iterator[None]:
+    """Count a post's ``count`` readings as rejected when the post is
+    refused inside the block with a client error (4xx): invalid readings,
+    another org's sensor or site, a conflict, repeated JSON keys. A 5xx is
+    not a refusal (nothing was acknowledged; the client retries)."""
+    try:
+        yield
+    except HTTPException as error:
+        if error.code is not None and 400 <= error.code < 500:
+            READINGS.labels("rejected").inc(count)
+        raise
 
 
 def init_metrics(app: Flask) -> None:

@@ -51,6 +51,40 @@ def test_metrics_count_readings_by_outcome_and_requests_by_endpoint(client):
     assert 'endpoint="readings.post_data"' in text
 
 
+def _readings_counted(client, outcome: str) -> float:
+    text = client.get("/metrics").get_data(as_text=True)
+    prefix = f'sensorhub_readings_total{{outcome="{outcome}"}} '
+    return sum(float(line[len(prefix):]) for line in text.splitlines() if line.startswith(prefix))
+
+
+def _rejected_by(client, post) -> float:
+    """Readings counted as rejected while ``post(client)`` ran."""
+    before = _readings_counted(client, "rejected")
+    post(client)
+    return _readings_counted(client, "rejected") - before
+
+
+def test_every_refused_post_counts_its_readings_as_rejected(client):
+    reading = {"sensor": "s", "timestamp": "2021-11-08T21:38:09Z", "value": 1}
+    invalid = [reading, {"sensor": "s"}]
+    assert _rejected_by(client, lambda c: c.post("/data", json=invalid).status_code == 422) == 2
+    # Valid items, but a key sent twice in one object.
+    repeated = b'[{"sensor": "s", "sensor": "t", "timestamp": "2021-11-08T21:38:09Z", "value": 1}]'
+    response = {}
+    assert _rejected_by(client, lambda c: response.setdefault(
+        "r", c.post("/data", data=repeated, headers={"Content-Type": "application/json"}))) == 1
+    assert response["r"].status_code == 400
+    # A site of another org: 409, nothing written.
+    thermometer = {"siteId": "office", "orgId": "alphacorp", "temperature": 21.0, "timestamp": 1658739178}
+    assert client.post("/v1/temperatures", json=thermometer).status_code == 200
+    other_org = [{**thermometer, "orgId": "betacorp"}] * 3
+    response = {}
+    assert _rejected_by(client, lambda c: response.setdefault("r", c.post("/v1/temperatures", json=other_org))) == 3
+    assert response["r"].status_code == 409
+    # Accepted posts count nothing as rejected.
+    assert _rejected_by(client, lambda c: c.post("/data", json=[reading])) == 0
+
+
 def test_openapi_document_describes_every_route(client):
     spec = client.get("/openapi.json").get_json()
     assert spec["openapi"].startswith("3.")

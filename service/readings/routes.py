@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 from ..auth import claim_sensors, refuse_foreign_sensors, require_sensor, requires
 from ..errors import abort
 from ..jsonio import direct_view, json_response, read_json, reject_duplicate_keys
-from ..metrics import READINGS
+from ..metrics import READINGS, refused_readings
 from .schemas import MSG_SENSOR_ID, IngestResultSchema, StatisticsSchema, is_sensor_id
 from .validation import BatchError, apply_sensor_units, parse_batch
 
@@ -60,25 +60,25 @@ def post_data():
     """Ingest a batch of readings"""
     payload, raw = read_json()
     settings = current_app.extensions["settings"]
-    try:
-        groups, total = parse_batch(
-            payload,
-            max_batch=settings.max_batch,
-            bucket_us=settings.bucket_seconds * 1_000_000,
-            assume_tz=settings.assume_tz,
-        )
-        # Before the unit check, which reads each sensor's kind: another
-        # org's sensor answers 404 like a missing one, not a hint of its kind.
-        sensor_units, sensor_orgs = _store().sensor_meta(groups)
-        unclaimed = refuse_foreign_sensors(groups.keys(), orgs=sensor_orgs)
-        apply_sensor_units(groups, sensor_units, payload, settings.assume_tz)
-    except BatchError as exc:
-        READINGS.labels("rejected").inc(len(payload) if isinstance(payload, list) else 1)
-        abort(exc.status, exc.message, exc.errors)
-    # Checked once the batch is known valid: then every item holds five
-    # strings (three keys, the sensor id, the timestamp), two more with a unit.
-    reject_duplicate_keys(raw, 5 * total + 2 * sum("unit" in item for item in payload))
-    claim_sensors(unclaimed)
+    with refused_readings(len(payload) if isinstance(payload, list) else 1):
+        try:
+            groups, total = parse_batch(
+                payload,
+                max_batch=settings.max_batch,
+                bucket_us=settings.bucket_seconds * 1_000_000,
+                assume_tz=settings.assume_tz,
+            )
+            # Before the unit check, which reads each sensor's kind: another
+            # org's sensor answers 404 like a missing one, not a hint of its kind.
+            sensor_units, sensor_orgs = _store().sensor_meta(groups)
+            unclaimed = refuse_foreign_sensors(groups.keys(), orgs=sensor_orgs)
+            apply_sensor_units(groups, sensor_units, payload, settings.assume_tz)
+        except BatchError as exc:
+            abort(exc.status, exc.message, exc.errors)
+        # Checked once the batch is known valid: then every item holds five
+        # strings (three keys, the sensor id, the timestamp), two more with a unit.
+        reject_duplicate_keys(raw, 5 * total + 2 * sum("unit" in item for item in payload))
+        claim_sensors(unclaimed)
     accepted = _store().ingest(groups)
     READINGS.labels("accepted").inc(accepted)
     READINGS.labels("duplicate").inc(total - accepted)

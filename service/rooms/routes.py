@@ -10,7 +10,7 @@ from .. import units
 from ..auth import claim_sensors, principal, refuse_foreign_sensors, requires, sensor_orgs
 from ..errors import abort
 from ..jsonio import json_body
-from ..metrics import READINGS
+from ..metrics import READINGS, refused_readings
 from ..sensors.routes import now_us, trailing_window, window_doc
 from ..sensors.schemas import MSG_PLACE_ID, is_place_id
 from .schemas import RoomAverageQuerySchema, RoomAverageSchema, RoomIngestResultSchema, RoomReadingSchema
@@ -66,31 +66,30 @@ def post_temperatures(building: str, room: str):
     payload = json_body()
     single = isinstance(payload, dict)
     items = [payload] if single else payload
-    if not isinstance(items, list):
-        abort(400, "The body must be a reading or a JSON array of readings.")
     settings = current_app.extensions["settings"]
-    if len(items) > settings.max_batch:
-        abort(413, f"At most {settings.max_batch} readings per request; this one has {len(items)}.")
-    if not items:
-        return {"accepted": 0, "duplicates": 0, "sensors": []}
-    try:
-        readings = RoomReadingSchema(many=True, assume_tz=settings.assume_tz).load(items)
-    except ma.ValidationError as exc:
-        READINGS.labels("rejected").inc(len(items))
-        errors = exc.messages.get(0, exc.messages) if single else exc.messages
-        abort(422, "Invalid readings; nothing was written.", errors={"json": errors})
-    # Another org's sensor answers 404 before the room's checks read it;
-    # sensors of no org are claimed only once the readings were accepted.
-    unclaimed = refuse_foreign_sensors({reading.get("sensor") or default_sensor(building, room) for reading in readings})
-    try:
-        result = rooms().post(building, room, readings)
-    except RoomConflict as exc:
-        abort(409, str(exc))
-    except BatchError as exc:
-        READINGS.labels("rejected").inc(len(items))
-        errors = exc.errors["json"].get("0", exc.errors["json"]) if single else exc.errors["json"]
-        abort(exc.status, exc.message, errors={"json": errors})
-    claim_sensors(unclaimed)
+    with refused_readings(len(items) if isinstance(items, list) else 1):
+        if not isinstance(items, list):
+            abort(400, "The body must be a reading or a JSON array of readings.")
+        if len(items) > settings.max_batch:
+            abort(413, f"At most {settings.max_batch} readings per request; this one has {len(items)}.")
+        if not items:
+            return {"accepted": 0, "duplicates": 0, "sensors": []}
+        try:
+            readings = RoomReadingSchema(many=True, assume_tz=settings.assume_tz).load(items)
+        except ma.ValidationError as exc:
+            errors = exc.messages.get(0, exc.messages) if single else exc.messages
+            abort(422, "Invalid readings; nothing was written.", errors={"json": errors})
+        # Another org's sensor answers 404 before the room's checks read it;
+        # sensors of no org are claimed only once the readings were accepted.
+        unclaimed = refuse_foreign_sensors({reading.get("sensor") or default_sensor(building, room) for reading in readings})
+        try:
+            result = rooms().post(building, room, readings)
+        except RoomConflict as exc:
+            abort(409, str(exc))
+        except BatchError as exc:
+            errors = exc.errors["json"].get("0", exc.errors["json"]) if single else exc.errors["json"]
+            abort(exc.status, exc.message, errors={"json": errors})
+        claim_sensors(unclaimed)
     READINGS.labels("accepted").inc(result["accepted"])
     READINGS.labels("duplicate").inc(result["duplicates"])
     return result

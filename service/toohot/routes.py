@@ -10,7 +10,7 @@ from .. import units
 from ..auth import claim_sensors, principal, refuse_foreign_sensors, require_org, requires
 from ..errors import MSG_INVALID_REQUEST, abort
 from ..jsonio import direct_view, json_body, json_response
-from ..metrics import READINGS
+from ..metrics import READINGS, refused_readings
 from .schemas import AnswerQuerySchema, AnswerSchema, TemperatureIngestResultSchema, TemperatureSchema
 from .store import Rejected
 from .validation import parse_answer_query
@@ -69,7 +69,6 @@ def _load(payload) -> list[dict]:
         for position, problem in found.items():
             errors[str(loaded[int(position)][0])] = problem
         errors = dict(sorted(errors.items(), key=lambda pair: int(pair[0])))
-        READINGS.labels("rejected").inc(len(items))
         abort(422, f"{len(errors)} of {len(items)} readings are invalid; nothing was written.",
               {"json": errors["0"] if single else errors})
     return [item for _, item in loaded]
@@ -93,20 +92,21 @@ def post_temperatures():
     org's (``PUT /v1/orgs/<org>``), else C; stored in degrees Celsius, also
     in the readings store (``/statistics/<sensor>``, windows, series).
     """
-    items = _load(json_body())
-    who = principal()
-    if not who.all_orgs:
-        for org in sorted({item["orgId"] for item in items} - {who.org}):
-            require_org(org, f"No org {org!r} for this API key; nothing was written.")
-    # Another org's sensor answers 404 before validation reads its unit;
-    # sensors of no org are claimed only once the readings were accepted.
-    unclaimed = refuse_foreign_sensors({item.get("sensorId") or item["siteId"] for item in items})
-    try:
-        result = _store().ingest(items)
-    except Rejected as exc:
-        READINGS.labels("rejected").inc(len(items))
-        abort(exc.status, exc.message, exc.errors)
-    claim_sensors(unclaimed)
+    payload = json_body()
+    with refused_readings(len(payload) if type(payload) is list else 1):
+        items = _load(payload)
+        who = principal()
+        if not who.all_orgs:
+            for org in sorted({item["orgId"] for item in items} - {who.org}):
+                require_org(org, f"No org {org!r} for this API key; nothing was written.")
+        # Another org's sensor answers 404 before validation reads its unit;
+        # sensors of no org are claimed only once the readings were accepted.
+        unclaimed = refuse_foreign_sensors({item.get("sensorId") or item["siteId"] for item in items})
+        try:
+            result = _store().ingest(items)
+        except Rejected as exc:
+            abort(exc.status, exc.message, exc.errors)
+        claim_sensors(unclaimed)
     READINGS.labels("accepted").inc(result["accepted"])
     READINGS.labels("duplicate").inc(result["duplicates"])
     return json_response(result)
