@@ -158,6 +158,11 @@ class SharedRoundTrips:
     """
 
     def __init__(self, pool) -> None:
+        # Imported here: only processes that gevent patched build one.
+        from gevent import get_hub, sleep, spawn
+        from gevent.hub import Waiter
+
+        self._get_hub, self._sleep, self._spawn, self._waiter = get_hub, sleep, spawn, Waiter
         self._pool = pool
         self._connection = None
         self._leading = False  # a greenlet gathers, sends or reads a round trip
@@ -166,13 +171,11 @@ class SharedRoundTrips:
         self.round_trips = 0
 
     def call(self, packed: bytes):
-        from gevent.hub import Waiter
-
         if self._pid != os.getpid():
             # A forked child must not share its parent's socket.
             self._pid, self._connection, self._leading, self._waiting = os.getpid(), None, False, []
         if self._leading:
-            waiter = Waiter()
+            waiter = self._waiter()
             self._waiting.append((packed, waiter))
             ok, value = waiter.get()
         else:
@@ -186,11 +189,9 @@ class SharedRoundTrips:
     def _lead(self):
         """Gather, send, read; hand each waiter its outcome; return the
         first's (the leading caller's own, if it is one)."""
-        from gevent import sleep, spawn
-
         batch: list = []
         try:
-            sleep(0)
+            self._sleep(0)
             batch, self._waiting = self._waiting, []
             outcomes = self._round_trip(batch)
         except BaseException:
@@ -199,26 +200,23 @@ class SharedRoundTrips:
             self._close()
             interrupted = redis.exceptions.ConnectionError("round trip interrupted")
             self._settle(batch, [(False, interrupted)] * len(batch))
-            self._hand_over(spawn)
+            self._hand_over()
             raise
-        self._hand_over(spawn)
+        self._hand_over()
         self._settle(batch, outcomes)
         return outcomes[0]
 
-    def _hand_over(self, spawn) -> None:
+    def _hand_over(self) -> None:
         if self._waiting:
             # Calls made meanwhile: a greenlet of their own leads them, as
             # the caller's greenlet may be gone before their replies come.
-            spawn(self._lead)
+            self._spawn(self._lead)
         else:
             self._leading = False
 
-    @staticmethod
-    def _settle(batch: list, outcomes: list) -> None:
+    def _settle(self, batch: list, outcomes: list) -> None:
         """Wake each waiting caller with its outcome (from the hub, as gevent's Waiter wants)."""
-        from gevent import get_hub
-
-        wake = get_hub().loop.run_callback
+        wake = self._get_hub().loop.run_callback
         for (_, waiter), outcome in zip(batch, outcomes, strict=True):
             if waiter is not None:
                 wake(waiter.switch, outcome)
