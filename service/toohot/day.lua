@@ -39,7 +39,8 @@ local function apply_day(site, day, org_sent, ttl, threshold, first, last)
   end
   local minutes = day .. ':minutes'
   local seen_fraction = day .. ':seenf'
-  local state = redis.call('HMGET', day, 'readings', 'max', 'max_at')
+  -- The outbox fields too: this call is the only writer of them until it returns.
+  local state = redis.call('HMGET', day, 'readings', 'max', 'max_at', 'hot_max', 'hot_threshold', 'hot_published')
   local readings = tonumber(state[1] or '0')
   local max, max_at = nil, nil
   if state[2] then
@@ -83,7 +84,7 @@ local function apply_day(site, day, org_sent, ttl, threshold, first, last)
   for key in pairs(touched) do
     redis.call('EXPIRE', key, ttl)
   end
-  local hot = redis.call('HMGET', day, 'hot_max', 'hot_threshold', 'hot_published')
+  local hot = {state[4], state[5], state[6]}
   if not hot[1] and max ~= nil and max > tonumber(threshold) then
     hot = {max_text or state[2], threshold, false}
     redis.call('HSET', day, 'hot_max', hot[1], 'hot_threshold', hot[2])
