@@ -1,7 +1,8 @@
 """Too-hot answer benchmark: GET /v1/admin/toohotornot vs a constant route.
 
-Loads 1,000 sites (an hour of readings each, through the fleet simulator),
-then measures with wrk (Debian package `wrk`):
+Loads 1,000 sites (an hour of readings each, through the fleet simulator;
+its rate is POST /v1/temperatures alone, first sight of every site
+included), then measures with wrk (Debian package `wrk`):
 1. one client (1 connection): p99 of the answer and of GET /livez;
 2. 16 connections, no ingest: the answer and GET /livez alternately,
    ``--runs`` times each; their req/s ratio;
@@ -129,7 +130,12 @@ def main() -> int:
                                            log_path=server.log_path.with_name("ingest.log")).start()
             ingest_url = ingest_server.url
         loaded = simulate(url, "--minutes", "60", "--prefix", "bench", "--seed", "1", "--quiet")
-        print(loaded.stdout.strip().splitlines()[-1], file=sys.stderr)
+        print(loaded.stdout.strip(), file=sys.stderr)
+        # POST /v1/temperatures alone: the simulator's rate while loading
+        # (1,000 sites seen for the first time, 4 threads, batches of 200).
+        load_rate = re.search(r"\((\d+)/s\)", loaded.stdout)
+        load = {"readings_per_s": int(load_rate.group(1)) if load_rate else None,
+                "checked": loaded.stdout.strip().splitlines()[-1]}
         single = {
             "answer": wrk(url, 1, args.seconds, ANSWER_PATHS),
             "constant": wrk(f"{url}/livez", 1, args.seconds),
@@ -169,6 +175,7 @@ def main() -> int:
         for route in ("answer", "constant")
     }
     summary = {
+        "load": load,
         "one_client": single,
         "connections": args.connections,
         "ingest": "a second instance" if ingest_url != url else "the measured instance",
