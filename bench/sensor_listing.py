@@ -1,0 +1,53 @@
+"""Unfiltered GET /v1/sensors: the time of one page as the fleet grows.
+
+    PYTHONPATH=. .venv/bin/python bench/sensor_listing.py [largest fleet]
+
+On an embedded redis-server and the Flask app in process (no HTTP), marks
+10,000, 100,000 and 1,000,000 sensors (up to the given size) as heard of,
+then times the first page of 100 and the page after it (best of three).
+An unfiltered page reads and sorts every sensor id (docs/scaling.md).
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+
+from service import create_app, keys
+from service.embedded_redis import EmbeddedRedis
+from service.settings import Settings
+
+FLEETS = (10_000, 100_000, 1_000_000)
+
+
+def best_of_three(client, path: str) -> tuple[float, dict]:
+    best, body = float("inf"), {}
+    for _ in range(3):
+        started = time.perf_counter()
+        response = client.get(path)
+        best = min(best, time.perf_counter() - started)
+        assert response.status_code == 200, response.get_data(as_text=True)[:200]
+        body = response.get_json()
+    return best, body
+
+
+def main(largest: int) -> None:
+    with EmbeddedRedis(tempfile.mkdtemp(prefix="sensorhub-bench-"), appendonly=False) as server:
+        app = create_app(Settings(redis_url=server.url, log_level="WARNING", log_requests=False))
+        redis_client, client = app.extensions["redis"], app.test_client()
+        now = time.time()
+        for fleet in (size for size in FLEETS if size <= largest):
+            pipe = redis_client.pipeline(transaction=False)
+            for n in range(redis_client.zcard(keys.SENSORS_SEEN), fleet):
+                pipe.zadd(keys.SENSORS_SEEN, {f"sensor-{n:07d}": now})
+                if len(pipe) >= 10_000:
+                    pipe.execute()
+            pipe.execute()
+            first, body = best_of_three(client, "/v1/sensors?limit=100")
+            following, _ = best_of_three(client, f"/v1/sensors?limit=100&cursor={body['next_cursor']}")
+            print(f"{fleet:>9,} sensors: first page {first * 1000:6.0f} ms, next page {following * 1000:6.0f} ms")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else FLEETS[-1])
