@@ -4,8 +4,11 @@
 
 On an embedded redis-server and the Flask app in process (no HTTP), marks
 10,000, 100,000 and 1,000,000 sensors (up to the given size) as heard of,
-then times the first page of 100 and the page after it (best of three).
-An unfiltered page reads and sorts every sensor id (docs/scaling.md).
+as ingest does (``sensors:seen`` and ``sensors:ids``), then times the first
+page of 100 and the page after it (best of three). At the largest size it
+also times a page while the index is not filled yet (every id read, as
+before it existed) and the background worker's one-time fill of
+``sensors:ids`` from ``sensors:seen``.
 """
 
 from __future__ import annotations
@@ -37,16 +40,27 @@ def main(largest: int) -> None:
         app = create_app(Settings(redis_url=server.url, log_level="WARNING", log_requests=False))
         redis_client, client = app.extensions["redis"], app.test_client()
         now = time.time()
+        redis_client.set(keys.SENSOR_IDS_COMPLETE, 1)
         for fleet in (size for size in FLEETS if size <= largest):
             pipe = redis_client.pipeline(transaction=False)
             for n in range(redis_client.zcard(keys.SENSORS_SEEN), fleet):
                 pipe.zadd(keys.SENSORS_SEEN, {f"sensor-{n:07d}": now})
+                pipe.zadd(keys.SENSOR_IDS, {f"sensor-{n:07d}": 0}, nx=True)
                 if len(pipe) >= 10_000:
                     pipe.execute()
             pipe.execute()
             first, body = best_of_three(client, "/v1/sensors?limit=100")
             following, _ = best_of_three(client, f"/v1/sensors?limit=100&cursor={body['next_cursor']}")
-            print(f"{fleet:>9,} sensors: first page {first * 1000:6.0f} ms, next page {following * 1000:6.0f} ms")
+            print(f"{fleet:>9,} sensors: first page {first * 1000:6.1f} ms, next page {following * 1000:6.1f} ms")
+        redis_client.delete(keys.SENSOR_IDS, keys.SENSOR_IDS_COMPLETE)
+        unfilled, _ = best_of_three(client, "/v1/sensors?limit=100")
+        print(f"index not filled yet: a page {unfilled * 1000:6.0f} ms")
+        registry, steps = app.extensions["sensors"], 1
+        started = time.perf_counter()
+        while registry.fill_id_index():
+            steps += 1
+        print(f"one-time fill of sensors:ids, {redis_client.zcard(keys.SENSOR_IDS):,} sensors: "
+              f"{time.perf_counter() - started:.1f} s in {steps} steps")
 
 
 if __name__ == "__main__":

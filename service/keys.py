@@ -27,6 +27,14 @@ Cross-sensor keys (no tag; each is one key, so one slot on a cluster):
     sorted set of every sensor id, scored by when sensorhub last heard of it
     (server time, seconds since the epoch); updated by every ingest call.
     It lists all sensors, registered or not, and drives offline detection.
+``sensors:ids``
+    sorted set of every sensor id heard of or registered, all scored 0, so
+    in id order: ``GET /v1/sensors`` pages it with ``ZRANGEBYLEX``. Written
+    (``ZADD NX``) beside ``sensors:seen`` by every ingest call and
+    heartbeat, and at registration. For data written before it existed the
+    background worker fills it from ``sensors:seen`` and
+    ``sensors:registered`` (scan position in the hash ``sensors:ids:fill``),
+    then sets ``sensors:ids:complete``; until then listings read every id.
 
 Site keys (tag = site id; brief 003, shared with brief 000):
 
@@ -190,6 +198,9 @@ def sensor_bucket(sensor_id: str, gen: int | str, bucket: int | str) -> str:
 
 
 SENSORS_SEEN = "sensors:seen"
+SENSOR_IDS = "sensors:ids"
+SENSOR_IDS_COMPLETE = "sensors:ids:complete"
+SENSOR_IDS_FILL = "sensors:ids:fill"
 
 
 # -- sites (brief 003) -------------------------------------------------------

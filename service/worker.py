@@ -1,9 +1,11 @@
 """The background worker: ``python -m service.worker`` (``make worker``).
 
-Runs three loops until SIGTERM or SIGINT:
+Runs four loops until SIGTERM or SIGINT:
 - offline/online detection every OFFLINE_CHECK_INTERVAL seconds;
 - webhook fan-out from the event stream's consumer group;
-- webhook delivery of due (new or retried) deliveries.
+- webhook delivery of due (new or retried) deliveries;
+- once per deployment, filling the sensor id index (``sensors:ids``) for
+  data written before it existed; afterwards one EXISTS a minute.
 Any number of workers may run against one Redis: transitions are claimed
 atomically, stream entries and deliveries are handed to one worker at a
 time, and whatever a dead worker held is taken over by the others.
@@ -25,6 +27,8 @@ from .webhooks.store import consumer_name
 log = logging.getLogger("sensorhub.worker")
 # Pause after Redis failed to answer, before trying again.
 BACKOFF_SECONDS = 1.0
+# Pause between checks that the sensor id index is complete.
+ID_INDEX_CHECK_SECONDS = 60.0
 
 
 class Worker:
@@ -36,6 +40,7 @@ class Worker:
         self.consumer = consumer_name()
         self.detector = OfflineDetector(self.client, self.app.extensions["heartbeats"])
         self.webhooks = self.app.extensions["webhooks"]
+        self.registry = self.app.extensions["sensors"]
 
     def _loop(self, name: str, step, pause: float) -> None:
         while not self.stop.is_set():
@@ -65,6 +70,9 @@ class Worker:
     def _deliver(self) -> bool:
         return bool(self.webhooks.deliver_due())
 
+    def _fill_id_index(self) -> bool:
+        return self.registry.fill_id_index()
+
     def run(self) -> None:
         self.webhooks.ensure_group()
         interval = self.settings.offline_check_interval
@@ -72,6 +80,8 @@ class Worker:
             threading.Thread(target=self._loop, args=("detect", self._detect, interval), name="detect", daemon=True),
             threading.Thread(target=self._loop, args=("fan-out", self._fan_out, 0.05), name="fan-out", daemon=True),
             threading.Thread(target=self._loop, args=("deliver", self._deliver, 0.2), name="deliver", daemon=True),
+            threading.Thread(target=self._loop, args=("id-index", self._fill_id_index, ID_INDEX_CHECK_SECONDS),
+                             name="id-index", daemon=True),
         ]
         for thread in threads:
             thread.start()

@@ -48,7 +48,10 @@ class HeartbeatStore:
         sensor_id = mac
         # sensors:seen first: if the process dies before the script, the
         # sensor is still indexed, so offline detection cannot miss it.
-        self.client.zadd(keys.SENSORS_SEEN, {sensor_id: now})
+        pipe = self.client.pipeline(transaction=False)
+        pipe.zadd(keys.SENSORS_SEEN, {sensor_id: now})
+        pipe.zadd(keys.SENSOR_IDS, {sensor_id: 0}, nx=True)
+        pipe.execute()
         outbox = self._status(
             keys=[keys.sensor_heartbeat(sensor_id)],
             args=[sensor_id, "", now - self.offline_after, f"{now:.6f}", iso_now(now), mac],

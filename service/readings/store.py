@@ -62,7 +62,7 @@ class ReadingStore:
         """Apply validated, grouped readings; returns how many were new.
 
         Also marks every sensor of the batch as heard of now in
-        ``sensors:seen``. Everything goes in one pipeline: on a
+        ``sensors:seen`` and lists it in ``sensors:ids``. Everything goes in one pipeline: on a
         single Redis one round trip; on a cluster redis-py's ClusterPipeline
         sends each node its commands (one script call per hash slot, each
         touching one slot) and reads the answers after writing to all nodes,
@@ -74,14 +74,15 @@ class ReadingStore:
         calls = self._calls(groups)
         heard_at = time.time() if now is None else now
         heard = dict.fromkeys(groups, heard_at)
-        written = [call_keys[0] for call_keys, _ in calls] + [keys.SENSORS_SEEN]
+        written = [call_keys[0] for call_keys, _ in calls] + [keys.SENSORS_SEEN, keys.SENSOR_IDS]
         batch = ScriptBatch(self.client, trailer=lambda pipe: self._queue_waits(pipe, written))
         for call_keys, args in calls:
             batch.script(self._ingest, call_keys, args)
         batch.pipe.zadd(keys.SENSORS_SEEN, heard)
+        batch.pipe.zadd(keys.SENSOR_IDS, dict.fromkeys(groups, 0), nx=True)
         results = batch.execute()
         accepted = sum(sum(result) for result in results[: len(calls)])
-        waits = len(results) - len(calls) - 1
+        waits = len(results) - len(calls) - 2
         if waits:
             acknowledged = min(results[-waits:])
             if acknowledged < self.wait_replicas:

@@ -103,6 +103,7 @@ class SensorRegistry:
         if fields.get("mac"):
             pipe.hset(keys.SENSORS_BY_MAC, fields["mac"], sensor_id)
         pipe.sadd(keys.SENSORS_REGISTERED, sensor_id)
+        pipe.zadd(keys.SENSOR_IDS, {sensor_id: 0}, nx=True)
         pipe.execute()
         # A sensor claimed by an org key before it was registered already has
         # metadata (its org): created means "not registered before".
@@ -183,7 +184,10 @@ class SensorRegistry:
         """One page of sensors in id order after ``cursor``, with the next cursor.
 
         Filtered: the intersection of the index sets, each candidate checked
-        against its metadata. Unfiltered: every sensor heard of or registered.
+        against its metadata. Unfiltered: every sensor heard of or
+        registered, read a page at a time from ``sensors:ids``; until the
+        background worker has filled that index for older data
+        (``fill_id_index``), from every id at once.
         """
         if filters:
             set_keys = [keys.sensors_by(field, filters[field]) for field in INDEXED if field in filters]
@@ -195,6 +199,8 @@ class SensorRegistry:
             for key in set_keys:
                 pipe.smembers(key)
             candidates = set.intersection(*({m.decode() for m in members} for members in pipe.execute()))
+        elif self.client.exists(keys.SENSOR_IDS_COMPLETE):
+            return self._id_index_page(cursor, limit)
         else:
             pipe = self.client.pipeline(transaction=False)
             pipe.zrange(keys.SENSORS_SEEN, 0, -1)
@@ -212,6 +218,41 @@ class SensorRegistry:
                     page.append(entry)
         next_cursor = ordered[position - 1] if position < len(ordered) else None
         return page, next_cursor
+
+    def _id_index_page(self, cursor: str | None, limit: int) -> tuple[list[dict], str | None]:
+        """A page of ``sensors:ids`` after ``cursor``: O(log N + page), not O(N)."""
+        low = "-" if cursor is None else "(" + cursor
+        found = [m.decode() for m in self.client.zrangebylex(keys.SENSOR_IDS, low, "+", start=0, num=limit + 1)]
+        ids, more = found[:limit], len(found) > limit
+        page = [entry for entry in self.describe(ids) if entry is not None]
+        return page, ids[-1] if more else None
+
+    def fill_id_index(self, step: int = 10_000) -> bool:
+        """One step of filling ``sensors:ids`` from ``sensors:seen``, then
+        ``sensors:registered`` (data written before the index existed);
+        True while steps remain. Resumable (the scan cursor is kept in
+        Redis) and idempotent, so any number of workers may run it; once
+        done it costs one EXISTS."""
+        if self.client.exists(keys.SENSOR_IDS_COMPLETE):
+            return False
+        state = self.client.hmget(keys.SENSOR_IDS_FILL, "phase", "cursor")
+        phase, position = (state[0] or b"seen").decode(), int(state[1] or 0)
+        if phase == "seen":
+            position, found = self.client.zscan(keys.SENSORS_SEEN, position, count=step)
+            ids = [member for member, _ in found]
+        else:
+            position, ids = self.client.sscan(keys.SENSORS_REGISTERED, position, count=step)
+        if ids:
+            self.client.zadd(keys.SENSOR_IDS, dict.fromkeys(ids, 0), nx=True)
+        if position:
+            self.client.hset(keys.SENSOR_IDS_FILL, mapping={"phase": phase, "cursor": position})
+        elif phase == "seen":
+            self.client.hset(keys.SENSOR_IDS_FILL, mapping={"phase": "registered", "cursor": 0})
+        else:
+            self.client.set(keys.SENSOR_IDS_COMPLETE, 1)
+            self.client.delete(keys.SENSOR_IDS_FILL)
+            return False
+        return True
 
     # -- windows ----------------------------------------------------------
 

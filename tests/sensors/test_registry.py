@@ -140,6 +140,55 @@ def test_cursor_pagination_lists_every_sensor_once_in_id_order(client, filters):
     assert seen == names and pages == 3
 
 
+def _unfiltered_ids(client, limit: int) -> tuple[list[str], int]:
+    """Every id of the unfiltered listing, following the cursors; and the pages read."""
+    ids, cursor, pages = [], None, 0
+    while True:
+        query = {"limit": limit, **({"cursor": cursor} if cursor else {})}
+        body = client.get("/v1/sensors", query_string=query).get_json()
+        ids += [s["id"] for s in body["sensors"]]
+        pages += 1
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return ids, pages
+
+
+def test_the_unfiltered_listing_holds_sensors_registered_posted_to_or_heard_by_heartbeat(app, client, redis_client):
+    # The index counts as filled already: only the writers below add to it.
+    redis_client.set(keys.SENSOR_IDS_COMPLETE, 1)
+    put(client, "c-registered", 201, kind="temperature")
+    post(client, reading("a-posted", hour_start_us(), 21.0))
+    app.extensions["heartbeats"].heartbeat("02:00:00:00:00:01")
+    put(client, "b-both", 201, kind="temperature")
+    post(client, reading("b-both", hour_start_us(), 21.0))
+    ids, pages = _unfiltered_ids(client, 2)
+    assert ids == ["02:00:00:00:00:01", "a-posted", "b-both", "c-registered"]
+    # A last page that is exactly full ends the listing: no empty page after it.
+    assert pages == 2
+
+
+def test_sensors_written_before_the_id_index_existed_are_listed_before_and_after_it_is_filled(app, client, redis_client):
+    # More than a listpack holds (128), so that a scan takes several steps.
+    redis_client.zadd(keys.SENSORS_SEEN, {f"old-heard-{n:03d}": 1_700_000_000 for n in range(300)})
+    redis_client.sadd(keys.SENSORS_REGISTERED, "old-registered")
+    redis_client.hset(keys.sensor_meta("old-registered"), mapping={"kind": "temperature", "registered": "2024-01-01T00:00:00Z"})
+    put(client, "new-registered", 201, kind="temperature")
+    expected = sorted([*(f"old-heard-{n:03d}" for n in range(300)), "new-registered", "old-registered"])
+    # Not filled yet: the listing reads every id.
+    assert _unfiltered_ids(client, 100)[0] == expected
+    registry = app.extensions["sensors"]
+    steps = 1
+    while registry.fill_id_index(step=50):
+        steps += 1
+        assert steps < 50
+    # Resumed across steps of a few ids each, then marked complete.
+    assert steps > 2 and redis_client.exists(keys.SENSOR_IDS_COMPLETE)
+    assert not redis_client.exists(keys.SENSOR_IDS_FILL)
+    assert {m.decode() for m in redis_client.zrange(keys.SENSOR_IDS, 0, -1)} == set(expected)
+    assert _unfiltered_ids(client, 100)[0] == expected
+    assert registry.fill_id_index() is False
+
+
 @pytest.mark.parametrize("query", ["limit=0", "limit=1001", "cursor=a%20b", "kind=smell"])
 def test_bad_listing_parameters_are_422(client, query):
     assert client.get(f"/v1/sensors?{query}").status_code == 422
