@@ -123,8 +123,10 @@ def test_room_filter_needs_a_building(client):
     assert client.get("/v1/sensors?room=R1").status_code == 422
 
 
-@pytest.mark.parametrize("filters", [{}, {"org": "acme"}])
-def test_cursor_pagination_lists_every_sensor_once_in_id_order(client, filters):
+@pytest.mark.parametrize(("filters", "id_index"), [({}, False), ({}, True), ({"org": "acme"}, False)])
+def test_cursor_pagination_lists_every_sensor_once_in_id_order(client, redis_client, filters, id_index):
+    if id_index:
+        redis_client.set(keys.SENSOR_IDS_COMPLETE, 1)
     names = [f"s{n:02d}" for n in range(11)]
     for name in names:
         put(client, name, 201, org="acme")
