@@ -10,9 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from redis.crc import key_slot
 from redis.exceptions import ResponseError
 
-from service.redis_client import HotScript, ScriptBatch
+from service.redis_client import HotScript, ScriptBatch, slot_groups
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -158,3 +159,14 @@ def test_under_gevent_calls_are_answered_while_the_worker_is_never_idle(under_ge
 def test_under_gevent_a_killed_leading_caller_strands_no_one(under_gevent):
     assert under_gevent["followers_answered_after_leader_killed"]
     assert under_gevent["usable_after_leader_killed"]
+
+
+def test_slot_groups_keep_one_slot_per_group_on_a_cluster_and_close_full_groups():
+    items = [("{a}", 2), ("{b}", 1), ("{a}", 2), ("{a}", 1), ("{b}", 5)]
+    assert slot_groups(items, lambda item: item[0], cluster=False) == [items]
+    on_cluster = slot_groups(items, lambda item: item[0], cluster=True)
+    assert all(len({key_slot(key.encode()) for key, _ in group}) == 1 for group in on_cluster)
+    assert [item for group in on_cluster for item in group] == sorted(items, key=lambda item: item[0] != "{a}")
+    # A group takes items until their sizes reach the limit; an item is never split.
+    bounded = slot_groups(items, lambda item: item[0], cluster=False, size_of=lambda item: item[1], limit=4)
+    assert bounded == [[("{a}", 2), ("{b}", 1), ("{a}", 2)], [("{a}", 1), ("{b}", 5)]]

@@ -17,12 +17,11 @@ from functools import lru_cache
 
 from flask import Flask
 from redis.cluster import RedisCluster
-from redis.crc import key_slot
 
 from .. import keys, timeutil, units
 from ..orgs.store import DEFAULT_THRESHOLD, DEFAULT_TIMEZONE, DEFAULT_UNIT, effective
 from ..orgs.store import FIELDS as ORG_FIELDS
-from ..redis_client import HotScript, ScriptBatch, redis_ext
+from ..redis_client import HotScript, ScriptBatch, redis_ext, slot_groups
 from ..settings import Settings
 from ..sites.schemas import zone_from_name
 
@@ -35,8 +34,8 @@ HOUR_US = 3600 * 1_000_000
 TOO_HOT_EVENT = "site.too_hot"
 # Refreshes of a site's copy of its org's settings one answer may need.
 STALE_COPY_ATTEMPTS = 3
-# Readings per day.lua call, about: a post's days are applied in calls of
-# this size, each short enough not to hold Redis for long.
+# Readings after which a day.lua call is closed (a day is never split): a
+# post's days are applied in calls short enough not to hold Redis for long.
 DAY_CALL_READINGS = 1000
 
 
@@ -272,22 +271,11 @@ class TooHotStore:
         return days
 
     def _day_calls(self, days: dict) -> list[list[tuple[str, date]]]:
-        """The (site, day) pairs of each day.lua call: one call per hash slot
-        on a cluster, every pair in one call on a single Redis; a call takes
-        about DAY_CALL_READINGS readings at most, so that no script holds
-        Redis long."""
-        calls: list[list[tuple[str, date]]] = []
-        open_calls: dict[int, tuple[list, list]] = {}  # slot -> (pairs, [readings])
-        for pair, args in days.items():
-            slot = key_slot(keys.site(pair[0]).encode()) if self.cluster else 0
-            readings = (len(args) - 3) // 3
-            current = open_calls.get(slot)
-            if current is None or current[1][0] + readings > DAY_CALL_READINGS:
-                current = open_calls[slot] = ([], [0])
-                calls.append(current[0])
-            current[0].append(pair)
-            current[1][0] += readings
-        return calls
+        """The (site, day) pairs of each day.lua call: one hash slot per call
+        on a cluster, any pairs on a single Redis; a call is closed once it
+        holds DAY_CALL_READINGS readings."""
+        return slot_groups(days, lambda pair: keys.site(pair[0]), self.cluster,
+                           lambda pair: (len(days[pair]) - 3) // 3, DAY_CALL_READINGS)
 
     def _apply_days(self, days: dict) -> list[tuple[str, str, date, int, list]]:
         """Run day.lua for every (site, day): per day its org check, dedup,
