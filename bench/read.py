@@ -45,7 +45,9 @@ def wrk(url: str, connections: int, seconds: int, path_format: str | None = None
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
     value, unit = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", output, re.M).groups()
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    return {"req_per_s": round(rate), "p99_ms": round(float(value) * UNITS[unit], 2), "non_2xx": int(errors.group(1)) if errors else 0}
+    requests_done = int(re.search(r"(\d+) requests in", output).group(1))
+    return {"req_per_s": round(rate), "p99_ms": round(float(value) * UNITS[unit], 2),
+            "non_2xx": int(errors.group(1)) if errors else 0, "requests": requests_done}
 
 
 def wrk_benchmark(description: str, seconds: int, add_options=None):

@@ -14,6 +14,12 @@ included), then measures with wrk (Debian package `wrk`):
 4. mixed: 16 connections on each route at once, without and with ingest:
    how the answer fares beside requests that never wait on Redis.
 
+With ``--spawn`` the one-client and no-ingest measurements also report
+what a request cost in CPU: microseconds of the gunicorn workers and of
+redis-server per request (from /proc), and for the answer how many script
+calls Redis served per read event (INFO: how many answers shared a round
+trip).
+
 With ``--separate-ingest`` (and ``--spawn``) the simulator posts to a second
 instance of the service (one worker, same Redis), as when gateways and
 admins reach different instances: the routes measured then share the
@@ -27,6 +33,7 @@ machine with the ingest but not their event loop.
 from __future__ import annotations
 
 import json
+import os
 import re
 import statistics
 import subprocess
@@ -36,6 +43,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import redis
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -65,6 +73,64 @@ def wrk_with_ingest_rate(url: str, target: str, connections: int, seconds: int, 
     result = wrk(target, connections, seconds, paths)
     result["ingest_per_s"] = round((readings_received(url) - before) / (time.monotonic() - started))
     return result
+
+
+class CpuMeter:
+    """CPU time of a spawned service's processes (its gunicorn workers, its
+    redis-server) and Redis' read events and script calls, around a
+    measurement: what one request costs each."""
+
+    def __init__(self, server):
+        self.master, self.redis_pid = server.web.process.pid, server.redis.process.pid
+        self.client = redis.Redis.from_url(server.redis_url)
+        self.ticks = os.sysconf("SC_CLK_TCK")
+
+    def _cpu_seconds(self, pid: int) -> float:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / self.ticks  # utime + stime
+
+    def _workers(self) -> list[int]:
+        children = subprocess.run(["pgrep", "-P", str(self.master)], capture_output=True, text=True).stdout.split()
+        # Not the background worker (python -m service.worker), also a child.
+        return [int(pid) for pid in children if b"gunicorn" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+
+    def _sample(self, workers: list[int]) -> dict:
+        stats, commands = self.client.info("stats"), self.client.info("commandstats")
+        return {
+            "workers": sum(self._cpu_seconds(pid) for pid in workers),
+            "redis": self._cpu_seconds(self.redis_pid),
+            "reads": stats["total_reads_processed"],
+            "scripts": commands.get("cmdstat_evalsha", {}).get("calls", 0),
+        }
+
+    def measure(self, run, scripts: bool) -> dict:
+        """``run()`` (a wrk result), with ``cpu_us_per_request`` of the
+        workers and of Redis, and with ``scripts`` (for a route calling a
+        script per request) ``scripts_per_read``."""
+        workers = self._workers()
+        before = self._sample(workers)
+        result = run()
+        after = self._sample(workers)
+        done = max(result["requests"], 1)
+        result["cpu_us_per_request"] = {
+            part: round((after[part] - before[part]) / done * 1e6) for part in ("workers", "redis")}
+        if scripts:
+            # Less the INFO calls' own read events.
+            reads = max(after["reads"] - before["reads"] - 2, 1)
+            result["scripts_per_read"] = round((after["scripts"] - before["scripts"]) / reads, 2)
+        return result
+
+
+def measured(meter: CpuMeter | None, run, scripts: bool = False) -> dict:
+    return meter.measure(run, scripts) if meter else run()
+
+
+def _cost_medians(runs: list[dict]) -> dict:
+    """Median CPU per request of each route's runs, and answers per Redis read."""
+    medians = {route: {part: statistics.median(r[route]["cpu_us_per_request"][part] for r in runs)
+                       for part in ("workers", "redis")} for route in ("answer", "constant")}
+    medians["answer_scripts_per_read"] = statistics.median(r["answer"]["scripts_per_read"] for r in runs)
+    return medians
 
 
 def wrk_mixed(url: str, connections: int, seconds: int) -> dict:
@@ -136,9 +202,10 @@ def main() -> int:
         load_rate = re.search(r"\((\d+)/s\)", loaded.stdout)
         load = {"readings_per_s": int(load_rate.group(1)) if load_rate else None,
                 "checked": loaded.stdout.strip().splitlines()[-1]}
+        meter = CpuMeter(server) if server else None
         single = {
-            "answer": wrk(url, 1, args.seconds, ANSWER_PATHS),
-            "constant": wrk(f"{url}/livez", 1, args.seconds),
+            "answer": measured(meter, lambda: wrk(url, 1, args.seconds, ANSWER_PATHS), scripts=True),
+            "constant": measured(meter, lambda: wrk(f"{url}/livez", 1, args.seconds)),
         }
         print(json.dumps({"one_client": single}), file=sys.stderr)
         # The same comparison without ingest, to tell the answer's own cost
@@ -146,8 +213,8 @@ def main() -> int:
         quiet = []
         for _ in range(args.runs):
             quiet.append({
-                "answer": wrk(url, args.connections, args.seconds, ANSWER_PATHS),
-                "constant": wrk(f"{url}/livez", args.connections, args.seconds),
+                "answer": measured(meter, lambda: wrk(url, args.connections, args.seconds, ANSWER_PATHS), scripts=True),
+                "constant": measured(meter, lambda: wrk(f"{url}/livez", args.connections, args.seconds)),
             })
             print(json.dumps({"without_ingest": quiet[-1]}), file=sys.stderr)
         mixed = {"without_ingest": wrk_mixed(url, args.connections, args.seconds)}
@@ -184,6 +251,7 @@ def main() -> int:
             / statistics.median(r["constant"]["req_per_s"] for r in quiet), 2),
         "without_ingest_req_ratios_per_run": [
             round(r["answer"]["req_per_s"] / r["constant"]["req_per_s"], 2) for r in quiet],
+        "without_ingest_cpu_us_per_request": _cost_medians(quiet) if meter else None,
         "under_ingest_median": median,
         "req_ratio": round(median["answer"]["req_per_s"] / median["constant"]["req_per_s"], 2),
         "req_ratios_per_run": [round(r["answer"]["req_per_s"] / r["constant"]["req_per_s"], 2) for r in runs],
