@@ -48,8 +48,8 @@ def _store():
     return current_app.extensions["toohot"]
 
 
-def _load(payload) -> list[dict]:
-    """Validated items, or a 4xx listing every problem of every item."""
+def _load(payload) -> tuple[list[tuple[int, dict]], dict]:
+    """(the valid items with their index, schema problems by index)."""
     single = type(payload) is dict
     if not single and type(payload) is not list:
         abort(400, "The body must be a reading object or a JSON array of them.")
@@ -62,16 +62,8 @@ def _load(payload) -> list[dict]:
         try:
             loaded.append((index, _SCHEMA.load(item)))
         except ma.ValidationError as exc:
-            errors[str(index)] = exc.messages
-    if errors:
-        # List the value problems of the other items too, so one fix suffices.
-        found = _store().value_errors([item for _, item in loaded]) if loaded else {}
-        for position, problem in found.items():
-            errors[str(loaded[int(position)][0])] = problem
-        errors = dict(sorted(errors.items(), key=lambda pair: int(pair[0])))
-        abort(422, f"{len(errors)} of {len(items)} readings are invalid; nothing was written.",
-              {"json": errors["0"] if single else errors})
-    return [item for _, item in loaded]
+            errors[index] = exc.messages
+    return loaded, errors
 
 
 @blp.route("/v1/temperatures", methods=["POST"])
@@ -80,6 +72,7 @@ def _load(payload) -> list[dict]:
 @blp.doc(requestBody=_TEMPERATURE_BODY)
 @blp.response(200, TemperatureIngestResultSchema, description="Stored; counts of new and duplicate readings.")
 @blp.alt_response(400, description="Not JSON, or neither an object nor an array")
+@blp.alt_response(404, description="A reading names an org or a sensor the API key may not reach; nothing written")
 @blp.alt_response(409, description="A reading names a site of another org; nothing written")
 @blp.alt_response(413, description="Body over MAX_BODY_BYTES or more than MAX_BATCH readings")
 @blp.alt_response(415, description="Body not sent as application/json")
@@ -94,16 +87,27 @@ def post_temperatures():
     """
     payload = json_body()
     with refused_readings(len(payload) if type(payload) is list else 1):
-        items = _load(payload)
+        loaded, errors = _load(payload)
+        items = [item for _, item in loaded]
         who = principal()
         if not who.all_orgs:
             for org in sorted({item["orgId"] for item in items} - {who.org}):
                 require_org(org, f"No org {org!r} for this API key; nothing was written.")
-        # Another org's sensor answers 404 before validation reads its unit;
-        # sensors of no org are claimed only once the readings were accepted.
-        unclaimed = refuse_foreign_sensors({item.get("sensorId") or item["siteId"] for item in items})
+        resolution = _store().resolve(items)
+        # Another org's sensor answers 404 before any problem its kind or
+        # unit would show; sensors of no org are claimed only once the
+        # readings were accepted.
+        unclaimed = refuse_foreign_sensors(resolution.sensor_orgs.keys(), orgs=resolution.sensor_orgs)
+        if errors:
+            total = len(loaded) + len(errors)
+            # The value problems of the valid items too, so one fix suffices.
+            for position, problem in resolution.invalid.items():
+                errors[loaded[int(position)][0]] = problem
+            listed = {str(index): errors[index] for index in sorted(errors)}
+            abort(422, f"{len(errors)} of {total} readings are invalid; nothing was written.",
+                  {"json": listed["0"] if type(payload) is dict else listed})
         try:
-            result = _store().ingest(items)
+            result = _store().ingest(items, resolution=resolution)
         except Rejected as exc:
             abort(exc.status, exc.message, exc.errors)
         claim_sensors(unclaimed)

@@ -121,6 +121,20 @@ class SiteView:
     threshold: float | None
 
 
+@dataclass
+class Resolution:
+    """Validated readings resolved against Redis (``TooHotStore.resolve``)."""
+
+    sites: dict[str, SiteView]
+    orgs: dict[str, dict]  # org -> its settings, defaults filled in
+    sensor_of: list[str]  # each reading's sensor
+    sensor_orgs: dict[str, str | None]  # sensor -> its org, None for none
+    celsius: list[float]  # each reading's value in °C
+    first_org: dict[str, str]  # org of each site seen for the first time
+    invalid: dict[str, dict]  # problems by reading index (impossible values, wrong kind)
+    conflicts: dict[str, dict]  # readings naming a site of another org, by index
+
+
 class TooHotStore:
     def __init__(self, app: Flask, settings: Settings):
         self.app = app
@@ -149,9 +163,9 @@ class TooHotStore:
 
     # -- lookups ----------------------------------------------------------
 
-    def _lookup(self, site_ids, org_ids, sensor_ids) -> tuple[dict, dict, dict]:
-        """Sites, orgs (defaults filled in) and registered sensors' (kind,
-        declared unit), in one round trip."""
+    def _lookup(self, site_ids, org_ids, sensor_ids) -> tuple[dict, dict, dict, dict]:
+        """Sites, orgs (defaults filled in), registered sensors' (kind,
+        declared unit) and every sensor's org (or None), in one round trip."""
         site_ids, org_ids, sensor_ids = list(site_ids), list(org_ids), list(sensor_ids)
         pipe = self.client.pipeline(transaction=False)
         for site_id in site_ids:
@@ -159,7 +173,7 @@ class TooHotStore:
         for org_id in org_ids:
             pipe.hmget(keys.org(org_id), *ORG_FIELDS)
         for sensor in sensor_ids:
-            pipe.hmget(keys.sensor_meta(sensor), "kind", "unit")
+            pipe.hmget(keys.sensor_meta(sensor), "kind", "unit", keys.SENSOR_ORG_FIELD)
         replies = pipe.execute()
         sites = {}
         for site_id, (found, org, zone_name, threshold) in zip(site_ids, replies, strict=False):
@@ -170,20 +184,21 @@ class TooHotStore:
         replies = replies[len(site_ids):]
         orgs = {org_id: effective(org_id, raw) for org_id, raw in zip(org_ids, replies, strict=False)}
         replies = replies[len(org_ids):]
-        sensors = {}
-        for sensor, (kind, unit) in zip(sensor_ids, replies, strict=True):
+        sensors, sensor_orgs = {}, {}
+        for sensor, (kind, unit, org) in zip(sensor_ids, replies, strict=True):
             if kind is not None:
                 sensors[sensor] = (kind.decode(), _text(unit))
-        return sites, orgs, sensors
+            sensor_orgs[sensor] = _text(org)
+        return sites, orgs, sensors, sensor_orgs
 
     # -- ingest -----------------------------------------------------------
 
-    def _resolve(self, items: list[dict]):
-        """Lookups, unit conversion and checks of validated items; returns
-        (sites, orgs, sensor of each item, °C of each item, first org of
-        each new site, impossible values by index, cross-org items by index)."""
+    def resolve(self, items: list[dict]) -> Resolution:
+        """Lookups, unit conversion and checks of validated items, nothing
+        written: what ``ingest`` needs, and what the caller checks first
+        (the sensors' orgs, the problems of each item)."""
         sensor_of = [item.get("sensorId") or item["siteId"] for item in items]
-        sites, orgs, sensors = self._lookup(
+        sites, orgs, sensors, sensor_orgs = self._lookup(
             dict.fromkeys(item["siteId"] for item in items),
             dict.fromkeys(item["orgId"] for item in items),
             dict.fromkeys(sensor_of),
@@ -210,34 +225,30 @@ class TooHotStore:
             if problem:
                 invalid[str(index)] = {"temperature": [problem]}
             celsius.append(value)
-        return sites, orgs, sensor_of, celsius, first_org, invalid, conflicts
+        return Resolution(sites, orgs, sensor_of, sensor_orgs, celsius, first_org, invalid, conflicts)
 
-    def value_errors(self, items: list[dict]) -> dict:
-        """Problems of valid-looking items that only their site, org or
-        sensor reveal (a value below absolute zero in the org's unit...)."""
-        return self._resolve(items)[5]
-
-    def ingest(self, items: list[dict], now: float | None = None) -> dict:
+    def ingest(self, items: list[dict], now: float | None = None, resolution: Resolution | None = None) -> dict:
         """Store validated readings (``siteId``, ``orgId``, ``temperature``,
-        ``timestamp`` in us, optional ``unit`` and ``sensorId``).
+        ``timestamp`` in us, optional ``unit`` and ``sensorId``), resolved by
+        ``resolve`` (done here when not given).
 
         Raises Rejected (422 impossible values, 409 cross-org) before
         anything is written.
         """
         now = self.clock() if now is None else now
-        sites, orgs, sensor_of, celsius, first_org, invalid, conflicts = self._resolve(items)
-        if invalid:
-            raise Rejected(422, f"{len(invalid)} of {len(items)} readings are invalid; nothing was written.",
-                           {"json": invalid})
-        if conflicts:
-            raise Rejected(409, f"{len(conflicts)} of {len(items)} readings name a site of another org; "
-                           "nothing was written.", {"json": conflicts})
-        registered = [site_id for site_id, site in sites.items() if not site.exists]
+        found = resolution if resolution is not None else self.resolve(items)
+        if found.invalid:
+            raise Rejected(422, f"{len(found.invalid)} of {len(items)} readings are invalid; nothing was written.",
+                           {"json": found.invalid})
+        if found.conflicts:
+            raise Rejected(409, f"{len(found.conflicts)} of {len(items)} readings name a site of another org; "
+                           "nothing was written.", {"json": found.conflicts})
+        registered = [site_id for site_id, site in found.sites.items() if not site.exists]
         for site_id in registered:
-            self._register(site_id, first_org[site_id])
-        days = self._days(items, sensor_of, celsius, sites, orgs, now)
+            self._register(site_id, found.first_org[site_id])
+        days = self._days(items, found.sensor_of, found.celsius, found.sites, found.orgs, now)
         too_hot = self._apply_days(days)
-        accepted = self.readings.ingest(self._reading_groups(items, sensor_of, celsius), now=now)
+        accepted = self.readings.ingest(self._reading_groups(items, found.sensor_of, found.celsius), now=now)
         self._publish_too_hot(too_hot)
         return {"accepted": accepted, "duplicates": len(items) - accepted, "sitesRegistered": registered}
 

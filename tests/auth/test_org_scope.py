@@ -147,6 +147,42 @@ def test_thermometer_readings_cannot_reach_another_orgs_sensor(keyed, redis_clie
     assert not redis_client.exists(keys.site("alpha-office"))
 
 
+def test_an_invalid_thermometer_reading_beside_another_orgs_sensor_is_404_not_a_hint_of_its_kind(keyed, redis_client):
+    # The 422 of an invalid item lists the other items' value problems too;
+    # it must not be how another org's sensor shows its kind.
+    redis_client.hset(keys.sensor_meta("b-hum"), mapping={"org": "betacorp", "kind": "humidity"})
+    body = [
+        {"siteId": "alpha-office", "orgId": "alphacorp", "temperature": "warm", "timestamp": 1658739178},
+        {"siteId": "alpha-office", "orgId": "alphacorp", "temperature": 21.0, "timestamp": 1658739178, "sensorId": "b-hum"},
+    ]
+    response = keyed.post("/v1/temperatures", json=body, headers=bearer(ALPHA_INGEST))
+    assert response.status_code == 404
+    assert "humidity" not in response.get_data(as_text=True)
+
+
+def test_an_invalid_thermometer_reading_beside_another_orgs_site_is_404_not_a_hint_of_its_unit(keyed, redis_client):
+    # betacorp's sites report in kelvin: -5 would be below absolute zero.
+    keyed.put("/v1/orgs/betacorp", json={"unit": "K"}, headers=bearer(ALL_ADMIN))
+    body = [
+        {"siteId": "alpha-office", "orgId": "alphacorp", "temperature": "warm", "timestamp": 1658739178},
+        {"siteId": "beta-office", "orgId": "betacorp", "temperature": -5, "timestamp": 1658739178},
+    ]
+    response = keyed.post("/v1/temperatures", json=body, headers=bearer(ALPHA_INGEST))
+    assert response.status_code == 404
+    assert "absolute zero" not in response.get_data(as_text=True)
+
+
+def test_posting_thermometer_readings_reads_the_sensors_orgs_with_their_units(keyed, redis_client, monkeypatch):
+    register(redis_client, "a-thermo", "alphacorp")
+    org_reads = []
+    monkeypatch.setattr(sensor_scope, "sensor_orgs", lambda ids: org_reads.append(list(ids)))
+    body = [{"siteId": "alpha-office", "orgId": "alphacorp", "temperature": 21.0, "timestamp": 1658739178 + n,
+             "sensorId": "a-thermo"} for n in range(3)]
+    response = keyed.post("/v1/temperatures", json=body, headers=bearer(ALPHA_INGEST))
+    assert response.status_code == 200 and response.get_json()["accepted"] == 3
+    assert org_reads == []
+
+
 def test_an_org_admin_registering_a_sensor_it_already_claimed_gets_201(keyed):
     keyed.post("/data", json=[reading("a-new")], headers=bearer(ALPHA_INGEST))
     response = keyed.put("/v1/sensors/a-new", json={"kind": "temperature"}, headers=bearer(ALPHA_ADMIN))

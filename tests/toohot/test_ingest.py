@@ -114,7 +114,7 @@ def test_retry_after_a_half_written_batch_repairs_without_double_counting(app, p
     items = [{"siteId": "abc123", "orgId": "alphacorp", "temperature": 26.0,
               "timestamp": int(reading(at="2024-07-15 10:00")["timestamp"]) * 1_000_000}]
     # The day step ran, then the process died before the readings store.
-    sites, orgs, _ = store._lookup(["abc123"], ["alphacorp"], [])
-    store._apply_days(store._days(items, ["abc123"], [26.0], sites, orgs, store.clock()))
+    found = store.resolve(items)
+    store._apply_days(store._days(items, found.sensor_of, found.celsius, found.sites, found.orgs, store.clock()))
     assert post(reading(at="2024-07-15 10:00", temperature=26.0))["accepted"] == 1
     assert answer("abc123")["readings"] == 2
