@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import math
 
+import marshmallow as ma
+
 from .. import timeutil, units
-from .schemas import MSG_NOT_FINITE, MSG_NOT_NUMBER, MSG_NOT_STRING, MSG_SENSOR_ID, is_sensor_id
+from .schemas import MSG_NOT_STRING, MSG_SENSOR_ID, check_number, is_sensor_id
 
 MSG_REQUIRED = "Missing data for required field."
 MSG_NULL = "Field may not be null."
@@ -53,15 +55,12 @@ class BatchError(Exception):
 
 
 def _value_error(value) -> str | None:
-    kind = type(value)
-    if kind is float:
-        return None if math.isfinite(value) else MSG_NOT_FINITE
-    if kind is int:
-        try:
-            return None if math.isfinite(float(value)) else MSG_NOT_FINITE
-        except OverflowError:
-            return MSG_NOT_FINITE
-    return MSG_NOT_NUMBER
+    """``check_number``'s verdict (the schema's) as its message; None for a finite number."""
+    try:
+        check_number(value)
+    except ma.ValidationError as exc:
+        return exc.messages[0]
+    return None
 
 
 def item_errors(item, assume_tz=None) -> dict:
