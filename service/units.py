@@ -111,3 +111,10 @@ def display_unit(kind: str | None, requested: str | None) -> str | None:
     if requested:
         return requested
     return KINDS[kind].canonical if kind in KINDS else None
+
+
+def own_unit(meta: dict) -> str | None:
+    """The unit a sensor's values are shown in (the dashboard, its last
+    reading): its declared unit, else the unit its readings arrive in (its
+    org's), else its kind's canonical one. ``meta``: the sensor's metadata."""
+    return display_unit(meta.get("kind"), meta.get("unit") or meta.get("input_unit"))

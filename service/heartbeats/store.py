@@ -27,12 +27,6 @@ def _text(value) -> str | None:
     return value.decode() if value is not None else None
 
 
-def own_unit(meta: dict) -> str | None:
-    """The unit a sensor's values are shown in: its declared unit, else the
-    unit its readings arrive in (its org's), else its kind's canonical one."""
-    return units.display_unit(meta.get("kind"), meta.get("unit") or meta.get("input_unit"))
-
-
 class HeartbeatStore:
     def __init__(self, app: Flask, settings: Settings, events: EventStore):
         self.client = redis_ext.client_for(app)
@@ -161,7 +155,7 @@ class HeartbeatStore:
             meta = {name: value for name, value in meta.items() if isinstance(value, str) and value}
             sensor = {"id": sensor_id, **self.liveness(heard, hb, now)}
             sensor["mac_address"] = sensor["mac_address"] or meta.get("mac_address") or meta.get("mac")
-            sensor["last_reading"] = self.last_reading(*stats, own_unit(meta))
+            sensor["last_reading"] = self.last_reading(*stats, units.own_unit(meta))
             for name in META_FIELDS:
                 sensor[name] = meta.get(name)
             sensors.append(sensor)

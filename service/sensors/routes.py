@@ -8,7 +8,7 @@ from flask import current_app
 from flask_smorest import Blueprint
 
 from .. import timeutil, units
-from ..auth import claim_sensors, listing_org, principal, refuse_foreign_sensors, require_sensor, requires
+from ..auth import claim_sensors, listing_org, principal, refuse_foreign_sensors, require_sensor, requires, sensor_orgs
 from ..errors import abort
 from ..readings.schemas import MSG_SENSOR_ID, is_sensor_id
 from .schemas import (
@@ -19,6 +19,8 @@ from .schemas import (
     SensorMetadataSchema,
     SensorPageSchema,
     SensorSchema,
+    SeriesBatchQuerySchema,
+    SeriesBatchSchema,
     SeriesQuerySchema,
     SeriesSchema,
     UnitQuerySchema,
@@ -28,7 +30,9 @@ from .store import MacInUse
 blp = Blueprint(
     "sensors",
     __name__,
-    url_prefix="/v1/sensors",
+    # /v1, not /v1/sensors: GET /v1/series asks about many sensors at once,
+    # and no path under /v1/sensors/ is safe from a sensor of that id.
+    url_prefix="/v1",
     description="Sensor registry, exact trailing-window aggregates and downsampled series (issue 4).",
 )
 
@@ -80,7 +84,7 @@ def window_doc(start: int, end: int) -> dict:
     return {"start": timeutil.us_to_iso(start), "end": timeutil.us_to_iso(end), "seconds": (end - start) // 1_000_000}
 
 
-@blp.route("/<sensor_id>", methods=["PUT"])
+@blp.route("/sensors/<sensor_id>", methods=["PUT"])
 @requires("admin")
 @blp.arguments(SensorMetadataSchema)
 @blp.response(200, SensorSchema, description="Updated; the sensor with its statistics.")
@@ -110,7 +114,7 @@ def put_sensor(data: dict, sensor_id: str):
     return registry().describe([sensor_id])[0], 201 if created else 200
 
 
-@blp.route("/<sensor_id>", methods=["GET"])
+@blp.route("/sensors/<sensor_id>", methods=["GET"])
 @requires("read")
 @blp.arguments(UnitQuerySchema, location="query")
 @blp.response(200, SensorSchema)
@@ -128,7 +132,7 @@ def get_sensor(query: dict, sensor_id: str):
     return found
 
 
-@blp.route("", methods=["GET"])
+@blp.route("/sensors", methods=["GET"])
 @requires("read")
 @blp.arguments(ListQuerySchema, location="query")
 @blp.response(200, SensorPageSchema)
@@ -146,7 +150,7 @@ def list_sensors(query: dict):
     return {"sensors": page, "next_cursor": next_cursor}
 
 
-@blp.route("/<sensor_id>/aggregate", methods=["GET"])
+@blp.route("/sensors/<sensor_id>/aggregate", methods=["GET"])
 @requires("read")
 @blp.arguments(AggregateQuerySchema, location="query")
 @blp.response(200, AggregateSchema, description="count, avg, min, max of the readings in [start, end)")
@@ -178,7 +182,7 @@ def aggregate(query: dict, sensor_id: str):
     }
 
 
-@blp.route("/<sensor_id>/series", methods=["GET"])
+@blp.route("/sensors/<sensor_id>/series", methods=["GET"])
 @requires("read")
 @blp.arguments(SeriesQuerySchema, location="query")
 @blp.response(200, SeriesSchema, description="Per-bucket count, avg, min, max; empty buckets omitted")
@@ -194,6 +198,52 @@ def series(query: dict, sensor_id: str):
     """
     checked_sensor_id(sensor_id)
     require_sensor(sensor_id, f"No sensor {sensor_id}: never registered, no reading received.")
+    start, end, step_us = series_range(query)
+    known, kind, _, found = registry().series(sensor_id, start, end, step_us)
+    if not known:
+        abort(404, f"No sensor {sensor_id}: never registered, no reading received.")
+    unit = answer_unit(kind, query.get("unit"))
+    return {"sensor": sensor_id, "window": window_doc(start, end), "bucket": query["bucket"], "unit": unit,
+            "points": series_points(found, unit)}
+
+
+@blp.route("/series", methods=["GET"])
+@requires("read")
+@blp.arguments(SeriesBatchQuerySchema, location="query")
+@blp.response(200, SeriesBatchSchema, description="Each known sensor's series in the order asked; the others listed as unknown")
+@blp.alt_response(422, description="No sensors, an invalid id, more than 100 sensors, or an invalid range")
+def series_of_many(query: dict):
+    """Downsampled series of many sensors at once (dashboards)
+
+    As ``GET /v1/sensors/<id>/series`` for each sensor of ``sensors``, in one
+    request and one Redis round trip, each in the sensor's own unit (as
+    ``GET /sensors`` shows its last reading: its declared unit, else the one
+    its readings arrive in, else its kind's canonical unit). A
+    sensor never registered nor heard of, or not of the API key's org, is
+    listed in ``unknown`` (no hint which).
+    """
+    start, end, step_us = series_range(query)
+    asked = query["sensors"]
+    who = principal()
+    reachable = asked if who.all_orgs else [
+        sensor_id for sensor_id, org in zip(asked, sensor_orgs(asked), strict=True) if org == who.org]
+    reached = set(reachable)
+    series, unknown = [], [sensor_id for sensor_id in asked if sensor_id not in reached]
+    for sensor_id, (known, _, unit, found) in zip(reachable, registry().series_many(reachable, start, end, step_us),
+                                                  strict=True):
+        if not known:
+            unknown.append(sensor_id)
+            continue
+        series.append({"sensor": sensor_id, "unit": unit, "points": series_points(found, unit)})
+    order = {sensor_id: position for position, sensor_id in enumerate(asked)}
+    unknown.sort(key=order.__getitem__)
+    return {"window": window_doc(start, end), "bucket": query["bucket"], "series": series, "unknown": unknown}
+
+
+def series_range(query: dict) -> tuple[int, int, int]:
+    """(start, end, step) in microseconds of a series query; 422 when the
+    range is empty or longer than the retention. A start before the retained
+    readings moves to the oldest retained instant."""
     retention = current_app.extensions["settings"].retention
     now = now_us()
     end = query.get("end", now)
@@ -205,12 +255,11 @@ def series(query: dict, sensor_id: str):
         query_error("end", f"The range ends before the retained readings (the last {retention} s).")
     if end - start > retention * 1_000_000:
         query_error("start", f"A series spans at most the retention ({retention} s).")
-    step_us = SERIES_STEPS[query["bucket"]] * 1_000_000
-    known, kind, found = registry().series(sensor_id, start, end, step_us)
-    if not known:
-        abort(404, f"No sensor {sensor_id}: never registered, no reading received.")
-    unit = answer_unit(kind, query.get("unit"))
-    points = [
+    return start, end, SERIES_STEPS[query["bucket"]] * 1_000_000
+
+
+def series_points(found: list, unit: str | None) -> list[dict]:
+    return [
         {
             "t": timeutil.us_to_iso(at),
             "count": count,
@@ -220,4 +269,3 @@ def series(query: dict, sensor_id: str):
         }
         for at, count, total, low, high in found
     ]
-    return {"sensor": sensor_id, "window": window_doc(start, end), "bucket": query["bucket"], "unit": unit, "points": points}

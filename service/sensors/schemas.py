@@ -193,10 +193,44 @@ class AggregateQuerySchema(UnitQuerySchema):
     end = QueryInstant(metadata={"type": "string", "description": "Window end (exclusive): ISO 8601 or epoch seconds; default now"})
 
 
-class SeriesQuerySchema(UnitQuerySchema):
+class SeriesRangeSchema(ma.Schema):
     start = QueryInstant(required=True, metadata={"type": "string", "description": "Inclusive; ISO 8601 or epoch seconds"})
     end = QueryInstant(metadata={"type": "string", "description": "Exclusive; ISO 8601 or epoch seconds; default now"})
     bucket = ma.fields.String(load_default="5m", validate=ma.validate.OneOf(tuple(SERIES_STEPS)))
+
+
+class SeriesQuerySchema(SeriesRangeSchema, UnitQuerySchema):
+    pass
+
+
+# Sensors one GET /v1/series asks about (a dashboard asks in chunks of this size).
+MAX_SERIES_SENSORS = 100
+
+
+class SensorIdList(ma.fields.Field):
+    """Comma-separated sensor ids (a comma is not in their charset); repeats
+    dropped, order kept."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str):
+            raise ma.ValidationError("Not a valid string.")
+        ids = list(dict.fromkeys(value.split(",")))
+        bad = [sensor_id for sensor_id in ids if not is_sensor_id(sensor_id)]
+        if bad:
+            raise ma.ValidationError(f"{MSG_SENSOR_ID}; not: {', '.join(repr(b[:130]) for b in bad[:5])}")
+        if len(ids) > MAX_SERIES_SENSORS:
+            raise ma.ValidationError(f"At most {MAX_SERIES_SENSORS} sensors per request; {len(ids)} were given.")
+        return ids
+
+    def _jsonschema_type_mapping(self):  # pragma: no cover - documentation only
+        return {"type": "string"}
+
+
+class SeriesBatchQuerySchema(SeriesRangeSchema):
+    sensors = SensorIdList(required=True, metadata={
+        "type": "string", "example": "lobby-1,lobby-2",
+        "description": f"Comma-separated sensor ids, at most {MAX_SERIES_SENSORS}",
+    })
 
 
 class WindowSchema(ma.Schema):
@@ -229,3 +263,18 @@ class SeriesSchema(ma.Schema):
     bucket = ma.fields.String()
     unit = ma.fields.String(allow_none=True)
     points = ma.fields.List(ma.fields.Nested(PointSchema))
+
+
+class SensorSeriesSchema(ma.Schema):
+    sensor = ma.fields.String()
+    unit = ma.fields.String(allow_none=True, metadata={
+        "description": "The sensor's own unit: declared, else the one its readings arrive in, else its kind's canonical one"})
+    points = ma.fields.List(ma.fields.Nested(PointSchema))
+
+
+class SeriesBatchSchema(ma.Schema):
+    window = ma.fields.Nested(WindowSchema)
+    bucket = ma.fields.String()
+    series = ma.fields.List(ma.fields.Nested(SensorSeriesSchema), metadata={"description": "In the order asked"})
+    unknown = ma.fields.List(ma.fields.String(), metadata={
+        "description": "Sensors asked about that were never registered nor heard of, or that the API key may not reach"})

@@ -6,8 +6,9 @@
 -- ARGV[3]  BUCKET_SECONDS in microseconds
 -- ARGV[4]  step in microseconds (steps are aligned on multiples of it)
 --
--- Reads only the overlapping bucket hashes. Returns {known, kind} (known =
--- 1 if the sensor has statistics or metadata) followed by step number,
+-- Reads only the overlapping bucket hashes. Returns {known, kind, declared
+-- unit, input unit} (known = 1 if the sensor has statistics or metadata;
+-- '' for a field not set) followed by step number,
 -- count, sum, min, max of each non-empty step, in time order (numbers as
 -- text: Lua numbers would be truncated to integers in the reply).
 local key = KEYS[1]
@@ -16,7 +17,7 @@ local end_us = tonumber(ARGV[2])
 local bucket_us = tonumber(ARGV[3])
 local step_us = tonumber(ARGV[4])
 local known = redis.call('EXISTS', key, key .. ':meta')
-local kind = redis.call('HGET', key .. ':meta', 'kind') or ''
+local meta = redis.call('HMGET', key .. ':meta', 'kind', 'unit', 'input_unit')
 local gen = redis.call('HGET', key, 'gen') or '0'
 local prefix = key .. ':r:' .. gen .. ':'
 local steps, order = {}, {}
@@ -42,7 +43,7 @@ for bucket = math.floor(start_us / bucket_us), math.floor((end_us - 1) / bucket_
   end
 end
 table.sort(order)
-local reply = {known, kind}
+local reply = {known, meta[1] or '', meta[2] or '', meta[3] or ''}
 for _, n in ipairs(order) do
   local s = steps[n]
   reply[#reply + 1] = string.format('%d', n)

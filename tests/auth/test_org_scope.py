@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from service import keys
+import time
+
+from service import keys, timeutil
 from service.auth import sensors as sensor_scope
 
 from .authkeys import (
@@ -181,6 +183,21 @@ def test_posting_thermometer_readings_reads_the_sensors_orgs_with_their_units(ke
     response = keyed.post("/v1/temperatures", json=body, headers=bearer(ALPHA_INGEST))
     assert response.status_code == 200 and response.get_json()["accepted"] == 3
     assert org_reads == []
+
+
+def test_series_of_many_shows_another_orgs_sensor_as_unknown_like_a_missing_one(keyed):
+    now = int(time.time())
+    recent = lambda sensor: {"sensor": sensor, "timestamp": timeutil.us_to_iso((now - 120) * 1_000_000), "value": 20.0}  # noqa: E731
+    assert keyed.post("/data", json=[recent("a-1")], headers=bearer(ALPHA_INGEST)).status_code == 200
+    assert keyed.post("/data", json=[recent("b-1")], headers=bearer(BETA_INGEST)).status_code == 200
+    query = {"sensors": "b-1,a-1,nobody", "start": now - 3600}
+    alpha = keyed.get("/v1/series", query_string=query, headers=bearer(ALPHA_READ)).get_json()
+    assert [s["sensor"] for s in alpha["series"]] == ["a-1"]
+    assert alpha["unknown"] == ["b-1", "nobody"]
+    everyone = keyed.get("/v1/series", query_string=query, headers=bearer(ALL_READ)).get_json()
+    assert [s["sensor"] for s in everyone["series"]] == ["b-1", "a-1"]
+    assert everyone["unknown"] == ["nobody"]
+    assert keyed.get("/v1/series", query_string=query, headers=bearer(ALPHA_INGEST)).status_code == 403
 
 
 def test_an_org_admin_registering_a_sensor_it_already_claimed_gets_201(keyed):

@@ -213,6 +213,11 @@ def test_dashboard_shows_new_sensors_and_offline_ones_without_reload(server, bro
     assert lobby.find_element("css selector", ".unit").text == "°F"
     assert card(browser, "meeting-2").find_element("css selector", ".unit").text == "%"
     wait_until(lambda: sparkline_drawn(browser, "lobby-1"), 10, "the sparkline of a sensor with readings")
+    # In the card's unit; the sparklines of all cards come from GET /v1/series, not one request each.
+    assert "°F" in lobby.find_element("css selector", "svg.spark").get_attribute("aria-label")
+    fetched = browser.execute_script("return performance.getEntriesByType('resource').map(function (e) { return e.name; })")
+    assert any("/v1/series?sensors=" in url for url in fetched)
+    assert not any("/series" in url and "/v1/sensors/" in url for url in fetched)
     # Heartbeats only: no reading, no sparkline (and no room kept for one).
     assert not card(browser, silent).find_element("css selector", "svg.spark").is_displayed()
     # Too hot today: the badge shows on the annex's sensor only.

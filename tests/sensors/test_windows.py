@@ -1,4 +1,4 @@
-"""GET /v1/sensors/<id>/aggregate and /series: exact windows over raw readings."""
+"""GET /v1/sensors/<id>/aggregate and /series, GET /v1/series: exact windows over raw readings."""
 
 from __future__ import annotations
 
@@ -162,6 +162,69 @@ def test_series_start_before_the_retention_is_moved_to_it(client):
     post(client, reading("s", hour_start_us(), 1.0))
     body = series(client, "s", hour_start_us(48), hour_start_us(0), "1h")
     assert body["window"]["start"] > iso(hour_start_us(48)) and len(body["points"]) == 1
+
+
+def series_of(client, sensors, start, end, bucket="15m", status=200):
+    response = client.get("/v1/series", query_string={"sensors": sensors, "start": iso(start), "end": iso(end), "bucket": bucket})
+    assert response.status_code == status, response.get_json()
+    return response.get_json()
+
+
+def test_series_of_many_sensors_answers_each_as_its_own_series_does(client):
+    base = hour_start_us(2)
+    assert client.put("/v1/sensors/t", json={"kind": "temperature", "unit": "F"}).status_code == 201
+    post(client, reading("a", base + MINUTE_US, 1.0), reading("a", base + 20 * MINUTE_US, 10.0),
+         reading("t", base + 2 * MINUTE_US, 212.0), reading("b", base + 3 * MINUTE_US, 5.0))
+    end = base + 2 * 3600 * SECOND_US
+    body = series_of(client, "t,a,b", base, end)
+    assert [s["sensor"] for s in body["series"]] == ["t", "a", "b"]
+    for one in body["series"]:
+        alone = series(client, one["sensor"], base, end, "15m", **({"unit": one["unit"]} if one["unit"] else {}))
+        assert (one["unit"], one["points"]) == (alone["unit"], alone["points"])
+        assert body["window"] == alone["window"]
+    # Each in the sensor's own unit, as the dashboard shows its last reading:
+    # t declared Fahrenheit (stored as 100 °C).
+    assert [one["unit"] for one in body["series"]] == ["F", None, None]
+    assert body["series"][0]["points"][0]["avg"] == 212.0
+    overview = {one["id"]: one for one in client.get("/sensors").get_json()["sensors"]}
+    assert overview["t"]["last_reading"]["unit"] == "F"
+    assert (body["bucket"], body["unknown"]) == ("15m", [])
+
+
+def test_series_of_many_lists_sensors_never_heard_of_as_unknown_in_the_order_asked(client):
+    base = hour_start_us(2)
+    post(client, reading("a", base + MINUTE_US, 1.0))
+    client.put("/v1/sensors/quiet", json={"kind": "humidity"})
+    body = series_of(client, "z-none,a,quiet,y-none,a", base, base + 3600 * SECOND_US)
+    # A registered sensor without readings has a series, empty.
+    assert [(s["sensor"], len(s["points"])) for s in body["series"]] == [("a", 1), ("quiet", 0)]
+    assert body["unknown"] == ["z-none", "y-none"]
+
+
+def test_series_of_many_reads_every_sensor_in_one_round_trip(client, redis_client):
+    base = hour_start_us(2)
+    post(client, *[reading(f"s{n}", base + MINUTE_US, float(n)) for n in range(20)])
+    redis_client.config_resetstat()
+    body = series_of(client, ",".join(f"s{n}" for n in range(20)), base, base + 3600 * SECOND_US)
+    assert [s["points"][0]["avg"] for s in body["series"]] == [float(n) for n in range(20)]
+    assert redis_client.info("commandstats")["cmdstat_evalsha"]["calls"] == 20
+
+
+@pytest.mark.parametrize(("sensors", "problem"), [
+    ("", "Sensor ids"),
+    ("a,,b", "Sensor ids"),
+    ("a b", "Sensor ids"),
+    (",".join(f"s{n}" for n in range(101)), "At most 100"),
+])
+def test_series_of_many_refuses_bad_sensor_lists(client, redis_client, sensors, problem):
+    body = series_of(client, sensors, hour_start_us(2), hour_start_us(1), status=422)
+    assert problem in body["errors"]["query"]["sensors"][0]
+
+
+def test_series_of_many_checks_the_range_like_one_series(client):
+    body = series_of(client, "a", hour_start_us(1), hour_start_us(2), status=422)
+    assert "end" in body["errors"]["query"]
+    assert client.get("/v1/series", query_string={"start": iso(hour_start_us(1))}).status_code == 422
 
 
 def test_bucket_ttl_covers_the_retention_when_it_exceeds_dedup(redis_url, redis_cluster_mode, clean_redis):

@@ -1,7 +1,7 @@
 // sensorhub dashboard: polls GET /sensors (every page), keeps one card per
 // sensor grouped by org · site and building / room, and updates it in place,
 // so new sensors appear and offline ones turn red without a reload. Sparklines
-// come from GET /v1/sensors/<id>/series. Sensor data is only ever set as text
+// come from GET /v1/series, up to 100 sensors a request. Sensor data is only ever set as text
 // (never as HTML). With API keys configured, the read key typed into the key
 // form is kept in localStorage and sent as X-API-Key.
 (function () {
@@ -214,7 +214,10 @@
     });
   }
 
-  // -- sparklines (GET /v1/sensors/<id>/series: {window, unit, points: [{t, avg, min, max, count}]}) --
+  // -- sparklines (GET /v1/series?sensors=a,b,...: {window, series: [{sensor, unit, points: [{t, avg, min, max, count}]}]}) --
+
+  var SERIES_CHUNK = 100;  // sensors per request (the route's limit)
+  var dueSparklines = [];  // cards whose sparkline is fetched after this refresh's render
 
   function maybeSparkline(entry, now) {
     var s = entry.sensor;
@@ -223,12 +226,34 @@
     if (now - entry.seriesAt < (fresh ? SERIES_EVERY_MS : 15000)) return;
     entry.seriesAt = now;
     entry.seriesOf = s.last_reading.at;
-    var query = "?bucket=" + SPARK_BUCKET + "&start=" + encodeURIComponent(new Date(now - SPARK_HOURS * 3600000).toISOString());
-    if (s.last_reading.unit && s.kind) query += "&unit=" + encodeURIComponent(s.last_reading.unit);
-    fetch("/v1/sensors/" + encodeURIComponent(s.id) + "/series" + query, {headers: apiHeaders()})
+    dueSparklines.push(entry);
+  }
+
+  // The due sparklines of a refresh in requests of up to SERIES_CHUNK sensors
+  // each, instead of one request per sensor.
+  function fetchSparklines(now) {
+    var due = dueSparklines;
+    dueSparklines = [];
+    var query = "&bucket=" + SPARK_BUCKET + "&start=" + encodeURIComponent(new Date(now - SPARK_HOURS * 3600000).toISOString());
+    for (var i = 0; i < due.length; i += SERIES_CHUNK) {
+      fetchSparklineChunk(due.slice(i, i + SERIES_CHUNK), query);
+    }
+  }
+
+  function fetchSparklineChunk(entries, query) {
+    var ids = entries.map(function (entry) { return entry.sensor.id; });
+    fetch("/v1/series?sensors=" + ids.map(encodeURIComponent).join(",") + query, {headers: apiHeaders()})
       .then(function (r) { return r.ok ? r.json() : null; })
-      .then(function (doc) { if (doc) drawSparkline(entry.parts.spark, doc); })
-      .catch(function () { entry.seriesAt = 0; });
+      .then(function (doc) {
+        if (!doc) throw new Error("no series");
+        var bySensor = {};
+        doc.series.forEach(function (one) { bySensor[one.sensor] = one; });
+        entries.forEach(function (entry) {
+          var one = bySensor[entry.sensor.id];
+          if (one) drawSparkline(entry.parts.spark, {window: doc.window, unit: one.unit, points: one.points});
+        });
+      })
+      .catch(function () { entries.forEach(function (entry) { entry.seriesAt = 0; }); });
   }
 
   function drawSparkline(svg, doc) {
@@ -317,6 +342,7 @@
       .then(function (doc) {
         var now = Date.parse(doc.server_time) || Date.now();
         doc.sensors.forEach(function (s) { render(s, now); });
+        fetchSparklines(now);
         var offline = doc.sensors.filter(function (s) { return s.status === "offline"; }).length;
         var hot = doc.sensors.filter(function (s) { return s.too_hot; }).length;
         summary.textContent = doc.total + " sensors · " + offline + " offline" + (hot ? " · " + hot + " too hot" : "") +
