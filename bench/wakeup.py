@@ -26,8 +26,18 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _per_round_trip(send, receive, round_trips: int) -> dict:
+    """Wall and CPU microseconds of one ``send(); receive()``."""
+    cpu, started = _cpu(), time.perf_counter()
+    for _ in range(round_trips):
+        send(b"x")
+        receive(16)
+    wall, cpu = time.perf_counter() - started, _cpu() - cpu
+    return {"wall_us": round(wall / round_trips * 1e6, 1), "cpu_us": round(cpu / round_trips * 1e6, 1)}
+
+
 def ping_pong(round_trips: int) -> dict:
-    """Wall and CPU microseconds per round trip with a sleeping peer."""
+    """With a peer that sleeps until the byte comes, and sends it back."""
     mine, theirs = socket.socketpair()
     peer = os.fork()
     if peer == 0:
@@ -37,33 +47,21 @@ def ping_pong(round_trips: int) -> dict:
         os._exit(0)
     theirs.close()
     try:
-        for _ in range(1000):  # warm-up
-            mine.send(b"x")
-            mine.recv(16)
-        cpu, started = _cpu(), time.perf_counter()
-        for _ in range(round_trips):
-            mine.send(b"x")
-            mine.recv(16)
-        wall, cpu = time.perf_counter() - started, _cpu() - cpu
+        _per_round_trip(mine.send, mine.recv, 1000)  # warm-up
+        return _per_round_trip(mine.send, mine.recv, round_trips)
     finally:
         mine.close()
         os.waitpid(peer, 0)
-    return {"wall_us": round(wall / round_trips * 1e6, 1), "cpu_us": round(cpu / round_trips * 1e6, 1)}
 
 
 def no_wait(round_trips: int) -> dict:
     """The same system calls when the byte is already there: nobody sleeps."""
     mine, theirs = socket.socketpair()
     try:
-        cpu, started = _cpu(), time.perf_counter()
-        for _ in range(round_trips):
-            theirs.send(b"x")
-            mine.recv(16)
-        wall, cpu = time.perf_counter() - started, _cpu() - cpu
+        return _per_round_trip(theirs.send, mine.recv, round_trips)
     finally:
         mine.close()
         theirs.close()
-    return {"wall_us": round(wall / round_trips * 1e6, 1), "cpu_us": round(cpu / round_trips * 1e6, 1)}
 
 
 def main() -> int:
