@@ -7,8 +7,8 @@
 -- ARGV[4]  step in microseconds (steps are aligned on multiples of it)
 --
 -- Reads only the overlapping bucket hashes. Returns {known, kind, declared
--- unit, input unit} (known = 1 if the sensor has statistics or metadata;
--- '' for a field not set) followed by step number,
+-- unit, input unit, org} (known = 1 if the sensor has statistics or
+-- metadata; '' for a field not set) followed by step number,
 -- count, sum, min, max of each non-empty step, in time order (numbers as
 -- text: Lua numbers would be truncated to integers in the reply).
 local key = KEYS[1]
@@ -17,7 +17,7 @@ local end_us = tonumber(ARGV[2])
 local bucket_us = tonumber(ARGV[3])
 local step_us = tonumber(ARGV[4])
 local known = redis.call('EXISTS', key, key .. ':meta')
-local meta = redis.call('HMGET', key .. ':meta', 'kind', 'unit', 'input_unit')
+local meta = redis.call('HMGET', key .. ':meta', 'kind', 'unit', 'input_unit', 'org')
 local gen = redis.call('HGET', key, 'gen') or '0'
 local prefix = key .. ':r:' .. gen .. ':'
 local steps, order = {}, {}
@@ -43,7 +43,7 @@ for bucket = math.floor(start_us / bucket_us), math.floor((end_us - 1) / bucket_
   end
 end
 table.sort(order)
-local reply = {known, meta[1] or '', meta[2] or '', meta[3] or ''}
+local reply = {known, meta[1] or '', meta[2] or '', meta[3] or '', meta[4] or ''}
 for _, n in ipairs(order) do
   local s = steps[n]
   reply[#reply + 1] = string.format('%d', n)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import NamedTuple
 
 from flask import Flask
 
@@ -51,15 +52,24 @@ def run_scripts(client, script, calls: list[tuple[list, list]], members_of: str 
     return batch.execute()
 
 
-def _series_reply(flat: list, step_us: int) -> tuple[bool, str | None, str | None, list]:
-    """series.lua's reply as (known?, kind, the sensor's own unit (``own_unit``),
-    [(step start us, count, sum, min, max)])."""
+class SensorSeries(NamedTuple):
+    """A sensor's series over a range (``SensorRegistry.series``)."""
+
+    known: bool  # registered or heard of
+    kind: str | None
+    unit: str | None  # the sensor's own unit (units.own_unit)
+    org: str | None
+    points: list  # (step start us, count, sum, min, max) of each non-empty step
+
+
+def _series_reply(flat: list, step_us: int) -> SensorSeries:
+    """series.lua's reply."""
     points = [
         (int(flat[i]) * step_us, int(flat[i + 1]), float(flat[i + 2]), float(flat[i + 3]), float(flat[i + 4]))
-        for i in range(4, len(flat), 5)
+        for i in range(5, len(flat), 5)
     ]
     meta = {"kind": _text(flat[1]) or None, "unit": _text(flat[2]) or None, "input_unit": _text(flat[3]) or None}
-    return bool(flat[0]), meta["kind"], units.own_unit(meta), points
+    return SensorSeries(bool(flat[0]), meta["kind"], units.own_unit(meta), _text(flat[4]) or None, points)
 
 
 class SensorRegistry:
@@ -294,19 +304,20 @@ class SensorRegistry:
             )
         return members, results
 
-    def series(self, sensor_id: str, start_us: int, end_us: int, step_us: int) -> tuple[bool, str | None, str | None, list]:
-        """(known?, kind, own unit, points): a point is (step start us, count,
-        sum, min, max) of a non-empty step."""
+    def series(self, sensor_id: str, start_us: int, end_us: int, step_us: int) -> SensorSeries:
+        """The sensor's readings in [start, end) in steps of ``step_us``."""
         flat = self._series(keys=[keys.sensor(sensor_id)], args=[start_us, end_us, self.bucket_us, step_us])
         return _series_reply(flat, step_us)
 
-    def series_many(self, sensor_ids: list[str], start_us: int, end_us: int, step_us: int) -> list[tuple]:
+    def series_many(self, sensor_ids: list[str], start_us: int, end_us: int, step_us: int) -> list[SensorSeries]:
         """``series`` of each sensor, in order, in one round trip (one
         script call per sensor, pipelined; on a cluster each goes to its node)."""
+        if not sensor_ids:
+            return []
         batch = ScriptBatch(self.client)
         for sensor_id in sensor_ids:
             batch.script(self._series, [keys.sensor(sensor_id)], [start_us, end_us, self.bucket_us, step_us])
-        return [_series_reply(flat, step_us) for flat in batch.execute()] if sensor_ids else []
+        return [_series_reply(flat, step_us) for flat in batch.execute()]
 
     def kind(self, sensor_id: str) -> str | None:
         return _text(self.client.hget(keys.sensor_meta(sensor_id), "kind"))
