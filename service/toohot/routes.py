@@ -98,16 +98,18 @@ def post_temperatures():
         # unit would show; sensors of no org are claimed only once the
         # readings were accepted.
         unclaimed = refuse_foreign_sensors(resolution.sensor_orgs.keys(), orgs=resolution.sensor_orgs)
+        # Schema problems and the problems only the lookups reveal (a value
+        # below absolute zero in the org's unit...), listed together so one
+        # fix suffices.
+        total = len(loaded) + len(errors)
+        for position, problem in resolution.invalid.items():
+            errors[loaded[int(position)][0]] = problem
         if errors:
-            total = len(loaded) + len(errors)
-            # The value problems of the valid items too, so one fix suffices.
-            for position, problem in resolution.invalid.items():
-                errors[loaded[int(position)][0]] = problem
             listed = {str(index): errors[index] for index in sorted(errors)}
             abort(422, f"{len(errors)} of {total} readings are invalid; nothing was written.",
                   {"json": listed["0"] if type(payload) is dict else listed})
         try:
-            result = _store().ingest(items, resolution=resolution)
+            result = _store().ingest(items, resolution)
         except Rejected as exc:
             abort(exc.status, exc.message, exc.errors)
         claim_sensors(unclaimed)

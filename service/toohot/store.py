@@ -227,28 +227,25 @@ class TooHotStore:
             celsius.append(value)
         return Resolution(sites, orgs, sensor_of, sensor_orgs, celsius, first_org, invalid, conflicts)
 
-    def ingest(self, items: list[dict], now: float | None = None, resolution: Resolution | None = None) -> dict:
+    def ingest(self, items: list[dict], resolution: Resolution, now: float | None = None) -> dict:
         """Store validated readings (``siteId``, ``orgId``, ``temperature``,
-        ``timestamp`` in us, optional ``unit`` and ``sensorId``), resolved by
-        ``resolve`` (done here when not given).
+        ``timestamp`` in us, optional ``unit`` and ``sensorId``) as
+        ``resolve`` resolved them; the caller refused any invalid one.
 
-        Raises Rejected (422 impossible values, 409 cross-org) before
-        anything is written.
+        Raises Rejected (409 cross-org) before anything is written.
         """
+        if resolution.invalid:
+            raise ValueError("resolve() found invalid readings; refuse them before ingest()")
         now = self.clock() if now is None else now
-        found = resolution if resolution is not None else self.resolve(items)
-        if found.invalid:
-            raise Rejected(422, f"{len(found.invalid)} of {len(items)} readings are invalid; nothing was written.",
-                           {"json": found.invalid})
-        if found.conflicts:
-            raise Rejected(409, f"{len(found.conflicts)} of {len(items)} readings name a site of another org; "
-                           "nothing was written.", {"json": found.conflicts})
-        registered = [site_id for site_id, site in found.sites.items() if not site.exists]
+        if resolution.conflicts:
+            raise Rejected(409, f"{len(resolution.conflicts)} of {len(items)} readings name a site of another org; "
+                           "nothing was written.", {"json": resolution.conflicts})
+        registered = [site_id for site_id, site in resolution.sites.items() if not site.exists]
         for site_id in registered:
-            self._register(site_id, found.first_org[site_id])
-        days = self._days(items, found.sensor_of, found.celsius, found.sites, found.orgs, now)
+            self._register(site_id, resolution.first_org[site_id])
+        days = self._days(items, resolution, now)
         too_hot = self._apply_days(days)
-        accepted = self.readings.ingest(self._reading_groups(items, found.sensor_of, found.celsius), now=now)
+        accepted = self.readings.ingest(self._reading_groups(items, resolution), now=now)
         self._publish_too_hot(too_hot)
         return {"accepted": accepted, "duplicates": len(items) - accepted, "sitesRegistered": registered}
 
@@ -261,13 +258,14 @@ class TooHotStore:
                 raise Rejected(409, f"The site {site_id!r} belongs to another org; nothing was written.")
         self.orgs.copy_to_site(site_id, org_id)
 
-    def _days(self, items, sensor_of, celsius, sites, orgs, now) -> dict:
+    def _days(self, items, resolution: Resolution, now) -> dict:
         """(site, local date) -> [org, ttl, threshold in force, then sensor,
         offset, value per reading]."""
         days: dict[tuple[str, date], list] = {}
+        sensor_of, celsius = resolution.sensor_of, resolution.celsius
         for index, item in enumerate(items):
-            site = sites[item["siteId"]]
-            org = orgs[item["orgId"]]
+            site = resolution.sites[item["siteId"]]
+            org = resolution.orgs[item["orgId"]]
             zone_name = site.timezone or org["timezone"] or DEFAULT_TIMEZONE
             us = item["timestamp"]
             day, start, end = local_day(zone_name, us)
@@ -313,10 +311,11 @@ class TooHotStore:
                     too_hot.append((site_id, args[0], day, args[1], result[1:]))
         return too_hot
 
-    def _reading_groups(self, items, sensor_of, celsius) -> dict:
+    def _reading_groups(self, items, resolution: Resolution) -> dict:
         """The readings store's grouping: sensor -> [latest us, its ISO text,
         its value, {bucket: [offset, value, ...]}]."""
         groups: dict[str, list] = {}
+        sensor_of, celsius = resolution.sensor_of, resolution.celsius
         for index, item in enumerate(items):
             us = item["timestamp"]
             text = repr(celsius[index])

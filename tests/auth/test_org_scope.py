@@ -160,6 +160,7 @@ def test_an_invalid_thermometer_reading_beside_another_orgs_sensor_is_404_not_a_
     response = keyed.post("/v1/temperatures", json=body, headers=bearer(ALPHA_INGEST))
     assert response.status_code == 404
     assert "humidity" not in response.get_data(as_text=True)
+    assert not redis_client.exists(keys.site("alpha-office"))
 
 
 def test_an_invalid_thermometer_reading_beside_another_orgs_site_is_404_not_a_hint_of_its_unit(keyed, redis_client):
@@ -172,6 +173,7 @@ def test_an_invalid_thermometer_reading_beside_another_orgs_site_is_404_not_a_hi
     response = keyed.post("/v1/temperatures", json=body, headers=bearer(ALPHA_INGEST))
     assert response.status_code == 404
     assert "absolute zero" not in response.get_data(as_text=True)
+    assert not redis_client.exists(keys.site("alpha-office")) and not redis_client.exists(keys.site("beta-office"))
 
 
 def test_posting_thermometer_readings_reads_the_sensors_orgs_with_their_units(keyed, redis_client, monkeypatch):
