@@ -8,27 +8,40 @@ K8S_VERSION ?= 1.33.0
 # Image tag of `make image` (README "Container"; k8s/manifest.yaml uses the same).
 IMAGE ?= sensorhub:latest
 
-.PHONY: run worker test test-cluster lint venv clean lint-docker validate-k8s image
+.PHONY: run worker test test-fast test-cluster lint venv venv-run clean lint-docker validate-k8s image
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
+# Two stamps: running needs only requirements.txt; the test and lint tooling
+# (requirements-dev.txt) installs on the first `make test`, not on `make run`.
+$(VENV)/.installed-run: requirements.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt $(VENV)/.installed-run
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
+venv-run: $(VENV)/.installed-run
+
 venv: $(VENV)/.installed
 
-run: venv
+run: venv-run
 	$(BIN)/gunicorn -c gunicorn.conf.py service.wsgi:app
 
 # One background worker alone (offline detection, webhook delivery); needs REDIS_URL.
-worker: venv
+worker: venv-run
 	$(BIN)/python -m service.worker
 
 test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The inner loop: the suite without the tests marked slow (fuzzing, real
+# gunicorn and browser tests, container, fault and failover tests).
+test-fast: venv
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 # The whole suite against a local Redis Cluster (3 masters, 3 replicas on
 # loopback), torn down whatever the outcome.

@@ -27,12 +27,12 @@ def _makefile_targets() -> set[str]:
 
 def test_pipeline_has_the_stages_of_the_issue(workflow):
     jobs = workflow["jobs"]
-    assert {"lint", "test", "hadolint", "manifests", "image"} <= jobs.keys()
-    expected = {"lint": "make lint", "test": "make test", "hadolint": "make lint-docker",
-                "manifests": "make validate-k8s", "image": "make image"}
+    assert {"lint", "test", "test-cluster", "hadolint", "manifests", "image"} <= jobs.keys()
+    expected = {"lint": "make lint", "test": "make test", "test-cluster": "make test-cluster",
+                "hadolint": "make lint-docker", "manifests": "make validate-k8s", "image": "make image"}
     for job, command in expected.items():
         assert any(run.strip() == command or run.startswith(command + "\n") for run in _runs(jobs[job])), job
-    assert set(jobs["image"]["needs"]) == {"lint", "test", "hadolint", "manifests"}
+    assert set(jobs["image"]["needs"]) == {"lint", "test", "test-cluster", "hadolint", "manifests"}
 
 
 def test_every_make_target_the_pipeline_calls_exists(workflow):

@@ -15,6 +15,9 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from service import create_app
 from service.settings import Settings
 
+# Thousands of generated requests: out of `make test-fast`'s inner loop.
+pytestmark = pytest.mark.slow
+
 # Generated cases per operation; the suite stays within its time budget.
 MAX_EXAMPLES = 300
 # A schema-valid request may still be refused for what JSON Schema cannot
