@@ -8,7 +8,7 @@ from flask import current_app
 from flask_smorest import Blueprint
 
 from ..auth import listing_org, require_sensor_writes, requires
-from ..events.store import iso_now
+from ..timeutil import iso_now
 from .schemas import HeartbeatResultSchema, HeartbeatSchema, SensorsPageSchema, SensorsQuerySchema
 
 blp = Blueprint("heartbeats", __name__, description="Device heartbeats and sensor status (brief 004).")

@@ -7,8 +7,7 @@ from flask_smorest import Blueprint
 
 from ..auth import require_org, requires
 from ..errors import abort
-from ..readings.schemas import is_sensor_id
-from ..sites.schemas import MSG_ORG_ID
+from ..fields import MSG_ORG_ID, is_sensor_id
 from .schemas import OrgPutSchema, OrgSchema
 
 blp = Blueprint(

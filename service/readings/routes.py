@@ -7,9 +7,10 @@ from flask_smorest import Blueprint
 
 from ..auth import claim_sensors, refuse_foreign_sensors, require_sensor, requires
 from ..errors import abort
+from ..fields import MSG_SENSOR_ID, is_sensor_id
 from ..jsonio import direct_view, json_response, read_json, reject_duplicate_keys
 from ..metrics import READINGS, refused_readings
-from .schemas import MSG_SENSOR_ID, IngestResultSchema, StatisticsSchema, is_sensor_id
+from .schemas import IngestResultSchema, StatisticsSchema
 from .validation import BatchError, apply_sensor_units, parse_batch
 
 blp = Blueprint(

@@ -8,10 +8,10 @@ from flask_smorest import Blueprint
 
 from ..auth import listing_org, principal, require_org, requires
 from ..errors import abort
+from ..fields import MSG_SITE_ID, is_sensor_id
 from ..jsonio import json_body
-from ..readings.schemas import is_sensor_id
+from ..timeutil import zone_from_name
 from .schemas import (
-    MSG_SITE_ID,
     ConfigurationHistorySchema,
     ConfigurationQuerySchema,
     ConfigurationSchema,
@@ -27,7 +27,6 @@ from .schemas import (
     SiteSchema,
     load_live,
     new_site_id,
-    zone_from_name,
 )
 from .store import UnknownSite
 

@@ -9,9 +9,8 @@ import marshmallow as ma
 from marshmallow.validate import OneOf
 
 from .. import timeutil
-from ..orgs.schemas import MSG_TEMPERATURE_UNIT, TEMPERATURE_UNITS
-from ..readings.schemas import SensorId
-from ..sites.schemas import MSG_ORG_ID, MSG_SITE_ID, FiniteNumber
+from ..fields import MSG_ORG_ID, MSG_SITE_ID, FiniteNumber, SensorId
+from ..units import MSG_TEMPERATURE_UNIT, TEMPERATURE_UNITS
 
 MSG_EPOCH = "Not a valid timestamp: send seconds since the Unix epoch as a number (example: 1658739178)."
 MSG_EPOCH_RANGE = "The timestamp must lie between 1970-01-01 and 2100-01-01 UTC."
