@@ -1,4 +1,4 @@
-"""The contract of POST/GET /heartbeat and GET /sensors (brief 004)."""
+"""The contract of POST/GET /heartbeat and GET /sensors."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Brief 000: org settings (default unit, time zone, too-hot threshold)."""
+"""Org settings (default unit, time zone, too-hot threshold)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ blp = Blueprint(
     "orgs",
     __name__,
     url_prefix="/v1/orgs",
-    description="Org settings: default unit of its senders, time zone and too-hot threshold (brief 000).",
+    description="Org settings: default unit of its senders, time zone and too-hot threshold.",
 )
 
 

@@ -1,4 +1,4 @@
-"""The contract of the org routes (brief 000)."""
+"""The contract of the org routes."""
 
 from __future__ import annotations
 

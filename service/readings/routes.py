@@ -1,4 +1,4 @@
-"""Brief 001: batch ingest and per-sensor statistics."""
+"""Batch ingest and statistics: POST /data, GET and DELETE /statistics/<sensor>."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from .validation import BatchError, apply_sensor_units, parse_batch
 blp = Blueprint(
     "readings",
     __name__,
-    description="Batch ingest of sensor readings and exact per-sensor statistics (brief 001).",
+    description="Batch ingest of sensor readings and exact per-sensor statistics.",
 )
 
 _BATCH_BODY = {

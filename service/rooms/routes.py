@@ -1,4 +1,4 @@
-"""Brief 002: temperatures of a building's rooms and their 15-minute average."""
+"""Rooms: temperatures of a building's rooms and their 15-minute average."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ blp = Blueprint(
     "rooms",
     __name__,
     url_prefix="/v1/buildings",
-    description="Temperatures of a building's rooms and their trailing average (brief 002).",
+    description="Rooms: temperatures of a building's rooms and their trailing average.",
 )
 
 _BODY = {

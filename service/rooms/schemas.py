@@ -1,4 +1,4 @@
-"""The contract of the building and room routes (brief 002)."""
+"""The contract of the building and room routes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The contract of the energy-site routes (brief 003), as marshmallow schemas.
+"""The contract of the energy-site routes, as marshmallow schemas.
 
 They validate every request and generate the OpenAPI document. Live data
 comes in two equivalent forms, so ``load_live`` ties the column schema and
@@ -137,7 +137,7 @@ def _soc(**kwargs):
 
 
 class SiteSchema(ma.Schema):
-    """A site: an energy site (brief 003) or an office (brief 000)."""
+    """A site: an energy site or an office (too hot or not)."""
 
     id = ma.fields.String(metadata={"example": "willo-woods"})
     name = ma.fields.String(metadata={"example": "Willo Woods"})
@@ -213,7 +213,7 @@ class ProductionSchema(ma.Schema):
 
 
 class ConfigurationSchema(ma.Schema):
-    """A site's configuration (brief 003). ``id``, when sent, must be the site's."""
+    """An energy site's configuration. ``id``, when sent, must be the site's."""
 
     id = ma.fields.Raw(load_only=True, metadata={"description": "Optional; must equal the site id of the path"})
     battery = ma.fields.Nested(BatterySchema, required=True)
@@ -272,7 +272,7 @@ class LiveEntrySchema(ma.Schema):
 
 
 class LiveColumnsSchema(ma.Schema):
-    """The brief's column form: one array per field, all the same length."""
+    """The column form of live data: one array per field, all the same length."""
 
     dt_stamp = ma.fields.List(DtStamp(), required=True, data_key="dt-stamp")
     soc = ma.fields.List(_soc(), required=True)

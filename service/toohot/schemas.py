@@ -1,4 +1,4 @@
-"""The contract of the too-hot-or-not routes (brief 000), as marshmallow schemas."""
+"""The contract of the too-hot-or-not routes, as marshmallow schemas."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ class EpochSeconds(ma.fields.Float):
 
 
 class TemperatureSchema(ma.Schema):
-    """One thermometer reading, in the brief's shape."""
+    """One thermometer reading of a site: camelCase fields, epoch seconds."""
 
     siteId = SensorId(MSG_SITE_ID, required=True, metadata={"example": "abc123"})
     orgId = SensorId(MSG_ORG_ID, required=True, metadata={"example": "alphacorp"})

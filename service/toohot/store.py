@@ -1,4 +1,4 @@
-"""Too hot or not: ingest in the brief's shape and the precomputed answer.
+"""Too hot or not: ingest of thermometer readings and the precomputed answer.
 
 Ingest resolves every reading (site, org, unit, local day) before writing
 anything, then writes in two idempotent steps: ``day.lua`` for every
