@@ -10,9 +10,8 @@ from ..auth import claim_sensors, listing_org, principal, refuse_foreign_sensors
 from ..errors import abort
 from ..fields import MSG_SENSOR_ID, is_sensor_id
 from ..timeutil import now_us
-from ..windows import AggregateQuerySchema, UnitQuerySchema, query_error, trailing_window, window_doc
+from ..windows import AggregateQuerySchema, UnitQuerySchema, query_error, series_range, trailing_window, window_doc
 from .schemas import (
-    SERIES_STEPS,
     AggregateSchema,
     ListQuerySchema,
     SensorMetadataSchema,
@@ -208,24 +207,6 @@ def series_of_many(query: dict):
         else:
             unknown.append(sensor_id)
     return {"window": window_doc(start, end), "bucket": query["bucket"], "series": series, "unknown": unknown}
-
-
-def series_range(query: dict) -> tuple[int, int, int]:
-    """(start, end, step) in microseconds of a series query; 422 when the
-    range is empty or longer than the retention. A start before the retained
-    readings moves to the oldest retained instant."""
-    retention = current_app.extensions["settings"].retention
-    now = now_us()
-    end = query.get("end", now)
-    start = query["start"]
-    if end <= start:
-        query_error("end", "end must come after start.")
-    start = max(start, now - retention * 1_000_000)
-    if end <= start:
-        query_error("end", f"The range ends before the retained readings (the last {retention} s).")
-    if end - start > retention * 1_000_000:
-        query_error("start", f"A series spans at most the retention ({retention} s).")
-    return start, end, SERIES_STEPS[query["bucket"]] * 1_000_000
 
 
 def series_points(found: list, unit: str | None) -> list[dict]:

@@ -13,19 +13,15 @@ from ..fields import (
     PLACE_ID_PATTERN,
     SENSOR_ID_PATTERN,
     LastReadingSchema,
-    QueryInstant,
     is_place_id,
     is_sensor_id,
     unit_field,
 )
-from ..windows import UnitQuerySchema, WindowSchema
+from ..windows import SeriesRangeSchema, UnitQuerySchema, WindowSchema
 
 MAC_PATTERN = r"^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}$"
 is_mac = re.compile(r"[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}").fullmatch
 MSG_MAC = "A MAC address is six hex pairs separated by : or - (e.g. 00:1a:2b:3c:4d:5e)"
-
-SERIES_STEPS = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600}
-
 
 def _id_validator(check, message):
     def validate(value):
@@ -128,12 +124,6 @@ class ListQuerySchema(ma.Schema):
     def _room_needs_building(self, data, **kwargs):
         if "room" in data and "building" not in data:
             raise ma.ValidationError("A room belongs to a building: give building too.", "building")
-
-
-class SeriesRangeSchema(ma.Schema):
-    start = QueryInstant(required=True, metadata={"type": "string", "description": "Inclusive; ISO 8601 or epoch seconds"})
-    end = QueryInstant(metadata={"type": "string", "description": "Exclusive; ISO 8601 or epoch seconds; default now"})
-    bucket = ma.fields.String(load_default="5m", validate=ma.validate.OneOf(tuple(SERIES_STEPS)))
 
 
 class SeriesQuerySchema(SeriesRangeSchema, UnitQuerySchema):
