@@ -2,7 +2,7 @@
 
 Starts its own redis-server (loopback, no persistence), posts one year of
 10-minute entries (52,560) to one site through the Flask app in posts of
-one day (144 entries, the brief's column form), then reports:
+one day (144 entries, the column form), then reports:
 
 - bytes of Redis memory per live entry (MEMORY USAGE of the site's sorted
   set, exact: SAMPLES 0), and of the site record with one configuration;

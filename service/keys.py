@@ -36,7 +36,7 @@ Cross-sensor keys (no tag; each is one key, so one slot on a cluster):
     ``sensors:registered`` (scan position in the hash ``sensors:ids:fill``),
     then sets ``sensors:ids:complete``; until then listings read every id.
 
-Site keys (tag = site id; brief 003, shared with brief 000):
+Site keys (tag = site id; energy sites and the offices of too hot or not):
 
 ``site:{id}``
     hash of the site record: ``id``, ``name``, ``location``, ``created_at``,
@@ -64,7 +64,7 @@ and checked against the record on read, so a stale entry is harmless):
     the same, for the sites of one org / one location.
 
 Site ids use the sensor-id charset, so they cannot break out of their tag.
-Heartbeats, status and events (brief 004):
+Heartbeats, status and events:
 
 ``sensor:{id}:hb``
     hash of a sensor's liveness: ``status`` (online/offline, as last
@@ -135,7 +135,7 @@ Building and room ids are 1 to 60 characters of ``A-Z a-z 0-9 _ -`` (no
 ``.`` or ``:``), so ``sensors:room:<b>:<r>`` and a room's default sensor id
 ``room.<b>.<r>`` are unambiguous.
 
-Too hot or not (brief 000; tag = site id, so one script updates a site-day):
+Too hot or not (tag = site id, so one script updates a site-day):
 
 ``site:{id}:day:<YYYY-MM-DD>``
     hash of one local day of a site (the site's time zone): ``readings``
@@ -203,7 +203,7 @@ SENSOR_IDS_COMPLETE = "sensors:ids:complete"
 SENSOR_IDS_FILL = "sensors:ids:fill"
 
 
-# -- sites (brief 003) -------------------------------------------------------
+# -- sites ----------------------------------------------------------------
 
 
 def site(site_id: str) -> str:
@@ -230,7 +230,7 @@ def sites_by_org(org: str) -> str:
 
 def sites_by_location(location: str) -> str:
     return f"sites:location:{location}"
-# -- heartbeats, status, events, webhooks (brief 004) ----------------------
+# -- heartbeats, status, events, webhooks ---------------------------------
 
 
 def sensor_heartbeat(sensor_id: str) -> str:
@@ -283,7 +283,7 @@ def org(org_id: str) -> str:
     return f"org:{{{org_id}}}"
 
 
-# -- too hot or not (brief 000) -------------------------------------------
+# -- too hot or not -------------------------------------------------------
 
 
 def site_day(site_id: str, date: str) -> str:

@@ -111,9 +111,9 @@ class Settings:
     # every entry (about 8 MB of Redis per site-year at one entry per 10
     # minutes; bench/sites_live.py).
     live_retention_days: int = 0
-    # -- heartbeats, offline detection, events, webhooks (brief 004) --------
+    # -- heartbeats, offline detection, events, webhooks ---------------------
     # OFFLINE_AFTER (seconds): a sensor heard of neither by heartbeat nor by
-    # reading for this long is offline (the brief's 10 minutes).
+    # reading for this long is offline (10 minutes by default).
     offline_after: float = 600.0
     # OFFLINE_CHECK_INTERVAL (seconds): how often a worker looks for sensors
     # that went silent or came back.

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from service import units
-from service.readings.schemas import ReadingSchema
+from service.fields import ReadingSchema
 from service.readings.validation import BatchError, Canonical, apply_sensor_units, parse_batch
 
 BUCKET_US = 3600 * 1_000_000

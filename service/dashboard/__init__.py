@@ -1,4 +1,4 @@
-"""The live dashboard: GET / (brief 004). No build step: a Jinja template,
+"""The live dashboard: GET /. No build step: a Jinja template,
 one small script and one stylesheet, all served from this package."""
 
 from flask import Blueprint, Flask, current_app, render_template

@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 from ..auth import listing_org, requires
 from .schemas import EventPageSchema, EventQuerySchema
 
-blp = Blueprint("events", __name__, description="Offline, online and too-hot events (brief 004).")
+blp = Blueprint("events", __name__, description="Events: sensors going offline and online, sites too hot.")
 
 
 @blp.route("/v1/events", methods=["GET"])

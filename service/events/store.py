@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import UTC, datetime
 
 import orjson
 from flask import Flask
@@ -19,15 +18,14 @@ from flask import Flask
 from .. import keys
 from ..redis_client import redis_ext
 from ..settings import Settings
+from ..timeutil import iso_now
 
+# The types of event the stream carries (webhooks subscribe to them).
+EVENT_TYPES = ("sensor.offline", "sensor.online", "site.too_hot")
 # How long an event id is remembered as published (retries come much sooner).
 PUBLISHED_MEMORY_SECONDS = 7 * 86400
 # Most stream entries one GET /v1/events looks at, matching or not.
 SCAN_LIMIT = 5000
-
-
-def iso_now(now: float) -> str:
-    return datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class EventStore:

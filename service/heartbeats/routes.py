@@ -1,4 +1,4 @@
-"""Brief 004: device heartbeats by MAC address and the sensor overview."""
+"""Heartbeats: device heartbeats by MAC address and the sensor overview."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from flask import current_app
 from flask_smorest import Blueprint
 
 from ..auth import listing_org, require_sensor_writes, requires
-from ..events.store import iso_now
+from ..timeutil import iso_now
 from .schemas import HeartbeatResultSchema, HeartbeatSchema, SensorsPageSchema, SensorsQuerySchema
 
-blp = Blueprint("heartbeats", __name__, description="Device heartbeats and sensor status (brief 004).")
+blp = Blueprint("heartbeats", __name__, description="Heartbeats: device heartbeats and sensor status.")
 
 
 def _store():

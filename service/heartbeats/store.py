@@ -16,9 +16,10 @@ from flask import Flask
 from redis.exceptions import ResponseError
 
 from .. import keys, units
-from ..events.store import EventStore, iso_now
+from ..events.store import EventStore
 from ..redis_client import ScriptBatch, redis_ext
 from ..settings import Settings
+from ..timeutil import iso_now
 
 META_FIELDS = ("org", "site", "building", "room", "name", "kind", "unit")
 

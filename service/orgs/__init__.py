@@ -1,4 +1,4 @@
-"""Orgs domain (brief 000): an org's default unit, time zone and too-hot
+"""Orgs domain: an org's default unit, time zone and too-hot
 threshold under /v1/orgs."""
 
 from flask import Flask

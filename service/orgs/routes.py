@@ -1,4 +1,4 @@
-"""Brief 000: org settings (default unit, time zone, too-hot threshold)."""
+"""Org settings (default unit, time zone, too-hot threshold)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,14 @@ from flask_smorest import Blueprint
 
 from ..auth import require_org, requires
 from ..errors import abort
-from ..readings.schemas import is_sensor_id
-from ..sites.schemas import MSG_ORG_ID
+from ..fields import MSG_ORG_ID, is_sensor_id
 from .schemas import OrgPutSchema, OrgSchema
 
 blp = Blueprint(
     "orgs",
     __name__,
     url_prefix="/v1/orgs",
-    description="Org settings: default unit of its senders, time zone and too-hot threshold (brief 000).",
+    description="Org settings: default unit of its senders, time zone and too-hot threshold.",
 )
 
 

@@ -12,8 +12,6 @@ answer for long: the client's retry of the PUT finishes the fan-out.
 
 from __future__ import annotations
 
-import time
-
 from flask import Flask
 
 from .. import keys, timeutil
@@ -66,7 +64,7 @@ class OrgStore:
             "unit": data.get("unit") or DEFAULT_UNIT,
             "timezone": data.get("timezone") or DEFAULT_TIMEZONE,
             "threshold": repr(float(data["threshold"])) if data.get("threshold") is not None else repr(DEFAULT_THRESHOLD),
-            "updated_at": timeutil.us_to_iso(time.time_ns() // 1000),
+            "updated_at": timeutil.us_to_iso(timeutil.now_us()),
         }
         # One key: the old unit, the new version and the new settings in one transaction.
         pipe = self.client.pipeline(transaction=True)

@@ -2,8 +2,8 @@
 
 from flask import Flask
 
+from ..fields import ReadingSchema
 from .routes import blp
-from .schemas import ReadingSchema
 from .store import ReadingStore
 
 

@@ -1,4 +1,4 @@
-"""Brief 001: batch ingest and per-sensor statistics."""
+"""Batch ingest and statistics: POST /data, GET and DELETE /statistics/<sensor>."""
 
 from __future__ import annotations
 
@@ -7,15 +7,16 @@ from flask_smorest import Blueprint
 
 from ..auth import claim_sensors, refuse_foreign_sensors, require_sensor, requires
 from ..errors import abort
+from ..fields import MSG_SENSOR_ID, is_sensor_id
 from ..jsonio import direct_view, json_response, read_json, reject_duplicate_keys
 from ..metrics import READINGS, refused_readings
-from .schemas import MSG_SENSOR_ID, IngestResultSchema, StatisticsSchema, is_sensor_id
+from .schemas import IngestResultSchema, StatisticsSchema
 from .validation import BatchError, apply_sensor_units, parse_batch
 
 blp = Blueprint(
     "readings",
     __name__,
-    description="Batch ingest of sensor readings and exact per-sensor statistics (brief 001).",
+    description="Batch ingest of sensor readings and exact per-sensor statistics.",
 )
 
 _BATCH_BODY = {

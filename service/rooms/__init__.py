@@ -1,4 +1,4 @@
-"""Rooms domain (brief 002): room temperatures and their trailing average."""
+"""Rooms domain: room temperatures and their trailing average."""
 
 from flask import Flask
 

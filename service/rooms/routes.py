@@ -1,4 +1,4 @@
-"""Brief 002: temperatures of a building's rooms and their 15-minute average."""
+"""Rooms: temperatures of a building's rooms and their 15-minute average."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from flask_smorest import Blueprint
 from .. import units
 from ..auth import claim_sensors, principal, refuse_foreign_sensors, requires, sensor_orgs
 from ..errors import abort
+from ..fields import MSG_PLACE_ID, is_place_id
 from ..jsonio import json_body
 from ..metrics import READINGS, refused_readings
-from ..sensors.routes import now_us, trailing_window, window_doc
-from ..sensors.schemas import MSG_PLACE_ID, is_place_id
+from ..timeutil import now_us
+from ..windows import trailing_window, window_doc
 from .schemas import RoomAverageQuerySchema, RoomAverageSchema, RoomIngestResultSchema, RoomReadingSchema
 from .store import BatchError, RoomConflict, default_sensor
 
@@ -20,7 +21,7 @@ blp = Blueprint(
     "rooms",
     __name__,
     url_prefix="/v1/buildings",
-    description="Temperatures of a building's rooms and their trailing average (brief 002).",
+    description="Rooms: temperatures of a building's rooms and their trailing average.",
 )
 
 _BODY = {

@@ -107,7 +107,7 @@ class SensorRegistry:
         fields = dict(data)
         if resolved:
             fields["input_unit"] = resolved
-        now = timeutil.us_to_iso(time.time_ns() // 1000)
+        now = timeutil.us_to_iso(timeutil.now_us())
         flat = [now]
         for field, value in fields.items():
             flat += (field, value)

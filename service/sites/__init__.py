@@ -1,5 +1,5 @@
-"""Sites domain (brief 003, shared with brief 000): site metadata, versioned
-configuration and live data under /v1/sites."""
+"""Sites domain (energy sites, and the offices of too hot or not): site
+metadata, versioned configuration and live data under /v1/sites."""
 
 from flask import Flask
 

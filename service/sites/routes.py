@@ -1,4 +1,4 @@
-"""Brief 003: energy sites, their versioned configuration and live data."""
+"""Energy sites: their metadata, versioned configuration and live data."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from flask_smorest import Blueprint
 
 from ..auth import listing_org, principal, require_org, requires
 from ..errors import abort
+from ..fields import MSG_SITE_ID, is_sensor_id
 from ..jsonio import json_body
-from ..readings.schemas import is_sensor_id
+from ..timeutil import zone_from_name
 from .schemas import (
-    MSG_SITE_ID,
     ConfigurationHistorySchema,
     ConfigurationQuerySchema,
     ConfigurationSchema,
@@ -27,7 +27,6 @@ from .schemas import (
     SiteSchema,
     load_live,
     new_site_id,
-    zone_from_name,
 )
 from .store import UnknownSite
 
@@ -35,13 +34,13 @@ blp = Blueprint(
     "sites",
     __name__,
     url_prefix="/v1/sites",
-    description="Energy sites: metadata, versioned configuration and live data (brief 003).",
+    description="Energy sites: metadata, versioned configuration and live data.",
 )
 
 _LIVE_BODY = {
     "required": True,
     "description": (
-        "Column form (the brief's: one array per field, all the same length) or row form "
+        "Column form (one array per field, all the same length) or row form "
         "(an array of entries). A dt-stamp already stored for the site is a duplicate: ignored "
         "and counted. Any invalid value rejects the whole post with 422, naming column and row; "
         "nothing is written."

@@ -1,4 +1,4 @@
-"""Too hot or not (brief 000): POST /v1/temperatures and
+"""Too hot or not: POST /v1/temperatures and
 GET /v1/admin/toohotornot, answered from state precomputed at ingest."""
 
 from flask import Flask

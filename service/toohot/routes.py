@@ -1,4 +1,4 @@
-"""Brief 000: thermometer readings in the brief's shape and the admin answer."""
+"""Too hot or not: thermometer readings of sites and the admin answer."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from .validation import parse_answer_query
 blp = Blueprint(
     "toohot",
     __name__,
-    description="Thermometers of offices: readings in the brief's shape, and whether a site was too hot (brief 000).",
+    description="Too hot or not: thermometer readings of offices, and whether a site was too hot on a day.",
 )
 
 _TEMPERATURE_BODY = {

@@ -1,4 +1,4 @@
-"""Too hot or not: ingest in the brief's shape and the precomputed answer.
+"""Too hot or not: ingest of thermometer readings and the precomputed answer.
 
 Ingest resolves every reading (site, org, unit, local day) before writing
 anything, then writes in two idempotent steps: ``day.lua`` for every
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, timedelta
 from functools import lru_cache
 
 from flask import Flask
@@ -23,7 +23,7 @@ from ..orgs.store import DEFAULT_THRESHOLD, DEFAULT_TIMEZONE, DEFAULT_UNIT, effe
 from ..orgs.store import FIELDS as ORG_FIELDS
 from ..redis_client import HotScript, ScriptBatch, redis_ext, slot_groups
 from ..settings import Settings
-from ..sites.schemas import zone_from_name
+from ..timeutil import day_bounds, zone
 
 # Location of a site registered by its first reading (sites need one).
 FIRST_SIGHT_LOCATION = "unspecified"
@@ -51,21 +51,6 @@ class Rejected(Exception):
         self.status = status
         self.message = message
         self.errors = errors
-
-
-@lru_cache(maxsize=256)
-def zone(name: str) -> tzinfo:
-    return zone_from_name(name)
-
-
-@lru_cache(maxsize=4096)
-def day_bounds(zone_name: str, day: date) -> tuple[int, int]:
-    """(first, last+1) microsecond of a local day: 23, 24 or 25 hours long."""
-    tz = zone(zone_name)
-    start = datetime(day.year, day.month, day.day, tzinfo=tz)
-    following = day + timedelta(days=1)
-    end = datetime(following.year, following.month, following.day, tzinfo=tz)
-    return (start - timeutil.EPOCH) // timeutil.ONE_US, (end - timeutil.EPOCH) // timeutil.ONE_US
 
 
 def local_date(zone_name: str, us: int) -> date:

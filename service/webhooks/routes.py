@@ -1,4 +1,4 @@
-"""Brief 004: webhook receivers of events, and their dead letters."""
+"""Webhooks: receivers of events, and their dead letters."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from ..errors import abort
 from .schemas import DeadLetterListSchema, DeadLetterQuerySchema, WebhookCreateSchema, WebhookListSchema, WebhookSchema
 from .ssrf import ForbiddenTarget, check_url
 
-blp = Blueprint("webhooks", __name__, description="Webhooks: events delivered at least once, signed (brief 004).")
+blp = Blueprint("webhooks", __name__, description="Webhooks: events delivered at least once, signed.")
 
 _WEBHOOK_ID = re.compile(r"wh_[0-9a-f]{16}").fullmatch
 _DEAD_LETTER_ID = re.compile(r"wh_[0-9a-f]{16}:[0-9]{1,20}-[0-9]{1,20}").fullmatch

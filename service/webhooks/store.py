@@ -28,9 +28,9 @@ from flask import Flask
 from redis.exceptions import ResponseError
 
 from .. import keys
-from ..events.store import iso_now
 from ..redis_client import redis_ext
 from ..settings import Settings
+from ..timeutil import iso_now
 from .delivery import deliver
 
 GROUP = "webhooks"

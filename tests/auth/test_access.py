@@ -16,7 +16,7 @@ from .authkeys import ALL_ADMIN, ALL_INGEST, ALL_READ, ALPHA_READ, KEYS, bearer,
 EXEMPT = ["/healthz", "/livez", "/metrics", "/openapi.json", "/docs"]
 
 
-def test_open_mode_serves_brief_001_routes_without_a_key(client):
+def test_open_mode_serves_batch_ingest_and_statistics_without_a_key(client):
     assert client.post("/data", json=[reading("abc", 1, 21.5), reading("abc", 2, 22.5)]).get_json() == {
         "accepted": 2,
         "duplicates": 0,

@@ -41,7 +41,7 @@ def put(client, document, site_id="willo"):
     return client.put(f"/v1/sites/{site_id}/configuration", json=document)
 
 
-def test_the_briefs_configuration_is_version_1(client, site):
+def test_a_sites_first_configuration_is_version_1(client, site):
     response = put(client, CONFIG)
     assert response.status_code == 201
     body = response.json
@@ -50,7 +50,7 @@ def test_the_briefs_configuration_is_version_1(client, site):
     assert client.get("/v1/sites/willo/configuration").json == body
 
 
-def test_a_numeric_id_like_the_briefs_matches_its_site(client, make_site):
+def test_a_numeric_id_matches_the_site_of_that_number(client, make_site):
     make_site("1")
     assert put(client, changed("id", 1), "1").status_code == 201
 

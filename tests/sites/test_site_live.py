@@ -50,7 +50,7 @@ def stored(redis_client, site_id="willo"):
     return redis_client.zrange(keys.site_live(site_id), 0, -1, withscores=True)
 
 
-def test_the_briefs_column_form_is_stored(client, site):
+def test_the_column_form_is_stored(client, site):
     response = post(client, COLUMNS)
     assert response.status_code == 200
     assert response.json == {"accepted": 3, "duplicates": 0}
