@@ -12,7 +12,7 @@ from .errors import SensorhubApi, register_error_handlers
 from .jsonio import OrjsonProvider
 from .logs import configure_logging, init_request_logging
 from .metrics import init_metrics
-from .redis_client import redis_ext
+from .redisdb.connection import redis_ext
 from .settings import Settings
 
 # One module per domain; each registers its blueprint and its Redis store.

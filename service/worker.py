@@ -20,7 +20,7 @@ import threading
 
 from .app import create_app
 from .heartbeats.detector import OfflineDetector
-from .redis_client import UNAVAILABLE_ERRORS, redis_ext
+from .redisdb.connection import UNAVAILABLE_ERRORS, redis_ext
 from .settings import Settings
 from .webhooks.store import consumer_name
 

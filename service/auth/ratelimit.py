@@ -8,7 +8,7 @@ from flask import Flask
 
 from .. import keys
 from ..errors import abort
-from ..redis_client import redis_ext
+from ..redisdb.connection import redis_ext
 
 
 class RateLimiter:

@@ -20,7 +20,7 @@ from redis.cluster import RedisCluster
 
 from .. import keys
 from ..errors import abort
-from ..redis_client import redis_ext
+from ..redisdb.connection import redis_ext
 from .principal import principal
 
 # Sensors named in a 404 message (a batch may hold thousands).

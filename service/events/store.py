@@ -17,7 +17,7 @@ import orjson
 from flask import Flask
 
 from .. import keys
-from ..redis_client import redis_ext
+from ..redisdb.connection import redis_ext
 from ..settings import Settings
 
 # How long an event id is remembered as published (retries come much sooner).

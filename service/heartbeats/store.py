@@ -17,7 +17,8 @@ from redis.exceptions import ResponseError
 
 from .. import keys, units
 from ..events.store import EventStore, iso_now
-from ..redis_client import ScriptBatch, redis_ext
+from ..redisdb.connection import redis_ext
+from ..redisdb.scripts import ScriptBatch
 from ..settings import Settings
 
 META_FIELDS = ("org", "site", "building", "room", "name", "kind", "unit")

@@ -8,7 +8,7 @@ from flask import current_app
 from flask_smorest import Blueprint
 
 from ..errors import abort
-from ..redis_client import UNAVAILABLE_ERRORS, redis_ext
+from ..redisdb.connection import UNAVAILABLE_ERRORS, redis_ext
 
 blp = Blueprint("ops", __name__, description="Readiness and liveness probes.")
 log = logging.getLogger("sensorhub.ops")

@@ -17,7 +17,8 @@ import time
 from flask import Flask
 
 from .. import keys, timeutil
-from ..redis_client import ScriptBatch, redis_ext
+from ..redisdb.connection import redis_ext
+from ..redisdb.scripts import ScriptBatch
 
 DEFAULT_UNIT = "C"
 DEFAULT_TIMEZONE = "Europe/Brussels"

@@ -9,7 +9,9 @@ from redis.cluster import RedisCluster
 from redis.crc import key_slot
 
 from .. import keys
-from ..redis_client import ReplicasNotAcknowledged, ScriptBatch, redis_ext, slot_groups
+from ..redisdb.connection import ReplicasNotAcknowledged, redis_ext
+from ..redisdb.scripts import ScriptBatch
+from ..redisdb.slots import slot_groups
 from ..settings import Settings
 
 # Readings per script call: bounds how long one call holds Redis (a batch of

@@ -8,7 +8,8 @@ from typing import NamedTuple
 from flask import Flask
 
 from .. import keys, timeutil, units
-from ..redis_client import ScriptBatch, redis_ext
+from ..redisdb.connection import redis_ext
+from ..redisdb.scripts import ScriptBatch
 from ..settings import Settings
 
 # Metadata fields that have an index set of their own.

@@ -16,7 +16,7 @@ from flask import Flask
 
 from .. import keys, timeutil
 from ..errors import NotFoundError
-from ..redis_client import redis_ext
+from ..redisdb.connection import redis_ext
 from ..settings import Settings
 from .schemas import COLUMNS
 

@@ -21,7 +21,10 @@ from redis.cluster import RedisCluster
 from .. import keys, timeutil, units
 from ..orgs.store import DEFAULT_THRESHOLD, DEFAULT_TIMEZONE, DEFAULT_UNIT, effective
 from ..orgs.store import FIELDS as ORG_FIELDS
-from ..redis_client import HotScript, ScriptBatch, redis_ext, slot_groups
+from ..redisdb.connection import redis_ext
+from ..redisdb.roundtrips import HotScript
+from ..redisdb.scripts import ScriptBatch
+from ..redisdb.slots import slot_groups
 from ..settings import Settings
 from ..sites.schemas import zone_from_name
 

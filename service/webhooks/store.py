@@ -29,7 +29,7 @@ from redis.exceptions import ResponseError
 
 from .. import keys
 from ..events.store import iso_now
-from ..redis_client import redis_ext
+from ..redisdb.connection import redis_ext
 from ..settings import Settings
 from .delivery import deliver
 

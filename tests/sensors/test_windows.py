@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from service import keys
-from service.redis_client import ScriptBatch
+from service.redisdb.scripts import ScriptBatch
 from service.sensors import store as sensor_store
 from service.settings import Settings
 
