@@ -14,10 +14,9 @@ import uuid
 from datetime import UTC, datetime
 
 import orjson
-from flask import Flask
 
 from .. import keys
-from ..redisdb.connection import redis_ext
+from ..redisdb.scripts import Scripts
 from ..settings import Settings
 
 # How long an event id is remembered as published (retries come much sooner).
@@ -31,10 +30,10 @@ def iso_now(now: float) -> str:
 
 
 class EventStore:
-    def __init__(self, app: Flask, settings: Settings):
-        self.client = redis_ext.client_for(app)
+    def __init__(self, client, scripts: Scripts, settings: Settings):
+        self.client = client
         self.max_len = settings.events_max
-        self._publish = redis_ext.register_script(app, __package__, "publish.lua")
+        self._publish = scripts.register(__package__, "publish.lua")
 
     # -- publishing ------------------------------------------------------
 

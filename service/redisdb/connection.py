@@ -8,13 +8,11 @@ unreachable Redis turns into a fast 503 rather than a hung request.
 from __future__ import annotations
 
 import redis
-from flask import Flask, current_app
 from redis.backoff import ConstantBackoff
 from redis.cluster import RedisCluster
 from redis.retry import Retry
 
 from ..settings import Settings
-from .scripts import lua_source
 
 
 class ReplicasNotAcknowledged(redis.exceptions.RedisError):
@@ -54,51 +52,3 @@ def connect(settings: Settings) -> redis.Redis | RedisCluster:
     if settings.redis_cluster:
         return RedisCluster.from_url(settings.redis_url, max_connections=settings.redis_max_connections, **common)
     return redis.Redis.from_url(settings.redis_url, max_connections=settings.redis_max_connections, **common)
-
-
-class RedisExtension:
-    """Flask extension holding the client and every registered script."""
-
-    def __init__(self) -> None:
-        self._scripts_key = "sensorhub.scripts"
-
-    def init_app(self, app: Flask, settings: Settings, client=None) -> None:
-        app.extensions["redis"] = client if client is not None else connect(settings)
-        app.extensions[self._scripts_key] = []
-
-    @staticmethod
-    def client_for(app: Flask):
-        return app.extensions["redis"]
-
-    @property
-    def client(self):
-        return current_app.extensions["redis"]
-
-    def register_script(self, app: Flask, package: str, filename: str):
-        """Register a package's ``.lua`` file once; returns a redis-py Script.
-
-        redis-py's Script reloads itself on NOSCRIPT, so scripts survive
-        ``SCRIPT FLUSH`` and a Redis restart.
-        """
-        script = app.extensions["redis"].register_script(lua_source(package, filename))
-        app.extensions[self._scripts_key].append(script)
-        return script
-
-    def ensure_scripts_loaded(self, app: Flask) -> None:
-        """Load any script Redis does not have (after a flush or restart)."""
-        client = app.extensions["redis"]
-        scripts = app.extensions[self._scripts_key]
-        if not scripts:
-            return
-        if isinstance(client, RedisCluster):
-            # SCRIPT LOAD on a cluster client reaches every primary.
-            for script in scripts:
-                client.script_load(script.script)
-            return
-        present = client.script_exists(*[s.sha for s in scripts])
-        for script, exists in zip(scripts, present, strict=True):
-            if not exists:
-                script.sha = client.script_load(script.script)
-
-
-redis_ext = RedisExtension()

@@ -1,15 +1,52 @@
-"""Lua scripts: the text of a ``.lua`` file, and ``ScriptBatch``."""
+"""Lua scripts: the text of a ``.lua`` file, the registry of an app's scripts, and ``ScriptBatch``."""
 
 from __future__ import annotations
 
 from importlib import resources
 
+from redis.cluster import RedisCluster
 from redis.exceptions import NoScriptError
 
 
 def lua_source(package: str, filename: str) -> str:
     """Text of a ``.lua`` file shipped next to the module that uses it."""
     return resources.files(package).joinpath(filename).read_text(encoding="utf-8")
+
+
+class Scripts:
+    """Every Lua script of an app, registered on its client."""
+
+    def __init__(self, client) -> None:
+        self.client = client
+        self._scripts: list = []
+
+    def register(self, package: str, filename: str):
+        """Register a package's ``.lua`` file once; returns a redis-py Script.
+
+        redis-py's Script reloads itself on NOSCRIPT, so scripts survive
+        ``SCRIPT FLUSH`` and a Redis restart.
+        """
+        script = self.client.register_script(lua_source(package, filename))
+        self._scripts.append(script)
+        return script
+
+    def __iter__(self):
+        return iter(self._scripts)
+
+    def ensure_loaded(self) -> None:
+        """Load any script Redis does not have (after a flush or restart)."""
+        client, scripts = self.client, self._scripts
+        if not scripts:
+            return
+        if isinstance(client, RedisCluster):
+            # SCRIPT LOAD on a cluster client reaches every primary.
+            for script in scripts:
+                client.script_load(script.script)
+            return
+        present = client.script_exists(*[s.sha for s in scripts])
+        for script, exists in zip(scripts, present, strict=True):
+            if not exists:
+                script.sha = client.script_load(script.script)
 
 
 class ScriptBatch:

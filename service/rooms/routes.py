@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import marshmallow as ma
-from flask import current_app
 from flask_smorest import Blueprint
 
 from .. import units
@@ -13,6 +12,7 @@ from ..jsonio import json_body
 from ..metrics import READINGS, refused_readings
 from ..sensors.routes import now_us, trailing_window, window_doc
 from ..sensors.schemas import MSG_PLACE_ID, is_place_id
+from ..stores import stores
 from .schemas import RoomAverageQuerySchema, RoomAverageSchema, RoomIngestResultSchema, RoomReadingSchema
 from .store import BatchError, RoomConflict, default_sensor
 
@@ -40,7 +40,7 @@ _BODY = {
 
 
 def rooms():
-    return current_app.extensions["rooms"]
+    return stores().rooms
 
 
 def checked_place(building: str, room: str) -> None:
@@ -66,7 +66,7 @@ def post_temperatures(building: str, room: str):
     payload = json_body()
     single = isinstance(payload, dict)
     items = [payload] if single else payload
-    settings = current_app.extensions["settings"]
+    settings = stores().settings
     with refused_readings(len(items) if isinstance(items, list) else 1):
         if not isinstance(items, list):
             abort(400, "The body must be a reading or a JSON array of readings.")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import time
 
-from flask import current_app
 from flask_smorest import Blueprint
 
 from .. import timeutil, units
 from ..auth import claim_sensors, listing_org, principal, refuse_foreign_sensors, require_sensor, requires
 from ..errors import abort
 from ..readings.schemas import MSG_SENSOR_ID, is_sensor_id
+from ..stores import stores
 from .schemas import (
     SERIES_STEPS,
     AggregateQuerySchema,
@@ -38,7 +38,7 @@ blp = Blueprint(
 
 
 def registry():
-    return current_app.extensions["sensors"]
+    return stores().sensors
 
 
 def now_us() -> int:
@@ -57,7 +57,7 @@ def query_error(field: str, message: str):
 
 def trailing_window(window_seconds: int, end_us: int | None, now: int) -> tuple[int, int]:
     """[start, end) of a trailing window, within 1 minute and RETENTION."""
-    retention = current_app.extensions["settings"].retention
+    retention = stores().settings.retention
     if not 60 <= window_seconds <= retention:
         query_error("window", f"A window lasts from 1 minute to the retention ({retention} s); got {window_seconds} s.")
     end = now if end_us is None else end_us
@@ -240,7 +240,7 @@ def series_range(query: dict) -> tuple[int, int, int]:
     """(start, end, step) in microseconds of a series query; 422 when the
     range is empty or longer than the retention. A start before the retained
     readings moves to the oldest retained instant."""
-    retention = current_app.extensions["settings"].retention
+    retention = stores().settings.retention
     now = now_us()
     end = query.get("end", now)
     start = query["start"]

@@ -8,6 +8,7 @@ import pytest
 
 from service import create_app
 from service.auth.keyring import parse_api_keys
+from service.stores import stores
 
 from .authkeys import KEYS
 
@@ -25,7 +26,7 @@ def make_app(settings, clean_redis):
 
     yield build
     for app in apps:
-        app.extensions["redis"].close()
+        stores(app).client.close()
 
 
 @pytest.fixture

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from service.stores import stores
+
 
 def test_dashboard_page_is_served_with_its_script_and_styles(client):
     page = client.get("/")
@@ -36,4 +38,4 @@ def test_dashboard_page_says_whether_its_data_calls_need_a_key(client, settings)
         assert keyed.test_client().get("/sensors").status_code == 401
         assert keyed.test_client().get("/sensors", headers={"X-API-Key": "k" * 32}).status_code == 200
     finally:
-        keyed.extensions["redis"].close()
+        stores(keyed).client.close()
