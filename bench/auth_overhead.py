@@ -97,7 +97,7 @@ def main() -> None:
         server.start()
         try:
             base = Settings(redis_url=server.url, log_requests=False, log_level="ERROR")
-            keyed_app = create_app(base.replace(api_keys=parse_api_keys(json.dumps(KEYS))))
+            keyed_app = create_app(base.replace(api_keys_text=json.dumps(KEYS)))
             open_app = create_app(base)
             modes = {
                 "open": (open_app.test_client(), {}),

@@ -9,6 +9,7 @@ from flask import Flask
 from . import dashboard, events, heartbeats, ops, orgs, readings, rooms, sensors, sites, toohot, webhooks
 from .auth import init_auth
 from .auth.guard import AccessControl
+from .auth.keyring import api_keys_of
 from .auth.sensors import SensorOrgs
 from .errors import SensorhubApi, register_error_handlers
 from .events.store import EventStore
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None, *, redis_client=None) -> Flask:
 def build_stores(settings: Settings, redis_client=None) -> Stores:
     """Every store, each given the client, its scripts, the settings and the
     stores it uses; a store is built after those it uses."""
+    api_keys = api_keys_of(settings)  # unusable keys stop the start before Redis is reached
     client = redis_client if redis_client is not None else connect(settings)
     scripts = Scripts(client)
     events = EventStore(client, scripts, settings)
@@ -76,7 +78,7 @@ def build_stores(settings: Settings, redis_client=None) -> Stores:
         settings=settings,
         client=client,
         scripts=scripts,
-        access=AccessControl(settings.api_keys, scripts),
+        access=AccessControl(api_keys, scripts),
         sensor_orgs=SensorOrgs(client, scripts),
         events=events,
         heartbeats=heartbeats,
