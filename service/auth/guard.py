@@ -75,7 +75,7 @@ def undeclared_endpoints(app: Flask) -> list[str]:
 
 
 class AccessControl:
-    """Per-app state: the key ring (None in open mode) and the rate limiter."""
+    """Per-app state: the parsed keys, their ring (None in open mode) and the rate limiter."""
 
     def __init__(self, api_keys: tuple[ApiKey, ...], scripts: Scripts):
         self.api_keys = api_keys
