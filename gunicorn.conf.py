@@ -21,10 +21,13 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
 os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
 _owns_metrics_dir = not os.listdir(os.environ["PROMETHEUS_MULTIPROC_DIR"])
 
+from service.auth.keyring import api_keys_of  # noqa: E402
 from service.embedded_redis import EmbeddedRedis  # noqa: E402
 from service.settings import Settings  # noqa: E402
 
 _settings = Settings.from_env()
+# Unusable API keys stop the server here, before it forks workers.
+api_keys_of(_settings)
 
 bind = os.environ.get("BIND", f"0.0.0.0:{_settings.port}")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 
 import marshmallow as ma
-from flask import current_app
 
 from . import timeutil
 from .errors import abort
@@ -68,9 +67,8 @@ def query_error(field: str, message: str):
     abort(422, message, errors={"query": {field: [message]}})
 
 
-def trailing_window(window_seconds: int, end_us: int | None, now: int) -> tuple[int, int]:
-    """[start, end) of a trailing window, within 1 minute and RETENTION."""
-    retention = current_app.extensions["settings"].retention
+def trailing_window(window_seconds: int, end_us: int | None, now: int, retention: int) -> tuple[int, int]:
+    """[start, end) of a trailing window, within 1 minute and ``retention`` (RETENTION, seconds)."""
     if not 60 <= window_seconds <= retention:
         query_error("window", f"A window lasts from 1 minute to the retention ({retention} s); got {window_seconds} s.")
     end = now if end_us is None else end_us
@@ -84,11 +82,10 @@ def window_doc(start: int, end: int) -> dict:
     return {"start": timeutil.us_to_iso(start), "end": timeutil.us_to_iso(end), "seconds": (end - start) // 1_000_000}
 
 
-def series_range(query: dict) -> tuple[int, int, int]:
+def series_range(query: dict, retention: int) -> tuple[int, int, int]:
     """(start, end, step) in microseconds of a series query; 422 when the
-    range is empty or longer than the retention. A start before the retained
-    readings moves to the oldest retained instant."""
-    retention = current_app.extensions["settings"].retention
+    range is empty or longer than ``retention`` (RETENTION, seconds). A start
+    before the retained readings moves to the oldest retained instant."""
     now = timeutil.now_us()
     end = query.get("end", now)
     start = query["start"]

@@ -30,6 +30,20 @@ ALLOWED = {
         "room readings go through the batch checker of POST /data before the readings store ingests them",
     ("service.webhooks.schemas", "service.events.store"):
         "a webhook subscribes to the event types the event store publishes",
+    ("service.webhooks.store", "service.events.store"):
+        "webhook fan-out reads the published events from the event store",
+    ("service.rooms.store", "service.readings.store"):
+        "room readings are ingested by the readings store, with its dedup and statistics",
+    ("service.rooms.store", "service.sensors.store"):
+        "a room's members and their trailing windows come from the sensor registry",
+    ("service.sensors.store", "service.heartbeats.store"):
+        "the sensor overview reads each sensor's liveness and last reading from the heartbeat store",
+    ("service.toohot.store", "service.readings.store"):
+        "thermometer readings are ingested by the readings store, whose dedup decides which value counts",
+    ("service.toohot.store", "service.sites.store"):
+        "a site first seen in a thermometer reading is registered in the site store",
+    ("service.toohot.store", "service.events.store"):
+        "a day turning too hot publishes site.too_hot through the event store",
 }
 
 

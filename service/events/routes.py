@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask import current_app
 from flask_smorest import Blueprint
 
 from ..auth import listing_org, requires
+from ..stores import stores
 from .schemas import EventPageSchema, EventQuerySchema
 
 blp = Blueprint("events", __name__, description="Events: sensors going offline and online, sites too hot.")
@@ -19,7 +19,7 @@ blp = Blueprint("events", __name__, description="Events: sensors going offline a
 @blp.alt_response(503, description="Redis not answering")
 def list_events(query: dict):
     """Events, newest first, filtered by type, sensor and org"""
-    events, next_cursor = current_app.extensions["events"].page(
+    events, next_cursor = stores().events.page(
         types=set(query["type"]) if query.get("type") else None,
         sensor=query.get("sensor"),
         org=listing_org(query.get("org")),

@@ -13,10 +13,9 @@ import time
 import uuid
 
 import orjson
-from flask import Flask
 
 from .. import keys
-from ..redis_client import redis_ext
+from ..redisdb.scripts import Scripts
 from ..settings import Settings
 from ..timeutil import iso_now
 
@@ -29,10 +28,10 @@ SCAN_LIMIT = 5000
 
 
 class EventStore:
-    def __init__(self, app: Flask, settings: Settings):
-        self.client = redis_ext.client_for(app)
+    def __init__(self, client, scripts: Scripts, settings: Settings):
+        self.client = client
         self.max_len = settings.events_max
-        self._publish = redis_ext.register_script(app, __package__, "publish.lua")
+        self._publish = scripts.register(__package__, "publish.lua")
 
     # -- publishing ------------------------------------------------------
 

@@ -12,12 +12,11 @@ from __future__ import annotations
 import time
 
 import orjson
-from flask import Flask
 from redis.exceptions import ResponseError
 
 from .. import keys, units
 from ..events.store import EventStore
-from ..redis_client import ScriptBatch, redis_ext
+from ..redisdb.scripts import ScriptBatch, Scripts
 from ..settings import Settings
 from ..timeutil import iso_now
 
@@ -29,11 +28,11 @@ def _text(value) -> str | None:
 
 
 class HeartbeatStore:
-    def __init__(self, app: Flask, settings: Settings, events: EventStore):
-        self.client = redis_ext.client_for(app)
+    def __init__(self, client, scripts: Scripts, settings: Settings, *, events: EventStore):
+        self.client = client
         self.events = events
         self.offline_after = settings.offline_after
-        self._status = redis_ext.register_script(app, __package__, "status.lua")
+        self._status = scripts.register(__package__, "status.lua")
 
     # -- heartbeats --------------------------------------------------------
 

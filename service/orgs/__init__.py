@@ -4,9 +4,7 @@ threshold under /v1/orgs."""
 from flask import Flask
 
 from .routes import blp
-from .store import OrgStore
 
 
 def register(app: Flask, api) -> None:
     api.register_blueprint(blp)
-    app.extensions["orgs"] = OrgStore(app)

@@ -12,10 +12,8 @@ answer for long: the client's retry of the PUT finishes the fan-out.
 
 from __future__ import annotations
 
-from flask import Flask
-
 from .. import keys, timeutil
-from ..redis_client import ScriptBatch, redis_ext
+from ..redisdb.scripts import ScriptBatch, Scripts
 
 DEFAULT_UNIT = "C"
 DEFAULT_TIMEZONE = "Europe/Brussels"
@@ -42,9 +40,9 @@ def effective(org_id: str, raw: list) -> dict:
 
 
 class OrgStore:
-    def __init__(self, app: Flask):
-        self.client = redis_ext.client_for(app)
-        self._site_copy = redis_ext.register_script(app, __package__, "site_copy.lua")
+    def __init__(self, client, scripts: Scripts):
+        self.client = client
+        self._site_copy = scripts.register(__package__, "site_copy.lua")
 
     def get(self, org_id: str) -> dict | None:
         """The org's settings; None when it was never configured and owns no site."""

@@ -4,10 +4,8 @@ from flask import Flask
 
 from ..fields import ReadingSchema
 from .routes import blp
-from .store import ReadingStore
 
 
 def register(app: Flask, api) -> None:
     api.spec.components.schema("Reading", schema=ReadingSchema)
     api.register_blueprint(blp)
-    app.extensions["readings"] = ReadingStore(app, app.extensions["settings"])

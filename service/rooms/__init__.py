@@ -4,10 +4,8 @@ from flask import Flask
 
 from .routes import blp
 from .schemas import RoomReadingSchema
-from .store import RoomStore
 
 
 def register(app: Flask, api) -> None:
     api.spec.components.schema("RoomReading", schema=RoomReadingSchema)
     api.register_blueprint(blp)
-    app.extensions["rooms"] = RoomStore(app, app.extensions["settings"])

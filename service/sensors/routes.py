@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask import current_app
 from flask_smorest import Blueprint
 
 from .. import timeutil, units
 from ..auth import claim_sensors, listing_org, principal, refuse_foreign_sensors, require_sensor, requires
 from ..errors import abort
 from ..fields import MSG_SENSOR_ID, is_sensor_id
+from ..stores import stores
 from ..timeutil import now_us
 from ..windows import AggregateQuerySchema, UnitQuerySchema, query_error, series_range, trailing_window, window_doc
 from .schemas import (
@@ -35,7 +35,7 @@ blp = Blueprint(
 
 
 def registry():
-    return current_app.extensions["sensors"]
+    return stores().sensors
 
 
 def checked_sensor_id(sensor_id: str) -> str:
@@ -138,7 +138,7 @@ def aggregate(query: dict, sensor_id: str):
     """
     checked_sensor_id(sensor_id)
     require_sensor(sensor_id, f"No sensor {sensor_id}: never registered, no reading received.")
-    start, end = trailing_window(query["window"], query.get("end"), now_us())
+    start, end = trailing_window(query["window"], query.get("end"), now_us(), stores().settings.retention)
     found = registry().windows([sensor_id], start, end)[1][0]
     if not found["known"]:
         abort(404, f"No sensor {sensor_id}: never registered, no reading received.")
@@ -171,7 +171,7 @@ def series(query: dict, sensor_id: str):
     """
     checked_sensor_id(sensor_id)
     require_sensor(sensor_id, f"No sensor {sensor_id}: never registered, no reading received.")
-    start, end, step_us = series_range(query)
+    start, end, step_us = series_range(query, stores().settings.retention)
     found = registry().series(sensor_id, start, end, step_us)
     if not found.known:
         abort(404, f"No sensor {sensor_id}: never registered, no reading received.")
@@ -195,7 +195,7 @@ def series_of_many(query: dict):
     sensor never registered nor heard of, or not of the API key's org, is
     listed in ``unknown`` (no hint which).
     """
-    start, end, step_us = series_range(query)
+    start, end, step_us = series_range(query, stores().settings.retention)
     who = principal()
     series, unknown = [], []
     # The script reads each sensor's org with its series: another org's

@@ -5,10 +5,9 @@ from __future__ import annotations
 import time
 from typing import NamedTuple
 
-from flask import Flask
-
 from .. import keys, timeutil, units
-from ..redis_client import ScriptBatch, redis_ext
+from ..heartbeats.store import HeartbeatStore
+from ..redisdb.scripts import ScriptBatch, Scripts
 from ..settings import Settings
 
 # Metadata fields that have an index set of their own.
@@ -73,13 +72,13 @@ def _series_reply(flat: list, step_us: int) -> SensorSeries:
 
 
 class SensorRegistry:
-    def __init__(self, app: Flask, settings: Settings):
-        self.app = app
-        self.client = redis_ext.client_for(app)
+    def __init__(self, client, scripts: Scripts, settings: Settings, *, heartbeats: HeartbeatStore):
+        self.client = client
+        self.heartbeats = heartbeats
         self.bucket_us = settings.bucket_seconds * 1_000_000
-        self._put_meta = redis_ext.register_script(app, __package__, "put_meta.lua")
-        self._window = redis_ext.register_script(app, __package__, "window.lua")
-        self._series = redis_ext.register_script(app, __package__, "series.lua")
+        self._put_meta = scripts.register(__package__, "put_meta.lua")
+        self._window = scripts.register(__package__, "window.lua")
+        self._series = scripts.register(__package__, "series.lua")
 
     # -- registry ---------------------------------------------------------
 
@@ -155,7 +154,7 @@ class SensorRegistry:
         round trip (single-key commands only); None for a sensor sensorhub
         knows nothing of. Status comes from the heartbeats store, so it is
         the one GET /sensors shows."""
-        heartbeats = self.app.extensions["heartbeats"]
+        heartbeats = self.heartbeats
         pipe = self.client.pipeline(transaction=False)
         for sensor in sensor_ids:
             pipe.hgetall(keys.sensor_meta(sensor))

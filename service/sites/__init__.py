@@ -5,11 +5,9 @@ from flask import Flask
 
 from .routes import blp
 from .schemas import LiveColumnsSchema, LiveEntrySchema
-from .store import SiteStore
 
 
 def register(app: Flask, api) -> None:
     api.spec.components.schema("LiveColumns", schema=LiveColumnsSchema)
     api.spec.components.schema("LiveEntry", schema=LiveEntrySchema)
     api.register_blueprint(blp)
-    app.extensions["sites"] = SiteStore(app, app.extensions["settings"])

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import marshmallow as ma
-from flask import current_app
 from flask_smorest import Blueprint
 
 from ..auth import listing_org, principal, require_org, requires
 from ..errors import abort
 from ..fields import MSG_SITE_ID, is_sensor_id
 from ..jsonio import json_body
+from ..stores import stores
 from ..timeutil import zone_from_name
 from .schemas import (
     ConfigurationHistorySchema,
@@ -59,7 +59,7 @@ _LIVE_BODY = {
 
 
 def _store():
-    return current_app.extensions["sites"]
+    return stores().sites
 
 
 def _checked_site_id(site_id: str) -> str:
@@ -86,7 +86,7 @@ def _copy_org_settings(site: dict) -> None:
     """A site that joins an org gets a copy of the org's settings in its
     record (service/orgs/store.py), read by the too-hot answer."""
     if site["org"] is not None:
-        current_app.extensions["orgs"].copy_to_site(site["id"], site["org"])
+        stores().orgs.copy_to_site(site["id"], site["org"])
 
 
 
@@ -220,7 +220,7 @@ def post_live(site_id: str):
     """Add live entries (column or row form)"""
     site = _site(site_id)
     payload = json_body()
-    max_batch = current_app.extensions["settings"].max_batch
+    max_batch = stores().settings.max_batch
     rows = _entry_count(payload)
     if rows > max_batch:
         abort(413, f"At most {max_batch} entries per post (MAX_BATCH); got {rows}.")

@@ -10,11 +10,10 @@ crash or by a changed org is skipped, never shown wrongly.
 from __future__ import annotations
 
 import orjson
-from flask import Flask
 
 from .. import keys, timeutil
 from ..errors import NotFoundError
-from ..redis_client import redis_ext
+from ..redisdb.scripts import Scripts
 from ..settings import Settings
 from .schemas import COLUMNS
 
@@ -69,13 +68,13 @@ def decode_live_entry(member: bytes) -> dict:
 
 
 class SiteStore:
-    def __init__(self, app: Flask, settings: Settings):
-        self.client = redis_ext.client_for(app)
+    def __init__(self, client, scripts: Scripts, settings: Settings):
+        self.client = client
         self.retention_days = settings.live_retention_days
-        self._create = redis_ext.register_script(app, __package__, "create.lua")
-        self._patch = redis_ext.register_script(app, __package__, "patch.lua")
-        self._configure = redis_ext.register_script(app, __package__, "configure.lua")
-        self._live = redis_ext.register_script(app, __package__, "live.lua")
+        self._create = scripts.register(__package__, "create.lua")
+        self._patch = scripts.register(__package__, "patch.lua")
+        self._configure = scripts.register(__package__, "configure.lua")
+        self._live = scripts.register(__package__, "live.lua")
 
     # -- sites ------------------------------------------------------------
 

@@ -5,10 +5,8 @@ from flask import Flask
 
 from .routes import blp
 from .schemas import TemperatureSchema
-from .store import TooHotStore
 
 
 def register(app: Flask, api) -> None:
     api.spec.components.schema("Temperature", schema=TemperatureSchema)
     api.register_blueprint(blp)
-    app.extensions["toohot"] = TooHotStore(app, app.extensions["settings"])

@@ -10,6 +10,7 @@ from flask import request
 from service import create_app
 from service.auth import listing_org, public, require_all_orgs, requires
 from service.auth.guard import undeclared_endpoints
+from service.stores import stores
 
 from .authkeys import ALL_ADMIN, ALL_INGEST, ALL_READ, ALPHA_READ, KEYS, bearer, reading
 
@@ -29,7 +30,7 @@ def test_open_mode_serves_batch_ingest_and_statistics_without_a_key(client):
 def test_open_mode_is_announced_with_a_warning_at_start(settings, clean_redis, caplog):
     with caplog.at_level(logging.WARNING, logger="sensorhub.auth"):
         app = create_app(settings)
-    app.extensions["redis"].close()
+    stores(app).client.close()
     assert any("no API keys configured" in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
 
 

@@ -7,6 +7,7 @@ import copy
 import pytest
 
 from service import keys
+from service.stores import stores
 
 CONFIG = {
     "id": "willo",
@@ -82,7 +83,7 @@ def test_each_change_is_a_new_version_and_history_keeps_all(client, site):
 
 
 def test_at_answers_the_version_in_force_then(client, site, app):
-    store = app.extensions["sites"]
+    store = stores(app).sites
     store.configure("willo", changed("id", DELETE), now_us=1_600_000_000_000_000)
     katl = changed("battery.vendor", "KATL")
     del katl["id"]
@@ -104,7 +105,7 @@ def test_at_answers_the_version_in_force_then(client, site, app):
 
 
 def test_valid_from_stays_ordered_when_the_clock_goes_back(app, site):
-    store = app.extensions["sites"]
+    store = stores(app).sites
     _, first = store.configure("willo", {"a": 1}, now_us=2_000_000)
     _, second = store.configure("willo", {"a": 2}, now_us=1_000_000)
     assert second["valid_from_us"] == first["valid_from_us"] + 1
