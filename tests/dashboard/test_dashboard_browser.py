@@ -54,7 +54,7 @@ def start_server(redis_url, redis_cluster_mode, **extra_env):
         try:
             if requests.get(base + "/healthz", timeout=1).status_code == 204:
                 break
-        except requests.RequestException  # refused, or too slow to answer yet:
+        except requests.RequestException:  # refused, or too slow to answer yet
             pass
         if process.poll() is not None or time.monotonic() >= deadline:
             stop_server(process)
