@@ -20,6 +20,7 @@ from redis.crc import key_slot
 from redis.exceptions import NoScriptError
 from redis.retry import Retry
 
+from .keys import render_lua
 from .settings import Settings
 
 
@@ -45,7 +46,7 @@ UNAVAILABLE_ERRORS = (
 
 def lua_source(package: str, filename: str) -> str:
     """Text of a ``.lua`` file shipped next to the module that uses it."""
-    return resources.files(package).joinpath(filename).read_text(encoding="utf-8")
+    return render_lua(resources.files(package).joinpath(filename).read_text(encoding="utf-8"))
 
 
 class ScriptBatch:
