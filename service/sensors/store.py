@@ -285,7 +285,7 @@ class SensorRegistry:
         trip and returns ``(its members, aggregates)``; otherwise
         ``(None, aggregates)``.
         """
-        calls = [([keys.sensor(sensor)], [start_us, end_us, self.bucket_us]) for sensor in sensor_ids]
+        calls = [([keys.sensor(sensor), keys.sensor_meta(sensor)], [start_us, end_us, self.bucket_us]) for sensor in sensor_ids]
         replies = run_scripts(self.client, self._window, calls, members_of)
         members = replies.pop() if members_of else None
         results = []
@@ -306,7 +306,9 @@ class SensorRegistry:
 
     def series(self, sensor_id: str, start_us: int, end_us: int, step_us: int) -> SensorSeries:
         """The sensor's readings in [start, end) in steps of ``step_us``."""
-        flat = self._series(keys=[keys.sensor(sensor_id)], args=[start_us, end_us, self.bucket_us, step_us])
+        flat = self._series(
+            keys=[keys.sensor(sensor_id), keys.sensor_meta(sensor_id)], args=[start_us, end_us, self.bucket_us, step_us]
+        )
         return _series_reply(flat, step_us)
 
     def series_many(self, sensor_ids: list[str], start_us: int, end_us: int, step_us: int) -> list[SensorSeries]:
@@ -316,7 +318,11 @@ class SensorRegistry:
             return []
         batch = ScriptBatch(self.client)
         for sensor_id in sensor_ids:
-            batch.script(self._series, [keys.sensor(sensor_id)], [start_us, end_us, self.bucket_us, step_us])
+            batch.script(
+                self._series,
+                [keys.sensor(sensor_id), keys.sensor_meta(sensor_id)],
+                [start_us, end_us, self.bucket_us, step_us],
+            )
         return [_series_reply(flat, step_us) for flat in batch.execute()]
 
     def kind(self, sensor_id: str) -> str | None:
