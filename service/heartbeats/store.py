@@ -70,7 +70,7 @@ class HeartbeatStore:
         cutoff = now - self.offline_after
         calls = [
             (status_keys(sensor_id), [sensor_id, "" if seen is None else repr(seen), repr(cutoff),
-                                                  f"{now:.6f}", iso_now(now), ""])
+                                      f"{now:.6f}", iso_now(now), ""])
             for sensor_id, seen in heard.items()
         ]
         batch = ScriptBatch(self.client)
