@@ -27,6 +27,11 @@ def _text(value) -> str | None:
     return value.decode() if value is not None else None
 
 
+def status_keys(sensor_id: str) -> list[str]:
+    """KEYS of ``status.lua`` for one sensor: liveness hash, outbox, metadata."""
+    return [keys.sensor_heartbeat(sensor_id), keys.sensor_outbox(sensor_id), keys.sensor_meta(sensor_id)]
+
+
 class HeartbeatStore:
     def __init__(self, client, scripts: Scripts, settings: Settings, *, events: EventStore):
         self.client = client
@@ -47,7 +52,7 @@ class HeartbeatStore:
         pipe.zadd(keys.SENSOR_IDS, {sensor_id: 0}, nx=True)
         pipe.execute()
         outbox = self._status(
-            keys=[keys.sensor_heartbeat(sensor_id)],
+            keys=status_keys(sensor_id),
             args=[sensor_id, "", now - self.offline_after, f"{now:.6f}", iso_now(now), mac],
         )
         if outbox:
@@ -64,8 +69,8 @@ class HeartbeatStore:
             return []
         cutoff = now - self.offline_after
         calls = [
-            ([keys.sensor_heartbeat(sensor_id)], [sensor_id, "" if seen is None else repr(seen), repr(cutoff),
-                                                  f"{now:.6f}", iso_now(now), ""])
+            (status_keys(sensor_id), [sensor_id, "" if seen is None else repr(seen), repr(cutoff),
+                                      f"{now:.6f}", iso_now(now), ""])
             for sensor_id, seen in heard.items()
         ]
         batch = ScriptBatch(self.client)

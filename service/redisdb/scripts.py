@@ -7,10 +7,13 @@ from importlib import resources
 from redis.cluster import RedisCluster
 from redis.exceptions import NoScriptError
 
+from ..keys import render_lua
+
 
 def lua_source(package: str, filename: str) -> str:
-    """Text of a ``.lua`` file shipped next to the module that uses it."""
-    return resources.files(package).joinpath(filename).read_text(encoding="utf-8")
+    """Text of a ``.lua`` file shipped next to the module that uses it, its
+    key suffixes and field names rendered from ``service.keys``."""
+    return render_lua(resources.files(package).joinpath(filename).read_text(encoding="utf-8"))
 
 
 class Scripts:

@@ -38,6 +38,11 @@ def index_keys(meta: dict) -> set[str]:
     return found
 
 
+def _sensor_keys(sensor_id: str) -> list[str]:
+    """KEYS of ``window.lua`` and ``series.lua`` for one sensor: statistics and metadata."""
+    return [keys.sensor(sensor_id), keys.sensor_meta(sensor_id)]
+
+
 def run_scripts(client, script, calls: list[tuple[list, list]], members_of: str | None = None) -> list:
     """Run one script for many (KEYS, ARGV) in one round trip (NOSCRIPT-safe;
     on a cluster, one round trip per node); with ``members_of``, SMEMBERS of
@@ -284,7 +289,7 @@ class SensorRegistry:
         trip and returns ``(its members, aggregates)``; otherwise
         ``(None, aggregates)``.
         """
-        calls = [([keys.sensor(sensor)], [start_us, end_us, self.bucket_us]) for sensor in sensor_ids]
+        calls = [(_sensor_keys(sensor), [start_us, end_us, self.bucket_us]) for sensor in sensor_ids]
         replies = run_scripts(self.client, self._window, calls, members_of)
         members = replies.pop() if members_of else None
         results = []
@@ -305,7 +310,7 @@ class SensorRegistry:
 
     def series(self, sensor_id: str, start_us: int, end_us: int, step_us: int) -> SensorSeries:
         """The sensor's readings in [start, end) in steps of ``step_us``."""
-        flat = self._series(keys=[keys.sensor(sensor_id)], args=[start_us, end_us, self.bucket_us, step_us])
+        flat = self._series(keys=_sensor_keys(sensor_id), args=[start_us, end_us, self.bucket_us, step_us])
         return _series_reply(flat, step_us)
 
     def series_many(self, sensor_ids: list[str], start_us: int, end_us: int, step_us: int) -> list[SensorSeries]:
@@ -315,7 +320,7 @@ class SensorRegistry:
             return []
         batch = ScriptBatch(self.client)
         for sensor_id in sensor_ids:
-            batch.script(self._series, [keys.sensor(sensor_id)], [start_us, end_us, self.bucket_us, step_us])
+            batch.script(self._series, _sensor_keys(sensor_id), [start_us, end_us, self.bucket_us, step_us])
         return [_series_reply(flat, step_us) for flat in batch.execute()]
 
     def kind(self, sensor_id: str) -> str | None:

@@ -131,7 +131,7 @@ class WebhookStore:
         return outcomes
 
     def _attempt(self, member: str, lease_end: str) -> str:
-        webhook_id, stream_id = member.split(":", 1)
+        webhook_id, stream_id = member.split(keys.SEPARATOR, 1)
         webhook = self.get(webhook_id)
         fields = self.events.entry(stream_id)
         event_id = ""

@@ -10,6 +10,7 @@ import pytest
 
 from service import keys
 from service.heartbeats.detector import PAGE, OfflineDetector
+from service.heartbeats.store import status_keys
 from service.stores import stores
 
 
@@ -86,7 +87,7 @@ def test_transition_claimed_by_a_process_that_died_is_published_by_the_next_chec
     store.heartbeat("02:00:00:00:00:03", now=t0)
     now = t0 + store.offline_after + 1
     # The claim alone, as a process dying before publishing would leave it.
-    outbox = store._status(keys=[keys.sensor_heartbeat("02:00:00:00:00:03")],
+    outbox = store._status(keys=status_keys("02:00:00:00:00:03"),
                            args=["02:00:00:00:00:03", repr(t0), repr(now - store.offline_after), f"{now:.6f}", "x", ""])
     assert len(outbox) == 1 and clean_redis.xlen(keys.EVENTS_STREAM) == 0
     detector.run_once(now=now + 1)
@@ -98,7 +99,7 @@ def test_event_published_but_not_removed_from_outbox_is_not_published_twice(app,
     t0 = 1_700_000_000.0
     store.heartbeat("02:00:00:00:00:04", now=t0)
     now = t0 + store.offline_after + 1
-    outbox = store._status(keys=[keys.sensor_heartbeat("02:00:00:00:00:04")],
+    outbox = store._status(keys=status_keys("02:00:00:00:00:04"),
                            args=["02:00:00:00:00:04", repr(t0), repr(now - store.offline_after), f"{now:.6f}", "x", ""])
     stores(app).events.publish_outbox("02:00:00:00:00:04", outbox, now)
     clean_redis.rpush(keys.sensor_outbox("02:00:00:00:00:04"), *outbox)  # as if the removal never happened
