@@ -1,7 +1,9 @@
 """gunicorn settings for sensorhub (`make run`, the container, Kubernetes).
 
-When REDIS_URL is unset the master starts an embedded redis-server before
-forking workers and stops it, AOF flushed, after they have drained.
+When REDIS_URL is unset the master locks DATA_DIR (a second sensorhub on
+the same directory exits at once), starts an embedded redis-server once the
+port is bound and before forking workers, restarts it whenever it dies, and
+stops it, AOF flushed, after the workers have drained.
 With WORKER=1 (the default) the master also runs one background worker
 (`python -m service.worker`: offline detection, webhook delivery) as a child
 process, so a single `make run` is complete.
@@ -22,7 +24,7 @@ os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
 _owns_metrics_dir = not os.listdir(os.environ["PROMETHEUS_MULTIPROC_DIR"])
 
 from service.auth.keyring import api_keys_of  # noqa: E402
-from service.embedded_redis import EmbeddedRedis  # noqa: E402
+from service.embedded_redis import DataDirLock, EmbeddedRedis, memory_limit_bytes  # noqa: E402
 from service.settings import Settings  # noqa: E402
 
 _settings = Settings.from_env()
@@ -54,22 +56,39 @@ loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 worker_tmp_dir = os.environ.get("GUNICORN_WORKER_TMP_DIR") or None
 
 _embedded = None
+_data_dir_lock = None
 _worker = None
 
 
 def on_starting(server):
-    global _embedded
+    global _data_dir_lock
     metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
     for name in os.listdir(metrics_dir):
         os.unlink(os.path.join(metrics_dir, name))
     if not os.environ.get("REDIS_URL"):
-        _embedded = EmbeddedRedis(_settings.data_dir)
-        os.environ["REDIS_URL"] = _embedded.start()
-        server.log.info("embedded redis-server started (data in %s)", _embedded.data_dir)
+        # Before anything starts: gunicorn prints the error and exits 1.
+        try:
+            _data_dir_lock = DataDirLock(_settings.data_dir).acquire()
+        except RuntimeError:
+            if _owns_metrics_dir:
+                shutil.rmtree(metrics_dir, ignore_errors=True)
+            raise
 
 
 def when_ready(server):
-    global _worker
+    global _embedded, _worker
+    # The port is bound by now, so an instance that cannot bind never
+    # starts a redis-server on the AOF.
+    if _data_dir_lock is not None:
+        _embedded = EmbeddedRedis(
+            _settings.data_dir, maxmemory=memory_limit_bytes(_settings.redis_maxmemory), lock=_data_dir_lock
+        )
+        os.environ["REDIS_URL"] = _embedded.start()
+        _embedded.supervise(logger=server.log)
+        server.log.info(
+            "embedded redis-server started (pid %s, data in %s, maxmemory %d MiB, restarted if it dies)",
+            _embedded.process.pid, _embedded.data_dir, int(_embedded.extra_config["maxmemory"]) // 2**20,
+        )
     if _settings.worker:
         from service.embedded_redis import _stop_with_parent
 
@@ -96,5 +115,7 @@ def on_exit(server):
     if _embedded is not None:
         _embedded.stop()
         server.log.info("embedded redis-server stopped")
+    if _data_dir_lock is not None:
+        _data_dir_lock.release()
     if _owns_metrics_dir:
         shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

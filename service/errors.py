@@ -12,14 +12,27 @@ from __future__ import annotations
 import logging
 
 import marshmallow as ma
+import redis
 from flask import Flask, g, jsonify
 from flask_smorest import Api
 from flask_smorest import abort as smorest_abort
 from werkzeug.exceptions import HTTPException, InternalServerError, NotFound, ServiceUnavailable
 
+from .metrics import REDIS_OUT_OF_MEMORY
 from .redisdb.connection import UNAVAILABLE_ERRORS, ReplicasNotAcknowledged
 
 log = logging.getLogger("sensorhub.errors")
+
+
+# Redis refuses a write past maxmemory with "-OOM ..."; inside a Lua script
+# Redis 6 wraps it in a script error instead of the OOM error class.
+_OOM_REFUSAL = "OOM command not allowed"
+
+
+def is_out_of_memory(error: Exception) -> bool:
+    return isinstance(error, redis.exceptions.OutOfMemoryError) or (
+        isinstance(error, redis.exceptions.ResponseError) and _OOM_REFUSAL in str(error)
+    )
 
 
 class ErrorSchema(ma.Schema):
@@ -99,9 +112,24 @@ def register_error_handlers(app: Flask, api: SensorhubApi) -> None:
         }
         return api.handle_http_exception(exc)
 
+    def redis_full(error):
+        REDIS_OUT_OF_MEMORY.inc()
+        log.error("redis out of memory", extra={"fields": {"error": str(error), "request_id": g.get("request_id")}})
+        exc = ServiceUnavailable()
+        exc.data = {
+            "message": (
+                "The data store is full (Redis maxmemory reached) and refuses writes; this request was not "
+                "acknowledged. An operator must raise REDIS_MAXMEMORY or free data; retry later."
+            ),
+            "headers": {"Retry-After": "30"},
+        }
+        return api.handle_http_exception(exc)
+
     def unexpected(error):
         if isinstance(error, HTTPException):
             return api.handle_http_exception(error)
+        if is_out_of_memory(error):
+            return redis_full(error)
         log.exception("unhandled error", extra={"fields": {"request_id": g.get("request_id")}})
         exc = InternalServerError()
         exc.data = {"message": "An unexpected error occurred; it has been logged."}

@@ -30,7 +30,13 @@ READINGS = Counter(
     registry=None,
 )
 
-OWN_METRICS = [READINGS]
+REDIS_OUT_OF_MEMORY = Counter(
+    "sensorhub_redis_out_of_memory_total",
+    "Requests refused with 503 because Redis reached its maxmemory (it refuses writes, evicts nothing).",
+    registry=None,
+)
+
+OWN_METRICS = [READINGS, REDIS_OUT_OF_MEMORY]
 
 
 @contextmanager

@@ -8,6 +8,7 @@ by the application factory; tests build ``Settings`` directly.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, fields
 from datetime import UTC, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -67,6 +68,23 @@ def _env_zone(env, name: str) -> tzinfo | None:
         raise SettingsError(f"{name} must be an IANA time zone such as Europe/Brussels, got {raw!r}") from None
 
 
+_MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(%|b|kb|mb|gb|tb)?\s*$", re.IGNORECASE)
+MEMORY_UNITS = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3, "tb": 1024**4}
+
+
+def parse_memory_limit(text: str, name: str = "REDIS_MAXMEMORY") -> tuple[float, str]:
+    """``(number, unit)`` of a share such as ``50%`` or a size such as ``512mb``."""
+    match = _MEMORY.match(text)
+    if not match:
+        raise SettingsError(f"{name} must be a share such as 50% or a size such as 512mb, got {text!r}")
+    number, unit = float(match.group(1)), (match.group(2) or "b").lower()
+    if unit == "%" and not 0 < number <= 100:
+        raise SettingsError(f"{name} as a share must be above 0% and at most 100%, got {text!r}")
+    if unit != "%" and number * MEMORY_UNITS[unit] < 1024**2:
+        raise SettingsError(f"{name} must be at least 1mb, got {text!r}")
+    return number, unit
+
+
 @dataclass(frozen=True)
 class Settings:
     # PORT: the HTTP port gunicorn binds (gunicorn.conf.py reads it).
@@ -83,7 +101,13 @@ class Settings:
     # REDIS_MAX_CONNECTIONS: connection pool size per worker process.
     redis_max_connections: int = 64
     # DATA_DIR: where the embedded redis-server keeps its append-only file.
+    # One sensorhub at a time: a second one on the same directory exits.
     data_dir: str = "./data"
+    # REDIS_MAXMEMORY: memory limit of the embedded redis-server, a share of
+    # the container's (else the machine's) memory such as 50%, or a size
+    # such as 512mb. Past it writes are refused (503), nothing is evicted.
+    # An external Redis (REDIS_URL) is limited by its own configuration.
+    redis_maxmemory: str = "50%"
     # DEDUP_TTL (seconds): a re-sent reading arriving within this long of the
     # first copy is recognised as a duplicate. Must exceed the 24 h lateness
     # sensors are allowed.
@@ -164,6 +188,7 @@ class Settings:
             redis_timeout=_env_float(env, "REDIS_TIMEOUT", 2.0, minimum=0.01),
             redis_max_connections=_env_int(env, "REDIS_MAX_CONNECTIONS", 64, minimum=1),
             data_dir=env.get("DATA_DIR") or "./data",
+            redis_maxmemory=env.get("REDIS_MAXMEMORY") or "50%",
             dedup_ttl=_env_int(env, "DEDUP_TTL", 48 * 3600, minimum=60),
             bucket_seconds=_env_int(env, "BUCKET_SECONDS", 3600, minimum=60),
             max_batch=_env_int(env, "MAX_BATCH", 10_000, minimum=1),
@@ -191,6 +216,7 @@ class Settings:
         return settings
 
     def validate(self) -> None:
+        parse_memory_limit(self.redis_maxmemory)
         if self.redis_url is not None and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise SettingsError("REDIS_URL must start with redis://, rediss:// or unix://")
         if self.dedup_ttl <= 24 * 3600:

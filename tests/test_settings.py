@@ -16,6 +16,7 @@ def test_defaults():
     assert settings.dedup_ttl == 48 * 3600
     assert settings.max_batch == 10_000
     assert settings.assume_tz is None
+    assert settings.redis_maxmemory == "50%"
 
 
 def test_values_are_read_from_the_environment():
@@ -35,6 +36,9 @@ def test_values_are_read_from_the_environment():
         ({"BUCKET_SECONDS": "7000"}, "BUCKET_SECONDS must divide a day"),
         ({"ASSUME_TZ": "Mars/Olympus"}, "IANA time zone"),
         ({"REDIS_CLUSTER": "maybe"}, "REDIS_CLUSTER must be a boolean"),
+        ({"REDIS_MAXMEMORY": "lots"}, "REDIS_MAXMEMORY must be a share such as 50%"),
+        ({"REDIS_MAXMEMORY": "150%"}, "at most 100%"),
+        ({"REDIS_MAXMEMORY": "100kb"}, "at least 1mb"),
     ],
 )
 def test_bad_values_fail_at_start_with_a_clear_message(env, message):
