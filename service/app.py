@@ -14,6 +14,7 @@ from .logs import configure_logging, init_request_logging
 from .metrics import init_metrics
 from .redis_client import redis_ext
 from .settings import Settings
+from .transport import BodyGate
 
 # One module per domain; each registers its blueprint and its Redis store.
 DOMAINS = (readings, ops, sensors, rooms, sites, orgs, toohot, events, heartbeats, webhooks, dashboard)
@@ -44,6 +45,8 @@ def create_app(settings: Settings | None = None, *, redis_client=None) -> Flask:
     init_auth(app, api, settings)
     register_domains(app, api)
     init_metrics(app)
+    app.wsgi_app = BodyGate(app.wsgi_app, max_bytes=settings.max_body_bytes, read_timeout=settings.body_timeout,
+                            reads_per_client=settings.max_body_reads_per_client)
     logging.getLogger("sensorhub").debug("application created")
     return app
 
