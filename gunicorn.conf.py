@@ -23,6 +23,7 @@ _owns_metrics_dir = not os.listdir(os.environ["PROMETHEUS_MULTIPROC_DIR"])
 
 import gunicorn.util  # noqa: E402
 
+from service.auth.keyring import api_keys_of  # noqa: E402
 from service.embedded_redis import EmbeddedRedis  # noqa: E402
 from service.settings import Settings  # noqa: E402
 from service.transport import write_json_error  # noqa: E402
@@ -32,6 +33,8 @@ from service.transport import write_json_error  # noqa: E402
 gunicorn.util.write_error = write_json_error
 
 _settings = Settings.from_env()
+# Unusable API keys stop the server here, before it forks workers.
+api_keys_of(_settings)
 
 bind = os.environ.get("BIND", f"0.0.0.0:{_settings.port}")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))

@@ -26,6 +26,7 @@ from service.auth.keyring import KeyRing, parse_api_keys
 from service.auth.sensors import sensor_orgs
 from service.embedded_redis import EmbeddedRedis
 from service.settings import Settings
+from service.stores import stores
 
 ALL_KEY = "bench_all_orgs_ingest_key_5e8c1a"
 ORG_KEY = "bench_org_ingest_key_2d7f9b3e6c1a"
@@ -73,7 +74,7 @@ def component_costs(app, sensors: int) -> dict[str, float]:
     """What each access-control step costs on its own."""
     ring = KeyRing(parse_api_keys(json.dumps(KEYS)))
     ids = [f"bench-{i}" for i in range(sensors)]
-    limiter = app.extensions["auth"].limiter
+    limiter = stores(app).access.limiter
     counter = [redis_keys.rate_limit("bench000000000000")]
     with app.app_context():
         return {
@@ -96,7 +97,7 @@ def main() -> None:
         server.start()
         try:
             base = Settings(redis_url=server.url, log_requests=False, log_level="ERROR")
-            keyed_app = create_app(base.replace(api_keys=parse_api_keys(json.dumps(KEYS))))
+            keyed_app = create_app(base.replace(api_keys_text=json.dumps(KEYS)))
             open_app = create_app(base)
             modes = {
                 "open": (open_app.test_client(), {}),

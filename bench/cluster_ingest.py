@@ -36,6 +36,7 @@ from service import create_app  # noqa: E402
 from service.embedded_cluster import EmbeddedCluster  # noqa: E402
 from service.embedded_redis import EmbeddedRedis  # noqa: E402
 from service.settings import Settings  # noqa: E402
+from service.stores import stores
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -104,7 +105,7 @@ def run(name: str, url: str, cluster: bool, wait: int, args) -> dict:
     elapsed = post_all(client, bodies)
     cpu = redis_cpu(nodes) - cpu_before
     memory_full = redis_memory(nodes)
-    app.extensions["redis"].close()
+    stores(app).client.close()
     for node in nodes:
         node.close()
     per_reading = (memory_full - memory_sensors) / readings

@@ -18,13 +18,14 @@ from service import create_app
 from service.embedded_redis import EmbeddedRedis
 from service.heartbeats.detector import OfflineDetector
 from service.settings import Settings
+from service.stores import stores
 
 
 def main(sensors: int) -> None:
     with EmbeddedRedis(tempfile.mkdtemp(prefix="sensorhub-bench-"), appendonly=False) as server:
         app = create_app(Settings(redis_url=server.url, log_level="WARNING", log_requests=False))
-        store = app.extensions["heartbeats"]
-        detector = OfflineDetector(app.extensions["redis"], store)
+        store = stores(app).heartbeats
+        detector = OfflineDetector(stores(app).client, store)
         t0 = time.time()
         start = time.perf_counter()
         for n in range(sensors):
@@ -38,7 +39,7 @@ def main(sensors: int) -> None:
         start = time.perf_counter()
         detector.run_once(now=t0 + store.offline_after + 2)
         print(f"next pass, nothing new: {(time.perf_counter() - start) * 1000:.1f} ms")
-        app.extensions["redis"].close()
+        stores(app).client.close()
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from service import create_app, keys, timeutil  # noqa: E402
 from service.embedded_redis import EmbeddedRedis  # noqa: E402
 from service.readings.validation import apply_sensor_units, parse_batch  # noqa: E402
 from service.settings import Settings  # noqa: E402
+from service.stores import stores
 
 BATCH = 10_000
 MINUTE_US = 60 * 1_000_000
@@ -67,7 +68,7 @@ def main() -> int:
     try:
         settings = Settings(redis_url=url, log_requests=False, log_level="WARNING")
         app = create_app(settings)
-        store, registry, client = app.extensions["readings"], app.extensions["sensors"], app.extensions["redis"]
+        store, registry, client = stores(app).readings, stores(app).sensors, stores(app).client
         if args.registered:
             for sensor in range(args.sensors):
                 registry.put(f"sensor-{sensor:05d}", {"kind": "temperature", "org": "bench"})

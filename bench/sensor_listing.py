@@ -20,6 +20,7 @@ import time
 from service import create_app, keys
 from service.embedded_redis import EmbeddedRedis
 from service.settings import Settings
+from service.stores import stores
 
 FLEETS = (10_000, 100_000, 1_000_000)
 
@@ -38,7 +39,7 @@ def best_of_three(client, path: str) -> tuple[float, dict]:
 def main(largest: int) -> None:
     with EmbeddedRedis(tempfile.mkdtemp(prefix="sensorhub-bench-"), appendonly=False) as server:
         app = create_app(Settings(redis_url=server.url, log_level="WARNING", log_requests=False))
-        redis_client, client = app.extensions["redis"], app.test_client()
+        redis_client, client = stores(app).client, app.test_client()
         now = time.time()
         redis_client.set(keys.SENSOR_IDS_COMPLETE, 1)
         for fleet in (size for size in FLEETS if size <= largest):
@@ -55,7 +56,7 @@ def main(largest: int) -> None:
         redis_client.delete(keys.SENSOR_IDS, keys.SENSOR_IDS_COMPLETE)
         unfilled, _ = best_of_three(client, "/v1/sensors?limit=100")
         print(f"index not filled yet: a page {unfilled * 1000:6.0f} ms")
-        registry, steps = app.extensions["sensors"], 1
+        registry, steps = stores(app).sensors, 1
         started = time.perf_counter()
         while registry.fill_id_index():
             steps += 1

@@ -2,7 +2,7 @@
 
 Starts its own redis-server (loopback, no persistence), posts one year of
 10-minute entries (52,560) to one site through the Flask app in posts of
-one day (144 entries, the brief's column form), then reports:
+one day (144 entries, the column form), then reports:
 
 - bytes of Redis memory per live entry (MEMORY USAGE of the site's sorted
   set, exact: SAMPLES 0), and of the site record with one configuration;
@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from service import create_app, keys
 from service.embedded_redis import EmbeddedRedis
 from service.settings import Settings
+from service.stores import stores
 
 CONFIG = {
     "battery": {"vendor": "Tesla", "capacity_kwh": 3100, "max_power_kw": 400},
@@ -59,7 +60,7 @@ def main() -> None:
 def run(redis_url: str, days: int) -> None:
     app = create_app(Settings(redis_url=redis_url, log_requests=False, log_level="WARNING"))
     client = app.test_client()
-    redis = app.extensions["redis"]
+    redis = stores(app).client
     redis.flushall()
     assert client.post("/v1/sites", json={"id": "bench", "name": "Bench", "location": "north"}).status_code == 201
     assert client.put("/v1/sites/bench/configuration", json=CONFIG).status_code == 201

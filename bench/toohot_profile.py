@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from service import create_app  # noqa: E402
 from service.embedded_redis import EmbeddedRedis  # noqa: E402
 from service.settings import Settings  # noqa: E402
+from service.stores import stores
 
 ROUND_TRIPS = [0]
 _send = redis.connection.Connection.send_packed_command
@@ -91,7 +92,7 @@ def main() -> int:
                 pstats.Stats(profiler, stream=out).sort_stats(args.sort).print_stats(args.profile)
                 print(out.getvalue())
         finally:
-            app.extensions["redis"].close()
+            stores(app).client.close()
             server.stop()
     return 0
 

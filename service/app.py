@@ -8,15 +8,29 @@ from flask import Flask
 
 from . import dashboard, events, heartbeats, ops, orgs, readings, rooms, sensors, sites, toohot, webhooks
 from .auth import init_auth
+from .auth.guard import AccessControl
+from .auth.keyring import api_keys_of
+from .auth.sensors import SensorOrgs
 from .errors import SensorhubApi, register_error_handlers
+from .events.store import EventStore
+from .heartbeats.store import HeartbeatStore
 from .jsonio import OrjsonProvider
 from .logs import configure_logging, init_request_logging
 from .metrics import init_metrics
-from .redis_client import redis_ext
+from .orgs.store import OrgStore
+from .readings.store import ReadingStore
+from .redisdb.connection import connect
+from .redisdb.scripts import Scripts
+from .rooms.store import RoomStore
+from .sensors.store import SensorRegistry
 from .settings import Settings
+from .sites.store import SiteStore
+from .stores import EXTENSION, Stores
+from .toohot.store import TooHotStore
 from .transport import BodyGate
+from .webhooks.store import WebhookStore
 
-# One module per domain; each registers its blueprint and its Redis store.
+# One module per domain; each registers its blueprint (its store is built by build_stores).
 DOMAINS = (readings, ops, sensors, rooms, sites, orgs, toohot, events, heartbeats, webhooks, dashboard)
 
 
@@ -34,15 +48,15 @@ def create_app(settings: Settings | None = None, *, redis_client=None) -> Flask:
         OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
     )
-    app.extensions["settings"] = settings
     configure_logging(settings.log_level)
-    register_extensions(app, settings, redis_client)
+    built = build_stores(settings, redis_client)
+    app.extensions[EXTENSION] = built
     api = SensorhubApi(app)
     register_error_handlers(app, api)
     # Request ids first, so 401/403/429 answers carry one; access control
     # before the domains, whose routes it documents as they register.
     init_request_logging(app, settings.log_requests)
-    init_auth(app, api, settings)
+    init_auth(app, api, built.access)
     register_domains(app, api)
     init_metrics(app)
     app.wsgi_app = BodyGate(app.wsgi_app, max_bytes=settings.max_body_bytes, read_timeout=settings.body_timeout,
@@ -51,8 +65,34 @@ def create_app(settings: Settings | None = None, *, redis_client=None) -> Flask:
     return app
 
 
-def register_extensions(app: Flask, settings: Settings, redis_client) -> None:
-    redis_ext.init_app(app, settings, client=redis_client)
+def build_stores(settings: Settings, redis_client=None) -> Stores:
+    """Every store, each given the client, its scripts, the settings and the
+    stores it uses; a store is built after those it uses."""
+    api_keys = api_keys_of(settings)  # unusable keys stop the start before Redis is reached
+    client = redis_client if redis_client is not None else connect(settings)
+    scripts = Scripts(client)
+    events = EventStore(client, scripts, settings)
+    heartbeats = HeartbeatStore(client, scripts, settings, events=events)
+    readings = ReadingStore(client, scripts, settings)
+    sensors = SensorRegistry(client, scripts, settings, heartbeats=heartbeats)
+    orgs = OrgStore(client, scripts)
+    sites = SiteStore(client, scripts, settings)
+    return Stores(
+        settings=settings,
+        client=client,
+        scripts=scripts,
+        access=AccessControl(api_keys, scripts),
+        sensor_orgs=SensorOrgs(client, scripts),
+        events=events,
+        heartbeats=heartbeats,
+        readings=readings,
+        sensors=sensors,
+        rooms=RoomStore(client, settings, readings=readings, registry=sensors),
+        orgs=orgs,
+        sites=sites,
+        toohot=TooHotStore(client, scripts, settings, sites=sites, orgs=orgs, readings=readings, events=events),
+        webhooks=WebhookStore(client, scripts, settings, events=events),
+    )
 
 
 def register_domains(app: Flask, api: SensorhubApi) -> None:

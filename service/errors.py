@@ -17,7 +17,7 @@ from flask_smorest import Api
 from flask_smorest import abort as smorest_abort
 from werkzeug.exceptions import HTTPException, InternalServerError, NotFound, ServiceUnavailable
 
-from .redis_client import UNAVAILABLE_ERRORS, ReplicasNotAcknowledged
+from .redisdb.connection import UNAVAILABLE_ERRORS, ReplicasNotAcknowledged
 
 log = logging.getLogger("sensorhub.errors")
 

@@ -36,7 +36,7 @@ Cross-sensor keys (no tag; each is one key, so one slot on a cluster):
     ``sensors:registered`` (scan position in the hash ``sensors:ids:fill``),
     then sets ``sensors:ids:complete``; until then listings read every id.
 
-Site keys (tag = site id; brief 003, shared with brief 000):
+Site keys (tag = site id; energy sites and the offices of too hot or not):
 
 ``site:{id}``
     hash of the site record: ``id``, ``name``, ``location``, ``created_at``,
@@ -64,7 +64,7 @@ and checked against the record on read, so a stale entry is harmless):
     the same, for the sites of one org / one location.
 
 Site ids use the sensor-id charset, so they cannot break out of their tag.
-Heartbeats, status and events (brief 004):
+Heartbeats, status and events:
 
 ``sensor:{id}:hb``
     hash of a sensor's liveness: ``status`` (online/offline, as last
@@ -135,7 +135,7 @@ Building and room ids are 1 to 60 characters of ``A-Z a-z 0-9 _ -`` (no
 ``.`` or ``:``), so ``sensors:room:<b>:<r>`` and a room's default sensor id
 ``room.<b>.<r>`` are unambiguous.
 
-Too hot or not (brief 000; tag = site id, so one script updates a site-day):
+Too hot or not (tag = site id, so one script updates a site-day):
 
 ``site:{id}:day:<YYYY-MM-DD>``
     hash of one local day of a site (the site's time zone): ``readings``
@@ -182,9 +182,115 @@ is refreshed by the reader.
 
 Sensor ids are restricted to ``A-Z a-z 0-9 . _ : -`` (no braces), so an id
 can never break out of its hash tag.
+
+Lua scripts spell none of this layout: a ``{{NAME}}`` in a ``.lua`` file
+stands for the constant ``NAME`` of this module (a key suffix or separator,
+or a hash field such as ``SensorMeta.ORG``), and ``render_lua`` replaces it
+by that value, quoted, once when the script is loaded. The key builders below
+use the same constants, so one change here changes Python and Lua alike.
 """
 
 from __future__ import annotations
+
+import re
+
+# Suffixes appended to a tagged key (``sensor:{id}``, ``site:{id}``) and the
+# separator of the parts that follow (also of a delivery member
+# ``<webhook id>:<stream id>``); Lua derives keys from declared ones with them.
+SEPARATOR = ":"
+READINGS_SUFFIX = ":r:"
+META_SUFFIX = ":meta"
+HEARTBEAT_SUFFIX = ":hb"
+OUTBOX_SUFFIX = ":outbox"
+CONFIG_SUFFIX = ":config"
+LIVE_SUFFIX = ":live"
+DAY_SUFFIX = ":day:"
+MINUTES_SUFFIX = ":minutes"
+SEEN_SUFFIX = ":seen:"
+SEEN_FRACTION_SUFFIX = ":seenf"
+
+
+class SensorStats:
+    """Fields of the statistics hash ``sensor:{id}``."""
+
+    GEN = "gen"
+    COUNT = "count"
+    SUM = "sum"
+    LAST_US = "last_us"
+    LAST_ISO = "last_iso"
+    LAST_VALUE = "last_value"
+
+
+class SensorMeta:
+    """Fields of the metadata hash ``sensor:{id}:meta``."""
+
+    ORG = "org"
+    SITE = "site"
+    BUILDING = "building"
+    ROOM = "room"
+    KIND = "kind"
+    UNIT = "unit"
+    INPUT_UNIT = "input_unit"
+    MAC = "mac"
+    NAME = "name"
+    REGISTERED = "registered"
+    UPDATED = "updated"
+
+
+class SensorHeartbeat:
+    """Fields of the liveness hash ``sensor:{id}:hb``."""
+
+    STATUS = "status"
+    SINCE = "since"
+    HEARD_AT = "heard_at"
+    LAST_HB = "last_hb"
+    MAC = "mac"
+    SEQ = "seq"
+
+
+class SiteRecord:
+    """Fields of the site record hash ``site:{id}``."""
+
+    ID = "id"
+    NAME = "name"
+    LOCATION = "location"
+    CREATED_AT = "created_at"
+    UPDATED_AT = "updated_at"
+    ORG = "org"
+    TIMEZONE = "timezone"
+    THRESHOLD = "threshold"
+    CONFIG_VERSION = "config_version"
+    CONFIG_DOC = "config_doc"
+    CONFIG_FROM_US = "config_from_us"
+    ORG_COPY = "org_copy"
+    ORG_VERSION = "org_version"
+    ORG_UNIT = "org_unit"
+    ORG_TIMEZONE = "org_timezone"
+    ORG_THRESHOLD = "org_threshold"
+
+
+class SiteDay:
+    """Fields of the day hash ``site:{id}:day:<date>``."""
+
+    READINGS = "readings"
+    MAX = "max"
+    MAX_AT = "max_at"
+    HOT_MAX = "hot_max"
+    HOT_THRESHOLD = "hot_threshold"
+    HOT_PUBLISHED = "hot_published"
+
+
+class StreamEntry:
+    """Fields of an entry of the event stream ``{events}:stream``."""
+
+    ID = "id"
+    TYPE = "type"
+    SUBJECT = "subject"
+    ORG = "org"
+    EVENT = "event"
+
+
+FIELD_GROUPS = (SensorStats, SensorMeta, SensorHeartbeat, SiteRecord, SiteDay, StreamEntry)
 
 
 def sensor(sensor_id: str) -> str:
@@ -194,7 +300,7 @@ def sensor(sensor_id: str) -> str:
 
 def sensor_bucket(sensor_id: str, gen: int | str, bucket: int | str) -> str:
     """Readings of one sensor in one time bucket of one clear generation."""
-    return f"sensor:{{{sensor_id}}}:r:{gen}:{bucket}"
+    return f"{sensor(sensor_id)}{READINGS_SUFFIX}{gen}{SEPARATOR}{bucket}"
 
 
 SENSORS_SEEN = "sensors:seen"
@@ -203,7 +309,7 @@ SENSOR_IDS_COMPLETE = "sensors:ids:complete"
 SENSOR_IDS_FILL = "sensors:ids:fill"
 
 
-# -- sites (brief 003) -------------------------------------------------------
+# -- sites ----------------------------------------------------------------
 
 
 def site(site_id: str) -> str:
@@ -213,12 +319,12 @@ def site(site_id: str) -> str:
 
 def site_configurations(site_id: str) -> str:
     """Every configuration version of one site, oldest first."""
-    return f"site:{{{site_id}}}:config"
+    return site(site_id) + CONFIG_SUFFIX
 
 
 def site_live(site_id: str) -> str:
     """Live entries of one site, scored by instant."""
-    return f"site:{{{site_id}}}:live"
+    return site(site_id) + LIVE_SUFFIX
 
 
 SITES_ALL = "sites:all"
@@ -230,17 +336,17 @@ def sites_by_org(org: str) -> str:
 
 def sites_by_location(location: str) -> str:
     return f"sites:location:{location}"
-# -- heartbeats, status, events, webhooks (brief 004) ----------------------
+# -- heartbeats, status, events, webhooks ---------------------------------
 
 
 def sensor_heartbeat(sensor_id: str) -> str:
     """Liveness hash of one sensor (status, last heartbeat, MAC address)."""
-    return f"sensor:{{{sensor_id}}}:hb"
+    return sensor(sensor_id) + HEARTBEAT_SUFFIX
 
 
 def sensor_outbox(sensor_id: str) -> str:
     """The sensor's claimed transition events not yet in the stream."""
-    return f"sensor:{{{sensor_id}}}:outbox"
+    return sensor(sensor_id) + OUTBOX_SUFFIX
 
 
 EVENTS_STREAM = "{events}:stream"
@@ -256,13 +362,13 @@ WEBHOOK_DEAD_INDEX = "{events}:dead:index"
 
 def webhook_dead_index_of(org: str) -> str:
     """Order of one org's dead letters (``replay.lua`` derives it the same way)."""
-    return f"{WEBHOOK_DEAD_INDEX}:{org}"
+    return f"{WEBHOOK_DEAD_INDEX}{SEPARATOR}{org}"
 # -- sensor registry, windows, buildings and rooms ------------------------
 
 
 def sensor_meta(sensor_id: str) -> str:
     """Metadata hash of a registered sensor (same tag as its readings)."""
-    return f"sensor:{{{sensor_id}}}:meta"
+    return sensor(sensor_id) + META_SUFFIX
 
 
 SENSORS_REGISTERED = "sensors:registered"
@@ -283,25 +389,55 @@ def org(org_id: str) -> str:
     return f"org:{{{org_id}}}"
 
 
-# -- too hot or not (brief 000) -------------------------------------------
+# -- too hot or not -------------------------------------------------------
 
 
 def site_day(site_id: str, date: str) -> str:
     """State of one local day of a site; the other day keys are derived from
     it (suffixes ``:minutes``, ``:seenf``, ``:seen:<sensor>``) inside Lua."""
-    return f"site:{{{site_id}}}:day:{date}"
+    return site(site_id) + DAY_SUFFIX + date
 
 
 def site_day_minutes(site_id: str, date: str) -> str:
-    return f"site:{{{site_id}}}:day:{date}:minutes"
+    return site_day(site_id, date) + MINUTES_SUFFIX
 
 
 # -- access control -------------------------------------------------------
 
 # Field of ``sensor_meta`` whose value scopes org API keys.
-SENSOR_ORG_FIELD = "org"
+SENSOR_ORG_FIELD = SensorMeta.ORG
 
 
 def rate_limit(key_id: str) -> str:
     """Request counter of one API key (by key id) in its current window."""
     return f"ratelimit:{{{key_id}}}"
+
+
+# -- Lua scripts ----------------------------------------------------------
+
+_PLACEHOLDER = re.compile(r"\{\{([\w.]*)\}\}")
+
+
+def lua_names() -> dict[str, str]:
+    """Every name a ``.lua`` file may use as ``{{NAME}}``, with its value."""
+    names = {name: value for name, value in globals().items() if name == "SEPARATOR" or name.endswith("_SUFFIX")}
+    for group in FIELD_GROUPS:
+        names.update({f"{group.__name__}.{name}": value for name, value in vars(group).items() if name.isupper()})
+    return names
+
+
+def render_lua(text: str) -> str:
+    """A script's text with each ``{{NAME}}`` replaced by a Lua string literal
+    of this module's value of ``NAME``; an unknown name is a ``KeyError``."""
+    names = lua_names()
+
+    def literal(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in names:
+            raise KeyError(f"{{{{{name}}}}} is not a key suffix or field of service/keys.py")
+        value = names[name]
+        if re.search(r"['\\\n]", value):
+            raise ValueError(f"{name} = {value!r} cannot be quoted as it is in Lua")
+        return f"'{value}'"
+
+    return _PLACEHOLDER.sub(literal, text)

@@ -119,9 +119,9 @@ class Settings:
     # every entry (about 8 MB of Redis per site-year at one entry per 10
     # minutes; bench/sites_live.py).
     live_retention_days: int = 0
-    # -- heartbeats, offline detection, events, webhooks (brief 004) --------
+    # -- heartbeats, offline detection, events, webhooks ---------------------
     # OFFLINE_AFTER (seconds): a sensor heard of neither by heartbeat nor by
-    # reading for this long is offline (the brief's 10 minutes).
+    # reading for this long is offline (10 minutes by default).
     offline_after: float = 600.0
     # OFFLINE_CHECK_INTERVAL (seconds): how often a worker looks for sensors
     # that went silent or came back.
@@ -151,8 +151,9 @@ class Settings:
     # API_KEYS: JSON {"<key>": {"role": "ingest"|"read"|"admin", "org": "<org id>"|"*",
     # "rate_limit": <requests per second, optional>}}; or API_KEYS_FILE: a file
     # holding that JSON. Neither set: open mode (no key asked, a warning at
-    # start). Parsed into digests (service.auth.keyring): no key is kept.
-    api_keys: tuple = field(default=(), repr=False)
+    # start). Kept as text, never shown (repr=False); service.auth.keyring
+    # parses it at start into digests (api_keys_of).
+    api_keys_text: str | None = field(default=None, repr=False)
     # REDIS_WAIT_REPLICAS: after the writes of a request, WAIT until this many
     # replicas of each written Redis node acknowledged them (0: don't wait).
     # Fewer acknowledgements within REDIS_WAIT_TIMEOUT_MS answer 503 (the
@@ -192,7 +193,7 @@ class Settings:
             webhook_allow_private=_env_bool(env, "WEBHOOK_ALLOW_PRIVATE", False),
             events_max=_env_int(env, "EVENTS_MAX", 100_000, minimum=100),
             toohot_retention_days=_env_int(env, "TOOHOT_RETENTION_DAYS", 3, minimum=2),
-            api_keys=_env_api_keys(env),
+            api_keys_text=_env_api_keys_text(env),
             redis_wait_replicas=_env_int(env, "REDIS_WAIT_REPLICAS", 0),
             redis_wait_timeout_ms=_env_int(env, "REDIS_WAIT_TIMEOUT_MS", 500, minimum=1),
         )
@@ -215,11 +216,21 @@ class Settings:
         return Settings(**values)
 
 
-def _env_api_keys(env) -> tuple:
-    # Imported here: service.auth imports this module.
-    from .auth.keyring import ApiKeysError, load_api_keys
+def _env_api_keys_text(env) -> str | None:
+    """The JSON of API_KEYS, or of the file API_KEYS_FILE names; None when neither is set.
 
-    try:
-        return load_api_keys(env)
-    except ApiKeysError as exc:
-        raise SettingsError(str(exc)) from None
+    Its errors, like the parser's (service.auth.keyring), never carry the
+    text: raised ``from None``, so no traceback shows it."""
+    text = env.get("API_KEYS") or None
+    path = env.get("API_KEYS_FILE") or None
+    if text is not None and path is not None:
+        raise SettingsError("set API_KEYS or API_KEYS_FILE, not both") from None
+    if path is not None:
+        try:
+            with open(path, encoding="utf-8") as file:
+                text = file.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SettingsError(f"API_KEYS_FILE {path!r} cannot be read: {exc.__class__.__name__}") from None
+        if not text.strip():
+            raise SettingsError(f"API_KEYS_FILE {path!r} is empty") from None
+    return text

@@ -1,4 +1,4 @@
-"""The fleet simulator of brief 000, against a running sensorhub.
+"""The fleet simulator of too hot or not, against a running sensorhub.
 
 ``python -m service.simulate --url http://127.0.0.1:8080`` plays N sites
 (default 1,000) across orgs, one reading a minute each over the last

@@ -1,13 +1,19 @@
-"""Reading instants: ISO 8601 parsing, microsecond arithmetic, formatting.
+"""Time in sensorhub: instants, the clock, time zones and local days.
 
 An instant is a point in time whatever offset it was written in: readings
 are identified by microseconds since the Unix epoch (UTC), and the text is
-kept in the offset it was sent in for display.
+kept in the offset it was sent in for display. Server times (heartbeats,
+events, webhooks) are written in UTC with milliseconds.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, tzinfo
+import math
+import re
+import time
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ONE_US = timedelta(microseconds=1)
@@ -70,3 +76,61 @@ def us_to_datetime(us: int) -> datetime:
 
 def us_to_iso(us: int) -> str:
     return us_to_datetime(us).isoformat().replace("+00:00", "Z")
+
+
+def now_us() -> int:
+    """The server's clock in microseconds since the epoch."""
+    return time.time_ns() // 1000
+
+
+def iso_now(now: float) -> str:
+    """A server time (seconds since the epoch) as ISO 8601 UTC with milliseconds."""
+    return datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+_UNENCODED_PLUS = re.compile(r" (\d\d:?\d\d)$")
+
+
+def parse_query_instant(text: str) -> int:
+    """Microseconds since the epoch of an ISO 8601 instant or epoch seconds.
+
+    A "+" offset sent unencoded in a query string arrives as a space; it is
+    read back as "+".
+    """
+    try:
+        seconds = float(text)
+    except ValueError:
+        return parse_instant(_UNENCODED_PLUS.sub(r"+\1", text))[0]
+    if not math.isfinite(seconds):
+        raise ValueError(MSG_RANGE)
+    us = round(seconds * 1_000_000)
+    if not MIN_US <= us < MAX_US:
+        raise ValueError(MSG_RANGE)
+    return us
+
+
+# -- time zones and local days -------------------------------------------------
+
+
+def zone_from_name(name: str | None) -> tzinfo:
+    """The zone of a ``timezone`` setting (a site's, an org's); UTC when there
+    is none. ZoneInfoNotFoundError or ValueError for an unknown name."""
+    if not name or name.upper() == "UTC":
+        return UTC
+    return ZoneInfo(name)
+
+
+@lru_cache(maxsize=256)
+def zone(name: str) -> tzinfo:
+    """``zone_from_name``, remembered: for names already known to be valid."""
+    return zone_from_name(name)
+
+
+@lru_cache(maxsize=4096)
+def day_bounds(zone_name: str, day: date) -> tuple[int, int]:
+    """(first, last+1) microsecond of a local day: 23, 24 or 25 hours long."""
+    tz = zone(zone_name)
+    start = datetime(day.year, day.month, day.day, tzinfo=tz)
+    following = day + timedelta(days=1)
+    end = datetime(following.year, following.month, following.day, tzinfo=tz)
+    return (start - EPOCH) // ONE_US, (end - EPOCH) // ONE_US

@@ -42,6 +42,10 @@ KIND_OF_UNIT: dict[str, str] = {unit: kind.name for kind in KINDS.values() for u
 UNITS = tuple(KIND_OF_UNIT)
 
 MSG_UNIT = f"Not a known unit; one of: {', '.join(UNITS)}."
+# Temperature units, for the routes that take temperatures only (orgs, too
+# hot or not, rooms).
+TEMPERATURE_UNITS = KINDS["temperature"].units
+MSG_TEMPERATURE_UNIT = "Must be one of: C, F, K."
 
 
 def _to_celsius(value: float, unit: str) -> float:

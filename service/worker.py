@@ -20,8 +20,9 @@ import threading
 
 from .app import create_app
 from .heartbeats.detector import OfflineDetector
-from .redis_client import UNAVAILABLE_ERRORS, redis_ext
+from .redisdb.connection import UNAVAILABLE_ERRORS
 from .settings import Settings
+from .stores import stores
 from .webhooks.store import consumer_name
 
 log = logging.getLogger("sensorhub.worker")
@@ -35,12 +36,13 @@ class Worker:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.app = create_app(settings)
-        self.client = redis_ext.client_for(self.app)
+        built = stores(self.app)
+        self.client = built.client
         self.stop = threading.Event()
         self.consumer = consumer_name()
-        self.detector = OfflineDetector(self.client, self.app.extensions["heartbeats"])
-        self.webhooks = self.app.extensions["webhooks"]
-        self.registry = self.app.extensions["sensors"]
+        self.detector = OfflineDetector(self.client, built.heartbeats)
+        self.webhooks = built.webhooks
+        self.registry = built.sensors
 
     def _loop(self, name: str, step, pause: float) -> None:
         while not self.stop.is_set():

@@ -17,6 +17,7 @@ from redis.cluster import RedisCluster
 from service import create_app
 from service.embedded_redis import EmbeddedRedis
 from service.settings import Settings
+from service.stores import stores
 
 
 @pytest.fixture(scope="session")
@@ -65,7 +66,7 @@ def app(settings, clean_redis):
     app = create_app(settings)
     app.config["TESTING"] = True
     yield app
-    app.extensions["redis"].close()
+    stores(app).client.close()
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """Scenarios of HotScript in a gevent-patched process, as gunicorn's gevent
-workers run it; ``tests/test_redis_client.py`` runs this file in a child
+workers run it; ``tests/test_redisdb.py`` runs this file in a child
 process (monkey-patching the test process itself would change every other
 test) and checks the JSON it prints.
 
@@ -16,7 +16,7 @@ import sys  # noqa: E402
 import gevent  # noqa: E402
 import redis  # noqa: E402
 
-from service.redis_client import HotScript  # noqa: E402
+from service.redisdb.roundtrips import HotScript  # noqa: E402
 
 # Echoes its key and argument; fails for the argument "fail".
 ECHO = """

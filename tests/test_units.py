@@ -9,8 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from service import units
-from service.readings.schemas import ReadingSchema
+from service.fields import ReadingSchema
 from service.readings.validation import BatchError, Canonical, apply_sensor_units, parse_batch
+from service.stores import stores
 
 BUCKET_US = 3600 * 1_000_000
 
@@ -131,7 +132,7 @@ def test_lean_checker_and_schema_agree_on_readings_with_units(batch):
 def test_sensor_meta_script_reads_kind_input_unit_and_org_even_after_a_script_flush(app, client, redis_client):
     client.put("/v1/sensors/f", json={"kind": "temperature", "unit": "F"})
     client.put("/v1/sensors/bare", json={"org": "acme"})
-    store = app.extensions["readings"]
+    store = stores(app).readings
     assert store.sensor_meta(["f", "bare", "never"]) == (
         {"f": ("temperature", "F")},
         {"f": None, "bare": "acme", "never": None},

@@ -9,11 +9,11 @@ from apispec import BasePlugin
 from flask import Flask, current_app, g, request
 
 from ..errors import abort
-from ..settings import Settings
+from ..redisdb.scripts import Scripts
+from ..stores import stores
 from .keyring import RECOMMENDED_KEY_LENGTH, ROLES, ApiKey, KeyRing
 from .principal import OPEN, Principal
 from .ratelimit import RateLimiter
-from .sensors import SensorOrgs
 
 log = logging.getLogger("sensorhub.auth")
 
@@ -75,11 +75,12 @@ def undeclared_endpoints(app: Flask) -> list[str]:
 
 
 class AccessControl:
-    """Per-app state: the key ring (None in open mode) and the rate limiter."""
+    """Per-app state: the parsed keys, their ring (None in open mode) and the rate limiter."""
 
-    def __init__(self, app: Flask, api_keys: tuple[ApiKey, ...]):
+    def __init__(self, api_keys: tuple[ApiKey, ...], scripts: Scripts):
+        self.api_keys = api_keys
         self.ring = KeyRing(api_keys, self._principal_of) if api_keys else None
-        self.limiter = RateLimiter(app) if any(k.rate_limit for k in api_keys) else None
+        self.limiter = RateLimiter(scripts) if any(k.rate_limit for k in api_keys) else None
         # (endpoint, method) -> (view, role it needs): looked up once per route.
         self.routes: dict[tuple, tuple] = {}
 
@@ -110,7 +111,7 @@ def _check_access() -> None:
     asked = request._get_current_object()  # one context lookup, not one per attribute
     if is_exempt(asked.path):
         return
-    access: AccessControl = current_app.extensions["auth"]
+    access = stores().access
     route = (asked.endpoint, asked.method)
     try:
         view, needed = access.routes[route]
@@ -183,17 +184,14 @@ def _document(api, rate_limited: bool) -> None:
     spec.plugins.append(plugin)
 
 
-def init_auth(app: Flask, api, settings: Settings) -> None:
+def init_auth(app: Flask, api, access: AccessControl) -> None:
     """Install access control; call before the domains register their routes."""
-    access = AccessControl(app, settings.api_keys)
-    app.extensions["auth"] = access
-    app.extensions["auth.sensor_orgs"] = SensorOrgs(app)
     if access.ring is None:
         log.warning(
             "no API keys configured (API_KEYS, API_KEYS_FILE): every endpoint is open to anyone who can reach it"
         )
     else:
-        for api_key in settings.api_keys:
+        for api_key in access.api_keys:
             if api_key.length < RECOMMENDED_KEY_LENGTH:
                 log.warning(
                     "short API key",

@@ -4,8 +4,8 @@ Only SHA-256 digests of the keys are kept once the setting is parsed; a key
 is named everywhere else (errors, logs, Redis) by its *key id*, the first 16
 hex digits of that digest, which cannot be turned back into the key.
 
-This module imports nothing from Flask or the rest of sensorhub, so
-``service.settings`` can use it at start.
+This module imports nothing from Flask and nothing of sensorhub but its
+settings, so the server can check the keys before it starts workers.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import hmac
 import json
 import re
 from dataclasses import dataclass, field
+
+from ..settings import Settings, SettingsError
 
 ROLES = ("ingest", "read", "admin")
 ALL_ORGS = "*"
@@ -27,7 +29,7 @@ RECOMMENDED_KEY_LENGTH = 24
 
 
 class ApiKeysError(ValueError):
-    """API_KEYS (or the file API_KEYS_FILE names) cannot be used."""
+    """The JSON of API_KEYS (or of the file API_KEYS_FILE names) cannot be used."""
 
 
 def digest_of(key: str) -> bytes:
@@ -100,23 +102,17 @@ def parse_api_keys(text: str) -> tuple[ApiKey, ...]:
     return keys
 
 
-def load_api_keys(env) -> tuple[ApiKey, ...]:
-    """The keys named by API_KEYS or API_KEYS_FILE in ``env``; () when neither is set."""
-    text = env.get("API_KEYS") or None
-    path = env.get("API_KEYS_FILE") or None
-    if text is not None and path is not None:
-        raise ApiKeysError("set API_KEYS or API_KEYS_FILE, not both")
-    if path is not None:
-        try:
-            with open(path, encoding="utf-8") as file:
-                text = file.read()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ApiKeysError(f"API_KEYS_FILE {path!r} cannot be read: {exc.__class__.__name__}") from None
-        if not text.strip():
-            raise ApiKeysError(f"API_KEYS_FILE {path!r} is empty")
-    if text is None:
+def api_keys_of(settings: Settings) -> tuple[ApiKey, ...]:
+    """The keys of ``settings`` (API_KEYS or API_KEYS_FILE); () in open mode.
+
+    Raises SettingsError, like any setting sensorhub cannot use at start.
+    """
+    if settings.api_keys_text is None:
         return ()
-    return parse_api_keys(text)
+    try:
+        return parse_api_keys(settings.api_keys_text)
+    except ApiKeysError as exc:
+        raise SettingsError(str(exc)) from None
 
 
 class KeyRing:

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import math
 
-from flask import Flask
-
 from .. import keys
 from ..errors import abort
-from ..redis_client import redis_ext
+from ..redisdb.scripts import Scripts
 
 
 class RateLimiter:
     """A fixed one-second window per key: one script call (one round trip)
     per request of a rate-limited key, nothing for the others."""
 
-    def __init__(self, app: Flask):
-        self._count = redis_ext.register_script(app, __package__, "ratelimit.lua")
+    def __init__(self, scripts: Scripts):
+        self._count = scripts.register(__package__, "ratelimit.lua")
 
     def check(self, who) -> None:
         """429 with Retry-After when ``who`` is over its limit in this window."""

@@ -3,6 +3,6 @@
 -- Returns, in KEYS order, field org of each hash, or nil for a sensor of no org.
 local orgs = {}
 for i = 1, #KEYS do
-  orgs[i] = redis.call('HGET', KEYS[i], 'org')
+  orgs[i] = redis.call('HGET', KEYS[i], {{SensorMeta.ORG}})
 end
 return orgs

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 
-from flask import Flask, current_app
 from redis.cluster import RedisCluster
 
 from .. import keys
 from ..errors import abort
-from ..redis_client import redis_ext
+from ..redisdb.scripts import Scripts
+from ..stores import stores
 from .principal import principal
 
 # Sensors named in a 404 message (a batch may hold thousands).
@@ -34,10 +34,10 @@ def _decoded(value) -> str | None:
 class SensorOrgs:
     """Reads the orgs of many sensors in one round trip."""
 
-    def __init__(self, app: Flask):
-        self.client = redis_ext.client_for(app)
+    def __init__(self, client, scripts: Scripts):
+        self.client = client
         self.cluster = isinstance(self.client, RedisCluster)
-        self._read = redis_ext.register_script(app, __package__, "sensor_orgs.lua")
+        self._read = scripts.register(__package__, "sensor_orgs.lua")
 
     def read(self, sensor_ids: list[str]) -> list[str | None]:
         meta_keys = [keys.sensor_meta(sensor_id) for sensor_id in sensor_ids]
@@ -56,7 +56,7 @@ class SensorOrgs:
 
 def sensor_orgs(sensor_ids: Collection[str]) -> list[str | None]:
     """The org of each sensor (None for no org), in one round trip."""
-    return current_app.extensions["auth.sensor_orgs"].read(list(sensor_ids))
+    return stores().sensor_orgs.read(list(sensor_ids))
 
 
 def require_sensor(sensor_id: str, not_found_message: str) -> None:
@@ -64,7 +64,7 @@ def require_sensor(sensor_id: str, not_found_message: str) -> None:
     who = principal()
     if who.all_orgs:
         return
-    org = redis_ext.client.hget(keys.sensor_meta(sensor_id), keys.SENSOR_ORG_FIELD)
+    org = stores().client.hget(keys.sensor_meta(sensor_id), keys.SENSOR_ORG_FIELD)
     if _decoded(org) != who.org:
         abort(404, not_found_message)
 
@@ -107,7 +107,7 @@ def claim_sensors(unclaimed: list[str]) -> None:
     if not unclaimed:
         return
     who = principal()
-    pipe = redis_ext.client.pipeline(transaction=False)
+    pipe = stores().client.pipeline(transaction=False)
     for sensor_id in unclaimed:
         meta = keys.sensor_meta(sensor_id)
         pipe.hsetnx(meta, keys.SENSOR_ORG_FIELD, who.org)

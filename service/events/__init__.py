@@ -3,9 +3,7 @@
 from flask import Flask
 
 from .routes import blp
-from .store import EventStore
 
 
 def register(app: Flask, api) -> None:
     api.register_blueprint(blp)
-    app.extensions["events"] = EventStore(app, app.extensions["settings"])

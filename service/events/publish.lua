@@ -14,7 +14,8 @@ if redis.call('ZSCORE', KEYS[2], ARGV[1]) then
 end
 local now = tonumber(ARGV[6])
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[8], '*',
-  'id', ARGV[1], 'type', ARGV[2], 'subject', ARGV[3], 'org', ARGV[4], 'event', ARGV[5])
+  {{StreamEntry.ID}}, ARGV[1], {{StreamEntry.TYPE}}, ARGV[2], {{StreamEntry.SUBJECT}}, ARGV[3],
+  {{StreamEntry.ORG}}, ARGV[4], {{StreamEntry.EVENT}}, ARGV[5])
 redis.call('ZADD', KEYS[2], now, ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[7]))
 if ARGV[9] == 'offline' then

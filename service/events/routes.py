@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask import current_app
 from flask_smorest import Blueprint
 
 from ..auth import listing_org, requires
+from ..stores import stores
 from .schemas import EventPageSchema, EventQuerySchema
 
-blp = Blueprint("events", __name__, description="Offline, online and too-hot events (brief 004).")
+blp = Blueprint("events", __name__, description="Events: sensors going offline and online, sites too hot.")
 
 
 @blp.route("/v1/events", methods=["GET"])
@@ -19,7 +19,7 @@ blp = Blueprint("events", __name__, description="Offline, online and too-hot eve
 @blp.alt_response(503, description="Redis not answering")
 def list_events(query: dict):
     """Events, newest first, filtered by type, sensor and org"""
-    events, next_cursor = current_app.extensions["events"].page(
+    events, next_cursor = stores().events.page(
         types=set(query["type"]) if query.get("type") else None,
         sensor=query.get("sensor"),
         org=listing_org(query.get("org")),

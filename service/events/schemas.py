@@ -6,9 +6,9 @@ import re
 
 import marshmallow as ma
 
-from ..readings.schemas import SensorId
+from ..fields import SensorId
+from .store import EVENT_TYPES
 
-EVENT_TYPES = ("sensor.offline", "sensor.online", "site.too_hot")
 STREAM_ID_PATTERN = r"^[0-9]{1,20}-[0-9]{1,20}$"
 MSG_CURSOR = "Not a cursor returned by this endpoint."
 

@@ -11,30 +11,27 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import UTC, datetime
 
 import orjson
-from flask import Flask
 
 from .. import keys
-from ..redis_client import redis_ext
+from ..redisdb.scripts import Scripts
 from ..settings import Settings
+from ..timeutil import iso_now
 
+# The types of event the stream carries (webhooks subscribe to them).
+EVENT_TYPES = ("sensor.offline", "sensor.online", "site.too_hot")
 # How long an event id is remembered as published (retries come much sooner).
 PUBLISHED_MEMORY_SECONDS = 7 * 86400
 # Most stream entries one GET /v1/events looks at, matching or not.
 SCAN_LIMIT = 5000
 
 
-def iso_now(now: float) -> str:
-    return datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 class EventStore:
-    def __init__(self, app: Flask, settings: Settings):
-        self.client = redis_ext.client_for(app)
+    def __init__(self, client, scripts: Scripts, settings: Settings):
+        self.client = client
         self.max_len = settings.events_max
-        self._publish = redis_ext.register_script(app, __package__, "publish.lua")
+        self._publish = scripts.register(__package__, "publish.lua")
 
     # -- publishing ------------------------------------------------------
 

@@ -1,21 +1,21 @@
-"""Brief 004: device heartbeats by MAC address and the sensor overview."""
+"""Heartbeats: device heartbeats by MAC address and the sensor overview."""
 
 from __future__ import annotations
 
 import time
 
-from flask import current_app
 from flask_smorest import Blueprint
 
 from ..auth import listing_org, require_sensor_writes, requires
-from ..events.store import iso_now
+from ..stores import stores
+from ..timeutil import iso_now
 from .schemas import HeartbeatResultSchema, HeartbeatSchema, SensorsPageSchema, SensorsQuerySchema
 
-blp = Blueprint("heartbeats", __name__, description="Device heartbeats and sensor status (brief 004).")
+blp = Blueprint("heartbeats", __name__, description="Heartbeats: device heartbeats and sensor status.")
 
 
 def _store():
-    return current_app.extensions["heartbeats"]
+    return stores().heartbeats
 
 
 @blp.route("/heartbeat", methods=["POST"])
@@ -59,14 +59,14 @@ def list_sensors(query: dict):
     org = listing_org(query.get("org"))
     now = time.time()
     sensors, total = _store().overview(query["cursor"], query["limit"], now, org=org)
-    hot = current_app.extensions["toohot"].too_hot_today({s["site"] for s in sensors if s["site"]})
+    hot = stores().toohot.too_hot_today({s["site"] for s in sensors if s["site"]})
     for sensor in sensors:
         sensor["too_hot"] = hot.get(sensor["site"], False)
     following = query["cursor"] + len(sensors)
     return {
         "sensors": sensors,
         "total": total,
-        "offline_after": current_app.extensions["settings"].offline_after,
+        "offline_after": stores().settings.offline_after,
         "server_time": iso_now(now),
         "next_cursor": following if following < total else None,
     }

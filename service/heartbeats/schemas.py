@@ -1,10 +1,10 @@
-"""The contract of POST/GET /heartbeat and GET /sensors (brief 004)."""
+"""The contract of POST/GET /heartbeat and GET /sensors."""
 
 from __future__ import annotations
 
 import marshmallow as ma
 
-from ..readings.schemas import MSG_SENSOR_ID, SENSOR_ID_PATTERN
+from ..fields import MSG_SENSOR_ID, SENSOR_ID_PATTERN, LastReadingSchema
 from .mac import MAC_PATTERN, MSG_MAC, normalise_mac
 
 
@@ -51,12 +51,6 @@ class SensorsQuerySchema(ma.Schema):
         validate=ma.validate.Regexp(SENSOR_ID_PATTERN, error="Org id: " + MSG_SENSOR_ID),
         metadata={"description": "Only this org's sensors (an org key always gets its own)"},
     )
-
-
-class LastReadingSchema(ma.Schema):
-    at = ma.fields.String(metadata={"description": "Instant of the latest reading, in the offset it was sent in"})
-    value = ma.fields.Float(metadata={"description": "In unit"})
-    unit = ma.fields.String(allow_none=True, metadata={"description": "Unit of value (none for a sensor of no kind)"})
 
 
 class SensorStatusSchema(ma.Schema):

@@ -1,9 +1,9 @@
 -- Record a heartbeat and/or claim a sensor's online/offline transition,
 -- atomically and exactly once, then return the sensor's unpublished events.
 --
--- KEYS[1] sensor:{<id>}:hb   liveness hash; the outbox sensor:{<id>}:outbox
---                            and the registry's sensor:{<id>}:meta are
---                            derived from it (same hash tag, same slot)
+-- KEYS[1] sensor:{<id>}:hb      liveness hash
+-- KEYS[2] sensor:{<id>}:outbox  the sensor's claimed, unpublished events
+-- KEYS[3] sensor:{<id>}:meta    the registry's metadata (org and site of events)
 -- ARGV[1] sensor id
 -- ARGV[2] when the sensor was last heard per sensors:seen (s; '' if unknown)
 -- ARGV[3] cutoff (s): heard at or before it means offline
@@ -16,16 +16,15 @@
 -- offline transition. A transition bumps seq, sets the status and appends
 -- the event to the outbox in this one script, so two checkers can never
 -- both claim it. Returns the outbox: JSON {event, heard} in claim order.
-local hb = KEYS[1]
-local base = string.sub(hb, 1, -4)
-local outbox = base .. ':outbox'
+local hb, outbox, meta = KEYS[1], KEYS[2], KEYS[3]
 local sensor, now, now_iso = ARGV[1], ARGV[4], ARGV[5]
 
 if ARGV[6] ~= '' then
-  redis.call('HSET', hb, 'last_hb', now, 'mac', ARGV[6])
+  redis.call('HSET', hb, {{SensorHeartbeat.LAST_HB}}, now, {{SensorHeartbeat.MAC}}, ARGV[6])
 end
 
-local state = redis.call('HMGET', hb, 'status', 'last_hb', 'heard_at')
+local state = redis.call('HMGET', hb, {{SensorHeartbeat.STATUS}}, {{SensorHeartbeat.LAST_HB}},
+  {{SensorHeartbeat.HEARD_AT}})
 local status, last_hb, heard_at = state[1], state[2], state[3]
 local heard = ARGV[2]
 if last_hb and (heard == '' or tonumber(last_hb) > tonumber(heard)) then
@@ -52,7 +51,6 @@ local function iso(seconds)
 end
 
 local function meta_field(name)
-  local meta = base .. ':meta'
   local kind = redis.call('TYPE', meta)['ok']
   if kind == 'hash' then
     return redis.call('HGET', meta, name) or ''
@@ -66,20 +64,20 @@ local function meta_field(name)
 end
 
 local function claim(new_status)
-  local seq = redis.call('HINCRBY', hb, 'seq', 1)
+  local seq = redis.call('HINCRBY', hb, {{SensorHeartbeat.SEQ}}, 1)
   local event = {
     id = string.format('%s:%d:%s', sensor, seq, string.gsub(now, '%.', '')),
     type = 'sensor.' .. new_status,
     subject = sensor,
     sensor = sensor,
-    org = meta_field('org'),
-    site = meta_field('site'),
+    org = meta_field({{SensorMeta.ORG}}),
+    site = meta_field({{SensorMeta.SITE}}),
     at = now_iso,
     last_heard = iso(tonumber(heard)),
   }
-  redis.call('HSET', hb, 'status', new_status, 'since', now)
+  redis.call('HSET', hb, {{SensorHeartbeat.STATUS}}, new_status, {{SensorHeartbeat.SINCE}}, now)
   if new_status == 'offline' then
-    redis.call('HSET', hb, 'heard_at', heard)
+    redis.call('HSET', hb, {{SensorHeartbeat.HEARD_AT}}, heard)
   end
   redis.call('RPUSH', outbox, cjson.encode({event = event, heard = heard}))
 end
@@ -90,7 +88,7 @@ if heard ~= '' then
   elseif status == 'offline' and tonumber(heard) > tonumber(heard_at or '0') then
     claim('online')
   elseif not status then
-    redis.call('HSET', hb, 'status', 'online', 'since', now)
+    redis.call('HSET', hb, {{SensorHeartbeat.STATUS}}, 'online', {{SensorHeartbeat.SINCE}}, now)
   end
 end
 return redis.call('LRANGE', outbox, 0, -1)

@@ -12,13 +12,13 @@ from __future__ import annotations
 import time
 
 import orjson
-from flask import Flask
 from redis.exceptions import ResponseError
 
 from .. import keys, units
-from ..events.store import EventStore, iso_now
-from ..redis_client import ScriptBatch, redis_ext
+from ..events.store import EventStore
+from ..redisdb.scripts import ScriptBatch, Scripts
 from ..settings import Settings
+from ..timeutil import iso_now
 
 META_FIELDS = ("org", "site", "building", "room", "name", "kind", "unit")
 
@@ -27,12 +27,17 @@ def _text(value) -> str | None:
     return value.decode() if value is not None else None
 
 
+def status_keys(sensor_id: str) -> list[str]:
+    """KEYS of ``status.lua`` for one sensor: liveness hash, outbox, metadata."""
+    return [keys.sensor_heartbeat(sensor_id), keys.sensor_outbox(sensor_id), keys.sensor_meta(sensor_id)]
+
+
 class HeartbeatStore:
-    def __init__(self, app: Flask, settings: Settings, events: EventStore):
-        self.client = redis_ext.client_for(app)
+    def __init__(self, client, scripts: Scripts, settings: Settings, *, events: EventStore):
+        self.client = client
         self.events = events
         self.offline_after = settings.offline_after
-        self._status = redis_ext.register_script(app, __package__, "status.lua")
+        self._status = scripts.register(__package__, "status.lua")
 
     # -- heartbeats --------------------------------------------------------
 
@@ -47,7 +52,7 @@ class HeartbeatStore:
         pipe.zadd(keys.SENSOR_IDS, {sensor_id: 0}, nx=True)
         pipe.execute()
         outbox = self._status(
-            keys=[keys.sensor_heartbeat(sensor_id)],
+            keys=status_keys(sensor_id),
             args=[sensor_id, "", now - self.offline_after, f"{now:.6f}", iso_now(now), mac],
         )
         if outbox:
@@ -64,8 +69,8 @@ class HeartbeatStore:
             return []
         cutoff = now - self.offline_after
         calls = [
-            ([keys.sensor_heartbeat(sensor_id)], [sensor_id, "" if seen is None else repr(seen), repr(cutoff),
-                                                  f"{now:.6f}", iso_now(now), ""])
+            (status_keys(sensor_id), [sensor_id, "" if seen is None else repr(seen), repr(cutoff),
+                                      f"{now:.6f}", iso_now(now), ""])
             for sensor_id, seen in heard.items()
         ]
         batch = ScriptBatch(self.client)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from flask import current_app
 from flask_smorest import Blueprint
 
 from ..errors import abort
-from ..redis_client import UNAVAILABLE_ERRORS, redis_ext
+from ..redisdb.connection import UNAVAILABLE_ERRORS
+from ..stores import stores
 
 blp = Blueprint("ops", __name__, description="Readiness and liveness probes.")
 log = logging.getLogger("sensorhub.ops")
@@ -20,8 +20,8 @@ log = logging.getLogger("sensorhub.ops")
 def healthz():
     """Readiness: 204 when this instance can serve requests"""
     try:
-        redis_ext.client.ping()
-        redis_ext.ensure_scripts_loaded(current_app)
+        stores().client.ping()
+        stores().scripts.ensure_loaded()
     except UNAVAILABLE_ERRORS as exc:
         log.warning("not ready", extra={"fields": {"error": repr(exc)}})
         abort(503, f"Redis is not answering: {exc.__class__.__name__}.")

@@ -1,21 +1,20 @@
-"""Brief 000: org settings (default unit, time zone, too-hot threshold)."""
+"""Org settings (default unit, time zone, too-hot threshold)."""
 
 from __future__ import annotations
 
-from flask import current_app
 from flask_smorest import Blueprint
 
 from ..auth import require_org, requires
 from ..errors import abort
-from ..readings.schemas import is_sensor_id
-from ..sites.schemas import MSG_ORG_ID
+from ..fields import MSG_ORG_ID, is_sensor_id
+from ..stores import stores
 from .schemas import OrgPutSchema, OrgSchema
 
 blp = Blueprint(
     "orgs",
     __name__,
     url_prefix="/v1/orgs",
-    description="Org settings: default unit of its senders, time zone and too-hot threshold (brief 000).",
+    description="Org settings: default unit of its senders, time zone and too-hot threshold.",
 )
 
 
@@ -39,9 +38,9 @@ def put_org(data: dict, org_id: str):
     threshold). Registered sensors of the org that declare no unit follow
     its new unit.
     """
-    org, unit_changed = current_app.extensions["orgs"].put(_checked_org_id(org_id), data)
+    org, unit_changed = stores().orgs.put(_checked_org_id(org_id), data)
     if unit_changed:
-        current_app.extensions["sensors"].refresh_org_unit(org_id)
+        stores().sensors.refresh_org_unit(org_id)
     return org
 
 
@@ -52,7 +51,7 @@ def put_org(data: dict, org_id: str):
 @blp.alt_response(404, description="The org was never configured and owns no site")
 def get_org(org_id: str):
     """An org's settings"""
-    org = current_app.extensions["orgs"].get(_checked_org_id(org_id))
+    org = stores().orgs.get(_checked_org_id(org_id))
     if org is None:
         abort(404, f"No org has the id {org_id!r}.")
     return org

@@ -1,16 +1,13 @@
-"""The contract of the org routes (brief 000)."""
+"""The contract of the org routes."""
 
 from __future__ import annotations
 
 import marshmallow as ma
 from marshmallow.validate import OneOf, Range
 
-from .. import units
-from ..sites.schemas import MIN_CELSIUS, FiniteNumber, TimeZoneName
+from ..fields import FiniteNumber, TimeZoneName
+from ..units import ABSOLUTE_ZERO_C, MSG_TEMPERATURE_UNIT, TEMPERATURE_UNITS
 from .store import DEFAULT_THRESHOLD, DEFAULT_TIMEZONE, DEFAULT_UNIT
-
-TEMPERATURE_UNITS = units.KINDS["temperature"].units
-MSG_TEMPERATURE_UNIT = "Must be one of: C, F, K."
 
 
 class OrgPutSchema(ma.Schema):
@@ -24,7 +21,7 @@ class OrgPutSchema(ma.Schema):
     timezone = TimeZoneName(metadata={"description": f"IANA zone of its sites' days (default {DEFAULT_TIMEZONE})",
                                       "example": "America/New_York"})
     threshold = FiniteNumber(
-        validate=Range(min=MIN_CELSIUS),
+        validate=Range(min=ABSOLUTE_ZERO_C),
         metadata={"description": f"Too-hot threshold, degrees Celsius (default {DEFAULT_THRESHOLD:g})", "example": 25},
     )
 

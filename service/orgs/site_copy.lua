@@ -12,13 +12,13 @@
 --
 -- Returns 1 when copied, 0 when the site does not exist, belongs to
 -- another org or holds a newer copy (nothing changed).
-local site = redis.call('HMGET', KEYS[1], 'org', 'org_copy', 'org_version')
+local site = redis.call('HMGET', KEYS[1], {{SiteRecord.ORG}}, {{SiteRecord.ORG_COPY}}, {{SiteRecord.ORG_VERSION}})
 if site[1] ~= ARGV[1] then
   return 0
 end
 if site[2] == ARGV[1] and tonumber(site[3]) > tonumber(ARGV[2]) then
   return 0
 end
-redis.call('HSET', KEYS[1], 'org_copy', ARGV[1], 'org_version', ARGV[2],
-  'org_unit', ARGV[3], 'org_timezone', ARGV[4], 'org_threshold', ARGV[5])
+redis.call('HSET', KEYS[1], {{SiteRecord.ORG_COPY}}, ARGV[1], {{SiteRecord.ORG_VERSION}}, ARGV[2],
+  {{SiteRecord.ORG_UNIT}}, ARGV[3], {{SiteRecord.ORG_TIMEZONE}}, ARGV[4], {{SiteRecord.ORG_THRESHOLD}}, ARGV[5])
 return 1

@@ -12,12 +12,8 @@ answer for long: the client's retry of the PUT finishes the fan-out.
 
 from __future__ import annotations
 
-import time
-
-from flask import Flask
-
 from .. import keys, timeutil
-from ..redis_client import ScriptBatch, redis_ext
+from ..redisdb.scripts import ScriptBatch, Scripts
 
 DEFAULT_UNIT = "C"
 DEFAULT_TIMEZONE = "Europe/Brussels"
@@ -44,9 +40,9 @@ def effective(org_id: str, raw: list) -> dict:
 
 
 class OrgStore:
-    def __init__(self, app: Flask):
-        self.client = redis_ext.client_for(app)
-        self._site_copy = redis_ext.register_script(app, __package__, "site_copy.lua")
+    def __init__(self, client, scripts: Scripts):
+        self.client = client
+        self._site_copy = scripts.register(__package__, "site_copy.lua")
 
     def get(self, org_id: str) -> dict | None:
         """The org's settings; None when it was never configured and owns no site."""
@@ -66,7 +62,7 @@ class OrgStore:
             "unit": data.get("unit") or DEFAULT_UNIT,
             "timezone": data.get("timezone") or DEFAULT_TIMEZONE,
             "threshold": repr(float(data["threshold"])) if data.get("threshold") is not None else repr(DEFAULT_THRESHOLD),
-            "updated_at": timeutil.us_to_iso(time.time_ns() // 1000),
+            "updated_at": timeutil.us_to_iso(timeutil.now_us()),
         }
         # One key: the old unit, the new version and the new settings in one transaction.
         pipe = self.client.pipeline(transaction=True)

@@ -2,12 +2,10 @@
 
 from flask import Flask
 
+from ..fields import ReadingSchema
 from .routes import blp
-from .schemas import ReadingSchema
-from .store import ReadingStore
 
 
 def register(app: Flask, api) -> None:
     api.spec.components.schema("Reading", schema=ReadingSchema)
     api.register_blueprint(blp)
-    app.extensions["readings"] = ReadingStore(app, app.extensions["settings"])

@@ -2,6 +2,7 @@
 -- KEYS[1] sensor:{<id>}
 -- Bumping the generation orphans the bucket hashes of the old one (they
 -- expire on their own), so a reading posted again after a clear counts again.
-redis.call('HINCRBY', KEYS[1], 'gen', 1)
-redis.call('HDEL', KEYS[1], 'count', 'sum', 'last_us', 'last_iso', 'last_value')
+redis.call('HINCRBY', KEYS[1], {{SensorStats.GEN}}, 1)
+redis.call('HDEL', KEYS[1], {{SensorStats.COUNT}}, {{SensorStats.SUM}}, {{SensorStats.LAST_US}},
+  {{SensorStats.LAST_ISO}}, {{SensorStats.LAST_VALUE}})
 return 1

@@ -21,8 +21,9 @@ for i = 1, #KEYS do
   local latest_value = ARGV[pos + 2]
   local buckets = tonumber(ARGV[pos + 3])
   pos = pos + 4
-  local stats = redis.call('HMGET', key, 'gen', 'count', 'sum', 'last_us')
-  local prefix = key .. ':r:' .. (stats[1] or '0') .. ':'
+  local stats = redis.call('HMGET', key, {{SensorStats.GEN}}, {{SensorStats.COUNT}}, {{SensorStats.SUM}},
+    {{SensorStats.LAST_US}})
+  local prefix = key .. {{READINGS_SUFFIX}} .. (stats[1] or '0') .. {{SEPARATOR}}
   local new, added = 0, 0.0
   for _ = 1, buckets do
     local bucket_key = prefix .. ARGV[pos]
@@ -44,10 +45,11 @@ for i = 1, #KEYS do
     local count = string.format('%d', tonumber(stats[2] or '0') + new)
     local sum = string.format('%.17g', tonumber(stats[3] or '0') + added)
     if not stats[4] or tonumber(latest_us) > tonumber(stats[4]) then
-      redis.call('HSET', key, 'count', count, 'sum', sum, 'last_us', latest_us, 'last_iso', latest_iso,
-        'last_value', latest_value)
+      redis.call('HSET', key, {{SensorStats.COUNT}}, count, {{SensorStats.SUM}}, sum,
+        {{SensorStats.LAST_US}}, latest_us, {{SensorStats.LAST_ISO}}, latest_iso,
+        {{SensorStats.LAST_VALUE}}, latest_value)
     else
-      redis.call('HSET', key, 'count', count, 'sum', sum)
+      redis.call('HSET', key, {{SensorStats.COUNT}}, count, {{SensorStats.SUM}}, sum)
     end
   end
   new_per_sensor[i] = new

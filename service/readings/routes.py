@@ -1,21 +1,22 @@
-"""Brief 001: batch ingest and per-sensor statistics."""
+"""Batch ingest and statistics: POST /data, GET and DELETE /statistics/<sensor>."""
 
 from __future__ import annotations
 
-from flask import current_app
 from flask_smorest import Blueprint
 
 from ..auth import claim_sensors, refuse_foreign_sensors, require_sensor, requires
 from ..errors import abort
+from ..fields import MSG_SENSOR_ID, is_sensor_id
 from ..jsonio import direct_view, json_response, read_json, reject_duplicate_keys
 from ..metrics import READINGS, refused_readings
-from .schemas import MSG_SENSOR_ID, IngestResultSchema, StatisticsSchema, is_sensor_id
+from ..stores import stores
+from .schemas import IngestResultSchema, StatisticsSchema
 from .validation import BatchError, apply_sensor_units, parse_batch
 
 blp = Blueprint(
     "readings",
     __name__,
-    description="Batch ingest of sensor readings and exact per-sensor statistics (brief 001).",
+    description="Batch ingest of sensor readings and exact per-sensor statistics.",
 )
 
 _BATCH_BODY = {
@@ -34,7 +35,7 @@ _BATCH_BODY = {
 
 
 def _store():
-    return current_app.extensions["readings"]
+    return stores().readings
 
 
 def _checked_sensor_id(sensor_id: str) -> str:
@@ -59,7 +60,7 @@ def _checked_sensor_id(sensor_id: str) -> str:
 def post_data():
     """Ingest a batch of readings"""
     payload, raw = read_json()
-    settings = current_app.extensions["settings"]
+    settings = stores().settings
     with refused_readings(len(payload) if isinstance(payload, list) else 1):
         try:
             groups, total = parse_batch(

@@ -6,7 +6,8 @@
 -- the org check and the unit conversion of POST /data.
 local reply = {}
 for i = 1, #KEYS do
-  local meta = redis.call('HMGET', KEYS[i], 'kind', 'input_unit', 'org')
+  local meta = redis.call('HMGET', KEYS[i], {{SensorMeta.KIND}}, {{SensorMeta.INPUT_UNIT}},
+    {{SensorMeta.ORG}})
   reply[3 * i - 2] = meta[1] or ''
   reply[3 * i - 1] = meta[2] or ''
   reply[3 * i] = meta[3] or ''

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import time
 
-from flask import Flask
 from redis.cluster import RedisCluster
 from redis.crc import key_slot
 
 from .. import keys
-from ..redis_client import ReplicasNotAcknowledged, ScriptBatch, redis_ext, slot_groups
+from ..redisdb.connection import ReplicasNotAcknowledged
+from ..redisdb.scripts import ScriptBatch, Scripts
+from ..redisdb.slots import slot_groups
 from ..settings import Settings
 
 # Readings per script call: bounds how long one call holds Redis (a batch of
@@ -18,8 +19,8 @@ READINGS_PER_CALL = 2000
 
 
 class ReadingStore:
-    def __init__(self, app: Flask, settings: Settings):
-        self.client = redis_ext.client_for(app)
+    def __init__(self, client, scripts: Scripts, settings: Settings):
+        self.client = client
         self.cluster = isinstance(self.client, RedisCluster)
         # Buckets are both the dedup memory and the window store: they must
         # outlive whichever of the two is longer.
@@ -27,9 +28,9 @@ class ReadingStore:
         self.bucket_us = settings.bucket_seconds * 1_000_000
         self.wait_replicas = settings.redis_wait_replicas
         self.wait_timeout_ms = settings.redis_wait_timeout_ms
-        self._ingest = redis_ext.register_script(app, __package__, "ingest.lua")
-        self._clear = redis_ext.register_script(app, __package__, "clear.lua")
-        self._sensor_meta = redis_ext.register_script(app, __package__, "sensor_meta.lua")
+        self._ingest = scripts.register(__package__, "ingest.lua")
+        self._clear = scripts.register(__package__, "clear.lua")
+        self._sensor_meta = scripts.register(__package__, "sensor_meta.lua")
 
     # -- ingest -----------------------------------------------------------
 

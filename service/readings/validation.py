@@ -1,6 +1,6 @@
 """Lean validation of ``POST /data`` batches, the hot path of sensorhub.
 
-Equivalent to ``ReadingSchema(many=True)`` (tests hold the two to the same
+Equivalent to ``fields.ReadingSchema(many=True)`` (tests hold the two to the same
 verdicts and messages) at a fraction of its cost: one pass, a fast path for
 well-formed items, timestamp and sensor-id checks cached per batch, and the
 detailed error report built only for items that fail.
@@ -21,7 +21,7 @@ import math
 import marshmallow as ma
 
 from .. import timeutil, units
-from .schemas import MSG_NOT_STRING, MSG_SENSOR_ID, check_number, is_sensor_id
+from ..fields import MSG_NOT_STRING, MSG_SENSOR_ID, check_number, is_sensor_id
 
 MSG_REQUIRED = "Missing data for required field."
 MSG_NULL = "Field may not be null."

@@ -1,13 +1,11 @@
-"""Rooms domain (brief 002): room temperatures and their trailing average."""
+"""Rooms domain: room temperatures and their trailing average."""
 
 from flask import Flask
 
 from .routes import blp
 from .schemas import RoomReadingSchema
-from .store import RoomStore
 
 
 def register(app: Flask, api) -> None:
     api.spec.components.schema("RoomReading", schema=RoomReadingSchema)
     api.register_blueprint(blp)
-    app.extensions["rooms"] = RoomStore(app, app.extensions["settings"])

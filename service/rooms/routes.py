@@ -1,18 +1,19 @@
-"""Brief 002: temperatures of a building's rooms and their 15-minute average."""
+"""Rooms: temperatures of a building's rooms and their 15-minute average."""
 
 from __future__ import annotations
 
 import marshmallow as ma
-from flask import current_app
 from flask_smorest import Blueprint
 
 from .. import units
 from ..auth import claim_sensors, principal, refuse_foreign_sensors, requires, sensor_orgs
 from ..errors import abort
+from ..fields import MSG_PLACE_ID, is_place_id
 from ..jsonio import json_body
 from ..metrics import READINGS, refused_readings
-from ..sensors.routes import now_us, trailing_window, window_doc
-from ..sensors.schemas import MSG_PLACE_ID, is_place_id
+from ..stores import stores
+from ..timeutil import now_us
+from ..windows import trailing_window, window_doc
 from .schemas import RoomAverageQuerySchema, RoomAverageSchema, RoomIngestResultSchema, RoomReadingSchema
 from .store import BatchError, RoomConflict, default_sensor
 
@@ -20,7 +21,7 @@ blp = Blueprint(
     "rooms",
     __name__,
     url_prefix="/v1/buildings",
-    description="Temperatures of a building's rooms and their trailing average (brief 002).",
+    description="Rooms: temperatures of a building's rooms and their trailing average.",
 )
 
 _BODY = {
@@ -40,7 +41,7 @@ _BODY = {
 
 
 def rooms():
-    return current_app.extensions["rooms"]
+    return stores().rooms
 
 
 def checked_place(building: str, room: str) -> None:
@@ -66,7 +67,7 @@ def post_temperatures(building: str, room: str):
     payload = json_body()
     single = isinstance(payload, dict)
     items = [payload] if single else payload
-    settings = current_app.extensions["settings"]
+    settings = stores().settings
     with refused_readings(len(items) if isinstance(items, list) else 1):
         if not isinstance(items, list):
             abort(400, "The body must be a reading or a JSON array of readings.")
@@ -108,7 +109,7 @@ def room_average(query: dict, building: str, room: str):
     once; an empty window answers ``avg: null, count: 0``.
     """
     checked_place(building, room)
-    start, end = trailing_window(query["window"], query.get("end"), now_us())
+    start, end = trailing_window(query["window"], query.get("end"), now_us(), stores().settings.retention)
     found = rooms().average(building, room, start, end)
     # An org key sees a room only while every sensor in it is of its org.
     who = principal()

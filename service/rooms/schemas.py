@@ -1,14 +1,14 @@
-"""The contract of the building and room routes (brief 002)."""
+"""The contract of the building and room routes."""
 
 from __future__ import annotations
 
 import marshmallow as ma
 
-from .. import timeutil, units
-from ..readings.schemas import ReadingSchema, SensorId
-from ..sensors.schemas import AggregateQuerySchema, WindowSchema
+from .. import timeutil
+from ..fields import ReadingSchema, SensorId
+from ..units import TEMPERATURE_UNITS
+from ..windows import AggregateQuerySchema, WindowSchema
 
-TEMPERATURE_UNITS = units.KINDS["temperature"].units
 MSG_STAMP = "Send an ISO 8601 timestamp with an offset or epoch seconds (a number)."
 
 

@@ -7,10 +7,10 @@ then goes through the same ingest as ``POST /data``.
 
 from __future__ import annotations
 
-from flask import Flask
-
 from .. import keys, units
+from ..readings.store import ReadingStore
 from ..readings.validation import BatchError, apply_sensor_units, parse_batch
+from ..sensors.store import SensorRegistry
 from ..settings import Settings
 
 # Rooms whose member list a process remembers (a hint, checked on every read).
@@ -27,11 +27,11 @@ def default_sensor(building: str, room: str) -> str:
 
 
 class RoomStore:
-    def __init__(self, app: Flask, settings: Settings):
+    def __init__(self, client, settings: Settings, *, readings: ReadingStore, registry: SensorRegistry):
         self.settings = settings
-        self.readings = app.extensions["readings"]
-        self.registry = app.extensions["sensors"]
-        self.client = self.registry.client
+        self.readings = readings
+        self.registry = registry
+        self.client = client
         self._members: dict[str, tuple[str, ...]] = {}
 
     def post(self, building: str, room: str, items: list[dict]) -> dict:

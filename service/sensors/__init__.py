@@ -3,9 +3,7 @@
 from flask import Flask
 
 from .routes import blp
-from .store import SensorRegistry
 
 
 def register(app: Flask, api) -> None:
     api.register_blueprint(blp)
-    app.extensions["sensors"] = SensorRegistry(app, app.extensions["settings"])

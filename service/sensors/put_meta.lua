@@ -10,10 +10,10 @@
 local old = redis.call('HGETALL', KEYS[1])
 local registered = ARGV[1]
 for i = 1, #old, 2 do
-  if old[i] == 'registered' then registered = old[i + 1] end
+  if old[i] == {{SensorMeta.REGISTERED}} then registered = old[i + 1] end
 end
 redis.call('DEL', KEYS[1])
-local fields = {'registered', registered, 'updated', ARGV[1]}
+local fields = { {{SensorMeta.REGISTERED}}, registered, {{SensorMeta.UPDATED}}, ARGV[1] }
 for i = 2, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[1], unpack(fields))
 return old

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import time
-
-from flask import current_app
 from flask_smorest import Blueprint
 
 from .. import timeutil, units
 from ..auth import claim_sensors, listing_org, principal, refuse_foreign_sensors, require_sensor, requires
 from ..errors import abort
-from ..readings.schemas import MSG_SENSOR_ID, is_sensor_id
+from ..fields import MSG_SENSOR_ID, is_sensor_id
+from ..stores import stores
+from ..timeutil import now_us
+from ..windows import AggregateQuerySchema, UnitQuerySchema, query_error, series_range, trailing_window, window_doc
 from .schemas import (
-    SERIES_STEPS,
-    AggregateQuerySchema,
     AggregateSchema,
     ListQuerySchema,
     SensorMetadataSchema,
@@ -23,7 +21,6 @@ from .schemas import (
     SeriesBatchSchema,
     SeriesQuerySchema,
     SeriesSchema,
-    UnitQuerySchema,
 )
 from .store import MacInUse
 
@@ -38,33 +35,13 @@ blp = Blueprint(
 
 
 def registry():
-    return current_app.extensions["sensors"]
-
-
-def now_us() -> int:
-    return time.time_ns() // 1000
+    return stores().sensors
 
 
 def checked_sensor_id(sensor_id: str) -> str:
     if not is_sensor_id(sensor_id):
         abort(400, f"Invalid sensor id: {MSG_SENSOR_ID}.")
     return sensor_id
-
-
-def query_error(field: str, message: str):
-    abort(422, message, errors={"query": {field: [message]}})
-
-
-def trailing_window(window_seconds: int, end_us: int | None, now: int) -> tuple[int, int]:
-    """[start, end) of a trailing window, within 1 minute and RETENTION."""
-    retention = current_app.extensions["settings"].retention
-    if not 60 <= window_seconds <= retention:
-        query_error("window", f"A window lasts from 1 minute to the retention ({retention} s); got {window_seconds} s.")
-    end = now if end_us is None else end_us
-    start = end - window_seconds * 1_000_000
-    if start < now - retention * 1_000_000:
-        query_error("end", f"The window starts before the retained readings (the last {retention} s); move end later.")
-    return start, end
 
 
 def answer_unit(kind: str | None, requested: str | None) -> str | None:
@@ -78,10 +55,6 @@ def answer_unit(kind: str | None, requested: str | None) -> str | None:
 
 def shown(value: float | None, unit: str | None) -> float | None:
     return units.from_canonical(value, unit) if value is not None and unit else value
-
-
-def window_doc(start: int, end: int) -> dict:
-    return {"start": timeutil.us_to_iso(start), "end": timeutil.us_to_iso(end), "seconds": (end - start) // 1_000_000}
 
 
 @blp.route("/sensors/<sensor_id>", methods=["PUT"])
@@ -165,7 +138,7 @@ def aggregate(query: dict, sensor_id: str):
     """
     checked_sensor_id(sensor_id)
     require_sensor(sensor_id, f"No sensor {sensor_id}: never registered, no reading received.")
-    start, end = trailing_window(query["window"], query.get("end"), now_us())
+    start, end = trailing_window(query["window"], query.get("end"), now_us(), stores().settings.retention)
     found = registry().windows([sensor_id], start, end)[1][0]
     if not found["known"]:
         abort(404, f"No sensor {sensor_id}: never registered, no reading received.")
@@ -198,7 +171,7 @@ def series(query: dict, sensor_id: str):
     """
     checked_sensor_id(sensor_id)
     require_sensor(sensor_id, f"No sensor {sensor_id}: never registered, no reading received.")
-    start, end, step_us = series_range(query)
+    start, end, step_us = series_range(query, stores().settings.retention)
     found = registry().series(sensor_id, start, end, step_us)
     if not found.known:
         abort(404, f"No sensor {sensor_id}: never registered, no reading received.")
@@ -222,7 +195,7 @@ def series_of_many(query: dict):
     sensor never registered nor heard of, or not of the API key's org, is
     listed in ``unknown`` (no hint which).
     """
-    start, end, step_us = series_range(query)
+    start, end, step_us = series_range(query, stores().settings.retention)
     who = principal()
     series, unknown = [], []
     # The script reads each sensor's org with its series: another org's
@@ -234,24 +207,6 @@ def series_of_many(query: dict):
         else:
             unknown.append(sensor_id)
     return {"window": window_doc(start, end), "bucket": query["bucket"], "series": series, "unknown": unknown}
-
-
-def series_range(query: dict) -> tuple[int, int, int]:
-    """(start, end, step) in microseconds of a series query; 422 when the
-    range is empty or longer than the retention. A start before the retained
-    readings moves to the oldest retained instant."""
-    retention = current_app.extensions["settings"].retention
-    now = now_us()
-    end = query.get("end", now)
-    start = query["start"]
-    if end <= start:
-        query_error("end", "end must come after start.")
-    start = max(start, now - retention * 1_000_000)
-    if end <= start:
-        query_error("end", f"The range ends before the retained readings (the last {retention} s).")
-    if end - start > retention * 1_000_000:
-        query_error("start", f"A series spans at most the retention ({retention} s).")
-    return start, end, SERIES_STEPS[query["bucket"]] * 1_000_000
 
 
 def series_points(found: list, unit: str | None) -> list[dict]:

@@ -2,57 +2,26 @@
 
 from __future__ import annotations
 
-import math
 import re
 
 import marshmallow as ma
 
-from .. import timeutil, units
-from ..heartbeats.schemas import LastReadingSchema
-from ..readings.schemas import MSG_SENSOR_ID, SENSOR_ID_PATTERN, is_sensor_id
+from .. import units
+from ..fields import (
+    MSG_PLACE_ID,
+    MSG_SENSOR_ID,
+    PLACE_ID_PATTERN,
+    SENSOR_ID_PATTERN,
+    LastReadingSchema,
+    is_place_id,
+    is_sensor_id,
+    unit_field,
+)
+from ..windows import SeriesRangeSchema, UnitQuerySchema, WindowSchema
 
-# Building and room ids: no "." or ":" so that index keys and a room's
-# default sensor id "room.<b>.<r>" are unambiguous.
-PLACE_ID_PATTERN = r"^[A-Za-z0-9_-]{1,60}$"
-is_place_id = re.compile(r"[A-Za-z0-9_-]{1,60}").fullmatch
-MSG_PLACE_ID = "Building and room ids are 1 to 60 characters of A-Z a-z 0-9 _ -"
 MAC_PATTERN = r"^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}$"
 is_mac = re.compile(r"[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}").fullmatch
 MSG_MAC = "A MAC address is six hex pairs separated by : or - (e.g. 00:1a:2b:3c:4d:5e)"
-
-_WINDOW = re.compile(r"([1-9][0-9]{0,8})([smhd])").fullmatch
-_WINDOW_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-MSG_WINDOW = "A duration such as 90s, 15m, 2h or 1d."
-SERIES_STEPS = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600}
-
-
-def parse_duration(text: str) -> int:
-    match = _WINDOW(text) if isinstance(text, str) else None
-    if not match:
-        raise ValueError(MSG_WINDOW)
-    return int(match.group(1)) * _WINDOW_SECONDS[match.group(2)]
-
-
-_UNENCODED_PLUS = re.compile(r" (\d\d:?\d\d)$")
-
-
-def parse_query_instant(text: str) -> int:
-    """Microseconds since the epoch of an ISO 8601 instant or epoch seconds.
-
-    A "+" offset sent unencoded in a query string arrives as a space; it is
-    read back as "+".
-    """
-    try:
-        seconds = float(text)
-    except ValueError:
-        return timeutil.parse_instant(_UNENCODED_PLUS.sub(r"+\1", text))[0]
-    if not math.isfinite(seconds):
-        raise ValueError(timeutil.MSG_RANGE)
-    us = round(seconds * 1_000_000)
-    if not timeutil.MIN_US <= us < timeutil.MAX_US:
-        raise ValueError(timeutil.MSG_RANGE)
-    return us
-
 
 def _id_validator(check, message):
     def validate(value):
@@ -64,33 +33,6 @@ def _id_validator(check, message):
 
 def _id_field(check, message, pattern, **kwargs):
     return ma.fields.String(validate=_id_validator(check, message), metadata={"description": message, "pattern": pattern}, **kwargs)
-
-
-class Duration(ma.fields.Field):
-    """``15m``-style duration; deserialises to seconds."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        try:
-            return parse_duration(value)
-        except ValueError as exc:
-            raise ma.ValidationError(str(exc)) from None
-
-
-class QueryInstant(ma.fields.Field):
-    """ISO 8601 instant (with offset) or epoch seconds; deserialises to microseconds."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        try:
-            return parse_query_instant(value)
-        except ValueError as exc:
-            raise ma.ValidationError(str(exc)) from None
-
-
-def unit_field(units_allowed=units.UNITS, **kwargs):
-    return ma.fields.String(
-        validate=ma.validate.OneOf(units_allowed, error=f"Not a known unit; one of: {', '.join(units_allowed)}."),
-        **kwargs,
-    )
 
 
 class SensorMetadataSchema(ma.Schema):
@@ -184,21 +126,6 @@ class ListQuerySchema(ma.Schema):
             raise ma.ValidationError("A room belongs to a building: give building too.", "building")
 
 
-class UnitQuerySchema(ma.Schema):
-    unit = unit_field(metadata={"description": "Convert the answer's values to this unit for display"})
-
-
-class AggregateQuerySchema(UnitQuerySchema):
-    window = Duration(load_default=900, metadata={"type": "string", "example": "15m", "description": "1m up to RETENTION; default 15m"})
-    end = QueryInstant(metadata={"type": "string", "description": "Window end (exclusive): ISO 8601 or epoch seconds; default now"})
-
-
-class SeriesRangeSchema(ma.Schema):
-    start = QueryInstant(required=True, metadata={"type": "string", "description": "Inclusive; ISO 8601 or epoch seconds"})
-    end = QueryInstant(metadata={"type": "string", "description": "Exclusive; ISO 8601 or epoch seconds; default now"})
-    bucket = ma.fields.String(load_default="5m", validate=ma.validate.OneOf(tuple(SERIES_STEPS)))
-
-
 class SeriesQuerySchema(SeriesRangeSchema, UnitQuerySchema):
     pass
 
@@ -231,12 +158,6 @@ class SeriesBatchQuerySchema(SeriesRangeSchema):
         "type": "string", "example": "lobby-1,lobby-2",
         "description": f"Comma-separated sensor ids, at most {MAX_SERIES_SENSORS}",
     })
-
-
-class WindowSchema(ma.Schema):
-    start = ma.fields.String(metadata={"description": "Inclusive"})
-    end = ma.fields.String(metadata={"description": "Exclusive"})
-    seconds = ma.fields.Integer()
 
 
 class AggregateSchema(ma.Schema):

@@ -1,6 +1,7 @@
 -- Downsample one sensor's raw readings in [start, end) into fixed steps.
 --
--- KEYS[1]  sensor:{<id>}  statistics hash (holds the clear generation)
+-- KEYS[1]  sensor:{<id>}       statistics hash (holds the clear generation)
+-- KEYS[2]  sensor:{<id>}:meta  the registry's metadata of the sensor
 -- ARGV[1]  start (microseconds since the epoch, inclusive)
 -- ARGV[2]  end (microseconds since the epoch, exclusive)
 -- ARGV[3]  BUCKET_SECONDS in microseconds
@@ -16,10 +17,11 @@ local start_us = tonumber(ARGV[1])
 local end_us = tonumber(ARGV[2])
 local bucket_us = tonumber(ARGV[3])
 local step_us = tonumber(ARGV[4])
-local known = redis.call('EXISTS', key, key .. ':meta')
-local meta = redis.call('HMGET', key .. ':meta', 'kind', 'unit', 'input_unit', 'org')
-local gen = redis.call('HGET', key, 'gen') or '0'
-local prefix = key .. ':r:' .. gen .. ':'
+local known = redis.call('EXISTS', key, KEYS[2])
+local meta = redis.call('HMGET', KEYS[2], {{SensorMeta.KIND}}, {{SensorMeta.UNIT}}, {{SensorMeta.INPUT_UNIT}},
+  {{SensorMeta.ORG}})
+local gen = redis.call('HGET', key, {{SensorStats.GEN}}) or '0'
+local prefix = key .. {{READINGS_SUFFIX}} .. gen .. {{SEPARATOR}}
 local steps, order = {}, {}
 for bucket = math.floor(start_us / bucket_us), math.floor((end_us - 1) / bucket_us) do
   local base = bucket * bucket_us

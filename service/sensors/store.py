@@ -5,10 +5,9 @@ from __future__ import annotations
 import time
 from typing import NamedTuple
 
-from flask import Flask
-
 from .. import keys, timeutil, units
-from ..redis_client import ScriptBatch, redis_ext
+from ..heartbeats.store import HeartbeatStore
+from ..redisdb.scripts import ScriptBatch, Scripts
 from ..settings import Settings
 
 # Metadata fields that have an index set of their own.
@@ -37,6 +36,11 @@ def index_keys(meta: dict) -> set[str]:
     if meta.get("building") and meta.get("room"):
         found.add(keys.sensors_in_room(meta["building"], meta["room"]))
     return found
+
+
+def _sensor_keys(sensor_id: str) -> list[str]:
+    """KEYS of ``window.lua`` and ``series.lua`` for one sensor: statistics and metadata."""
+    return [keys.sensor(sensor_id), keys.sensor_meta(sensor_id)]
 
 
 def run_scripts(client, script, calls: list[tuple[list, list]], members_of: str | None = None) -> list:
@@ -73,13 +77,13 @@ def _series_reply(flat: list, step_us: int) -> SensorSeries:
 
 
 class SensorRegistry:
-    def __init__(self, app: Flask, settings: Settings):
-        self.app = app
-        self.client = redis_ext.client_for(app)
+    def __init__(self, client, scripts: Scripts, settings: Settings, *, heartbeats: HeartbeatStore):
+        self.client = client
+        self.heartbeats = heartbeats
         self.bucket_us = settings.bucket_seconds * 1_000_000
-        self._put_meta = redis_ext.register_script(app, __package__, "put_meta.lua")
-        self._window = redis_ext.register_script(app, __package__, "window.lua")
-        self._series = redis_ext.register_script(app, __package__, "series.lua")
+        self._put_meta = scripts.register(__package__, "put_meta.lua")
+        self._window = scripts.register(__package__, "window.lua")
+        self._series = scripts.register(__package__, "series.lua")
 
     # -- registry ---------------------------------------------------------
 
@@ -107,7 +111,7 @@ class SensorRegistry:
         fields = dict(data)
         if resolved:
             fields["input_unit"] = resolved
-        now = timeutil.us_to_iso(time.time_ns() // 1000)
+        now = timeutil.us_to_iso(timeutil.now_us())
         flat = [now]
         for field, value in fields.items():
             flat += (field, value)
@@ -155,7 +159,7 @@ class SensorRegistry:
         round trip (single-key commands only); None for a sensor sensorhub
         knows nothing of. Status comes from the heartbeats store, so it is
         the one GET /sensors shows."""
-        heartbeats = self.app.extensions["heartbeats"]
+        heartbeats = self.heartbeats
         pipe = self.client.pipeline(transaction=False)
         for sensor in sensor_ids:
             pipe.hgetall(keys.sensor_meta(sensor))
@@ -285,7 +289,7 @@ class SensorRegistry:
         trip and returns ``(its members, aggregates)``; otherwise
         ``(None, aggregates)``.
         """
-        calls = [([keys.sensor(sensor)], [start_us, end_us, self.bucket_us]) for sensor in sensor_ids]
+        calls = [(_sensor_keys(sensor), [start_us, end_us, self.bucket_us]) for sensor in sensor_ids]
         replies = run_scripts(self.client, self._window, calls, members_of)
         members = replies.pop() if members_of else None
         results = []
@@ -306,7 +310,7 @@ class SensorRegistry:
 
     def series(self, sensor_id: str, start_us: int, end_us: int, step_us: int) -> SensorSeries:
         """The sensor's readings in [start, end) in steps of ``step_us``."""
-        flat = self._series(keys=[keys.sensor(sensor_id)], args=[start_us, end_us, self.bucket_us, step_us])
+        flat = self._series(keys=_sensor_keys(sensor_id), args=[start_us, end_us, self.bucket_us, step_us])
         return _series_reply(flat, step_us)
 
     def series_many(self, sensor_ids: list[str], start_us: int, end_us: int, step_us: int) -> list[SensorSeries]:
@@ -316,7 +320,7 @@ class SensorRegistry:
             return []
         batch = ScriptBatch(self.client)
         for sensor_id in sensor_ids:
-            batch.script(self._series, [keys.sensor(sensor_id)], [start_us, end_us, self.bucket_us, step_us])
+            batch.script(self._series, _sensor_keys(sensor_id), [start_us, end_us, self.bucket_us, step_us])
         return [_series_reply(flat, step_us) for flat in batch.execute()]
 
     def kind(self, sensor_id: str) -> str | None:

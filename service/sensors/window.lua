@@ -1,6 +1,7 @@
 -- Aggregate one sensor's raw readings whose instant lies in [start, end).
 --
--- KEYS[1]  sensor:{<id>}  statistics hash (holds the clear generation)
+-- KEYS[1]  sensor:{<id>}       statistics hash (holds the clear generation)
+-- KEYS[2]  sensor:{<id>}:meta  the registry's metadata of the sensor
 -- ARGV[1]  start (microseconds since the epoch, inclusive)
 -- ARGV[2]  end (microseconds since the epoch, exclusive)
 -- ARGV[3]  BUCKET_SECONDS in microseconds
@@ -14,11 +15,11 @@ local key = KEYS[1]
 local start_us = tonumber(ARGV[1])
 local end_us = tonumber(ARGV[2])
 local bucket_us = tonumber(ARGV[3])
-local meta_key = key .. ':meta'
+local meta_key = KEYS[2]
 local known = redis.call('EXISTS', key, meta_key)
-local meta = redis.call('HMGET', meta_key, 'kind', 'building', 'room')
-local gen = redis.call('HGET', key, 'gen') or '0'
-local prefix = key .. ':r:' .. gen .. ':'
+local meta = redis.call('HMGET', meta_key, {{SensorMeta.KIND}}, {{SensorMeta.BUILDING}}, {{SensorMeta.ROOM}})
+local gen = redis.call('HGET', key, {{SensorStats.GEN}}) or '0'
+local prefix = key .. {{READINGS_SUFFIX}} .. gen .. {{SEPARATOR}}
 local count, sum, low, high = 0, 0.0, nil, nil
 for bucket = math.floor(start_us / bucket_us), math.floor((end_us - 1) / bucket_us) do
   local base = bucket * bucket_us

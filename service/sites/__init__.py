@@ -1,15 +1,13 @@
-"""Sites domain (brief 003, shared with brief 000): site metadata, versioned
-configuration and live data under /v1/sites."""
+"""Sites domain (energy sites, and the offices of too hot or not): site
+metadata, versioned configuration and live data under /v1/sites."""
 
 from flask import Flask
 
 from .routes import blp
 from .schemas import LiveColumnsSchema, LiveEntrySchema
-from .store import SiteStore
 
 
 def register(app: Flask, api) -> None:
     api.spec.components.schema("LiveColumns", schema=LiveColumnsSchema)
     api.spec.components.schema("LiveEntry", schema=LiveEntrySchema)
     api.register_blueprint(blp)
-    app.extensions["sites"] = SiteStore(app, app.extensions["settings"])

@@ -12,7 +12,8 @@
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return {-1}
 end
-local current = redis.call('HMGET', KEYS[1], 'config_version', 'config_doc', 'config_from_us')
+local current = redis.call('HMGET', KEYS[1], {{SiteRecord.CONFIG_VERSION}}, {{SiteRecord.CONFIG_DOC}},
+  {{SiteRecord.CONFIG_FROM_US}})
 if current[2] == ARGV[1] then
   return {0, tonumber(current[1]), current[3]}
 end
@@ -24,5 +25,6 @@ end
 local from_text = string.format('%d', from_us)
 redis.call('RPUSH', KEYS[2],
   '{"version":' .. version .. ',"valid_from_us":' .. from_text .. ',"configuration":' .. ARGV[1] .. '}')
-redis.call('HSET', KEYS[1], 'config_version', version, 'config_doc', ARGV[1], 'config_from_us', from_text)
+redis.call('HSET', KEYS[1], {{SiteRecord.CONFIG_VERSION}}, version, {{SiteRecord.CONFIG_DOC}}, ARGV[1],
+  {{SiteRecord.CONFIG_FROM_US}}, from_text)
 return {1, version, from_text}

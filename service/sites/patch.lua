@@ -9,7 +9,7 @@
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return false
 end
-local old = redis.call('HMGET', KEYS[1], 'org', 'location')
+local old = redis.call('HMGET', KEYS[1], {{SiteRecord.ORG}}, {{SiteRecord.LOCATION}})
 local n = tonumber(ARGV[1])
 local pos = 2
 if n > 0 then

@@ -1,17 +1,17 @@
-"""Brief 003: energy sites, their versioned configuration and live data."""
+"""Energy sites: their metadata, versioned configuration and live data."""
 
 from __future__ import annotations
 
 import marshmallow as ma
-from flask import current_app
 from flask_smorest import Blueprint
 
 from ..auth import listing_org, principal, require_org, requires
 from ..errors import abort
+from ..fields import MSG_SITE_ID, is_sensor_id
 from ..jsonio import json_body
-from ..readings.schemas import is_sensor_id
+from ..stores import stores
+from ..timeutil import zone_from_name
 from .schemas import (
-    MSG_SITE_ID,
     ConfigurationHistorySchema,
     ConfigurationQuerySchema,
     ConfigurationSchema,
@@ -27,7 +27,6 @@ from .schemas import (
     SiteSchema,
     load_live,
     new_site_id,
-    zone_from_name,
 )
 from .store import UnknownSite
 
@@ -35,13 +34,13 @@ blp = Blueprint(
     "sites",
     __name__,
     url_prefix="/v1/sites",
-    description="Energy sites: metadata, versioned configuration and live data (brief 003).",
+    description="Energy sites: metadata, versioned configuration and live data.",
 )
 
 _LIVE_BODY = {
     "required": True,
     "description": (
-        "Column form (the brief's: one array per field, all the same length) or row form "
+        "Column form (one array per field, all the same length) or row form "
         "(an array of entries). A dt-stamp already stored for the site is a duplicate: ignored "
         "and counted. Any invalid value rejects the whole post with 422, naming column and row; "
         "nothing is written."
@@ -60,7 +59,7 @@ _LIVE_BODY = {
 
 
 def _store():
-    return current_app.extensions["sites"]
+    return stores().sites
 
 
 def _checked_site_id(site_id: str) -> str:
@@ -87,7 +86,7 @@ def _copy_org_settings(site: dict) -> None:
     """A site that joins an org gets a copy of the org's settings in its
     record (service/orgs/store.py), read by the too-hot answer."""
     if site["org"] is not None:
-        current_app.extensions["orgs"].copy_to_site(site["id"], site["org"])
+        stores().orgs.copy_to_site(site["id"], site["org"])
 
 
 
@@ -221,7 +220,7 @@ def post_live(site_id: str):
     """Add live entries (column or row form)"""
     site = _site(site_id)
     payload = json_body()
-    max_batch = current_app.extensions["settings"].max_batch
+    max_batch = stores().settings.max_batch
     rows = _entry_count(payload)
     if rows > max_batch:
         abort(413, f"At most {max_batch} entries per post (MAX_BATCH); got {rows}.")

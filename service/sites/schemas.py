@@ -1,4 +1,4 @@
-"""The contract of the energy-site routes (brief 003), as marshmallow schemas.
+"""The contract of the energy-site routes, as marshmallow schemas.
 
 They validate every request and generate the OpenAPI document. Live data
 comes in two equivalent forms, so ``load_live`` ties the column schema and
@@ -12,17 +12,22 @@ import re
 import secrets
 import time
 from datetime import UTC, datetime, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import marshmallow as ma
 from marshmallow.validate import Length, OneOf, Range
 
-from .. import timeutil
-from ..readings.schemas import MSG_NOT_STRING, SENSOR_ID_PATTERN, Instant, SensorId, check_number
+from .. import timeutil, units
+from ..fields import (
+    MSG_NOT_STRING,
+    MSG_ORG_ID,
+    MSG_SITE_ID,
+    SENSOR_ID_PATTERN,
+    FiniteNumber,
+    Instant,
+    SensorId,
+    TimeZoneName,
+)
 
-MSG_SITE_ID = "Site ids are 1 to 128 characters of A-Z a-z 0-9 . _ : -"
-MSG_ORG_ID = "Org ids are 1 to 128 characters of A-Z a-z 0-9 . _ : -"
-MSG_TIMEZONE = "Not an IANA time zone name (example: Europe/Brussels, or UTC)."
 MSG_BLANK = "May not be blank."
 MSG_NOT_BOOLEAN = "Not a valid boolean: send true or false."
 MSG_DT_STAMP = (
@@ -30,8 +35,6 @@ MSG_DT_STAMP = (
     "or ISO 8601 with an offset (example: 2023-01-01T00:10:00+01:00)."
 )
 VENDORS = ("Tesla", "KATL")
-# Absolute zero: no threshold in degrees Celsius can lie below it.
-MIN_CELSIUS = -273.15
 
 _LOCAL_STAMP = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}").fullmatch
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -48,13 +51,6 @@ def new_site_id(now: float | None = None) -> str:
     return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
 
 
-def zone_from_name(name: str | None) -> tzinfo:
-    """The zone of a site's ``timezone``; UTC when the site has none."""
-    if not name or name.upper() == "UTC":
-        return UTC
-    return ZoneInfo(name)
-
-
 # -- fields -------------------------------------------------------------------
 
 
@@ -68,26 +64,6 @@ def _text_field(max_length: int, **kwargs) -> ma.fields.String:
         error_messages={"invalid": MSG_NOT_STRING},
         **kwargs,
     )
-
-
-class FiniteNumber(ma.fields.Float):
-    """A finite JSON number; ``true`` and ``"21.5"`` are refused (a Float
-    subclass so that OpenAPI shows its range as minimum/maximum)."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        return check_number(value)
-
-
-class TimeZoneName(ma.fields.String):
-    """An IANA time zone name that this server's tz database knows."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        name = super()._deserialize(value, attr, data, **kwargs)
-        try:
-            zone_from_name(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ma.ValidationError(MSG_TIMEZONE) from None
-        return name
 
 
 class StrictBoolean(ma.fields.Field):
@@ -161,7 +137,7 @@ def _soc(**kwargs):
 
 
 class SiteSchema(ma.Schema):
-    """A site: an energy site (brief 003) or an office (brief 000)."""
+    """A site: an energy site or an office (too hot or not)."""
 
     id = ma.fields.String(metadata={"example": "willo-woods"})
     name = ma.fields.String(metadata={"example": "Willo Woods"})
@@ -182,7 +158,7 @@ class SitePatchSchema(ma.Schema):
     timezone = TimeZoneName(allow_none=True, metadata={"example": "Europe/Brussels"})
     threshold = FiniteNumber(
         allow_none=True,
-        validate=Range(min=MIN_CELSIUS),
+        validate=Range(min=units.ABSOLUTE_ZERO_C),
         metadata={"description": "Too-hot threshold, degrees Celsius", "example": 25},
     )
 
@@ -237,7 +213,7 @@ class ProductionSchema(ma.Schema):
 
 
 class ConfigurationSchema(ma.Schema):
-    """A site's configuration (brief 003). ``id``, when sent, must be the site's."""
+    """An energy site's configuration. ``id``, when sent, must be the site's."""
 
     id = ma.fields.Raw(load_only=True, metadata={"description": "Optional; must equal the site id of the path"})
     battery = ma.fields.Nested(BatterySchema, required=True)
@@ -296,7 +272,7 @@ class LiveEntrySchema(ma.Schema):
 
 
 class LiveColumnsSchema(ma.Schema):
-    """The brief's column form: one array per field, all the same length."""
+    """The column form of live data: one array per field, all the same length."""
 
     dt_stamp = ma.fields.List(DtStamp(), required=True, data_key="dt-stamp")
     soc = ma.fields.List(_soc(), required=True)

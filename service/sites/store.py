@@ -9,14 +9,11 @@ crash or by a changed org is skipped, never shown wrongly.
 
 from __future__ import annotations
 
-import time
-
 import orjson
-from flask import Flask
 
 from .. import keys, timeutil
 from ..errors import NotFoundError
-from ..redis_client import redis_ext
+from ..redisdb.scripts import Scripts
 from ..settings import Settings
 from .schemas import COLUMNS
 
@@ -32,10 +29,6 @@ class UnknownSite(NotFoundError):
 
     def __init__(self, site_id: str):
         super().__init__(f"No site has the id {site_id!r}.")
-
-
-def _now_us() -> int:
-    return time.time_ns() // 1000
 
 
 def _encode_value(name: str, value) -> str:
@@ -75,13 +68,13 @@ def decode_live_entry(member: bytes) -> dict:
 
 
 class SiteStore:
-    def __init__(self, app: Flask, settings: Settings):
-        self.client = redis_ext.client_for(app)
+    def __init__(self, client, scripts: Scripts, settings: Settings):
+        self.client = client
         self.retention_days = settings.live_retention_days
-        self._create = redis_ext.register_script(app, __package__, "create.lua")
-        self._patch = redis_ext.register_script(app, __package__, "patch.lua")
-        self._configure = redis_ext.register_script(app, __package__, "configure.lua")
-        self._live = redis_ext.register_script(app, __package__, "live.lua")
+        self._create = scripts.register(__package__, "create.lua")
+        self._patch = scripts.register(__package__, "patch.lua")
+        self._configure = scripts.register(__package__, "configure.lua")
+        self._live = scripts.register(__package__, "live.lua")
 
     # -- sites ------------------------------------------------------------
 
@@ -95,7 +88,7 @@ class SiteStore:
 
     def create(self, site: dict, now_us: int | None = None) -> dict | None:
         """Store a new site (``id`` set); None when the id is taken."""
-        stamp = timeutil.us_to_iso(_now_us() if now_us is None else now_us)
+        stamp = timeutil.us_to_iso(timeutil.now_us() if now_us is None else now_us)
         record = {"id": site["id"], "name": site["name"], "location": site["location"]}
         record.update({name: site[name] for name in _OPTIONAL_FIELDS if site.get(name) is not None})
         record["created_at"] = record["updated_at"] = stamp
@@ -127,7 +120,7 @@ class SiteStore:
         new_location = changes.get("location", current["location"])
         self._index(site_id, new_org, new_location)
         updates = {name: value for name, value in changes.items() if value is not None}
-        updates["updated_at"] = timeutil.us_to_iso(_now_us() if now_us is None else now_us)
+        updates["updated_at"] = timeutil.us_to_iso(timeutil.now_us() if now_us is None else now_us)
         removed = [name for name, value in changes.items() if value is None]
         args = [len(updates)]
         args += [part for name, value in updates.items() for part in (name, _encode_value(name, value))]
@@ -187,7 +180,7 @@ class SiteStore:
         document = orjson.dumps(configuration, option=orjson.OPT_SORT_KEYS)
         result = self._configure(
             keys=[keys.site(site_id), keys.site_configurations(site_id)],
-            args=[document, _now_us() if now_us is None else now_us],
+            args=[document, timeutil.now_us() if now_us is None else now_us],
         )
         if result[0] == -1:
             raise UnknownSite(site_id)
@@ -233,7 +226,7 @@ class SiteStore:
         """Oldest instant kept under LIVE_RETENTION_DAYS (None: keep all)."""
         if not self.retention_days:
             return None
-        return (_now_us() if now_us is None else now_us) - self.retention_days * 86_400_000_000
+        return (timeutil.now_us() if now_us is None else now_us) - self.retention_days * 86_400_000_000
 
     def add_live(self, site_id: str, entries: list[dict], cutoff_us: int | None = None) -> int:
         """Store validated entries (distinct instants, none before ``cutoff_us``)

@@ -1,14 +1,12 @@
-"""Too hot or not (brief 000): POST /v1/temperatures and
+"""Too hot or not: POST /v1/temperatures and
 GET /v1/admin/toohotornot, answered from state precomputed at ingest."""
 
 from flask import Flask
 
 from .routes import blp
 from .schemas import TemperatureSchema
-from .store import TooHotStore
 
 
 def register(app: Flask, api) -> None:
     api.spec.components.schema("Temperature", schema=TemperatureSchema)
     api.register_blueprint(blp)
-    app.extensions["toohot"] = TooHotStore(app, app.extensions["settings"])

@@ -7,15 +7,16 @@
 --          that is today somewhere on Earth (the caller picks the site's
 --          once it knows its zone)
 --
--- Day keys are derived from KEYS[1] (same hash tag): KEYS[1]..':day:'..date
--- and its ':minutes' sorted set.
+-- Day keys are derived from KEYS[1] (same hash tag): site:{<id>}:day:<date>
+-- and its :minutes sorted set (suffixes of service/keys.py).
 --
 -- Returns false for an unknown site; {org} when the site's copy of its
 -- org's settings is missing or of another org (the caller refreshes it and
 -- asks again); else {org or '', time zone, threshold, unit, then per date:
 -- readings, max, max_at, minutes above the threshold}.
-local site = redis.call('HMGET', KEYS[1], 'id', 'org', 'timezone', 'threshold',
-  'org_copy', 'org_timezone', 'org_threshold', 'org_unit')
+local site = redis.call('HMGET', KEYS[1], {{SiteRecord.ID}}, {{SiteRecord.ORG}}, {{SiteRecord.TIMEZONE}},
+  {{SiteRecord.THRESHOLD}}, {{SiteRecord.ORG_COPY}}, {{SiteRecord.ORG_TIMEZONE}}, {{SiteRecord.ORG_THRESHOLD}},
+  {{SiteRecord.ORG_UNIT}})
 if not site[1] then
   return false
 end
@@ -32,11 +33,11 @@ threshold = site[4] or threshold
 local reply = {org or '', zone, threshold, unit}
 local above = '(' .. threshold
 for pos = 4, #ARGV do
-  local day = KEYS[1] .. ':day:' .. ARGV[pos]
-  local state = redis.call('HMGET', day, 'readings', 'max', 'max_at')
+  local day = KEYS[1] .. {{DAY_SUFFIX}} .. ARGV[pos]
+  local state = redis.call('HMGET', day, {{SiteDay.READINGS}}, {{SiteDay.MAX}}, {{SiteDay.MAX_AT}})
   reply[#reply + 1] = state[1]
   reply[#reply + 1] = state[2]
   reply[#reply + 1] = state[3]
-  reply[#reply + 1] = redis.call('ZCOUNT', day .. ':minutes', above, '+inf')
+  reply[#reply + 1] = redis.call('ZCOUNT', day .. {{MINUTES_SUFFIX}}, above, '+inf')
 end
 return reply

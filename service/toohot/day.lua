@@ -10,9 +10,9 @@
 --               times: sensor id, microseconds after the local midnight, °C value
 -- On a Redis Cluster every key of a call is in one hash slot.
 --
--- Derived keys (same hash tag): day..':minutes' (minute -> highest °C,
--- ZADD GT), day..':seen:'..sensor (bitmap of whole seconds) and
--- day..':seenf' (set of sub-second instants): the dedup memory, so a
+-- Derived keys (same hash tag, suffixes of service/keys.py): day:minutes
+-- (minute -> highest °C, ZADD GT), day:seen:<sensor> (bitmap of whole
+-- seconds) and day:seenf (set of sub-second instants): the dedup memory, so a
 -- reading counts once however often it is sent or retried.
 --
 -- The too-hot outbox: the first call that finds the day's maximum above
@@ -27,7 +27,7 @@
 -- readings} or, while the day's event is unpublished, {new readings,
 -- hot_max, hot_threshold}.
 local function apply_day(site, day, org_sent, ttl, threshold, first, last)
-  local org = redis.call('HGET', site, 'org')
+  local org = redis.call('HGET', site, {{SiteRecord.ORG}})
   if org == false then
     if redis.call('EXISTS', site) == 0 then
       return -2
@@ -37,10 +37,11 @@ local function apply_day(site, day, org_sent, ttl, threshold, first, last)
   if org ~= org_sent then
     return -1
   end
-  local minutes = day .. ':minutes'
-  local seen_fraction = day .. ':seenf'
+  local minutes = day .. {{MINUTES_SUFFIX}}
+  local seen_fraction = day .. {{SEEN_FRACTION_SUFFIX}}
   -- The outbox fields too: this call is the only writer of them until it returns.
-  local state = redis.call('HMGET', day, 'readings', 'max', 'max_at', 'hot_max', 'hot_threshold', 'hot_published')
+  local state = redis.call('HMGET', day, {{SiteDay.READINGS}}, {{SiteDay.MAX}}, {{SiteDay.MAX_AT}}, {{SiteDay.HOT_MAX}},
+    {{SiteDay.HOT_THRESHOLD}}, {{SiteDay.HOT_PUBLISHED}})
   local readings = tonumber(state[1] or '0')
   local max, max_at = nil, nil
   if state[2] then
@@ -55,7 +56,7 @@ local function apply_day(site, day, org_sent, ttl, threshold, first, last)
     local value = tonumber(ARGV[pos + 2])
     local fresh
     if offset % 1000000 == 0 then
-      local bitmap = day .. ':seen:' .. sensor
+      local bitmap = day .. {{SEEN_SUFFIX}} .. sensor
       fresh = redis.call('SETBIT', bitmap, offset / 1000000, 1) == 0
       touched[bitmap] = true
     else
@@ -74,9 +75,10 @@ local function apply_day(site, day, org_sent, ttl, threshold, first, last)
   end
   if new > 0 then
     if max_text then
-      redis.call('HSET', day, 'readings', readings + new, 'max', max_text, 'max_at', max_at_text)
+      redis.call('HSET', day, {{SiteDay.READINGS}}, readings + new, {{SiteDay.MAX}}, max_text,
+        {{SiteDay.MAX_AT}}, max_at_text)
     else
-      redis.call('HSET', day, 'readings', readings + new)
+      redis.call('HSET', day, {{SiteDay.READINGS}}, readings + new)
     end
     redis.call('EXPIRE', day, ttl)
     redis.call('EXPIRE', minutes, ttl)
@@ -87,7 +89,7 @@ local function apply_day(site, day, org_sent, ttl, threshold, first, last)
   local hot = {state[4], state[5], state[6]}
   if not hot[1] and max ~= nil and max > tonumber(threshold) then
     hot = {max_text or state[2], threshold, false}
-    redis.call('HSET', day, 'hot_max', hot[1], 'hot_threshold', hot[2])
+    redis.call('HSET', day, {{SiteDay.HOT_MAX}}, hot[1], {{SiteDay.HOT_THRESHOLD}}, hot[2])
   end
   if hot[1] and not hot[3] then
     return {new, hot[1], hot[2]}

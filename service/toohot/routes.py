@@ -1,9 +1,9 @@
-"""Brief 000: thermometer readings in the brief's shape and the admin answer."""
+"""Too hot or not: thermometer readings of sites and the admin answer."""
 
 from __future__ import annotations
 
 import marshmallow as ma
-from flask import current_app, request
+from flask import request
 from flask_smorest import Blueprint
 
 from .. import units
@@ -11,6 +11,7 @@ from ..auth import claim_sensors, principal, refuse_foreign_sensors, require_org
 from ..errors import MSG_INVALID_REQUEST, abort
 from ..jsonio import direct_view, json_body, json_response
 from ..metrics import READINGS, refused_readings
+from ..stores import stores
 from .schemas import AnswerQuerySchema, AnswerSchema, TemperatureIngestResultSchema, TemperatureSchema
 from .store import Rejected
 from .validation import parse_answer_query
@@ -18,7 +19,7 @@ from .validation import parse_answer_query
 blp = Blueprint(
     "toohot",
     __name__,
-    description="Thermometers of offices: readings in the brief's shape, and whether a site was too hot (brief 000).",
+    description="Too hot or not: thermometer readings of offices, and whether a site was too hot on a day.",
 )
 
 _TEMPERATURE_BODY = {
@@ -45,7 +46,7 @@ _SCHEMA = TemperatureSchema()
 
 
 def _store():
-    return current_app.extensions["toohot"]
+    return stores().toohot
 
 
 def _load(payload) -> tuple[list[tuple[int, dict]], dict]:
@@ -54,7 +55,7 @@ def _load(payload) -> tuple[list[tuple[int, dict]], dict]:
     if not single and type(payload) is not list:
         abort(400, "The body must be a reading object or a JSON array of them.")
     items = [payload] if single else payload
-    max_batch = current_app.extensions["settings"].max_batch
+    max_batch = stores().settings.max_batch
     if len(items) > max_batch:
         abort(413, f"A post holds at most {max_batch} readings (MAX_BATCH); this one has {len(items)}. Split it.")
     loaded, errors = [], {}

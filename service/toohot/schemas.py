@@ -1,4 +1,4 @@
-"""The contract of the too-hot-or-not routes (brief 000), as marshmallow schemas."""
+"""The contract of the too-hot-or-not routes, as marshmallow schemas."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ import marshmallow as ma
 from marshmallow.validate import OneOf
 
 from .. import timeutil
-from ..orgs.schemas import MSG_TEMPERATURE_UNIT, TEMPERATURE_UNITS
-from ..readings.schemas import SensorId
-from ..sites.schemas import MSG_ORG_ID, MSG_SITE_ID, FiniteNumber
+from ..fields import MSG_ORG_ID, MSG_SITE_ID, FiniteNumber, SensorId
+from ..units import MSG_TEMPERATURE_UNIT, TEMPERATURE_UNITS
 
 MSG_EPOCH = "Not a valid timestamp: send seconds since the Unix epoch as a number (example: 1658739178)."
 MSG_EPOCH_RANGE = "The timestamp must lie between 1970-01-01 and 2100-01-01 UTC."
@@ -33,7 +32,7 @@ class EpochSeconds(ma.fields.Float):
 
 
 class TemperatureSchema(ma.Schema):
-    """One thermometer reading, in the brief's shape."""
+    """One thermometer reading of a site: camelCase fields, epoch seconds."""
 
     siteId = SensorId(MSG_SITE_ID, required=True, metadata={"example": "abc123"})
     orgId = SensorId(MSG_ORG_ID, required=True, metadata={"example": "alphacorp"})

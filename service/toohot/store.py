@@ -1,4 +1,4 @@
-"""Too hot or not: ingest in the brief's shape and the precomputed answer.
+"""Too hot or not: ingest of thermometer readings and the precomputed answer.
 
 Ingest resolves every reading (site, org, unit, local day) before writing
 anything, then writes in two idempotent steps: ``day.lua`` for every
@@ -12,18 +12,22 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, timedelta
 from functools import lru_cache
 
-from flask import Flask
 from redis.cluster import RedisCluster
 
 from .. import keys, timeutil, units
-from ..orgs.store import DEFAULT_THRESHOLD, DEFAULT_TIMEZONE, DEFAULT_UNIT, effective
+from ..events.store import EventStore
+from ..orgs.store import DEFAULT_THRESHOLD, DEFAULT_TIMEZONE, DEFAULT_UNIT, OrgStore, effective
 from ..orgs.store import FIELDS as ORG_FIELDS
-from ..redis_client import HotScript, ScriptBatch, redis_ext, slot_groups
+from ..readings.store import ReadingStore
+from ..redisdb.roundtrips import HotScript
+from ..redisdb.scripts import ScriptBatch, Scripts
+from ..redisdb.slots import slot_groups
 from ..settings import Settings
-from ..sites.schemas import zone_from_name
+from ..sites.store import SiteStore
+from ..timeutil import day_bounds, zone
 
 # Location of a site registered by its first reading (sites need one).
 FIRST_SIGHT_LOCATION = "unspecified"
@@ -51,21 +55,6 @@ class Rejected(Exception):
         self.status = status
         self.message = message
         self.errors = errors
-
-
-@lru_cache(maxsize=256)
-def zone(name: str) -> tzinfo:
-    return zone_from_name(name)
-
-
-@lru_cache(maxsize=4096)
-def day_bounds(zone_name: str, day: date) -> tuple[int, int]:
-    """(first, last+1) microsecond of a local day: 23, 24 or 25 hours long."""
-    tz = zone(zone_name)
-    start = datetime(day.year, day.month, day.day, tzinfo=tz)
-    following = day + timedelta(days=1)
-    end = datetime(following.year, following.month, following.day, tzinfo=tz)
-    return (start - timeutil.EPOCH) // timeutil.ONE_US, (end - timeutil.EPOCH) // timeutil.ONE_US
 
 
 def local_date(zone_name: str, us: int) -> date:
@@ -136,30 +125,19 @@ class Resolution:
 
 
 class TooHotStore:
-    def __init__(self, app: Flask, settings: Settings):
-        self.app = app
-        self.client = redis_ext.client_for(app)
+    def __init__(self, client, scripts: Scripts, settings: Settings, *, sites: SiteStore, orgs: OrgStore,
+                 readings: ReadingStore, events: EventStore):
+        self.client = client
+        self.sites, self.orgs, self.readings, self.events = sites, orgs, readings, events
         self.cluster = isinstance(self.client, RedisCluster)
         self.retention_days = settings.toohot_retention_days
         self.bucket_us = settings.bucket_seconds * 1_000_000
-        self._day = redis_ext.register_script(app, __package__, "day.lua")
-        self._answer = redis_ext.register_script(app, __package__, "answer.lua")
+        self._day = scripts.register(__package__, "day.lua")
+        self._answer = scripts.register(__package__, "answer.lua")
         # The admin answer is the hot read: concurrent ones share round trips.
         self._hot_answer = HotScript(self.client, self._answer)
         # Seconds since the epoch; replaceable so that tests can live on any day.
         self.clock = time.time
-
-    @property
-    def sites(self):
-        return self.app.extensions["sites"]
-
-    @property
-    def orgs(self):
-        return self.app.extensions["orgs"]
-
-    @property
-    def readings(self):
-        return self.app.extensions["readings"]
 
     # -- lookups ----------------------------------------------------------
 
@@ -340,7 +318,7 @@ class TooHotStore:
         """
         if not pending:
             return
-        events = self.app.extensions["events"]
+        events = self.events
         pipe = self.client.pipeline(transaction=False)
         for site_id, org_id, day, ttl, (hot_max, hot_threshold) in pending:
             date_text = day.isoformat()

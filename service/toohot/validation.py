@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from ..orgs.schemas import MSG_TEMPERATURE_UNIT, TEMPERATURE_UNITS
-from ..readings.schemas import is_sensor_id
-from ..sites.schemas import MSG_SITE_ID
+from ..fields import MSG_SITE_ID, is_sensor_id
+from ..units import MSG_TEMPERATURE_UNIT, TEMPERATURE_UNITS
 from .schemas import DATE_TEXT, MSG_DATE
 
 MSG_REQUIRED = "Missing data for required field."

@@ -6,6 +6,6 @@
 -- KEYS[1] {events}:stream  KEYS[2] {events}:deliveries
 -- ARGV[1] group  ARGV[2] stream id  ARGV[3] now (s)  ARGV[4..] webhook ids
 for i = 4, #ARGV do
-  redis.call('ZADD', KEYS[2], 'NX', ARGV[3], ARGV[i] .. ':' .. ARGV[2])
+  redis.call('ZADD', KEYS[2], 'NX', ARGV[3], ARGV[i] .. {{SEPARATOR}} .. ARGV[2])
 end
 return redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])

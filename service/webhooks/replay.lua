@@ -12,9 +12,9 @@ if not dead then
 end
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
-local org = cjson.decode(dead)['org']
+local org = cjson.decode(dead).org
 if type(org) == 'string' and org ~= '' then
-  redis.call('ZREM', KEYS[2] .. ':' .. org, ARGV[1])
+  redis.call('ZREM', KEYS[2] .. {{SEPARATOR}} .. org, ARGV[1])
 end
 redis.call('HDEL', KEYS[4], ARGV[1])
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])

@@ -1,25 +1,25 @@
-"""Brief 004: webhook receivers of events, and their dead letters."""
+"""Webhooks: receivers of events, and their dead letters."""
 
 from __future__ import annotations
 
 import re
 
-from flask import current_app
 from flask_smorest import Blueprint
 
 from ..auth import listing_org, principal, require_org, requires
 from ..errors import abort
+from ..stores import stores
 from .schemas import DeadLetterListSchema, DeadLetterQuerySchema, WebhookCreateSchema, WebhookListSchema, WebhookSchema
 from .ssrf import ForbiddenTarget, check_url
 
-blp = Blueprint("webhooks", __name__, description="Webhooks: events delivered at least once, signed (brief 004).")
+blp = Blueprint("webhooks", __name__, description="Webhooks: events delivered at least once, signed.")
 
 _WEBHOOK_ID = re.compile(r"wh_[0-9a-f]{16}").fullmatch
 _DEAD_LETTER_ID = re.compile(r"wh_[0-9a-f]{16}:[0-9]{1,20}-[0-9]{1,20}").fullmatch
 
 
 def _store():
-    return current_app.extensions["webhooks"]
+    return stores().webhooks
 
 
 @blp.route("/v1/webhooks", methods=["POST"])
@@ -30,7 +30,7 @@ def _store():
 def create_webhook(body: dict):
     """Register a webhook"""
     try:
-        check_url(body["url"], current_app.extensions["settings"].webhook_allow_private)
+        check_url(body["url"], stores().settings.webhook_allow_private)
     except ForbiddenTarget as exc:
         abort(422, str(exc), errors={"json": {"url": [str(exc)]}})
     # An org key's webhook hears its own org's events only.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from ..events.schemas import EVENT_TYPES
+from ..events.store import EVENT_TYPES
 
 
 class WebhookCreateSchema(ma.Schema):

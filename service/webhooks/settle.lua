@@ -26,7 +26,7 @@ local attempts = redis.call('HINCRBY', KEYS[2], member, 1)
 if attempts >= tonumber(ARGV[6]) then
   redis.call('ZREM', KEYS[1], member)
   redis.call('HDEL', KEYS[2], member)
-  local sep = string.find(member, ':', 1, true)
+  local sep = string.find(member, {{SEPARATOR}}, 1, true)
   redis.call('HSET', KEYS[3], member, cjson.encode({
     id = member,
     webhook = string.sub(member, 1, sep - 1),

@@ -24,13 +24,13 @@ import socket
 import time
 
 import orjson
-from flask import Flask
 from redis.exceptions import ResponseError
 
 from .. import keys
-from ..events.store import iso_now
-from ..redis_client import redis_ext
+from ..events.store import EventStore
+from ..redisdb.scripts import Scripts
 from ..settings import Settings
+from ..timeutil import iso_now
 from .delivery import deliver
 
 GROUP = "webhooks"
@@ -40,18 +40,14 @@ log = logging.getLogger("sensorhub.webhooks")
 
 
 class WebhookStore:
-    def __init__(self, app: Flask, settings: Settings):
-        self.app = app
-        self.client = redis_ext.client_for(app)
+    def __init__(self, client, scripts: Scripts, settings: Settings, *, events: EventStore):
+        self.client = client
+        self.events = events
         self.settings = settings
-        self._fanout = redis_ext.register_script(app, __package__, "fanout.lua")
-        self._lease = redis_ext.register_script(app, __package__, "lease.lua")
-        self._settle = redis_ext.register_script(app, __package__, "settle.lua")
-        self._replay = redis_ext.register_script(app, __package__, "replay.lua")
-
-    @property
-    def events(self):
-        return self.app.extensions["events"]
+        self._fanout = scripts.register(__package__, "fanout.lua")
+        self._lease = scripts.register(__package__, "lease.lua")
+        self._settle = scripts.register(__package__, "settle.lua")
+        self._replay = scripts.register(__package__, "replay.lua")
 
     @property
     def lease_seconds(self) -> float:
@@ -135,7 +131,7 @@ class WebhookStore:
         return outcomes
 
     def _attempt(self, member: str, lease_end: str) -> str:
-        webhook_id, stream_id = member.split(":", 1)
+        webhook_id, stream_id = member.split(keys.SEPARATOR, 1)
         webhook = self.get(webhook_id)
         fields = self.events.entry(stream_id)
         event_id = ""

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from service import create_app
-from service.auth.keyring import parse_api_keys
+from service.stores import stores
 
 from .authkeys import KEYS
 
@@ -18,14 +18,14 @@ def make_app(settings, clean_redis):
     apps = []
 
     def build(keys: dict = KEYS, **changes):
-        app = create_app(settings.replace(api_keys=parse_api_keys(json.dumps(keys)), **changes))
+        app = create_app(settings.replace(api_keys_text=json.dumps(keys), **changes))
         app.config["TESTING"] = True
         apps.append(app)
         return app
 
     yield build
     for app in apps:
-        app.extensions["redis"].close()
+        stores(app).client.close()
 
 
 @pytest.fixture

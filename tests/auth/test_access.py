@@ -10,13 +10,14 @@ from flask import request
 from service import create_app
 from service.auth import listing_org, public, require_all_orgs, requires
 from service.auth.guard import undeclared_endpoints
+from service.stores import stores
 
 from .authkeys import ALL_ADMIN, ALL_INGEST, ALL_READ, ALPHA_READ, KEYS, bearer, reading
 
 EXEMPT = ["/healthz", "/livez", "/metrics", "/openapi.json", "/docs"]
 
 
-def test_open_mode_serves_brief_001_routes_without_a_key(client):
+def test_open_mode_serves_batch_ingest_and_statistics_without_a_key(client):
     assert client.post("/data", json=[reading("abc", 1, 21.5), reading("abc", 2, 22.5)]).get_json() == {
         "accepted": 2,
         "duplicates": 0,
@@ -29,7 +30,7 @@ def test_open_mode_serves_brief_001_routes_without_a_key(client):
 def test_open_mode_is_announced_with_a_warning_at_start(settings, clean_redis, caplog):
     with caplog.at_level(logging.WARNING, logger="sensorhub.auth"):
         app = create_app(settings)
-    app.extensions["redis"].close()
+    stores(app).client.close()
     assert any("no API keys configured" in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
 
 

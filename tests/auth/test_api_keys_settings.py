@@ -8,7 +8,7 @@ import json
 import pytest
 
 from service.auth import keyring
-from service.auth.keyring import KeyRing, digest_of, parse_api_keys
+from service.auth.keyring import KeyRing, api_keys_of, digest_of, parse_api_keys
 from service.settings import Settings, SettingsError
 
 SECRET = "sk_live_5b1f0c9e7a2d4c6b8e3f1a0d"
@@ -19,20 +19,19 @@ def env_with(keys) -> dict:
 
 
 def test_api_keys_are_read_with_role_org_and_rate_limit():
-    settings = Settings.from_env(env_with({SECRET: {"role": "ingest", "org": "alphacorp", "rate_limit": 50}}))
-    (api_key,) = settings.api_keys
+    (api_key,) = api_keys_of(Settings.from_env(env_with({SECRET: {"role": "ingest", "org": "alphacorp", "rate_limit": 50}})))
     assert (api_key.role, api_key.org, api_key.rate_limit) == ("ingest", "alphacorp", 50)
     assert api_key.digest == digest_of(SECRET)
 
 
 def test_no_keys_configured_means_open_mode():
-    assert Settings.from_env({}).api_keys == ()
+    assert api_keys_of(Settings.from_env({})) == ()
 
 
 def test_api_keys_file_is_read(tmp_path):
     path = tmp_path / "keys.json"
     path.write_text(json.dumps({SECRET: {"role": "admin", "org": "*"}}))
-    (api_key,) = Settings.from_env({"API_KEYS_FILE": str(path)}).api_keys
+    (api_key,) = api_keys_of(Settings.from_env({"API_KEYS_FILE": str(path)}))
     assert (api_key.role, api_key.org, api_key.rate_limit) == ("admin", "*", None)
 
 
@@ -60,7 +59,7 @@ def test_api_keys_file_is_read(tmp_path):
 )
 def test_invalid_api_keys_are_refused_at_start_without_quoting_a_key(env, complaint):
     with pytest.raises(SettingsError) as caught:
-        Settings.from_env(env)
+        api_keys_of(Settings.from_env(env))
     message = str(caught.value)
     assert complaint in message
     assert SECRET not in message and "key with space" not in message
@@ -71,14 +70,15 @@ def test_empty_api_keys_file_is_refused(tmp_path):
     path = tmp_path / "keys.json"
     path.write_text("\n")
     with pytest.raises(SettingsError, match="is empty"):
-        Settings.from_env({"API_KEYS_FILE": str(path)})
+        api_keys_of(Settings.from_env({"API_KEYS_FILE": str(path)}))
 
 
 def test_settings_and_parsed_keys_hold_no_key_text():
     settings = Settings.from_env(env_with({SECRET: {"role": "read", "org": "alphacorp"}}))
+    api_keys = api_keys_of(settings)
     assert SECRET not in repr(settings)
-    assert SECRET not in repr(settings.api_keys)
-    assert SECRET.encode() not in repr(vars(settings.api_keys[0])).encode()
+    assert SECRET not in repr(api_keys)
+    assert SECRET.encode() not in repr(vars(api_keys[0])).encode()
 
 
 def test_key_ring_finds_the_key_presented_and_nothing_else():
@@ -113,3 +113,11 @@ def test_key_ring_keeps_digests_only():
     ring = KeyRing(parse_api_keys(json.dumps({SECRET: {"role": "read", "org": "*"}})))
     assert SECRET not in repr(vars(ring))
     assert SECRET.encode() not in repr(vars(ring)).encode()
+
+
+def test_the_application_refuses_unusable_keys_at_start(settings):
+    from service import create_app
+
+    with pytest.raises(SettingsError, match="not valid JSON") as caught:
+        create_app(settings.replace(api_keys_text="{" + json.dumps(SECRET)))
+    assert SECRET not in str(caught.value)

@@ -7,6 +7,7 @@ import logging
 
 import pytest
 
+from service.auth.keyring import api_keys_of
 from service.settings import Settings, SettingsError
 
 from .authkeys import ALPHA_INGEST, BETA_INGEST, KEYS, bearer, reading
@@ -52,5 +53,5 @@ def test_no_key_appears_in_any_log_line_or_answer(make_app, caplog, capsys):
 )
 def test_settings_errors_name_the_entry_not_the_key(spec):
     with pytest.raises(SettingsError) as caught:
-        Settings.from_env({"API_KEYS": json.dumps({"ak_first_ok_key_0000000000": {"role": "read", "org": "*"}, LIMITED: spec})})
+        api_keys_of(Settings.from_env({"API_KEYS": json.dumps({"ak_first_ok_key_0000000000": {"role": "read", "org": "*"}, LIMITED: spec})}))
     assert "entry #2" in str(caught.value) and LIMITED not in str(caught.value)

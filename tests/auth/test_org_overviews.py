@@ -4,6 +4,7 @@ org's part only, and an all-orgs key everything."""
 from __future__ import annotations
 
 from service import keys
+from service.stores import stores
 
 from .authkeys import (
     ALL_ADMIN,
@@ -63,11 +64,11 @@ def _dead_letters_of_two_orgs(make_app):
     # Port 9 on loopback refuses the connection: the first attempt dead-letters.
     made = client.post("/v1/webhooks", json={"url": "http://127.0.0.1:9/hook", "secret": "s" * 16}, headers=bearer(ALL_ADMIN))
     assert made.status_code == 201
-    events = app.extensions["events"]
+    events = stores(app).events
     events.publish("sensor.offline", "a1", org="alphacorp", event_id="ev-alpha")
     events.publish("sensor.offline", "b1", org="betacorp", event_id="ev-beta")
     events.publish("sensor.offline", "x1", event_id="ev-none")
-    webhooks = app.extensions["webhooks"]
+    webhooks = stores(app).webhooks
     webhooks.fan_out("test", block_ms=1)
     assert [state for _, state in webhooks.deliver_due()] == ["dead"] * 3
     return client

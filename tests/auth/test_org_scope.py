@@ -6,6 +6,7 @@ import time
 
 from service import keys, timeutil
 from service.auth import sensors as sensor_scope
+from service.stores import stores
 
 from .authkeys import (
     ALL_ADMIN,
@@ -90,7 +91,7 @@ def test_an_org_admin_deletes_its_own_sensors_only(keyed):
 
 def test_a_claim_lost_to_another_org_refuses_the_batch(keyed, redis_client, monkeypatch):
     # betacorp claims "race" between alphacorp's read of the owners and its claim.
-    store = keyed.application.extensions["readings"]
+    store = stores(keyed.application).readings
     real_sensor_meta = store.sensor_meta
 
     def read_then_lose_the_race(sensor_ids):
@@ -108,7 +109,7 @@ def test_a_claim_lost_to_another_org_refuses_the_batch(keyed, redis_client, monk
 def test_post_data_reads_the_sensors_orgs_and_units_in_one_read_per_batch(keyed, redis_client, monkeypatch):
     sensors = [f"s{i}" for i in range(50)]
     keyed.post("/data", json=[reading(s) for s in sensors], headers=bearer(ALPHA_INGEST))
-    store = keyed.application.extensions["readings"]
+    store = stores(keyed.application).readings
     meta_reads, org_reads = [], []
     real_sensor_meta = store.sensor_meta
     monkeypatch.setattr(store, "sensor_meta", lambda ids: meta_reads.append(len(ids)) or real_sensor_meta(ids))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from service import keys
 from service.auth.keyring import digest_of, key_id_of
-from service.redis_client import lua_source
+from service.redisdb.scripts import lua_source
 
 from .authkeys import bearer
 

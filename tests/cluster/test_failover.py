@@ -13,6 +13,7 @@ from redis.cluster import RedisCluster
 from service import create_app, keys
 from service.embedded_cluster import EmbeddedCluster
 from service.settings import Settings
+from service.stores import stores
 
 pytestmark = pytest.mark.slow
 
@@ -82,7 +83,7 @@ def test_batches_retried_through_a_master_failover_end_with_exact_statistics(clu
         assert stats["count"] == BATCHES, (n, stats)
         assert stats["avg"] == pytest.approx(expected_avg)
     assert client.get("/healthz").status_code == 204
-    app.extensions["redis"].close()
+    stores(app).client.close()
 
 
 def _app(cluster: EmbeddedCluster, **changes):
@@ -97,7 +98,7 @@ def test_waiting_for_a_replica_acknowledges_once_every_written_master_replicated
 
     assert response.status_code == 200, response.json
     assert response.json == {"accepted": SENSORS, "duplicates": 0}
-    app.extensions["redis"].close()
+    stores(app).client.close()
 
 
 def test_fewer_replica_acknowledgements_than_required_answer_503_and_a_retry_is_harmless(cluster):
@@ -116,4 +117,4 @@ def test_fewer_replica_acknowledgements_than_required_answer_503_and_a_retry_is_
         "avg": 1.0,
     }
     for app in (strict, relaxed):
-        app.extensions["redis"].close()
+        stores(app).client.close()

@@ -9,6 +9,7 @@ import random
 from redis.crc import key_slot
 
 from service import keys
+from service.stores import stores
 
 
 def _batch(sensors: int, readings_each: int, start_minute: int = 0) -> list[dict]:
@@ -55,5 +56,5 @@ def test_every_sensor_of_a_batch_over_many_slots_is_marked_seen(client, redis_cl
 
 
 def test_ingest_of_no_readings_writes_nothing(app, clean_redis):
-    assert app.extensions["readings"].ingest({}) == 0
+    assert stores(app).readings.ingest({}) == 0
     assert clean_redis.dbsize() == 0

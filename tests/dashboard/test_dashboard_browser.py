@@ -54,7 +54,7 @@ def start_server(redis_url, redis_cluster_mode, **extra_env):
         try:
             if requests.get(base + "/healthz", timeout=1).status_code == 204:
                 break
-        except requests.ConnectionError:
+        except requests.RequestException:  # refused, or too slow to answer yet
             pass
         if process.poll() is not None or time.monotonic() >= deadline:
             stop_server(process)
@@ -164,7 +164,7 @@ def registered_fleet(base: str, headers: dict | None = None) -> dict[str, list[d
         assert requests.put(f"{base}/v1/sensors/{sensor}", json=metadata, headers=headers, timeout=5).status_code == 201
         assert requests.post(base + "/data", json=readings, headers=headers, timeout=5).status_code == 200
         latest[sensor] = readings[-1:]
-    # The annex is too hot today (brief 000's ingest, the site's own day).
+    # The annex is too hot today (too hot or not's ingest, the site's own day).
     hot = {"siteId": "annex", "orgId": "acme", "sensorId": "office-3", "temperature": 29.5, "timestamp": time.time()}
     assert requests.post(base + "/v1/temperatures", json=hot, headers=headers, timeout=5).status_code == 200
     return latest

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from service.stores import stores
+
 
 def test_dashboard_page_is_served_with_its_script_and_styles(client):
     page = client.get("/")
@@ -25,10 +27,9 @@ def test_dashboard_page_says_whether_its_data_calls_need_a_key(client, settings)
     import json
 
     from service import create_app
-    from service.auth.keyring import parse_api_keys
 
     assert 'data-keys-required="false"' in client.get("/").get_data(as_text=True)
-    keyed = create_app(settings.replace(api_keys=parse_api_keys(json.dumps({"k" * 32: {"role": "read", "org": "*"}}))))
+    keyed = create_app(settings.replace(api_keys_text=json.dumps({"k" * 32: {"role": "read", "org": "*"}})))
     try:
         page = keyed.test_client().get("/")
         assert page.status_code == 200  # the page is public
@@ -36,4 +37,4 @@ def test_dashboard_page_says_whether_its_data_calls_need_a_key(client, settings)
         assert keyed.test_client().get("/sensors").status_code == 401
         assert keyed.test_client().get("/sensors", headers={"X-API-Key": "k" * 32}).status_code == 200
     finally:
-        keyed.extensions["redis"].close()
+        stores(keyed).client.close()

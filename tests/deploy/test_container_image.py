@@ -243,7 +243,7 @@ class _Running:
             try:
                 if self.session.get(self.url("/healthz"), timeout=2).status_code == 204:
                     return self
-            except requests.ConnectionError:
+            except requests.RequestException:  # refused, or too slow to answer yet
                 pass
             assert time.monotonic() < deadline, f"/healthz not 204 within {self.START_TIMEOUT} s:\n{self.log()}"
             time.sleep(0.2)

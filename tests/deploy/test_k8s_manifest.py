@@ -1,5 +1,5 @@
 """k8s/manifest.yaml: valid against the pinned Kubernetes schemas, and
-shaped as the briefs ask (two replicas on 8080, probes on the right paths,
+shaped for production (two replicas on 8080, probes on the health paths,
 Redis with AOF on a volume, the image README builds)."""
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def test_everything_lives_in_the_sensorhub_namespace(resources):
             assert document["metadata"].get("namespace") == NAMESPACE, f"{kind}/{name}"
 
 
-def test_service_runs_two_replicas_serving_on_8080_with_probes_on_the_brief_paths(app):
+def test_service_runs_two_replicas_serving_on_8080_with_probes_on_the_health_paths(app):
     assert app["spec"]["replicas"] == 2
     container = _container(app)
     assert APP_PORT in [p["containerPort"] for p in container["ports"]]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from service import keys
+from service.stores import stores
 
 
 def test_publishing_an_event_id_twice_appends_it_once(app, clean_redis):
-    events = app.extensions["events"]
+    events = stores(app).events
     first = events.publish("site.too_hot", "site-1", org="acme", data={"site": "site-1"}, event_id="site.too_hot:site-1:2024-06-01")
     again = events.publish("site.too_hot", "site-1", org="acme", data={"site": "site-1"}, event_id="site.too_hot:site-1:2024-06-01")
     assert first is not None and again is None
@@ -15,7 +16,7 @@ def test_publishing_an_event_id_twice_appends_it_once(app, clean_redis):
 
 
 def test_events_page_newest_first_with_cursor(app, client):
-    events = app.extensions["events"]
+    events = stores(app).events
     for n in range(7):
         events.publish("sensor.offline", f"s-{n}", data={"sensor": f"s-{n}"})
     first = client.get("/v1/events?limit=3").json
@@ -27,7 +28,7 @@ def test_events_page_newest_first_with_cursor(app, client):
 
 
 def test_events_filter_by_type_sensor_and_org(app, client):
-    events = app.extensions["events"]
+    events = stores(app).events
     events.publish("sensor.offline", "a", org="acme", data={"sensor": "a"})
     events.publish("sensor.online", "a", org="acme", data={"sensor": "a"})
     events.publish("sensor.offline", "b", org="beta", data={"sensor": "b"})

@@ -15,6 +15,7 @@ import pytest
 from service import create_app
 from service.embedded_redis import EmbeddedRedis
 from service.settings import Settings
+from service.stores import stores
 
 pytestmark = pytest.mark.slow
 
@@ -103,7 +104,7 @@ def test_sigkilled_redis_restarted_from_its_aof_keeps_every_acknowledged_reading
             assert stats["avg"] == pytest.approx(expected_avg)
             assert stats["last_measurement"] == f"2024-06-01T{(sent - 1) // 60:02d}:{(sent - 1) % 60:02d}:00Z"
     finally:
-        app.extensions["redis"].close()
+        stores(app).client.close()
         servers[-1].stop()
         done.set()
         killer.join()

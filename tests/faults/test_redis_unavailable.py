@@ -12,6 +12,7 @@ import redis
 from service import create_app
 from service.embedded_redis import EmbeddedRedis, free_port
 from service.settings import Settings
+from service.stores import stores
 
 pytestmark = pytest.mark.slow
 
@@ -69,7 +70,7 @@ def test_unreachable_redis_answers_503_fast_and_the_pool_recovers_when_it_starts
         assert client.get("/healthz").status_code == 204
         assert client.post("/data", json=READING).json == {"accepted": 1, "duplicates": 0}
         assert client.get("/statistics/u-1").json["count"] == 1
-    app.extensions["redis"].close()
+    stores(app).client.close()
 
 
 def test_stalled_redis_answers_503_within_the_command_timeout_and_then_serves_again(tmp_path):
@@ -94,7 +95,7 @@ def test_stalled_redis_answers_503_within_the_command_timeout_and_then_serves_ag
         assert client.post("/data", json=READING).json == {"accepted": 0, "duplicates": 1}
         assert client.get("/statistics/u-1").json["count"] == 1
         admin.close()
-        app.extensions["redis"].close()
+        stores(app).client.close()
 
 
 def test_requests_in_flight_while_redis_stalls_all_end_in_bounded_time(tmp_path):
@@ -119,4 +120,4 @@ def test_requests_in_flight_while_redis_stalls_all_end_in_bounded_time(tmp_path)
         assert max(durations) < FAIL_FAST_BOUND
         _wait_healthy(app.test_client())
         admin.close()
-        app.extensions["redis"].close()
+        stores(app).client.close()

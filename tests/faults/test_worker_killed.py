@@ -38,7 +38,7 @@ def _wait_ready(base: str, deadline: float) -> None:
         try:
             if requests.get(f"{base}/healthz", timeout=1).status_code == 204:
                 return
-        except requests.ConnectionError:
+        except requests.RequestException:  # refused, or too slow to answer yet
             pass
         time.sleep(0.1)
     raise AssertionError("gunicorn did not become ready")

@@ -7,6 +7,7 @@ import time
 import pytest
 
 from service import keys
+from service.stores import stores
 
 
 def test_heartbeat_registers_sensor_under_normalised_mac(client):
@@ -65,7 +66,7 @@ def test_a_reading_is_a_sign_of_life_with_its_last_value(client):
 
 
 def test_status_is_offline_once_silent_for_offline_after(app, client):
-    store = app.extensions["heartbeats"]
+    store = stores(app).heartbeats
     now = time.time()
     store.heartbeat("02:00:00:00:00:01", now=now - store.offline_after - 1)
     store.heartbeat("02:00:00:00:00:02", now=now)

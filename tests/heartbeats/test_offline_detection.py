@@ -10,16 +10,18 @@ import pytest
 
 from service import keys
 from service.heartbeats.detector import PAGE, OfflineDetector
+from service.heartbeats.store import status_keys
+from service.stores import stores
 
 
 @pytest.fixture
 def store(app):
-    return app.extensions["heartbeats"]
+    return stores(app).heartbeats
 
 
 @pytest.fixture
 def detector(app, store):
-    return OfflineDetector(app.extensions["redis"], store)
+    return OfflineDetector(stores(app).client, store)
 
 
 def stream_types(redis_client) -> list[tuple[str, str]]:
@@ -44,7 +46,7 @@ def test_racing_checkers_claim_each_transition_once(app, store, clean_redis):
     start = threading.Barrier(6)
 
     def check():
-        detector = OfflineDetector(app.extensions["redis"], store)
+        detector = OfflineDetector(stores(app).client, store)
         start.wait()
         for step in range(5):
             detector.run_once(now=t0 + store.offline_after + 1 + step)
@@ -73,7 +75,7 @@ def test_heartbeat_after_offline_emits_online_event(store, detector, clean_redis
 
 def test_reading_after_offline_brings_sensor_back_online(app, client, store, detector, clean_redis):
     t0 = time.time() - store.offline_after - 60
-    app.extensions["readings"].ingest({"r-1": (0, "2021-11-08T21:38:09Z", 1.0, {0: [0, 1.0]})}, now=t0)
+    stores(app).readings.ingest({"r-1": (0, "2021-11-08T21:38:09Z", 1.0, {0: [0, 1.0]})}, now=t0)
     assert [e["type"] for e in detector.run_once(now=t0 + store.offline_after + 1)] == ["sensor.offline"]
     client.post("/data", json=[{"sensor": "r-1", "timestamp": "2021-11-08T22:38:09Z", "value": 2.0}])
     assert [e["type"] for e in detector.run_once()] == ["sensor.online"]
@@ -85,7 +87,7 @@ def test_transition_claimed_by_a_process_that_died_is_published_by_the_next_chec
     store.heartbeat("02:00:00:00:00:03", now=t0)
     now = t0 + store.offline_after + 1
     # The claim alone, as a process dying before publishing would leave it.
-    outbox = store._status(keys=[keys.sensor_heartbeat("02:00:00:00:00:03")],
+    outbox = store._status(keys=status_keys("02:00:00:00:00:03"),
                            args=["02:00:00:00:00:03", repr(t0), repr(now - store.offline_after), f"{now:.6f}", "x", ""])
     assert len(outbox) == 1 and clean_redis.xlen(keys.EVENTS_STREAM) == 0
     detector.run_once(now=now + 1)
@@ -97,9 +99,9 @@ def test_event_published_but_not_removed_from_outbox_is_not_published_twice(app,
     t0 = 1_700_000_000.0
     store.heartbeat("02:00:00:00:00:04", now=t0)
     now = t0 + store.offline_after + 1
-    outbox = store._status(keys=[keys.sensor_heartbeat("02:00:00:00:00:04")],
+    outbox = store._status(keys=status_keys("02:00:00:00:00:04"),
                            args=["02:00:00:00:00:04", repr(t0), repr(now - store.offline_after), f"{now:.6f}", "x", ""])
-    app.extensions["events"].publish_outbox("02:00:00:00:00:04", outbox, now)
+    stores(app).events.publish_outbox("02:00:00:00:00:04", outbox, now)
     clean_redis.rpush(keys.sensor_outbox("02:00:00:00:00:04"), *outbox)  # as if the removal never happened
     detector.run_once(now=now + 1)
     assert stream_types(clean_redis) == [("sensor.offline", "02:00:00:00:00:04")]

@@ -10,6 +10,7 @@ from datetime import datetime
 import pytest
 
 from service import keys
+from service.stores import stores
 
 NOW = 1_800_000_000.0  # a fixed "now" (2027-01-15T08:00:00Z) for every module reading time.time()
 
@@ -27,7 +28,7 @@ def by_id(sensors: list[dict]) -> dict[str, dict]:
 def test_registry_shows_status_last_heartbeat_and_last_reading(app, client):
     client.put("/v1/sensors/t-1", json={"org": "acme", "site": "hq", "kind": "temperature", "unit": "F"})
     client.post("/data", json=[{"sensor": "t-1", "timestamp": "2021-11-08T22:38:09+01:00", "value": 212}])
-    app.extensions["heartbeats"].heartbeat("02:00:00:00:00:01")
+    stores(app).heartbeats.heartbeat("02:00:00:00:00:01")
     one = client.get("/v1/sensors/t-1").get_json()
     assert one["status"] == "online"
     heard, seen = (datetime.fromisoformat(one[f].replace("Z", "+00:00")) for f in ("last_heard", "last_seen"))
@@ -48,7 +49,7 @@ def test_a_registered_sensor_never_heard_of_is_offline_with_nothing_heard(client
 
 
 def test_sensors_and_registry_agree_on_status_at_the_offline_boundary(app, client, frozen):
-    store = app.extensions["heartbeats"]
+    store = stores(app).heartbeats
     after = store.offline_after
     store.heartbeat("02:00:00:00:00:0a", now=frozen - after)  # silent exactly OFFLINE_AFTER: offline
     store.heartbeat("02:00:00:00:00:0b", now=frozen - after + 0.5)  # still online
@@ -90,7 +91,7 @@ def test_sensors_overview_shows_the_last_value_in_the_sensors_own_unit(client, c
 def test_registry_page_is_read_in_one_round_trip(app, client, monkeypatch):
     for n in range(5):
         client.post("/heartbeat", json={"mac_address": f"02:00:00:00:00:1{n}"})
-    registry = app.extensions["sensors"]
+    registry = stores(app).sensors
     executed = []
     pipeline = registry.client.pipeline
 

@@ -1,4 +1,4 @@
-"""POST /data: batch ingest as brief 001 specifies it, plus sensorhub's promises."""
+"""POST /data: batch ingest as its contract specifies it, plus sensorhub's promises."""
 
 from __future__ import annotations
 

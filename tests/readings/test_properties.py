@@ -15,7 +15,7 @@ OFFSETS = [timedelta(0), timedelta(hours=1), timedelta(hours=-5), timedelta(hour
 
 
 class Model:
-    """What brief 001 asks for, written as plainly as possible."""
+    """Batch ingest and statistics, written as plainly as possible."""
 
     def __init__(self):
         self.readings: dict[str, dict[datetime, tuple[float, str]]] = {}

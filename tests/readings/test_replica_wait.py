@@ -7,6 +7,7 @@ The suite's Redis has no replica (single server) or one per master
 from __future__ import annotations
 
 from service import create_app
+from service.stores import stores
 
 BATCH = [{"sensor": f"w{n}", "timestamp": "2024-05-01T00:00:00Z", "value": n} for n in range(20)]
 
@@ -22,4 +23,4 @@ def test_missing_replica_acknowledgements_answer_503_and_a_retry_is_harmless(set
     assert retried.json == {"accepted": 0, "duplicates": len(BATCH)}
     assert relaxed.test_client().get("/statistics/w7").json["count"] == 1
     for app in (strict, relaxed):
-        app.extensions["redis"].close()
+        stores(app).client.close()

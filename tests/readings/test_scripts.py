@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from service import keys
+from service.stores import stores
 
 BATCH = [{"sensor": "s", "timestamp": "2021-11-08T21:38:09Z", "value": 2.5}]
 
@@ -26,7 +27,7 @@ def test_multi_call_batch_survives_script_flush(client, redis_client):
 def test_healthz_reloads_flushed_scripts(client, redis_client, app):
     redis_client.script_flush()
     assert client.get("/healthz").status_code == 204
-    shas = [script.sha for script in app.extensions["sensorhub.scripts"]]
+    shas = [script.sha for script in stores(app).scripts]
     assert all(redis_client.script_exists(*shas))
 
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from service.readings.schemas import ReadingSchema
+from service.fields import ReadingSchema
 from service.readings.validation import BatchError, parse_batch
 
 BUCKET_US = 3600 * 1_000_000

@@ -1,4 +1,4 @@
-"""Brief 002: POST a room's temperatures, GET its trailing average."""
+"""Rooms: POST a room's temperatures, GET its trailing average."""
 
 from __future__ import annotations
 

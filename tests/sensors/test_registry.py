@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from service import keys
+from service.stores import stores
 
 from .support import hour_start_us, post, reading
 
@@ -160,7 +161,7 @@ def test_the_unfiltered_listing_holds_sensors_registered_posted_to_or_heard_by_h
     redis_client.set(keys.SENSOR_IDS_COMPLETE, 1)
     put(client, "c-registered", 201, kind="temperature")
     post(client, reading("a-posted", hour_start_us(), 21.0))
-    app.extensions["heartbeats"].heartbeat("02:00:00:00:00:01")
+    stores(app).heartbeats.heartbeat("02:00:00:00:00:01")
     put(client, "b-both", 201, kind="temperature")
     post(client, reading("b-both", hour_start_us(), 21.0))
     ids, pages = _unfiltered_ids(client, 2)
@@ -178,7 +179,7 @@ def test_sensors_written_before_the_id_index_existed_are_listed_before_and_after
     expected = sorted([*(f"old-heard-{n:03d}" for n in range(300)), "new-registered", "old-registered"])
     # Not filled yet: the listing reads every id.
     assert _unfiltered_ids(client, 100)[0] == expected
-    registry = app.extensions["sensors"]
+    registry = stores(app).sensors
     steps = 1
     while registry.fill_id_index(step=50):
         steps += 1
@@ -204,5 +205,5 @@ def test_org_unit_applies_to_its_sensors_without_a_unit_of_their_own(app, client
     assert client.get("/v1/sensors/f").get_json()["statistics"]["avg"] == 100.0
     assert client.get("/v1/sensors/k").get_json()["statistics"]["avg"] == 0.0
     redis_client.hset(keys.org("us-corp"), "unit", "C")
-    assert app.extensions["sensors"].refresh_org_unit("us-corp") == 1
+    assert stores(app).sensors.refresh_org_unit("us-corp") == 1
     assert client.get("/v1/sensors/f").get_json()["input_unit"] == "C"

@@ -9,9 +9,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from service import keys
-from service.redis_client import ScriptBatch
+from service.redisdb.scripts import ScriptBatch
 from service.sensors import store as sensor_store
 from service.settings import Settings
+from service.stores import stores
 
 from .support import MINUTE_US, aggregate, hour_start_us, iso, post, reading
 
@@ -245,7 +246,7 @@ def test_bucket_ttl_covers_the_retention_when_it_exceeds_dedup(redis_url, redis_
     post(app.test_client(), reading("s", hour_start_us(), 1.0))
     bucket = keys.sensor_bucket("s", 0, hour_start_us() // (long.bucket_seconds * SECOND_US))
     assert clean_redis.ttl(bucket) > 71 * 3600
-    app.extensions["redis"].close()
+    stores(app).client.close()
 
 
 def test_readings_leave_the_window_store_after_the_retention_but_still_count(redis_url, redis_cluster_mode, clean_redis):
@@ -256,12 +257,12 @@ def test_readings_leave_the_window_store_after_the_retention_but_still_count(red
     client = app.test_client()
     now = time.time_ns() // 1000
     post(client, reading("s", now - SECOND_US, 5.0))
-    registry = app.extensions["sensors"]
+    registry = stores(app).sensors
     assert registry.windows(["s"], now - 2 * SECOND_US, now)[1][0]["count"] == 1
     time.sleep(2.2)
     assert registry.windows(["s"], now - 2 * SECOND_US, now)[1][0]["count"] == 0
     assert client.get("/statistics/s").get_json()["count"] == 1
-    app.extensions["redis"].close()
+    stores(app).client.close()
 
 
 # -- property: the window aggregate equals a plain Python model ------------

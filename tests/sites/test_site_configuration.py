@@ -7,6 +7,7 @@ import copy
 import pytest
 
 from service import keys
+from service.stores import stores
 
 CONFIG = {
     "id": "willo",
@@ -41,7 +42,7 @@ def put(client, document, site_id="willo"):
     return client.put(f"/v1/sites/{site_id}/configuration", json=document)
 
 
-def test_the_briefs_configuration_is_version_1(client, site):
+def test_a_sites_first_configuration_is_version_1(client, site):
     response = put(client, CONFIG)
     assert response.status_code == 201
     body = response.json
@@ -50,7 +51,7 @@ def test_the_briefs_configuration_is_version_1(client, site):
     assert client.get("/v1/sites/willo/configuration").json == body
 
 
-def test_a_numeric_id_like_the_briefs_matches_its_site(client, make_site):
+def test_a_numeric_id_matches_the_site_of_that_number(client, make_site):
     make_site("1")
     assert put(client, changed("id", 1), "1").status_code == 201
 
@@ -82,7 +83,7 @@ def test_each_change_is_a_new_version_and_history_keeps_all(client, site):
 
 
 def test_at_answers_the_version_in_force_then(client, site, app):
-    store = app.extensions["sites"]
+    store = stores(app).sites
     store.configure("willo", changed("id", DELETE), now_us=1_600_000_000_000_000)
     katl = changed("battery.vendor", "KATL")
     del katl["id"]
@@ -104,7 +105,7 @@ def test_at_answers_the_version_in_force_then(client, site, app):
 
 
 def test_valid_from_stays_ordered_when_the_clock_goes_back(app, site):
-    store = app.extensions["sites"]
+    store = stores(app).sites
     _, first = store.configure("willo", {"a": 1}, now_us=2_000_000)
     _, second = store.configure("willo", {"a": 2}, now_us=1_000_000)
     assert second["valid_from_us"] == first["valid_from_us"] + 1

@@ -7,6 +7,7 @@ import copy
 import pytest
 
 from service import keys
+from service.stores import stores
 
 COLUMNS = {
     "dt-stamp": ["2023-01-01 00:00:00", "2023-01-01 00:10:00", "2023-01-01 00:20:00"],
@@ -50,7 +51,7 @@ def stored(redis_client, site_id="willo"):
     return redis_client.zrange(keys.site_live(site_id), 0, -1, withscores=True)
 
 
-def test_the_briefs_column_form_is_stored(client, site):
+def test_the_column_form_is_stored(client, site):
     response = post(client, COLUMNS)
     assert response.status_code == 200
     assert response.json == {"accepted": 3, "duplicates": 0}
@@ -136,7 +137,7 @@ def test_the_live_script_refuses_an_unknown_site(app, redis_client):
     from service.sites.store import UnknownSite
 
     with pytest.raises(UnknownSite):
-        app.extensions["sites"].add_live(
+        stores(app).sites.add_live(
             "ghost",
             [{"dt_stamp": (0, "1970-01-01T00:00:00Z"), "soc": 1, "load_kwh": 1, "net_load_kwh": 1,
               "pv_notification": True, "bio_notification": True, "cro_notification": True}],
@@ -266,7 +267,7 @@ def test_an_empty_post_stores_nothing(client, site):
 
 
 def test_more_entries_than_max_batch_is_413(client, site, app):
-    limit = app.extensions["settings"].max_batch
+    limit = stores(app).settings.max_batch
     response = post(client, [entry("2023-01-01 00:00:00")] * (limit + 1))
     assert response.status_code == 413
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from service import create_app, keys
+from service.stores import stores
 
 
 @pytest.fixture
@@ -16,7 +17,7 @@ def retention_client(settings, clean_redis):
     client = app.test_client()
     assert client.post("/v1/sites", json={"id": "willo", "name": "W", "location": "n"}).status_code == 201
     yield app, client
-    app.extensions["redis"].close()
+    stores(app).client.close()
 
 
 def entry(moment: datetime) -> dict:
@@ -46,7 +47,7 @@ def test_a_post_trims_entries_that_left_the_window(retention_client, redis_clien
     now = datetime.now(UTC)
     old, recent = now - timedelta(hours=20), now - timedelta(hours=1)
     assert client.post("/v1/sites/willo/live", json=[entry(old), entry(recent)]).json["accepted"] == 2
-    store = app.extensions["sites"]
+    store = stores(app).sites
     # Five hours later the first entry is more than a day old.
     later_cutoff = store.live_cutoff_us(now_us=int((now + timedelta(hours=5)).timestamp() * 1_000_000))
     newest = {

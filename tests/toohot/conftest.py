@@ -7,6 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from service.stores import stores
+
 BRUSSELS = ZoneInfo("Europe/Brussels")
 
 
@@ -21,7 +23,7 @@ def set_now(app):
 
     def set_to(text: str, zone=BRUSSELS) -> None:
         moment = epoch(text, zone)
-        app.extensions["toohot"].clock = lambda: moment
+        stores(app).toohot.clock = lambda: moment
 
     return set_to
 

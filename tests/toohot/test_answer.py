@@ -7,6 +7,7 @@ import pytest
 from redis.connection import AbstractConnection
 
 from service import keys
+from service.stores import stores
 from service.toohot.schemas import AnswerSchema
 
 from .conftest import epoch, reading
@@ -178,7 +179,7 @@ def test_older_org_settings_never_overwrite_a_newer_copy(app, client, post, redi
     post(reading(at="2024-07-15 10:00"))
     assert client.put("/v1/orgs/alphacorp", json={"threshold": 21}).status_code == 200
     assert client.put("/v1/orgs/alphacorp", json={"threshold": 22}).status_code == 200
-    site_copy = app.extensions["orgs"]._site_copy
+    site_copy = stores(app).orgs._site_copy
     # A slow writer arriving with version 1 after version 2 was copied.
     assert site_copy(keys=[keys.site("abc123")], args=["alphacorp", 1, "C", "Europe/Brussels", "21.0"]) == 0
     assert site_copy(keys=[keys.site("abc123")], args=["betacorp", 9, "C", "Europe/Brussels", "21.0"]) == 0

@@ -7,11 +7,12 @@ import itertools
 from redis.crc import key_slot
 
 from service import keys
+from service.stores import stores
 
 
 def _call(app, site, org, ttl, *readings, threshold="40.0"):
     """day.lua for one day of one site; that day's result."""
-    store = app.extensions["toohot"]
+    store = stores(app).toohot
     [result] = store._day(keys=[keys.site(site), keys.site_day(site, "2024-07-15")],
                           args=[org, ttl, threshold, len(readings) // 3, *readings])
     return result
@@ -68,7 +69,7 @@ def test_one_call_applies_many_days_each_with_its_own_verdict(app, redis_client)
     for site in (a, b, c):
         redis_client.hset(keys.site(site), mapping={"id": site, "org": "o"})
     redis_client.hset(keys.site(x), mapping={"id": x, "org": "other"})
-    store = app.extensions["toohot"]
+    store = stores(app).toohot
     readings = {
         (a, "2024-07-15"): [a, 0, "20", a, 60_000_000, "21"],
         (b, "2024-07-15"): [b, 0, "30"],
@@ -93,7 +94,7 @@ def test_a_posts_days_are_split_into_calls_of_bounded_size(app, monkeypatch):
 
     import service.toohot.store as store_module
 
-    store = app.extensions["toohot"]
+    store = stores(app).toohot
     monkeypatch.setattr(store_module, "DAY_CALL_READINGS", 4)
     day = date(2024, 7, 15)
     days = {(site, day): ["o", 100, "25.0", *([site, 0, "20"] * n)] for site, n in (("a", 3), ("b", 1), ("c", 2), ("d", 5))}

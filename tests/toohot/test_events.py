@@ -7,6 +7,7 @@ import pytest
 import redis
 
 from service import keys
+from service.stores import stores
 
 from .conftest import reading
 
@@ -69,7 +70,7 @@ def test_lowered_threshold_publishes_at_the_next_reading_and_a_raised_one_publis
 
 def test_crash_before_publishing_is_repaired_by_the_retry(app, post, set_now, too_hot_events, monkeypatch):
     set_now("2024-07-15 18:00")
-    events = app.extensions["events"]
+    events = stores(app).events
     publish = events.publish
 
     def crash(*args, **kwargs):

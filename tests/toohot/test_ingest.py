@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from service import keys
+from service.stores import stores
 
 from .conftest import reading
 
@@ -112,7 +113,7 @@ def test_sensor_of_another_kind_is_422(client, post, redis_client):
 def test_retry_after_a_half_written_batch_repairs_without_double_counting(app, post, answer, set_now):
     set_now("2024-07-15 18:00")
     post(reading(at="2024-07-15 09:00"))
-    store = app.extensions["toohot"]
+    store = stores(app).toohot
     items = [{"siteId": "abc123", "orgId": "alphacorp", "temperature": 26.0,
               "timestamp": int(reading(at="2024-07-15 10:00")["timestamp"]) * 1_000_000}]
     # The day step ran, then the process died before the readings store.

@@ -3,6 +3,8 @@ metadata) has been too hot today, exactly as the site's answer says."""
 
 from __future__ import annotations
 
+from service.stores import stores
+
 from .conftest import reading
 
 
@@ -32,7 +34,7 @@ def test_too_hot_today_follows_each_sites_threshold_and_time_zone(app, client, p
     post([reading(site="warm", temperature=28.0, at="2024-07-15 10:00"),
           reading(site="tokyo", temperature=35.0, at="2024-07-15 10:00")])
     client.patch("/v1/sites/tokyo", json={"timezone": "Asia/Tokyo"})
-    store = app.extensions["toohot"]
+    store = stores(app).toohot
     assert store.too_hot_today(["warm", "tokyo", "missing"]) == {"warm": False, "tokyo": False, "missing": False}
     client.patch("/v1/sites/warm", json={"threshold": 27.5})
     client.patch("/v1/sites/tokyo", json={"timezone": "Europe/Brussels"})
@@ -41,4 +43,4 @@ def test_too_hot_today_follows_each_sites_threshold_and_time_zone(app, client, p
 
 def test_flags_survive_a_flushed_script_cache(app, clean_redis):
     clean_redis.script_flush()
-    assert app.extensions["toohot"].too_hot_today(["nowhere"]) == {"nowhere": False}
+    assert stores(app).toohot.too_hot_today(["nowhere"]) == {"nowhere": False}

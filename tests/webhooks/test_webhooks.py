@@ -10,6 +10,7 @@ import json
 import pytest
 
 from service import create_app, keys
+from service.stores import stores
 from service.webhooks.delivery import deliver
 from tests.webhook_receiver import Receiver
 
@@ -23,7 +24,7 @@ def hook_app(settings, clean_redis):
         webhook_timeout=1.0,
     ))
     yield app
-    app.extensions["redis"].close()
+    stores(app).client.close()
 
 
 @pytest.fixture
@@ -36,8 +37,8 @@ def drain(app, rounds=200):
     """Fan out and deliver until nothing is pending (bounded)."""
     import time
 
-    webhooks = app.extensions["webhooks"]
-    client = app.extensions["redis"]
+    webhooks = stores(app).webhooks
+    client = stores(app).client
     for _ in range(rounds):
         webhooks.fan_out("test", block_ms=1)
         webhooks.deliver_due()
@@ -88,7 +89,7 @@ def test_register_list_get_delete_and_secret_never_returned(client):
 def test_event_is_delivered_signed_with_its_id_as_idempotency_key(hook_app, receiver):
     client = hook_app.test_client()
     client.post("/v1/webhooks", json={"url": receiver.url, "secret": SECRET})
-    stream_id = hook_app.extensions["events"].publish("sensor.offline", "s-1", data={"sensor": "s-1"}, event_id="ev-1")
+    stream_id = stores(hook_app).events.publish("sensor.offline", "s-1", data={"sensor": "s-1"}, event_id="ev-1")
     drain(hook_app)
     (request,) = receiver.requests
     body = request["body"]
@@ -104,7 +105,7 @@ def test_webhooks_receive_only_their_org_and_types(hook_app, receiver):
     client = hook_app.test_client()
     client.post("/v1/webhooks", json={"url": receiver.url + "?w=acme", "secret": SECRET, "org": "acme"})
     client.post("/v1/webhooks", json={"url": receiver.url + "?w=online", "secret": SECRET, "types": ["sensor.online"]})
-    events = hook_app.extensions["events"]
+    events = stores(hook_app).events
     events.publish("sensor.offline", "a", org="acme", event_id="e1")
     events.publish("sensor.online", "b", org="beta", event_id="e2")
     events.publish("sensor.offline", "c", org="beta", event_id="e3")
@@ -117,7 +118,7 @@ def test_failing_webhook_retries_then_dead_letters_then_replays(hook_app, receiv
     client = hook_app.test_client()
     webhook = client.post("/v1/webhooks", json={"url": receiver.url, "secret": SECRET}).json
     receiver.statuses = [500, 503, 502]  # WEBHOOK_MAX_ATTEMPTS = 3
-    stream_id = hook_app.extensions["events"].publish("sensor.offline", "s-9", event_id="ev-9")
+    stream_id = stores(hook_app).events.publish("sensor.offline", "s-9", event_id="ev-9")
     drain(hook_app)
     assert len(receiver.requests) == 3
     (dead,) = client.get("/v1/webhooks/dead-letters").json["dead_letters"]
@@ -139,8 +140,8 @@ def test_retries_back_off_exponentially_up_to_the_cap(settings, clean_redis, rec
                                       webhook_retry_max=25.0, webhook_timeout=1.0))
     app.test_client().post("/v1/webhooks", json={"url": receiver.url, "secret": SECRET})
     receiver.statuses = [500, 500, 500]
-    app.extensions["events"].publish("sensor.offline", "s-2", event_id="ev-2")
-    webhooks = app.extensions["webhooks"]
+    stores(app).events.publish("sensor.offline", "s-2", event_id="ev-2")
+    webhooks = stores(app).webhooks
     webhooks.fan_out("test", block_ms=1)
     due = time.time()
     for expected_wait in (10.0, 20.0, 25.0):
@@ -151,7 +152,7 @@ def test_retries_back_off_exponentially_up_to_the_cap(settings, clean_redis, rec
         due = clean_redis.zscore(keys.WEBHOOK_DELIVERIES, member)
         assert before + expected_wait <= due <= after + expected_wait
     assert webhooks.deliver_due(now=due - 1) == []
-    app.extensions["redis"].close()
+    stores(app).client.close()
 
 
 def test_delivery_refuses_internal_addresses_unless_allowed(receiver):
@@ -164,8 +165,8 @@ def test_delivery_refuses_internal_addresses_unless_allowed(receiver):
 def test_deleted_webhook_drops_its_pending_deliveries(hook_app, receiver, clean_redis):
     client = hook_app.test_client()
     webhook = client.post("/v1/webhooks", json={"url": receiver.url, "secret": SECRET}).json
-    hook_app.extensions["events"].publish("sensor.offline", "s-3", event_id="ev-3")
-    hook_app.extensions["webhooks"].fan_out("test", block_ms=1)
+    stores(hook_app).events.publish("sensor.offline", "s-3", event_id="ev-3")
+    stores(hook_app).webhooks.fan_out("test", block_ms=1)
     client.delete(f"/v1/webhooks/{webhook['id']}")
     drain(hook_app)
     assert receiver.requests == []

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from service import create_app, keys
+from service.stores import stores
 from tests.webhook_receiver import Receiver
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,7 +57,7 @@ def events(redis_client) -> list[tuple[str, str]]:
 def worker_app(settings, clean_redis):
     app = create_app(settings.replace(offline_after=1.0))
     yield app
-    app.extensions["redis"].close()
+    stores(app).client.close()
 
 
 def test_three_racing_workers_report_each_silence_exactly_once(worker_app, redis_url, redis_cluster_mode, clean_redis):
@@ -88,12 +89,12 @@ def test_worker_killed_mid_delivery_the_event_is_still_delivered_with_the_same_k
 ):
     with Receiver() as receiver:
         receiver.hang_first = 3.0  # the first delivery is in flight when its worker dies
-        app = create_app(worker_app.extensions["settings"].replace(webhook_allow_private=True))
+        app = create_app(stores(worker_app).settings.replace(webhook_allow_private=True))
         app.test_client().post("/v1/webhooks", json={"url": receiver.url, "secret": "s" * 16})
         first = start_worker(redis_url, redis_cluster_mode)
         second = None
         try:
-            app.extensions["events"].publish("sensor.offline", "s-1", event_id="ev-killed")
+            stores(app).events.publish("sensor.offline", "s-1", event_id="ev-killed")
             wait_for(receiver.arrived.is_set, 10, "the first delivery attempt")
             first.kill()  # SIGKILL: no cleanup at all
             first.wait(5)
@@ -104,7 +105,7 @@ def test_worker_killed_mid_delivery_the_event_is_still_delivered_with_the_same_k
             stop(first)
             if second is not None:
                 stop(second)
-            app.extensions["redis"].close()
+            stores(app).client.close()
     assert set(receiver.keys()) == {"ev-killed"}
     assert clean_redis.hlen(keys.WEBHOOK_DEAD) == 0
 

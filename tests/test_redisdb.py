@@ -13,7 +13,9 @@ import pytest
 from redis.crc import key_slot
 from redis.exceptions import ResponseError
 
-from service.redis_client import HotScript, ScriptBatch, slot_groups
+from service.redisdb.roundtrips import HotScript
+from service.redisdb.scripts import ScriptBatch
+from service.redisdb.slots import slot_groups
 
 ROOT = Path(__file__).resolve().parent.parent
 
