@@ -30,7 +30,14 @@ READINGS = Counter(
     registry=None,
 )
 
-OWN_METRICS = [READINGS]
+AUTH_FAILURES = Counter(
+    "sensorhub_auth_failures_total",
+    "Requests that presented an API key that is not valid: unauthorized (401) or throttled (429).",
+    ["outcome"],
+    registry=None,
+)
+
+OWN_METRICS = [READINGS, AUTH_FAILURES]
 
 
 @contextmanager

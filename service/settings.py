@@ -96,6 +96,11 @@ class Settings:
     max_batch: int = 10_000
     # MAX_BODY_BYTES: largest request body accepted (413 above).
     max_body_bytes: int = 4 * 1024 * 1024
+    # AUTH_FAILURES_PER_MINUTE: API keys that are not valid one client address
+    # may present a minute before every key from it is answered 429 for the
+    # rest of the minute (ten times as many with one key prefix, from any
+    # address). 0 turns the throttle off.
+    auth_failures_per_minute: int = 20
     # BODY_TIMEOUT (seconds): a request body must arrive whole within this
     # long (408 otherwise), so a slow sender holds a connection that long at most.
     body_timeout: float = 30.0
@@ -176,6 +181,7 @@ class Settings:
             bucket_seconds=_env_int(env, "BUCKET_SECONDS", 3600, minimum=60),
             max_batch=_env_int(env, "MAX_BATCH", 10_000, minimum=1),
             max_body_bytes=_env_int(env, "MAX_BODY_BYTES", 4 * 1024 * 1024, minimum=1024),
+            auth_failures_per_minute=_env_int(env, "AUTH_FAILURES_PER_MINUTE", 20),
             body_timeout=_env_float(env, "BODY_TIMEOUT", 30.0, minimum=0.1),
             max_body_reads_per_client=_env_int(env, "MAX_BODY_READS_PER_CLIENT", 8),
             assume_tz=_env_zone(env, "ASSUME_TZ"),
