@@ -23,9 +23,16 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
 os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
 _owns_metrics_dir = not os.listdir(os.environ["PROMETHEUS_MULTIPROC_DIR"])
 
+import gunicorn.util  # noqa: E402
+
 from service.auth.keyring import api_keys_of  # noqa: E402
 from service.embedded_redis import DataDirLock, EmbeddedRedis, memory_limit_bytes  # noqa: E402
 from service.settings import Settings  # noqa: E402
+from service.transport import write_json_error  # noqa: E402
+
+# gunicorn's own refusals (bad request line, headers too large) in the JSON
+# error shape of every other answer; workers inherit this at fork.
+gunicorn.util.write_error = write_json_error
 
 _settings = Settings.from_env()
 # Unusable API keys stop the server here, before it forks workers.

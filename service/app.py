@@ -27,6 +27,7 @@ from .settings import Settings
 from .sites.store import SiteStore
 from .stores import EXTENSION, Stores
 from .toohot.store import TooHotStore
+from .transport import BodyGate
 from .webhooks.store import WebhookStore
 
 # One module per domain; each registers its blueprint (its store is built by build_stores).
@@ -58,6 +59,8 @@ def create_app(settings: Settings | None = None, *, redis_client=None) -> Flask:
     init_auth(app, api, built.access)
     register_domains(app, api)
     init_metrics(app)
+    app.wsgi_app = BodyGate(app.wsgi_app, max_bytes=settings.max_body_bytes, read_timeout=settings.body_timeout,
+                            reads_per_client=settings.max_body_reads_per_client)
     logging.getLogger("sensorhub").debug("application created")
     return app
 
@@ -78,7 +81,7 @@ def build_stores(settings: Settings, redis_client=None) -> Stores:
         settings=settings,
         client=client,
         scripts=scripts,
-        access=AccessControl(api_keys, scripts),
+        access=AccessControl(api_keys, scripts, settings.auth_failures_per_minute),
         sensor_orgs=SensorOrgs(client, scripts),
         events=events,
         heartbeats=heartbeats,

@@ -169,6 +169,10 @@ Access control keys:
     request counter of one API key in the current one-second window (INCR,
     1 s expiry). The key id is a prefix of the SHA-256 of the API key: the
     key itself never reaches Redis.
+``authfail:{addr:<client address>}``, ``authfail:{prefix:<hash>}``
+    failed key guesses in the current one-minute window from one client
+    address, and with one presented-key prefix (by a hash of its first
+    characters, never the text), as counted by access control's throttle.
 ``org:{<org>}`` also holds the org's ``timezone`` (IANA name),
 ``threshold`` (°C) and ``version`` (incremented by every
 ``PUT /v1/orgs/<org>``).
@@ -411,6 +415,11 @@ SENSOR_ORG_FIELD = SensorMeta.ORG
 def rate_limit(key_id: str) -> str:
     """Request counter of one API key (by key id) in its current window."""
     return f"ratelimit:{{{key_id}}}"
+
+
+def auth_failures(subject: str) -> str:
+    """Failed key guesses of one subject (``addr:<ip>`` or ``prefix:<hash>``) in its window."""
+    return f"authfail:{{{subject}}}"
 
 
 # -- Lua scripts ----------------------------------------------------------

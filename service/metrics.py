@@ -36,7 +36,14 @@ REDIS_OUT_OF_MEMORY = Counter(
     registry=None,
 )
 
-OWN_METRICS = [READINGS, REDIS_OUT_OF_MEMORY]
+AUTH_FAILURES = Counter(
+    "sensorhub_auth_failures_total",
+    "Requests that presented an API key that is not valid: unauthorized (401) or throttled (429).",
+    ["outcome"],
+    registry=None,
+)
+
+OWN_METRICS = [READINGS, REDIS_OUT_OF_MEMORY, AUTH_FAILURES]
 
 
 @contextmanager

@@ -120,6 +120,19 @@ class Settings:
     max_batch: int = 10_000
     # MAX_BODY_BYTES: largest request body accepted (413 above).
     max_body_bytes: int = 4 * 1024 * 1024
+    # AUTH_FAILURES_PER_MINUTE: API keys that are not valid one client address
+    # may present a minute before every key from it is answered 429 for the
+    # rest of the minute (ten times as many with one key prefix, from any
+    # address). 0 turns the throttle off.
+    auth_failures_per_minute: int = 20
+    # BODY_TIMEOUT (seconds): a request body must arrive whole within this
+    # long (408 otherwise), so a slow sender holds a connection that long at most.
+    body_timeout: float = 30.0
+    # MAX_BODY_READS_PER_CLIENT: request bodies one client address may be
+    # sending at once to one worker process; more are answered 429 at once.
+    # 0 turns the limit off (behind a proxy that buffers bodies, whose
+    # address every request would share).
+    max_body_reads_per_client: int = 8
     # ASSUME_TZ: IANA zone for timestamps sent without an offset. Unset: such
     # timestamps are rejected, because their instant is ambiguous.
     assume_tz: tzinfo | None = None
@@ -193,6 +206,9 @@ class Settings:
             bucket_seconds=_env_int(env, "BUCKET_SECONDS", 3600, minimum=60),
             max_batch=_env_int(env, "MAX_BATCH", 10_000, minimum=1),
             max_body_bytes=_env_int(env, "MAX_BODY_BYTES", 4 * 1024 * 1024, minimum=1024),
+            auth_failures_per_minute=_env_int(env, "AUTH_FAILURES_PER_MINUTE", 20),
+            body_timeout=_env_float(env, "BODY_TIMEOUT", 30.0, minimum=0.1),
+            max_body_reads_per_client=_env_int(env, "MAX_BODY_READS_PER_CLIENT", 8),
             assume_tz=_env_zone(env, "ASSUME_TZ"),
             log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
             log_requests=_env_bool(env, "LOG_REQUESTS", True),

@@ -13,7 +13,7 @@ from ..redisdb.scripts import Scripts
 from ..stores import stores
 from .keyring import RECOMMENDED_KEY_LENGTH, ROLES, ApiKey, KeyRing
 from .principal import OPEN, Principal
-from .ratelimit import RateLimiter
+from .ratelimit import FailedKeyThrottle, RateLimiter
 
 log = logging.getLogger("sensorhub.auth")
 
@@ -75,12 +75,14 @@ def undeclared_endpoints(app: Flask) -> list[str]:
 
 
 class AccessControl:
-    """Per-app state: the parsed keys, their ring (None in open mode) and the rate limiter."""
+    """Per-app state: the parsed keys, their ring (None in open mode), the
+    rate limiter and the throttle of failed key guesses."""
 
-    def __init__(self, api_keys: tuple[ApiKey, ...], scripts: Scripts):
+    def __init__(self, api_keys: tuple[ApiKey, ...], scripts: Scripts, failures_per_minute: int = 0):
         self.api_keys = api_keys
         self.ring = KeyRing(api_keys, self._principal_of) if api_keys else None
         self.limiter = RateLimiter(scripts) if any(k.rate_limit for k in api_keys) else None
+        self.throttle = FailedKeyThrottle(scripts, failures_per_minute) if api_keys and failures_per_minute else None
         # (endpoint, method) -> (view, role it needs): looked up once per route.
         self.routes: dict[tuple, tuple] = {}
 
@@ -128,8 +130,13 @@ def _check_access() -> None:
     presented = _presented_key()
     if presented is None:
         _unauthorized("An API key is required: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'.")
+    throttle = access.throttle
+    if throttle is not None:
+        throttle.refuse_if_blocked(asked.remote_addr or "", presented)
     who = access.ring.lookup(presented)
     if who is None:
+        if throttle is not None:
+            throttle.failed(asked.remote_addr or "", presented)
         _unauthorized("The API key is not valid.", invalid=True)
     if who.rate_limit is not None:
         access.limiter.check(who)

@@ -16,9 +16,34 @@ class ForbiddenTarget(ValueError):
     """The URL is not an acceptable webhook receiver (message for the client)."""
 
 
-def _forbidden(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
+# IPv6 prefixes that carry an IPv4 address in their last 32 bits: NAT64
+# (RFC 6052's well-known prefix), IPv4-compatible (deprecated, ::/96) and
+# IPv4-translated (RFC 2765) addresses. The address is as safe as that IPv4.
+_IPV4_IN_LOW_32_BITS = tuple(
+    ipaddress.ip_network(net) for net in ("64:ff9b::/96", "::/96", "::ffff:0:0:0/96")
+)
+# Refused whatever they embed: NAT64's local-use prefix (RFC 8215) places the
+# IPv4 anywhere; IETF protocol assignments (192.0.0.0/24) some Pythons
+# count as global.
+_ALWAYS_FORBIDDEN = tuple(ipaddress.ip_network(net) for net in ("64:ff9b:1::/48", "192.0.0.0/24"))
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """Every IPv4 address an IPv6 address maps to: IPv4-mapped, 6to4,
+    Teredo (server and client), NAT64, IPv4-compatible, IPv4-translated."""
+    found = []
+    if address.ipv4_mapped:
+        found.append(address.ipv4_mapped)
+    if address.sixtofour:
+        found.append(address.sixtofour)
+    if address.teredo:
+        found.extend(address.teredo)
+    if any(address in net for net in _IPV4_IN_LOW_32_BITS):
+        found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return found
+
+
+def _forbidden_one(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return (
         address.is_loopback
         or address.is_link_local
@@ -27,7 +52,17 @@ def _forbidden(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
         or address.is_reserved
         or address.is_unspecified
         or not address.is_global
+        or any(address in net for net in _ALWAYS_FORBIDDEN if net.version == address.version)
     )
+
+
+def _forbidden(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Not a public address, or an IPv6 address that maps to a non-public IPv4."""
+    if _forbidden_one(address):
+        return True
+    if isinstance(address, ipaddress.IPv6Address):
+        return any(_forbidden_one(ipv4) for ipv4 in embedded_ipv4(address))
+    return False
 
 
 def split_url(url: str) -> tuple[str, str, int, str]:

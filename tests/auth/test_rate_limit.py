@@ -53,14 +53,17 @@ def test_the_counter_is_named_by_a_hash_of_the_key(make_app, redis_client):
 def test_the_window_script_counts_expires_and_heals_a_lost_expiry(clean_redis):
     count = clean_redis.register_script(lua_source("service.auth", "ratelimit.lua"))
     counter = keys.rate_limit("0123456789abcdef")
-    assert [count(keys=[counter], args=[2]) for _ in range(2)] == [0, 0]
+    counted = [2, 1000, "1"]
+    assert [count(keys=[counter], args=counted) for _ in range(2)] == [0, 0]
     assert 0 < clean_redis.pttl(counter) <= 1000
-    assert 0 < count(keys=[counter], args=[2]) <= 1000
+    assert 0 < count(keys=[counter], args=counted) <= 1000
+    assert 0 < count(keys=[counter], args=[2, 1000, "0"]) <= 1000  # a look only: not counted
+    assert clean_redis.get(counter) == b"3"
     clean_redis.persist(counter)
-    assert count(keys=[counter], args=[2]) == 1000
+    assert count(keys=[counter], args=counted) == 1000
     assert 0 < clean_redis.pttl(counter) <= 1000
     clean_redis.delete(counter)
-    assert count(keys=[counter], args=[2]) == 0
+    assert count(keys=[counter], args=counted) == 0
 
 
 def test_healthz_checks_the_rate_limit_script(make_app, redis_client):

@@ -233,3 +233,15 @@ def test_manifest_image_is_the_one_readme_builds(resources):
     }
     assert images and set(images.values()) == {built[0]}, images
     assert f"kubectl -n {NAMESPACE} set image deployment/sensorhub" in readme
+
+
+def test_the_ingress_buffers_and_caps_bodies_and_the_service_trusts_it_with_uploads(resources):
+    ingress = resources[("Ingress", "sensorhub")]
+    annotations = ingress["metadata"]["annotations"]
+    assert annotations["nginx.ingress.kubernetes.io/proxy-request-buffering"] == "on"
+    assert annotations["nginx.ingress.kubernetes.io/proxy-body-size"] == "4m"
+    assert int(annotations["nginx.ingress.kubernetes.io/limit-connections"]) > 0
+    backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
+    assert backend == {"name": "sensorhub", "port": {"name": "http"}}
+    # Behind the proxy every request has its address: no per-address upload limit.
+    assert resources[("ConfigMap", "sensorhub-config")]["data"]["MAX_BODY_READS_PER_CLIENT"] == "0"

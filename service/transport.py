@@ -1,0 +1,185 @@
+"""What reaches a route: a request body read whole, in time, within its framing.
+
+``BodyGate`` wraps the WSGI application. Before any route runs it reads the
+body of a request that has one:
+
+- at most ``max_bytes`` (MAX_BODY_BYTES) are read, whatever the framing:
+  a ``Content-Length`` above the limit is answered 413 without reading, a
+  chunked body is answered 413 as soon as it passes the limit (never cut
+  short and parsed);
+- a body shorter than its ``Content-Length`` (the client half-closed) is
+  answered 400, never parsed as if complete;
+- the whole body must arrive within ``read_timeout`` seconds (BODY_TIMEOUT),
+  else 408: a client sending a byte every few seconds holds a connection
+  slot for that long at most;
+- one client address may have at most ``reads_per_client`` bodies being
+  read at once in a worker process (MAX_BODY_READS_PER_CLIENT): past that
+  its new uploads are answered 429 at once, so slow uploads cost their own
+  slots, not everyone's. Requests without a body (probes, reads) are never
+  counted or refused.
+
+Each refusal uses the common JSON error shape and closes the connection
+without reading what is left of the body (gunicorn ignores an application's
+``Connection: close``; the read side of its socket is shut instead, so it
+finds no further request and closes).
+gunicorn's own refusals of a malformed request (bad request line, headers
+too large) use it too: ``write_json_error`` replaces gunicorn's HTML page.
+"""
+
+from __future__ import annotations
+
+import io
+import socket
+import threading
+from collections import Counter
+from http import HTTPStatus
+
+import orjson
+
+_CHUNK = 64 * 1024
+
+
+def error_body(code: int, message: str) -> bytes:
+    """The common error shape (``service.errors``), built without Flask."""
+    return orjson.dumps({"code": code, "status": HTTPStatus(code).phrase, "message": message})
+
+
+class BodyGate:
+    def __init__(self, app, *, max_bytes: int, read_timeout: float, reads_per_client: int):
+        self.app = app
+        self.max_bytes = max_bytes
+        self.read_timeout = read_timeout
+        self.reads_per_client = reads_per_client
+        self._reading: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def __call__(self, environ, start_response):
+        declared = environ.get("CONTENT_LENGTH")
+        chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+        if not chunked and (not declared or declared == "0"):
+            return self.app(environ, start_response)
+        length = None
+        if declared and not chunked:
+            try:
+                length = int(declared)
+            except ValueError:
+                return self._refuse(environ, start_response, 400, "The Content-Length header is not a number.")
+            if length > self.max_bytes:
+                return self._refuse(environ, start_response, 413, self._too_large())
+        client = environ.get("REMOTE_ADDR") or ""
+        if not self._enter(client):
+            return self._refuse(
+                environ, start_response, 429,
+                f"This client already has {self.reads_per_client} request bodies being received; "
+                "send fewer uploads at once.", retry_after=1,
+            )
+        try:
+            body = self._read(environ["wsgi.input"], length)
+        except TimeoutError:
+            return self._refuse(environ, start_response, 408,
+                                f"The request body did not arrive within {self.read_timeout:g} s; nothing was written.")
+        finally:
+            self._leave(client)
+        if len(body) > self.max_bytes:
+            return self._refuse(environ, start_response, 413, self._too_large())
+        if length is not None and len(body) < length:
+            return self._refuse(
+                environ, start_response, 400,
+                f"The request body ended after {len(body)} of the {length} bytes its Content-Length announced; "
+                "nothing was written.",
+            )
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        environ.pop("HTTP_TRANSFER_ENCODING", None)
+        return self.app(environ, start_response)
+
+    def _too_large(self) -> str:
+        return f"The request body is larger than {self.max_bytes} bytes (MAX_BODY_BYTES); nothing was written."
+
+    def _enter(self, client: str) -> bool:
+        if not self.reads_per_client:
+            return True
+        with self._lock:
+            if self._reading[client] >= self.reads_per_client:
+                return False
+            self._reading[client] += 1
+            return True
+
+    def _leave(self, client: str) -> None:
+        if not self.reads_per_client:
+            return
+        with self._lock:
+            self._reading[client] -= 1
+            if self._reading[client] <= 0:
+                del self._reading[client]
+
+    def _read(self, stream, length: int | None) -> bytes:
+        """Up to ``max_bytes + 1`` bytes of the body, within the deadline."""
+        wanted = self.max_bytes + 1 if length is None else length
+        with _deadline(self.read_timeout):
+            parts = []
+            got = 0
+            while got < wanted:
+                chunk = stream.read(min(_CHUNK, wanted - got))
+                if not chunk:
+                    break
+                parts.append(chunk)
+                got += len(chunk)
+        return b"".join(parts)
+
+    @staticmethod
+    def _refuse(environ, start_response, code: int, message: str, retry_after: int | None = None):
+        body = error_body(code, message)
+        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))), ("Connection", "close")]
+        if retry_after is not None:
+            headers.append(("Retry-After", str(retry_after)))
+        start_response(f"{code} {HTTPStatus(code).phrase}", headers)
+        connection = environ.get("gunicorn.socket")
+        if connection is not None:
+            try:
+                connection.shutdown(socket.SHUT_RD)
+            except OSError:
+                pass
+        return [body]
+
+
+class _deadline:
+    """``TimeoutError`` when the block outlives ``seconds``.
+
+    Under gevent (the default worker) a gevent.Timeout interrupts a blocked
+    read. Other workers have no such hook: there the read is bounded by
+    gunicorn's worker timeout only, and the proxy in front should enforce a
+    body timeout (docs/operations.md).
+    """
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.timeout = None
+
+    def __enter__(self):
+        try:
+            from gevent import Timeout
+            from gevent.monkey import is_module_patched
+        except ImportError:  # pragma: no cover - gevent is a runtime dependency
+            return self
+        if is_module_patched("socket"):
+            self.timeout = Timeout(self.seconds, TimeoutError)
+            self.timeout.start()
+        return self
+
+    def __exit__(self, *exc):
+        if self.timeout is not None:
+            self.timeout.close()
+        return False
+
+
+def write_json_error(sock, status_int: int, reason: str, mesg: str) -> None:
+    """gunicorn's ``util.write_error`` in the common JSON error shape."""
+    from gunicorn.util import write_nonblock
+
+    body = orjson.dumps({"code": status_int, "status": reason, "message": mesg or reason})
+    head = (
+        f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    write_nonblock(sock, head.encode("latin-1") + body)
