@@ -42,7 +42,7 @@ bind = os.environ.get("BIND", f"0.0.0.0:{_settings.port}")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # gevent: a request waiting on Redis yields to the others without a thread
 # switch; measured 15 % more reads per second than gthread on two cores
-# (README, Performance). GUNICORN_WORKER_CLASS=gthread is the fallback.
+# (docs/performance.md). GUNICORN_WORKER_CLASS=gthread is the fallback.
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
 # Threads per worker, for gthread only.
 threads = int(os.environ.get("GUNICORN_THREADS", "8"))

@@ -1,7 +1,7 @@
 """Every setting of sensorhub, read from the environment in one place.
 
-Each field documents its environment variable and default; README's
-"Settings" table mirrors this module. ``Settings.from_env()`` is called once
+Each field documents its environment variable and default;
+docs/configuration.md's table mirrors this module (a test holds them together). ``Settings.from_env()`` is called once
 by the application factory; tests build ``Settings`` directly.
 """
 
