@@ -2,6 +2,8 @@
 --
 -- KEYS[i]  sensor:{<id>}  statistics hash of sensor i (all in one slot on a cluster)
 -- ARGV[1]  TTL in seconds of a bucket hash after a new reading lands in it
+-- ARGV[2]  '1' to answer the value stored for each duplicate (too hot or
+--          not follows the value that won), else '0' (POST /data)
 -- then, for each sensor i in KEYS order:
 --   latest instant (us), its ISO text, its value, number of buckets, and per bucket:
 --   bucket number, number of readings, then offset (us into the bucket) and
@@ -10,9 +12,13 @@
 -- A reading is new when HSETNX adds its offset to the bucket hash
 -- sensor:{<id>}:r:<gen>:<bucket>; the bucket keys are built here from the
 -- declared key, so they share its hash tag. Statistics move once per
--- sensor per call. Returns the number of new readings of each sensor.
+-- sensor per call. Returns the number of new readings of each sensor; with
+-- ARGV[2] = '1', per sensor {new readings, then for each duplicate: its
+-- position among the sensor's readings of this call (1-based, in ARGV
+-- order) and the value stored for its instant}.
 local ttl = ARGV[1]
-local pos = 2
+local winners = ARGV[2] == '1'
+local pos = 3
 local new_per_sensor = {}
 for i = 1, #KEYS do
   local key = KEYS[i]
@@ -25,18 +31,24 @@ for i = 1, #KEYS do
     {{SensorStats.LAST_US}})
   local prefix = key .. {{READINGS_SUFFIX}} .. (stats[1] or '0') .. {{SEPARATOR}}
   local new, added = 0, 0.0
+  local stored = winners and {} or nil
+  local sent = 0
   for _ = 1, buckets do
     local bucket_key = prefix .. ARGV[pos]
     local readings = tonumber(ARGV[pos + 1])
     pos = pos + 2
     local before = new
-    for _ = 1, readings do
+    for k = 1, readings do
       if redis.call('HSETNX', bucket_key, ARGV[pos], ARGV[pos + 1]) == 1 then
         new = new + 1
         added = added + tonumber(ARGV[pos + 1])
+      elseif winners then
+        stored[#stored + 1] = sent + k
+        stored[#stored + 1] = redis.call('HGET', bucket_key, ARGV[pos])
       end
       pos = pos + 2
     end
+    sent = sent + readings
     if new > before then
       redis.call('EXPIRE', bucket_key, ttl)
     end
@@ -52,6 +64,11 @@ for i = 1, #KEYS do
       redis.call('HSET', key, {{SensorStats.COUNT}}, count, {{SensorStats.SUM}}, sum)
     end
   end
-  new_per_sensor[i] = new
+  if winners then
+    table.insert(stored, 1, new)
+    new_per_sensor[i] = stored
+  else
+    new_per_sensor[i] = new
+  end
 end
 return new_per_sensor

@@ -34,8 +34,9 @@ class ReadingStore:
 
     # -- ingest -----------------------------------------------------------
 
-    def _calls(self, groups: dict) -> list[tuple[list, list]]:
-        """Split grouped readings into script calls of (KEYS, ARGV).
+    def _calls(self, groups: dict, winners: bool = False) -> list[tuple[list, list]]:
+        """Split grouped readings into script calls of (KEYS, ARGV); with
+        ``winners`` the calls answer the value stored for each duplicate.
 
         On a cluster a call carries only sensors of one hash slot; on a
         single Redis any sensors, up to READINGS_PER_CALL readings. This is
@@ -45,12 +46,13 @@ class ReadingStore:
         """
         calls: list[list] = []
         open_call: dict[int, list] = {}
+        mode = 1 if winners else 0
         for sensor, (latest_us, latest_iso, latest_value, buckets) in groups.items():
             key = keys.sensor(sensor)
             slot = key_slot(key.encode()) if self.cluster else 0
             call = open_call.get(slot)
             if call is None or call[2] >= READINGS_PER_CALL:
-                call = open_call[slot] = [[], [self.ttl], 0]
+                call = open_call[slot] = [[], [self.ttl, mode], 0]
                 calls.append(call)
             call[0].append(key)
             args = call[1]
@@ -75,7 +77,30 @@ class ReadingStore:
         """
         if not groups:
             return 0
-        calls = self._calls(groups)
+        calls, results = self._write(groups, now, False)
+        return sum(sum(result) for result in results[: len(calls)])
+
+    def ingest_with_winners(self, groups: dict, now: float | None = None) -> tuple[int, dict]:
+        """``ingest``, also answering the value that won each duplicate's
+        instant (the one stored first; the first copy within the batch):
+        (new readings, sensor -> [(position of the duplicate among the
+        sensor's readings in ``groups`` order, bucket by bucket, from 1),
+        stored value text), ...] for the sensors with duplicates)."""
+        if not groups:
+            return 0, {}
+        calls, results = self._write(groups, now, True)
+        accepted, winners = 0, {}
+        sensor_of = {keys.sensor(sensor): sensor for sensor in groups}
+        for (call_keys, _), result in zip(calls, results, strict=False):
+            for key, reply in zip(call_keys, result, strict=True):
+                accepted += reply[0]
+                if len(reply) > 1:
+                    winners[sensor_of[key]] = [(reply[n], reply[n + 1].decode()) for n in range(1, len(reply), 2)]
+        return accepted, winners
+
+    def _write(self, groups: dict, now: float | None, winners: bool) -> tuple[list, list]:
+        """The ingest calls and the pipeline's replies (the calls' first)."""
+        calls = self._calls(groups, winners)
         heard_at = time.time() if now is None else now
         heard = dict.fromkeys(groups, heard_at)
         written = [call_keys[0] for call_keys, _ in calls] + [keys.SENSORS_SEEN, keys.SENSOR_IDS]
@@ -85,7 +110,6 @@ class ReadingStore:
         batch.pipe.zadd(keys.SENSORS_SEEN, heard)
         batch.pipe.zadd(keys.SENSOR_IDS, dict.fromkeys(groups, 0), nx=True)
         results = batch.execute()
-        accepted = sum(sum(result) for result in results[: len(calls)])
         waits = len(results) - len(calls) - 2
         if waits:
             acknowledged = min(results[-waits:])
@@ -93,7 +117,7 @@ class ReadingStore:
                 raise ReplicasNotAcknowledged(
                     f"{acknowledged} of {self.wait_replicas} replicas acknowledged within {self.wait_timeout_ms} ms"
                 )
-        return accepted
+        return calls, results
 
     def _queue_waits(self, pipe, written_keys: list[str]) -> int:
         """Queue WAIT after the writes on every node written (REDIS_WAIT_REPLICAS).

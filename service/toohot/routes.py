@@ -26,7 +26,7 @@ _TEMPERATURE_BODY = {
     "required": True,
     "description": (
         "One reading or an array of them. A reading already known (same sensor, same instant) is a "
-        "duplicate: ignored. A site seen for the first time is registered under the reading's org; "
+        "duplicate: ignored, the value stored first counts (statistics and too-hot answer alike). A site seen for the first time is registered under the reading's org; "
         "a site of another org rejects the whole post with 409, any invalid item with 422 (every "
         "problem listed by item index and field); then nothing is written."
     ),

@@ -1,11 +1,17 @@
 """Too hot or not: ingest of thermometer readings and the precomputed answer.
 
 Ingest resolves every reading (site, org, unit, local day) before writing
-anything, then writes in two idempotent steps: ``day.lua`` for every
-(site, local day), many per call, which checks each site's org and keeps
-its own dedup memory, then the readings store (``POST /data``'s dedup and statistics).
-A client retrying a batch that failed half-way repairs both: nothing is
-counted twice. Layout: ``service.keys``.
+anything, then writes in two idempotent steps. First the readings store
+(``POST /data``'s dedup and statistics), whose dedup decides which value of
+an instant wins: it answers, for each duplicate, the value stored first.
+Then ``day.lua`` for every (site, local day), many per call, which checks
+each site's org and keeps its own dedup memory, with the winning values
+only: a racing post of other values for the same instants cannot put a
+losing value in a day's maximum or its site.too_hot event. The two steps
+cannot share a script (reading keys are tagged by sensor, day keys by
+site); a client retrying a batch that failed between them finds
+duplicates whose winning values are answered again, so the days catch up
+with the readings store and nothing is counted twice. Layout: ``service.keys``.
 """
 
 from __future__ import annotations
@@ -210,7 +216,9 @@ class TooHotStore:
         ``timestamp`` in us, optional ``unit`` and ``sensorId``) as
         ``resolve`` resolved them; the caller refused any invalid one.
 
-        Raises Rejected (409 cross-org) before anything is written.
+        Raises Rejected (409 cross-org) before anything is written; only
+        a concurrent change of a site's org, found by ``day.lua`` after the
+        readings store was written, raises it later.
         """
         if resolution.invalid:
             raise ValueError("resolve() found invalid readings; refuse them before ingest()")
@@ -221,9 +229,16 @@ class TooHotStore:
         registered = [site_id for site_id, site in resolution.sites.items() if not site.exists]
         for site_id in registered:
             self._register(site_id, resolution.first_org[site_id])
-        days = self._days(items, resolution, now)
-        too_hot = self._apply_days(days)
-        accepted = self.readings.ingest(self._reading_groups(items, resolution), now=now)
+        # The readings store first: its dedup decides which value of each
+        # instant wins, and the days get only the winners (see the module).
+        values = [repr(value) for value in resolution.celsius]
+        groups, order = self._reading_groups(items, resolution, values)
+        accepted, winners = self.readings.ingest_with_winners(groups, now=now)
+        for sensor, duplicates in winners.items():
+            sent = [index for indexes in order[sensor].values() for index in indexes]
+            for position, stored in duplicates:
+                values[sent[position - 1]] = stored
+        too_hot = self._apply_days(self._days(items, resolution, values, now))
         self._publish_too_hot(too_hot)
         return {"accepted": accepted, "duplicates": len(items) - accepted, "sitesRegistered": registered}
 
@@ -236,11 +251,11 @@ class TooHotStore:
                 raise Rejected(409, f"The site {site_id!r} belongs to another org; nothing was written.")
         self.orgs.copy_to_site(site_id, org_id)
 
-    def _days(self, items, resolution: Resolution, now) -> dict:
+    def _days(self, items, resolution: Resolution, values: list[str], now) -> dict:
         """(site, local date) -> [org, ttl, threshold in force, then sensor,
-        offset, value per reading]."""
+        offset, value per reading]; ``values``: each reading's °C text."""
         days: dict[tuple[str, date], list] = {}
-        sensor_of, celsius = resolution.sensor_of, resolution.celsius
+        sensor_of = resolution.sensor_of
         for index, item in enumerate(items):
             site = resolution.sites[item["siteId"]]
             org = resolution.orgs[item["orgId"]]
@@ -254,7 +269,7 @@ class TooHotStore:
             if args is None:
                 threshold = site.threshold if site.threshold is not None else org["threshold"]
                 args = days[(site.id, day)] = [item["orgId"], ttl, repr(threshold)]
-            args += (sensor_of[index], us - start, repr(celsius[index]))
+            args += (sensor_of[index], us - start, values[index])
         return days
 
     def _day_calls(self, days: dict) -> list[list[tuple[str, date]]]:
@@ -289,24 +304,29 @@ class TooHotStore:
                     too_hot.append((site_id, args[0], day, args[1], result[1:]))
         return too_hot
 
-    def _reading_groups(self, items, resolution: Resolution) -> dict:
+    def _reading_groups(self, items, resolution: Resolution, values: list[str]) -> tuple[dict, dict]:
         """The readings store's grouping: sensor -> [latest us, its ISO text,
-        its value, {bucket: [offset, value, ...]}]."""
+        its value, {bucket: [offset, value, ...]}]; and the readings' indexes
+        in the same order: sensor -> {bucket: [index, ...]}."""
         groups: dict[str, list] = {}
-        sensor_of, celsius = resolution.sensor_of, resolution.celsius
+        order: dict[str, dict[int, list[int]]] = {}
+        sensor_of = resolution.sensor_of
         for index, item in enumerate(items):
             us = item["timestamp"]
-            text = repr(celsius[index])
-            group = groups.get(sensor_of[index])
+            text = values[index]
+            sensor = sensor_of[index]
+            group = groups.get(sensor)
             if group is None:
-                group = groups[sensor_of[index]] = [us, None, text, {}]
+                group = groups[sensor] = [us, None, text, {}]
+                order[sensor] = {}
             elif us > group[0]:
                 group[0], group[2] = us, text
             bucket, offset = divmod(us, self.bucket_us)
             group[3].setdefault(bucket, []).extend((offset, text))
+            order[sensor].setdefault(bucket, []).append(index)
         for group in groups.values():
             group[1] = timeutil.us_to_iso(group[0])
-        return groups
+        return groups, order
 
     # -- too-hot events ---------------------------------------------------
 

@@ -53,3 +53,24 @@ def test_sum_keeps_full_double_precision(client):
     batch = [{"sensor": "p", "timestamp": f"2021-11-08T21:38:0{i}Z", "value": v} for i, v in enumerate(values)]
     client.post("/data", json=batch)
     assert client.get("/statistics/p").get_json()["avg"] == sum(values) / len(values)
+
+
+def test_ingest_with_winners_answers_the_value_stored_for_each_duplicate(app, client):
+    """Too hot or not's mode of ingest.lua: per duplicate, its position among
+    the sensor's readings (bucket by bucket) and the value that won."""
+    store = app.extensions["readings"]
+    hour = 3600 * 1_000_000
+    client.post("/data", json=[{"sensor": "w", "timestamp": "2021-11-08T21:00:00Z", "value": 1.5},
+                               {"sensor": "w", "timestamp": "2021-11-08T22:00:00Z", "value": 2.5}])
+    first = 1636405200 * 1_000_000 // hour
+    groups = {
+        "w": [1636412400000000, "2021-11-08T23:00:00Z", "9", {
+            first: [0, "7", 60_000_000, "8", 60_000_000, "9"],  # 21:00 stored; 21:01 new, then its second copy
+            first + 1: [0, "9"],  # 22:00 stored
+        }],
+        "v": [0, "1970-01-01T00:00:00Z", "3", {0: [0, "3"]}],
+    }
+    assert store.ingest_with_winners(groups) == (2, {"w": [(1, "1.5"), (3, "8"), (4, "2.5")]})
+    # POST /data's mode answers counts only.
+    assert store.ingest(groups) == 0
+    assert client.get("/statistics/w").get_json()["count"] == 3

@@ -116,7 +116,9 @@ def test_retry_after_a_half_written_batch_repairs_without_double_counting(app, p
     store = stores(app).toohot
     items = [{"siteId": "abc123", "orgId": "alphacorp", "temperature": 26.0,
               "timestamp": int(reading(at="2024-07-15 10:00")["timestamp"]) * 1_000_000}]
-    # The day step ran, then the process died before the readings store.
-    store._apply_days(store._days(items, store.resolve(items), store.clock()))
-    assert post(reading(at="2024-07-15 10:00", temperature=26.0))["accepted"] == 1
+    # The readings store took the reading, then the process died before the day step.
+    resolution = store.resolve(items)
+    store.readings.ingest(store._reading_groups(items, resolution, [repr(v) for v in resolution.celsius])[0])
+    assert answer("abc123")["readings"] == 1
+    assert post(reading(at="2024-07-15 10:00", temperature=26.0))["accepted"] == 0
     assert answer("abc123")["readings"] == 2
