@@ -58,7 +58,7 @@ def test_sum_keeps_full_double_precision(client):
 def test_ingest_with_winners_answers_the_value_stored_for_each_duplicate(app, client):
     """Too hot or not's mode of ingest.lua: per duplicate, its position among
     the sensor's readings (bucket by bucket) and the value that won."""
-    store = app.extensions["readings"]
+    store = stores(app).readings
     hour = 3600 * 1_000_000
     client.post("/data", json=[{"sensor": "w", "timestamp": "2021-11-08T21:00:00Z", "value": 1.5},
                                {"sensor": "w", "timestamp": "2021-11-08T22:00:00Z", "value": 2.5}])

@@ -12,7 +12,8 @@ import pytest
 import redis
 
 from service import timeutil
-from service.redis_client import ScriptBatch
+from service.redisdb.scripts import ScriptBatch
+from service.stores import stores
 
 MINUTE = 60
 BRUSSELS = ZoneInfo("Europe/Brussels")
@@ -116,7 +117,7 @@ def test_day_step_lost_after_the_readings_store_is_repaired_by_the_retry(app, cl
     """The readings are stored but the day step fails (Redis lost): the
     client's retry finds duplicates, and the day takes their stored values."""
     start = base_seconds()
-    store = app.extensions["toohot"]
+    store = stores(app).toohot
     apply_days = store._apply_days
 
     def lost(days):
