@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
-
 from ..auth import require_org, requires
 from ..errors import abort
 from ..fields import MSG_ORG_ID, is_sensor_id
+from ..jsonio import Blueprint
 from ..stores import stores
 from .schemas import OrgPutSchema, OrgSchema
 

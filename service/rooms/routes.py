@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import marshmallow as ma
-from flask_smorest import Blueprint
 
 from .. import units
 from ..auth import claim_sensors, principal, refuse_foreign_sensors, requires, sensor_orgs
 from ..errors import abort
 from ..fields import MSG_PLACE_ID, is_place_id
-from ..jsonio import json_body
+from ..jsonio import Blueprint, json_body
 from ..metrics import READINGS, refused_readings
 from ..stores import stores
 from ..timeutil import now_us

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
-
 from .. import timeutil, units
 from ..auth import claim_sensors, listing_org, principal, refuse_foreign_sensors, require_sensor, requires
 from ..errors import abort
 from ..fields import MSG_SENSOR_ID, is_sensor_id
+from ..jsonio import Blueprint
 from ..stores import stores
 from ..timeutil import now_us
 from ..windows import AggregateQuerySchema, UnitQuerySchema, query_error, series_range, trailing_window, window_doc

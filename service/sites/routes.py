@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import marshmallow as ma
-from flask_smorest import Blueprint
 
 from ..auth import listing_org, principal, require_org, requires
 from ..errors import abort
 from ..fields import MSG_SITE_ID, is_sensor_id
-from ..jsonio import json_body
+from ..jsonio import Blueprint, json_body
 from ..stores import stores
 from ..timeutil import zone_from_name
 from .schemas import (
