@@ -54,7 +54,8 @@ def checked_place(building: str, room: str) -> None:
 @blp.response(200, RoomIngestResultSchema)
 @blp.alt_response(400, description="Not JSON, or an invalid building or room id")
 @blp.alt_response(409, description="A sensor belongs to another room or measures something else; nothing written")
-@blp.alt_response(413, description="More than MAX_BATCH readings")
+@blp.alt_response(413, description="Body over MAX_BODY_BYTES or more than MAX_BATCH readings")
+@blp.alt_response(415, description="Body not sent as application/json")
 @blp.alt_response(422, description="Invalid readings (by index and field), e.g. below absolute zero; nothing written")
 def post_temperatures(building: str, room: str):
     """Record temperatures of a room
