@@ -33,8 +33,9 @@ def _checked_org_id(org_id: str) -> str:
 def put_org(data: dict, org_id: str):
     """Set an org's unit, time zone and threshold
 
-    Takes effect on the next reading (unit) and the next answer (time zone,
-    threshold). Registered sensors of the org that declare no unit follow
+    A field left out or null takes its default; an empty object is refused
+    (422). Takes effect on the next reading (unit) and the next answer (time
+    zone, threshold). Registered sensors of the org that declare no unit follow
     its new unit.
     """
     org, unit_changed = stores().orgs.put(_checked_org_id(org_id), data)

@@ -67,7 +67,8 @@ def shown(value: float | None, unit: str | None) -> float | None:
 def put_sensor(data: dict, sensor_id: str):
     """Register a sensor or replace its metadata
 
-    Fields left out are cleared. A ``unit`` without ``kind`` implies the kind.
+    Fields left out or null are cleared; an empty object is refused (422).
+    A ``unit`` without ``kind`` implies the kind.
     Readings sent without a unit are taken in the sensor's unit, else its
     org's, else the kind's default.
     """
