@@ -28,7 +28,7 @@ def _checked_org_id(org_id: str) -> str:
 @requires("admin")
 @blp.arguments(OrgPutSchema)
 @blp.response(200, OrgSchema, description="The org's settings now")
-@blp.alt_response(400, description="Not a valid org id")
+@blp.alt_response(400, description="Not a valid org id; or the body empty, not JSON, or repeating a key")
 @blp.alt_response(422, description="Invalid settings, listed by field; nothing written")
 def put_org(data: dict, org_id: str):
     """Set an org's unit, time zone and threshold

@@ -61,7 +61,7 @@ def shown(value: float | None, unit: str | None) -> float | None:
 @blp.arguments(SensorMetadataSchema)
 @blp.response(200, SensorSchema, description="Updated; the sensor with its statistics.")
 @blp.alt_response(201, schema=SensorSchema, description="Registered for the first time.")
-@blp.alt_response(400, description="Not a valid sensor id")
+@blp.alt_response(400, description="Not a valid sensor id; or the body empty, not JSON, or repeating a key")
 @blp.alt_response(409, description="The MAC address belongs to another sensor")
 @blp.alt_response(422, description="Invalid metadata; nothing written")
 def put_sensor(data: dict, sensor_id: str):

@@ -137,7 +137,7 @@ def get_site(site_id: str):
 @requires("admin")
 @blp.arguments(SitePatchSchema)
 @blp.response(200, SiteSchema, description="The site after the change.")
-@blp.alt_response(400, description="Not a valid site id")
+@blp.alt_response(400, description="Not a valid site id; or the body empty, not JSON, or repeating a key")
 @blp.alt_response(404, description="Unknown site")
 @blp.alt_response(422, description="Invalid fields, listed by name; nothing changed")
 def patch_site(changes: dict, site_id: str):
