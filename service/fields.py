@@ -176,3 +176,27 @@ class LastReadingSchema(ma.Schema):
     at = ma.fields.String(metadata={"description": "Instant of the latest reading, in the offset it was sent in"})
     value = ma.fields.Float(metadata={"description": "In unit"})
     unit = ma.fields.String(allow_none=True, metadata={"description": "Unit of value (none for a sensor of no kind)"})
+
+
+# -- replacing bodies ---------------------------------------------------------
+
+MSG_NOTHING_SET = (
+    "The body names no field, so it would reset every one: send the fields to set, "
+    "and null for each field to clear or return to its default."
+)
+
+
+class ReplaceSchema(ma.Schema):
+    """The body of a PUT that replaces a whole record: a field left out is
+    cleared (or takes its default), ``null`` says so explicitly, and an empty
+    object is refused (422), so that a body sent empty by mistake resets
+    nothing. A null is dropped before validation only for a known field."""
+
+    @ma.pre_load
+    def _names_what_it_sets(self, data, **kwargs):
+        if not isinstance(data, dict):
+            return data  # the schema answers "Invalid input type."
+        if not data:
+            raise ma.ValidationError(MSG_NOTHING_SET)
+        known = {field.data_key or name for name, field in self.load_fields.items()}
+        return {key: value for key, value in data.items() if value is not None or key not in known}

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
-
 from ..auth import listing_org, requires
+from ..jsonio import Blueprint
 from ..stores import stores
 from .schemas import EventPageSchema, EventQuerySchema
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import time
 
-from flask_smorest import Blueprint
-
 from ..auth import listing_org, require_sensor_writes, requires
+from ..jsonio import Blueprint
 from ..stores import stores
 from ..timeutil import iso_now
 from .schemas import HeartbeatResultSchema, HeartbeatSchema, SensorsPageSchema, SensorsQuerySchema

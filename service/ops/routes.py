@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from flask_smorest import Blueprint
-
 from ..errors import abort
+from ..jsonio import Blueprint
 from ..redisdb.connection import UNAVAILABLE_ERRORS
 from ..stores import stores
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
-
 from ..auth import require_org, requires
 from ..errors import abort
 from ..fields import MSG_ORG_ID, is_sensor_id
+from ..jsonio import Blueprint
 from ..stores import stores
 from .schemas import OrgPutSchema, OrgSchema
 
@@ -29,13 +28,14 @@ def _checked_org_id(org_id: str) -> str:
 @requires("admin")
 @blp.arguments(OrgPutSchema)
 @blp.response(200, OrgSchema, description="The org's settings now")
-@blp.alt_response(400, description="Not a valid org id")
+@blp.alt_response(400, description="Not a valid org id; or the body empty, not JSON, or repeating a key")
 @blp.alt_response(422, description="Invalid settings, listed by field; nothing written")
 def put_org(data: dict, org_id: str):
     """Set an org's unit, time zone and threshold
 
-    Takes effect on the next reading (unit) and the next answer (time zone,
-    threshold). Registered sensors of the org that declare no unit follow
+    A field left out or null takes its default; an empty object is refused
+    (422). Takes effect on the next reading (unit) and the next answer (time
+    zone, threshold). Registered sensors of the org that declare no unit follow
     its new unit.
     """
     org, unit_changed = stores().orgs.put(_checked_org_id(org_id), data)

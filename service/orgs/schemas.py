@@ -5,23 +5,28 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow.validate import OneOf, Range
 
-from ..fields import FiniteNumber, TimeZoneName
+from ..fields import FiniteNumber, ReplaceSchema, TimeZoneName
 from ..units import ABSOLUTE_ZERO_C, MSG_TEMPERATURE_UNIT, TEMPERATURE_UNITS
 from .store import DEFAULT_THRESHOLD, DEFAULT_TIMEZONE, DEFAULT_UNIT
 
 
-class OrgPutSchema(ma.Schema):
-    """An org's settings; a field left out takes its default."""
+class OrgPutSchema(ReplaceSchema):
+    """An org's settings; a field left out or null takes its default, and
+    an empty object is refused (it would reset them all)."""
 
     unit = ma.fields.String(
         validate=OneOf(TEMPERATURE_UNITS, error=MSG_TEMPERATURE_UNIT),
+        allow_none=True,
         metadata={"description": f"Unit of readings its sites send without one (default {DEFAULT_UNIT})",
                   "enum": list(TEMPERATURE_UNITS)},
     )
-    timezone = TimeZoneName(metadata={"description": f"IANA zone of its sites' days (default {DEFAULT_TIMEZONE})",
-                                      "example": "America/New_York"})
+    timezone = TimeZoneName(
+        allow_none=True,
+        metadata={"description": f"IANA zone of its sites' days (default {DEFAULT_TIMEZONE})", "example": "America/New_York"},
+    )
     threshold = FiniteNumber(
         validate=Range(min=ABSOLUTE_ZERO_C),
+        allow_none=True,
         metadata={"description": f"Too-hot threshold, degrees Celsius (default {DEFAULT_THRESHOLD:g})", "example": 25},
     )
 

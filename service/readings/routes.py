@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
-
 from ..auth import claim_sensors, refuse_foreign_sensors, require_sensor, requires
 from ..errors import abort
 from ..fields import MSG_SENSOR_ID, is_sensor_id
-from ..jsonio import direct_view, json_response, read_json, reject_duplicate_keys
+from ..jsonio import Blueprint, direct_view, json_response, read_json, reject_duplicate_keys
 from ..metrics import READINGS, refused_readings
 from ..stores import stores
 from .schemas import IngestResultSchema, StatisticsSchema

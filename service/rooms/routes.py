@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import marshmallow as ma
-from flask_smorest import Blueprint
 
 from .. import units
 from ..auth import claim_sensors, principal, refuse_foreign_sensors, requires, sensor_orgs
 from ..errors import abort
 from ..fields import MSG_PLACE_ID, is_place_id
-from ..jsonio import json_body
+from ..jsonio import Blueprint, json_body
 from ..metrics import READINGS, refused_readings
 from ..stores import stores
 from ..timeutil import now_us
@@ -55,7 +54,8 @@ def checked_place(building: str, room: str) -> None:
 @blp.response(200, RoomIngestResultSchema)
 @blp.alt_response(400, description="Not JSON, or an invalid building or room id")
 @blp.alt_response(409, description="A sensor belongs to another room or measures something else; nothing written")
-@blp.alt_response(413, description="More than MAX_BATCH readings")
+@blp.alt_response(413, description="Body over MAX_BODY_BYTES or more than MAX_BATCH readings")
+@blp.alt_response(415, description="Body not sent as application/json")
 @blp.alt_response(422, description="Invalid readings (by index and field), e.g. below absolute zero; nothing written")
 def post_temperatures(building: str, room: str):
     """Record temperatures of a room

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
-
 from .. import timeutil, units
 from ..auth import claim_sensors, listing_org, principal, refuse_foreign_sensors, require_sensor, requires
 from ..errors import abort
 from ..fields import MSG_SENSOR_ID, is_sensor_id
+from ..jsonio import Blueprint
 from ..stores import stores
 from ..timeutil import now_us
 from ..windows import AggregateQuerySchema, UnitQuerySchema, query_error, series_range, trailing_window, window_doc
@@ -62,13 +61,14 @@ def shown(value: float | None, unit: str | None) -> float | None:
 @blp.arguments(SensorMetadataSchema)
 @blp.response(200, SensorSchema, description="Updated; the sensor with its statistics.")
 @blp.alt_response(201, schema=SensorSchema, description="Registered for the first time.")
-@blp.alt_response(400, description="Not a valid sensor id")
+@blp.alt_response(400, description="Not a valid sensor id; or the body empty, not JSON, or repeating a key")
 @blp.alt_response(409, description="The MAC address belongs to another sensor")
 @blp.alt_response(422, description="Invalid metadata; nothing written")
 def put_sensor(data: dict, sensor_id: str):
     """Register a sensor or replace its metadata
 
-    Fields left out are cleared. A ``unit`` without ``kind`` implies the kind.
+    Fields left out or null are cleared; an empty object is refused (422).
+    A ``unit`` without ``kind`` implies the kind.
     Readings sent without a unit are taken in the sensor's unit, else its
     org's, else the kind's default.
     """

@@ -13,6 +13,7 @@ from ..fields import (
     PLACE_ID_PATTERN,
     SENSOR_ID_PATTERN,
     LastReadingSchema,
+    ReplaceSchema,
     is_place_id,
     is_sensor_id,
     unit_field,
@@ -35,23 +36,25 @@ def _id_field(check, message, pattern, **kwargs):
     return ma.fields.String(validate=_id_validator(check, message), metadata={"description": message, "pattern": pattern}, **kwargs)
 
 
-class SensorMetadataSchema(ma.Schema):
-    """What PUT /v1/sensors/<id> sets. Fields left out are cleared."""
+class SensorMetadataSchema(ReplaceSchema):
+    """What PUT /v1/sensors/<id> sets. Fields left out or null are cleared;
+    an empty object is refused (it would clear them all)."""
 
     class Meta:
         unknown = ma.RAISE
 
-    org = _id_field(is_sensor_id, "Org id: " + MSG_SENSOR_ID, SENSOR_ID_PATTERN)
-    site = _id_field(is_sensor_id, "Site id: " + MSG_SENSOR_ID, SENSOR_ID_PATTERN)
-    building = _id_field(is_place_id, MSG_PLACE_ID, PLACE_ID_PATTERN)
-    room = _id_field(is_place_id, MSG_PLACE_ID, PLACE_ID_PATTERN)
+    org = _id_field(is_sensor_id, "Org id: " + MSG_SENSOR_ID, SENSOR_ID_PATTERN, allow_none=True)
+    site = _id_field(is_sensor_id, "Site id: " + MSG_SENSOR_ID, SENSOR_ID_PATTERN, allow_none=True)
+    building = _id_field(is_place_id, MSG_PLACE_ID, PLACE_ID_PATTERN, allow_none=True)
+    room = _id_field(is_place_id, MSG_PLACE_ID, PLACE_ID_PATTERN, allow_none=True)
     kind = ma.fields.String(
         validate=ma.validate.OneOf(units.KIND_NAMES),
+        allow_none=True,
         metadata={"description": "What the sensor measures; sets the canonical unit and physical bounds."},
     )
-    unit = unit_field(metadata={"description": "Unit of its readings sent without one (must suit the kind)."})
-    mac = ma.fields.String(validate=_id_validator(is_mac, MSG_MAC), metadata={"description": MSG_MAC, "example": "00:1a:2b:3c:4d:5e"})
-    name = ma.fields.String(validate=ma.validate.Length(min=1, max=200), metadata={"description": "Display name"})
+    unit = unit_field(allow_none=True, metadata={"description": "Unit of its readings sent without one (must suit the kind)."})
+    mac = ma.fields.String(validate=_id_validator(is_mac, MSG_MAC), allow_none=True, metadata={"description": MSG_MAC, "example": "00:1a:2b:3c:4d:5e"})
+    name = ma.fields.String(validate=ma.validate.Length(min=1, max=200), allow_none=True, metadata={"description": "Display name"})
 
     @ma.validates_schema(skip_on_field_errors=True)
     def _consistent(self, data, **kwargs):

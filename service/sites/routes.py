@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import marshmallow as ma
-from flask_smorest import Blueprint
 
 from ..auth import listing_org, principal, require_org, requires
 from ..errors import abort
 from ..fields import MSG_SITE_ID, is_sensor_id
-from ..jsonio import json_body
+from ..jsonio import Blueprint, json_body
 from ..stores import stores
 from ..timeutil import zone_from_name
 from .schemas import (
@@ -138,7 +137,7 @@ def get_site(site_id: str):
 @requires("admin")
 @blp.arguments(SitePatchSchema)
 @blp.response(200, SiteSchema, description="The site after the change.")
-@blp.alt_response(400, description="Not a valid site id")
+@blp.alt_response(400, description="Not a valid site id; or the body empty, not JSON, or repeating a key")
 @blp.alt_response(404, description="Unknown site")
 @blp.alt_response(422, description="Invalid fields, listed by name; nothing changed")
 def patch_site(changes: dict, site_id: str):

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import marshmallow as ma
 from flask import request
-from flask_smorest import Blueprint
 
 from .. import units
 from ..auth import claim_sensors, principal, refuse_foreign_sensors, require_org, requires
 from ..errors import MSG_INVALID_REQUEST, abort
-from ..jsonio import direct_view, json_body, json_response
+from ..jsonio import Blueprint, direct_view, json_body, json_response
 from ..metrics import READINGS, refused_readings
 from ..stores import stores
 from .schemas import AnswerQuerySchema, AnswerSchema, TemperatureIngestResultSchema, TemperatureSchema

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import re
 
-from flask_smorest import Blueprint
-
 from ..auth import listing_org, principal, require_org, requires
 from ..errors import abort
+from ..jsonio import Blueprint
 from ..stores import stores
 from .schemas import DeadLetterListSchema, DeadLetterQuerySchema, WebhookCreateSchema, WebhookListSchema, WebhookSchema
 from .ssrf import ForbiddenTarget, check_url

@@ -32,7 +32,7 @@ def test_invalid_settings_are_422_listing_every_field(client, redis_client):
 
 
 def test_invalid_org_id_is_400(client):
-    assert client.put("/v1/orgs/a%20b", json={}).status_code == 400
+    assert client.put("/v1/orgs/a%20b", json={"unit": "F"}).status_code == 400
 
 
 def test_unit_change_reaches_registered_sensors_without_a_unit(client):

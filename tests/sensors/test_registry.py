@@ -77,12 +77,12 @@ def test_a_unit_alone_implies_its_kind(client):
 def test_a_mac_address_belongs_to_one_sensor(client):
     put(client, "a", 201, mac="00:11:22:33:44:55")
     assert put(client, "b", 409, mac="00-11-22-33-44-55").get_json()["message"].endswith("belongs to sensor a.")
-    put(client, "a", 200)  # a gives it up
+    put(client, "a", 200, mac=None)  # a gives it up, saying so
     put(client, "b", 201, mac="00:11:22:33:44:55")
 
 
 def test_invalid_sensor_id_is_400(client):
-    assert client.put("/v1/sensors/a%20b", json={}).status_code == 400
+    assert client.put("/v1/sensors/a%20b", json={"kind": "temperature"}).status_code == 400
     assert client.get("/v1/sensors/a%20b").status_code == 400
 
 
