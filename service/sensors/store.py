@@ -34,7 +34,7 @@ def index_keys(meta: dict) -> set[str]:
     """The index sets a sensor with this metadata belongs to."""
     found = {keys.sensors_by(field, meta[field]) for field in INDEXED if meta.get(field)}
     if meta.get("building") and meta.get("room"):
-        found.add(keys.sensors_in_room(meta["building"], meta["room"]))
+        found.add(keys.sensors_in_room(meta["building"], meta["room"], meta.get("org") or None))
     return found
 
 
@@ -94,6 +94,10 @@ class SensorRegistry:
             pipe.hgetall(keys.sensor_meta(sensor))
         return [{k.decode(): v.decode() for k, v in found.items()} for found in pipe.execute()]
 
+    def mac_owner(self, mac: str) -> str | None:
+        """The sensor a MAC address is registered to, or None."""
+        return _text(self.client.hget(keys.SENSORS_BY_MAC, mac))
+
     def put(self, sensor_id: str, data: dict) -> tuple[dict, bool]:
         """Replace a sensor's metadata; returns (new metadata, created?).
 
@@ -103,7 +107,7 @@ class SensorRegistry:
         """
         data = {field: data[field] for field in META_FIELDS if data.get(field)}
         if data.get("mac"):
-            owner = _text(self.client.hget(keys.SENSORS_BY_MAC, data["mac"]))
+            owner = self.mac_owner(data["mac"])
             if owner and owner != sensor_id:
                 raise MacInUse(data["mac"], owner)
         org_unit = _text(self.client.hget(keys.org(data["org"]), "unit")) if data.get("org") else None
@@ -216,8 +220,10 @@ class SensorRegistry:
         """
         if filters:
             set_keys = [keys.sensors_by(field, filters[field]) for field in INDEXED if field in filters]
-            if "room" in filters:
-                set_keys = [keys.sensors_in_room(filters["building"], filters["room"])] + [
+            # Rooms are per org: a room's index narrows a listing of one org;
+            # across orgs, the building's index does (rooms checked below).
+            if "room" in filters and "org" in filters:
+                set_keys = [keys.sensors_in_room(filters["building"], filters["room"], filters["org"])] + [
                     k for k in set_keys if k != keys.sensors_by("building", filters["building"])
                 ]
             pipe = self.client.pipeline(transaction=False)
