@@ -91,23 +91,29 @@ def require_sensor(sensor_id: str, not_found_message: str) -> None:
         abort(404, not_found_message)
 
 
-def _refuse(sensor_ids: list[str]) -> None:
+def _refuse(sensor_ids: list[str], names: Mapping[str, str] | None = None) -> None:
+    if names:
+        sensor_ids = [names.get(sensor_id, sensor_id) for sensor_id in sensor_ids]
     named = ", ".join(sensor_ids[:_NAMED_IN_ERROR]) + (", ..." if len(sensor_ids) > _NAMED_IN_ERROR else "")
     abort(404, f"{len(sensor_ids)} sensor(s) not found for this API key: {named}. Nothing was written.")
 
 
-def require_sensor_writes(sensor_ids: Collection[str]) -> None:
-    """Allow the principal to write to all of ``sensor_ids`` or stop with 404.
+def require_sensor_writes(sensor_ids: Collection[str], names: Mapping[str, str] | None = None) -> None:
+    """Allow the principal to write to all of ``sensor_ids`` or stop with 404
+    (naming a sensor as ``names`` maps it, by default by its id: a heartbeat
+    names the MAC it was sent for, never the sensor the MAC is registered to).
 
     Call it after validating a batch and before writing anything. A route
     whose validation itself reads a sensor's metadata (its kind, its unit)
     calls ``refuse_foreign_sensors`` before that validation, so another org's
     sensor answers 404 like a missing one, and ``claim_sensors`` after it.
     """
-    claim_sensors(refuse_foreign_sensors(sensor_ids))
+    claim_sensors(refuse_foreign_sensors(sensor_ids, names=names), names=names)
 
 
-def refuse_foreign_sensors(sensor_ids: Collection[str], orgs: Mapping[str, str | None] | None = None) -> list[str]:
+def refuse_foreign_sensors(
+    sensor_ids: Collection[str], orgs: Mapping[str, str | None] | None = None, names: Mapping[str, str] | None = None,
+) -> list[str]:
     """404 when a sensor of ``sensor_ids`` belongs to another org than the
     principal's; returns those of no org. Reads only: one round trip for an
     org-scoped key, nothing for all-orgs keys or when the caller already read
@@ -126,11 +132,11 @@ def refuse_foreign_sensors(sensor_ids: Collection[str], orgs: Mapping[str, str |
         if (org is not None and org != who.org) or (org is None and could_be[sensor_id] != who.org)
     ]
     if foreign:
-        _refuse(foreign)
+        _refuse(foreign, names)
     return unowned
 
 
-def claim_sensors(unclaimed: list[str]) -> None:
+def claim_sensors(unclaimed: list[str], names: Mapping[str, str] | None = None) -> None:
     """Claim sensors of no org that hold no data for the principal's org
     (one round trip, before anything is written to them); 404 when another
     org claimed one in between, or data reached one in between."""
@@ -145,4 +151,4 @@ def claim_sensors(unclaimed: list[str]) -> None:
         stores().client.sadd(keys.sensors_by("org", who.org), *won)
     lost = [sensor_id for sensor_id, org in zip(unclaimed, owners, strict=True) if org != who.org]
     if lost:
-        _refuse(lost)
+        _refuse(lost, names)
