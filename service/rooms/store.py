@@ -89,8 +89,12 @@ class RoomStore:
         time; only if they changed does a second round trip read the others.
         """
         room_key = keys.sensors_in_room(building, room, org)
+        # An org's room also reads the room of no org, where its sensors
+        # were indexed before rooms were per org (each leaves it when it is
+        # registered again); the org check below keeps the others out.
+        room_keys = [room_key] if org is None else [room_key, keys.sensors_in_room(building, room)]
         guessed = self._members.get(room_key, ())
-        members_now, aggregates = self.registry.windows(guessed, start_us, end_us, members_of=room_key)
+        members_now, aggregates = self.registry.windows(guessed, start_us, end_us, members_of=room_keys)
         members = tuple(sorted(m.decode() for m in members_now))
         if members != guessed:
             if len(self._members) >= MEMBER_CACHE_ROOMS:
@@ -103,7 +107,7 @@ class RoomStore:
         count, total, contributing = 0, 0.0, []
         for sensor, found in zip(members, aggregates, strict=True):
             # An index entry left by a racing move is not the room's sensor.
-            if (found["building"], found["room"]) != (building, room) or not found["count"]:
+            if (found["building"], found["room"], found["org"]) != (building, room, org) or not found["count"]:
                 continue
             count += found["count"]
             total += found["sum"]

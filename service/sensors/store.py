@@ -45,14 +45,14 @@ def _sensor_keys(sensor_id: str) -> list[str]:
 
 def run_scripts(client, script, calls: list[tuple[list, list]], members_of: str | None = None) -> list:
     """Run one script for many (KEYS, ARGV) in one round trip (NOSCRIPT-safe;
-    on a cluster, one round trip per node); with ``members_of``, SMEMBERS of
-    that key rides along as the last reply.
+    on a cluster, one round trip per node); with ``members_of`` (a set key,
+    or several), SMEMBERS of each rides along as the last replies.
     """
     batch = ScriptBatch(client)
     for call_keys, args in calls:
         batch.script(script, call_keys, args)
-    if members_of:
-        batch.pipe.smembers(members_of)
+    for key in [members_of] if isinstance(members_of, str) else members_of or ():
+        batch.pipe.smembers(key)
     return batch.execute()
 
 
@@ -122,6 +122,9 @@ class SensorRegistry:
         old_flat = self._put_meta(keys=[keys.sensor_meta(sensor_id)], args=flat)
         old = {old_flat[i].decode(): old_flat[i + 1].decode() for i in range(0, len(old_flat), 2)}
         old_sets, new_sets = index_keys(old), index_keys(fields)
+        if old.get("org") and old.get("building") and old.get("room"):
+            # An entry written before rooms were per org.
+            old_sets.add(keys.sensors_in_room(old["building"], old["room"]))
         pipe = self.client.pipeline(transaction=False)
         for key in old_sets - new_sets:
             pipe.srem(key, sensor_id)
@@ -290,16 +293,18 @@ class SensorRegistry:
     def windows(self, sensor_ids, start_us: int, end_us: int, members_of: str | None = None):
         """Aggregate of each sensor's readings in [start, end), one round trip.
 
-        Each: known, count, sum, min, max, and the sensor's kind, building, room.
-        With ``members_of`` (a set key) also reads that set in the same round
-        trip and returns ``(its members, aggregates)``; otherwise
-        ``(None, aggregates)``.
+        Each: known, count, sum, min, max, and the sensor's kind, building,
+        room, org. With ``members_of`` (a set key, or several) also reads
+        those sets in the same round trip and returns ``(the union of their
+        members, aggregates)``; otherwise ``(None, aggregates)``.
         """
         calls = [(_sensor_keys(sensor), [start_us, end_us, self.bucket_us]) for sensor in sensor_ids]
-        replies = run_scripts(self.client, self._window, calls, members_of)
-        members = replies.pop() if members_of else None
+        sets = [members_of] if isinstance(members_of, str) else list(members_of or ())
+        replies = run_scripts(self.client, self._window, calls, sets)
+        members = set().union(*replies[len(replies) - len(sets):]) if sets else None
+        replies = replies[: len(replies) - len(sets)]
         results = []
-        for known, count, total, low, high, kind, building, room in replies:
+        for known, count, total, low, high, kind, building, room, org in replies:
             results.append(
                 {
                     "known": bool(known),
@@ -310,6 +315,7 @@ class SensorRegistry:
                     "kind": _text(kind),
                     "building": _text(building),
                     "room": _text(room),
+                    "org": _text(org),
                 }
             )
         return members, results

@@ -204,3 +204,23 @@ def test_a_mac_in_use_answers_an_org_key_one_body_whatever_org_holds_it(owned, r
     # An all-orgs admin is told which sensor holds it.
     told = owned.put("/v1/sensors/other", json={"mac": MAC}, headers=bearer(ALL_ADMIN))
     assert told.status_code == 409 and "alpha-t" in told.get_json()["message"]
+
+
+def test_an_org_room_indexed_before_rooms_were_per_org_needs_no_migration(owned, redis_client):
+    meta = {"org": "alphacorp", "building": "B1", "room": "R1", "kind": "temperature"}
+    owned.put("/v1/sensors/old-a", json=meta, headers=bearer(ALL_ADMIN))
+    # As a registration before rooms were per org left it.
+    redis_client.srem(keys.sensors_in_room("B1", "R1", "alphacorp"), "old-a")
+    redis_client.sadd(keys.sensors_in_room("B1", "R1"), "old-a")
+    owned.post("/data", json=[{"sensor": "old-a", "timestamp": "2030-01-01T00:00:00Z", "value": 21.0}], headers=bearer(ALL_INGEST))
+
+    def average(key, **query):
+        query = {"end": "2030-01-01T00:10:00Z", **query}
+        return owned.get("/v1/buildings/B1/rooms/R1/average", query_string=query, headers=bearer(key)).get_json()
+
+    assert (average(ALPHA_READ)["avg"], average(ALPHA_READ)["sensors"]) == (21.0, ["old-a"])
+    assert average(ALL_READ)["count"] == 0  # not a sensor of the room of no org
+    # Registered again, it leaves the room of no org.
+    owned.put("/v1/sensors/old-a", json=meta, headers=bearer(ALL_ADMIN))
+    assert not redis_client.sismember(keys.sensors_in_room("B1", "R1"), "old-a")
+    assert average(ALPHA_READ)["sensors"] == ["old-a"]
