@@ -222,17 +222,26 @@ class SensorRegistry:
         (``fill_id_index``), from every id at once.
         """
         if filters:
-            set_keys = [keys.sensors_by(field, filters[field]) for field in INDEXED if field in filters]
-            # Rooms are per org: a room's index narrows a listing of one org;
-            # across orgs, the building's index does (rooms checked below).
+            # Candidates: the intersection of groups of index sets, each group
+            # the union of its sets.
+            groups = [[keys.sensors_by(field, filters[field])] for field in INDEXED if field in filters]
+            # Rooms are per org: a room's index narrows a listing of one org
+            # (with the room of no org, where sensors indexed before rooms
+            # were per org may be); across orgs, the building's index does
+            # (rooms checked below).
             if "room" in filters and "org" in filters:
-                set_keys = [keys.sensors_in_room(filters["building"], filters["room"], filters["org"])] + [
-                    k for k in set_keys if k != keys.sensors_by("building", filters["building"])
+                building, room = filters["building"], filters["room"]
+                groups = [[keys.sensors_in_room(building, room, filters["org"]), keys.sensors_in_room(building, room)]] + [
+                    group for group in groups if group != [keys.sensors_by("building", building)]
                 ]
             pipe = self.client.pipeline(transaction=False)
-            for key in set_keys:
-                pipe.smembers(key)
-            candidates = set.intersection(*({m.decode() for m in members} for members in pipe.execute()))
+            for group in groups:
+                for key in group:
+                    pipe.smembers(key)
+            replies = iter(pipe.execute())
+            candidates = set.intersection(
+                *({m.decode() for _ in group for m in next(replies)} for group in groups)
+            )
         elif self.client.exists(keys.SENSOR_IDS_COMPLETE):
             return self._id_index_page(cursor, limit)
         else:

@@ -224,3 +224,19 @@ def test_an_org_room_indexed_before_rooms_were_per_org_needs_no_migration(owned,
     owned.put("/v1/sensors/old-a", json=meta, headers=bearer(ALL_ADMIN))
     assert not redis_client.sismember(keys.sensors_in_room("B1", "R1"), "old-a")
     assert average(ALPHA_READ)["sensors"] == ["old-a"]
+
+
+def test_an_org_listing_by_room_shows_its_sensors_only_old_index_entries_included(owned, redis_client):
+    owned.put("/v1/sensors/a-new", json={"building": "B1", "room": "R1"}, headers=bearer(ALPHA_ADMIN))
+    owned.put("/v1/sensors/a-old", json={"building": "B1", "room": "R1"}, headers=bearer(ALPHA_ADMIN))
+    owned.put("/v1/sensors/b-one", json={"building": "B1", "room": "R1"}, headers=bearer(BETA_ADMIN))
+    redis_client.srem(keys.sensors_in_room("B1", "R1", "alphacorp"), "a-old")
+    redis_client.sadd(keys.sensors_in_room("B1", "R1"), "a-old")
+
+    def ids(key, **query):
+        answer = owned.get("/v1/sensors", query_string={"building": "B1", "room": "R1", **query}, headers=bearer(key))
+        return sorted(sensor["id"] for sensor in answer.get_json()["sensors"])
+
+    assert ids(ALPHA_READ) == ["a-new", "a-old"]
+    assert ids(ALL_READ) == ["a-new", "a-old", "b-one"]
+    assert ids(ALL_READ, org="betacorp") == ["b-one"]
