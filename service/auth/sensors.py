@@ -115,9 +115,10 @@ def refuse_foreign_sensors(
     sensor_ids: Collection[str], orgs: Mapping[str, str | None] | None = None, names: Mapping[str, str] | None = None,
 ) -> list[str]:
     """404 when a sensor of ``sensor_ids`` belongs to another org than the
-    principal's; returns those of no org. Reads only: one round trip for an
-    org-scoped key, nothing for all-orgs keys or when the caller already read
-    the sensors' ``orgs`` (sensor -> org or None)."""
+    principal's, or to no org while holding data; returns those of no org
+    (for ``claim_sensors``). Reads only: one round trip for an org-scoped
+    key (none when the caller already read the sensors' ``orgs``, sensor ->
+    org or None), one more when some have no org; nothing for all-orgs keys."""
     who = principal()
     if who.all_orgs or not sensor_ids:
         return []
