@@ -133,7 +133,10 @@ Sensor registry, time windows, buildings and rooms:
 
 Building and room ids are 1 to 60 characters of ``A-Z a-z 0-9 _ -`` (no
 ``.`` or ``:``), so ``sensors:room:<b>:<r>`` and a room's default sensor id
-``room.<b>.<r>`` are unambiguous.
+``room.<b>.<r>`` are unambiguous. Rooms are per org: a sensor of org ``o``
+is in ``sensors:room:<b>:<r>:org:<o>``, and an org room's default sensor
+is ``room.<o>.<b>.<r>`` (read from the right: still unambiguous); the keys
+without an org are the rooms of no org (all-orgs keys).
 
 Too hot or not (tag = site id, so one script updates a site-day):
 
@@ -384,8 +387,11 @@ def sensors_by(field: str, value: str) -> str:
     return f"sensors:{field}:{value}"
 
 
-def sensors_in_room(building: str, room: str) -> str:
-    return f"sensors:room:{building}:{room}"
+def sensors_in_room(building: str, room: str, org: str | None = None) -> str:
+    """The sensors of a room: rooms are per org (a room of no org is an
+    all-orgs key's)."""
+    base = f"sensors:room:{building}:{room}"
+    return base if org is None else f"{base}:org:{org}"
 
 
 def org(org_id: str) -> str:

@@ -8,7 +8,13 @@ registry, or by the first write of an org-scoped ingest key). The rule:
   org's sensor answers 404, exactly like a sensor that does not exist;
 - a sensor of no org is reached for reading only by all-orgs keys; an
   org-scoped key that *writes* to it claims it for its org first, so
-  gateways holding an org key keep working without registering sensors.
+  gateways holding an org key keep working without registering sensors --
+  but only a sensor that holds no data (no statistics, no readings, no
+  heartbeat, no registry metadata): one written before (by an all-orgs key,
+  or before keys were configured) answers an org key exactly like another
+  org's sensor until an all-orgs admin assigns it an org
+  (``PUT /v1/sensors/<id>`` with ``org``). The check and the claim are one
+  script (``claim.lua``), so no write can slip in between.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from redis.cluster import RedisCluster
 
 from .. import keys
 from ..errors import abort
-from ..redisdb.scripts import Scripts
+from ..redisdb.scripts import ScriptBatch, Scripts
 from ..stores import stores
 from .principal import principal
 
@@ -38,6 +44,7 @@ class SensorOrgs:
         self.client = client
         self.cluster = isinstance(self.client, RedisCluster)
         self._read = scripts.register(__package__, "sensor_orgs.lua")
+        self._claim = scripts.register(__package__, "claim.lua")
 
     def read(self, sensor_ids: list[str]) -> list[str | None]:
         meta_keys = [keys.sensor_meta(sensor_id) for sensor_id in sensor_ids]
@@ -52,6 +59,21 @@ class SensorOrgs:
             # One script call costs a third of a pipeline of HGETs in the client.
             orgs = self._read(keys=meta_keys)
         return [_decoded(org) for org in orgs]
+
+
+    def claim(self, sensor_ids: list[str], org: str, check_only: bool = False) -> list[str | None]:
+        """Claim each sensor of no org that holds no data for ``org`` (with
+        ``check_only``, only tell whether it could be); returns each sensor's
+        org afterwards, None for one of no org that holds data. One round
+        trip (one per node on a cluster)."""
+        batch = ScriptBatch(self.client)
+        for sensor_id in sensor_ids:
+            batch.script(
+                self._claim,
+                [keys.sensor_meta(sensor_id), keys.sensor(sensor_id), keys.sensor_heartbeat(sensor_id)],
+                [org, "1" if check_only else "0"],
+            )
+        return [_decoded(found) if found else None for found in batch.execute()]
 
 
 def sensor_orgs(sensor_ids: Collection[str]) -> list[str | None]:
@@ -69,54 +91,65 @@ def require_sensor(sensor_id: str, not_found_message: str) -> None:
         abort(404, not_found_message)
 
 
-def _refuse(sensor_ids: list[str]) -> None:
+def _refuse(sensor_ids: list[str], names: Mapping[str, str] | None = None) -> None:
+    if names:
+        sensor_ids = [names.get(sensor_id, sensor_id) for sensor_id in sensor_ids]
     named = ", ".join(sensor_ids[:_NAMED_IN_ERROR]) + (", ..." if len(sensor_ids) > _NAMED_IN_ERROR else "")
     abort(404, f"{len(sensor_ids)} sensor(s) not found for this API key: {named}. Nothing was written.")
 
 
-def require_sensor_writes(sensor_ids: Collection[str]) -> None:
-    """Allow the principal to write to all of ``sensor_ids`` or stop with 404.
+def require_sensor_writes(sensor_ids: Collection[str], names: Mapping[str, str] | None = None) -> None:
+    """Allow the principal to write to all of ``sensor_ids`` or stop with 404
+    (naming a sensor as ``names`` maps it, by default by its id: a heartbeat
+    names the MAC it was sent for, never the sensor the MAC is registered to).
 
     Call it after validating a batch and before writing anything. A route
     whose validation itself reads a sensor's metadata (its kind, its unit)
     calls ``refuse_foreign_sensors`` before that validation, so another org's
     sensor answers 404 like a missing one, and ``claim_sensors`` after it.
     """
-    claim_sensors(refuse_foreign_sensors(sensor_ids))
+    claim_sensors(refuse_foreign_sensors(sensor_ids, names=names), names=names)
 
 
-def refuse_foreign_sensors(sensor_ids: Collection[str], orgs: Mapping[str, str | None] | None = None) -> list[str]:
+def refuse_foreign_sensors(
+    sensor_ids: Collection[str], orgs: Mapping[str, str | None] | None = None, names: Mapping[str, str] | None = None,
+) -> list[str]:
     """404 when a sensor of ``sensor_ids`` belongs to another org than the
-    principal's; returns those of no org. Reads only: one round trip for an
-    org-scoped key, nothing for all-orgs keys or when the caller already read
-    the sensors' ``orgs`` (sensor -> org or None)."""
+    principal's, or to no org while holding data; returns those of no org
+    (for ``claim_sensors``). Reads only: one round trip for an org-scoped
+    key (none when the caller already read the sensors' ``orgs``, sensor ->
+    org or None), one more when some have no org; nothing for all-orgs keys."""
     who = principal()
     if who.all_orgs or not sensor_ids:
         return []
     ids = list(sensor_ids)
     orgs = sensor_orgs(ids) if orgs is None else [orgs[sensor_id] for sensor_id in ids]
-    foreign = [sensor_id for sensor_id, org in zip(ids, orgs, strict=True) if org is not None and org != who.org]
+    unowned = [sensor_id for sensor_id, org in zip(ids, orgs, strict=True) if org is None]
+    # A sensor of no org is claimable only while it holds no data; one that
+    # does answers like another org's (read only here: claim_sensors claims).
+    could_be = dict(zip(unowned, stores().sensor_orgs.claim(unowned, who.org, check_only=True), strict=True)) if unowned else {}
+    foreign = [
+        sensor_id for sensor_id, org in zip(ids, orgs, strict=True)
+        if (org is not None and org != who.org) or (org is None and could_be[sensor_id] != who.org)
+    ]
     if foreign:
-        _refuse(foreign)
-    return [sensor_id for sensor_id, org in zip(ids, orgs, strict=True) if org is None]
+        _refuse(foreign, names)
+    return unowned
 
 
-def claim_sensors(unclaimed: list[str]) -> None:
-    """Claim sensors of no org for the principal's org (one round trip);
-    404 when another org claimed one in between."""
+def claim_sensors(unclaimed: list[str], names: Mapping[str, str] | None = None) -> None:
+    """Claim sensors of no org that hold no data for the principal's org
+    (one round trip, before anything is written to them); 404 when another
+    org claimed one in between, or data reached one in between."""
     if not unclaimed:
         return
     who = principal()
-    pipe = stores().client.pipeline(transaction=False)
-    for sensor_id in unclaimed:
-        meta = keys.sensor_meta(sensor_id)
-        pipe.hsetnx(meta, keys.SENSOR_ORG_FIELD, who.org)
-        pipe.hget(meta, keys.SENSOR_ORG_FIELD)
-        # The registry's org index (its readers check the metadata, so an
-        # entry of a lost claim is harmless).
-        pipe.sadd(keys.sensors_by("org", who.org), sensor_id)
-    owners = pipe.execute()[1::3]
-    # Another org may have claimed a sensor between the read and the claim.
-    lost = [sensor_id for sensor_id, org in zip(unclaimed, owners, strict=True) if _decoded(org) != who.org]
+    owners = stores().sensor_orgs.claim(unclaimed, who.org)
+    # The registry's org index (its readers check the metadata, so an entry
+    # of a lost claim would be harmless; none is added).
+    won = [sensor_id for sensor_id, org in zip(unclaimed, owners, strict=True) if org == who.org]
+    if won:
+        stores().client.sadd(keys.sensors_by("org", who.org), *won)
+    lost = [sensor_id for sensor_id, org in zip(unclaimed, owners, strict=True) if org != who.org]
     if lost:
-        _refuse(lost)
+        _refuse(lost, names)

@@ -21,24 +21,36 @@ def _store():
 @requires("ingest")
 @blp.arguments(HeartbeatSchema)
 @blp.response(200, HeartbeatResultSchema, description="Recorded at the server's time; an unknown MAC registers a sensor.")
+@blp.alt_response(404, description="The MAC's sensor belongs to another org, or to none and holds data; nothing written")
 @blp.alt_response(422, description="Not a valid MAC address; nothing written")
 @blp.alt_response(503, description="Redis not answering; retry")
 def post_heartbeat(body: dict):
-    """Record a heartbeat"""
-    require_sensor_writes([body["mac_address"]])
-    return _store().heartbeat(body["mac_address"])
+    """Record a heartbeat
+
+    A MAC address registered to a sensor (``PUT /v1/sensors/<id>`` with
+    ``mac``) beats for that sensor, and only a key of that sensor's org may
+    send it (another org's key: 404, as for a sensor that does not exist).
+    """
+    return _heartbeat(body["mac_address"])
 
 
 @blp.route("/heartbeat", methods=["GET"])
 @requires("ingest")
 @blp.arguments(HeartbeatSchema, location="query")
 @blp.response(200, HeartbeatResultSchema, description="Recorded, as for POST (for devices that can only GET).")
+@blp.alt_response(404, description="The MAC's sensor belongs to another org, or to none and holds data; nothing written")
 @blp.alt_response(422, description="Not a valid MAC address; nothing written")
 @blp.alt_response(503, description="Redis not answering; retry")
 def get_heartbeat(query: dict):
     """Record a heartbeat (GET form)"""
-    require_sensor_writes([query["mac_address"]])
-    return _store().heartbeat(query["mac_address"])
+    return _heartbeat(query["mac_address"])
+
+
+def _heartbeat(mac: str) -> dict:
+    sensor_id = _store().sensor_of_mac(mac)
+    # A refusal names the MAC sent, not the sensor it is registered to.
+    require_sensor_writes([sensor_id], names={sensor_id: mac})
+    return _store().heartbeat(mac, sensor_id=sensor_id)
 
 
 @blp.route("/sensors", methods=["GET"])

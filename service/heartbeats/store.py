@@ -41,10 +41,17 @@ class HeartbeatStore:
 
     # -- heartbeats --------------------------------------------------------
 
-    def heartbeat(self, mac: str, now: float | None = None) -> dict:
-        """Record a heartbeat of the sensor with this (normalised) MAC."""
+    def sensor_of_mac(self, mac: str) -> str:
+        """The sensor a heartbeat of this (normalised) MAC is for: the one
+        the registry maps the MAC to, else the sensor whose id is the MAC."""
+        owner = self.client.hget(keys.SENSORS_BY_MAC, mac)
+        return owner.decode() if owner else mac
+
+    def heartbeat(self, mac: str, now: float | None = None, sensor_id: str | None = None) -> dict:
+        """Record a heartbeat of the sensor with this (normalised) MAC
+        (``sensor_id``: the sensor it is for, by default the MAC itself)."""
         now = time.time() if now is None else now
-        sensor_id = mac
+        sensor_id = mac if sensor_id is None else sensor_id
         # sensors:seen first: if the process dies before the script, the
         # sensor is still indexed, so offline detection cannot miss it.
         pipe = self.client.pipeline(transaction=False)

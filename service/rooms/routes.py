@@ -5,7 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from .. import units
-from ..auth import claim_sensors, principal, refuse_foreign_sensors, requires, sensor_orgs
+from ..auth import claim_sensors, listing_org, principal, refuse_foreign_sensors, requires, sensor_orgs
 from ..errors import abort
 from ..fields import MSG_PLACE_ID, is_place_id
 from ..jsonio import Blueprint, json_body
@@ -61,9 +61,12 @@ def post_temperatures(building: str, room: str):
     """Record temperatures of a room
 
     Without ``sensor``, a reading goes to the room's own sensor
-    ``room.<building>.<room>``. Each sensor is registered in the room.
+    ``room.<building>.<room>`` (``room.<org>.<building>.<room>`` for an
+    org key). Each sensor is registered in the room. Rooms are per org: an
+    org key posts to its org's room, an all-orgs key to the room of no org.
     """
     checked_place(building, room)
+    org = principal().org_filter
     payload = json_body()
     single = isinstance(payload, dict)
     items = [payload] if single else payload
@@ -81,16 +84,18 @@ def post_temperatures(building: str, room: str):
             errors = exc.messages.get(0, exc.messages) if single else exc.messages
             abort(422, "Invalid readings; nothing was written.", errors={"json": errors})
         # Another org's sensor answers 404 before the room's checks read it;
-        # sensors of no org are claimed only once the readings were accepted.
-        unclaimed = refuse_foreign_sensors({reading.get("sensor") or default_sensor(building, room) for reading in readings})
+        # sensors of no org are claimed only once the readings were valid.
+        unclaimed = refuse_foreign_sensors({reading.get("sensor") or default_sensor(building, room, org) for reading in readings})
+        # Claimed before the room registers them, atomically with the check
+        # that they hold no data (service.auth.sensors).
+        claim_sensors(unclaimed)
         try:
-            result = rooms().post(building, room, readings)
+            result = rooms().post(building, room, readings, org=org)
         except RoomConflict as exc:
             abort(409, str(exc))
         except BatchError as exc:
             errors = exc.errors["json"].get("0", exc.errors["json"]) if single else exc.errors["json"]
             abort(exc.status, exc.message, errors={"json": errors})
-        claim_sensors(unclaimed)
     READINGS.labels("accepted").inc(result["accepted"])
     READINGS.labels("duplicate").inc(result["duplicates"])
     return result
@@ -101,19 +106,23 @@ def post_temperatures(building: str, room: str):
 @blp.arguments(RoomAverageQuerySchema, location="query")
 @blp.response(200, RoomAverageSchema)
 @blp.alt_response(400, description="Invalid building or room id")
+@blp.alt_response(404, description="An org key asked for another org")
 @blp.alt_response(422, description="Window outside 1 minute..RETENTION, or reaching before the retained readings")
 def room_average(query: dict, building: str, room: str):
     """Average temperature of a room over a trailing window (default 15m)
 
     Every reading of every sensor of the room in [end - window, end) counts
-    once; an empty window answers ``avg: null, count: 0``.
+    once; an empty window answers ``avg: null, count: 0``. Rooms are per
+    org (``org``): an org key reads its org's room only.
     """
     checked_place(building, room)
     start, end = trailing_window(query["window"], query.get("end"), now_us(), stores().settings.retention)
-    found = rooms().average(building, room, start, end)
-    # An org key sees a room only while every sensor in it is of its org.
+    org = listing_org(query.get("org"))
+    found = rooms().average(building, room, start, end, org=org)
+    # The room's index holds its org's sensors only; checked again so an
+    # entry left by a racing move never shows.
     who = principal()
-    if not who.all_orgs and any(org != who.org for org in sensor_orgs(found["sensors"])):
+    if not who.all_orgs and any(owner != who.org for owner in sensor_orgs(found["sensors"])):
         abort(404, f"No room {room} in building {building} for this API key.")
     unit = query.get("unit") or "C"
     avg = found["avg"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from .. import timeutil
-from ..fields import ReadingSchema, SensorId
+from ..fields import MSG_ORG_ID, ReadingSchema, SensorId
 from ..units import TEMPERATURE_UNITS
 from ..windows import AggregateQuerySchema, WindowSchema
 
@@ -58,6 +58,11 @@ class RoomIngestResultSchema(ma.Schema):
 
 
 class RoomAverageQuerySchema(AggregateQuerySchema):
+    org = SensorId(
+        MSG_ORG_ID,
+        metadata={"description": "Rooms are per org: an all-orgs key reads this org's room (default: the room of no org); "
+                                 "an org key its own org's (another org: 404)"},
+    )
     unit = ma.fields.String(
         validate=ma.validate.OneOf(TEMPERATURE_UNITS, error=f"Not a temperature unit; one of: {', '.join(TEMPERATURE_UNITS)}."),
         metadata={"description": "Unit of the answer; default C"},

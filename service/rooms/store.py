@@ -2,7 +2,9 @@
 
 A room is a set of sensors (``sensors:room:<b>:<r>``, written at
 registration); a reading posted for a room registers its sensor there and
-then goes through the same ingest as ``POST /data``.
+then goes through the same ingest as ``POST /data``. Rooms are per org: an
+org key's building and room are its org's own (``keys.sensors_in_room``);
+org None is the rooms of no org, which all-orgs keys use.
 """
 
 from __future__ import annotations
@@ -21,9 +23,9 @@ class RoomConflict(Exception):
     """A sensor posted for a room already belongs to another room or kind."""
 
 
-def default_sensor(building: str, room: str) -> str:
+def default_sensor(building: str, room: str, org: str | None = None) -> str:
     """The room's own sensor id (building and room ids contain no ".")."""
-    return f"room.{building}.{room}"
+    return f"room.{building}.{room}" if org is None else f"room.{org}.{building}.{room}"
 
 
 class RoomStore:
@@ -34,7 +36,7 @@ class RoomStore:
         self.client = client
         self._members: dict[str, tuple[str, ...]] = {}
 
-    def post(self, building: str, room: str, items: list[dict]) -> dict:
+    def post(self, building: str, room: str, items: list[dict], org: str | None = None) -> dict:
         """Validate, register the sensors in the room, then ingest; all or nothing.
 
         ``items``: deserialised room readings. Raises RoomConflict (nothing
@@ -42,7 +44,7 @@ class RoomStore:
         """
         payload = []
         for item in items:
-            reading = {"sensor": item.get("sensor") or default_sensor(building, room), "timestamp": item["timestamp"][1], "value": item["value"]}
+            reading = {"sensor": item.get("sensor") or default_sensor(building, room, org), "timestamp": item["timestamp"][1], "value": item["value"]}
             if "unit" in item:
                 reading["unit"] = item["unit"]
             payload.append(reading)
@@ -50,7 +52,12 @@ class RoomStore:
         metas = self.registry.metadata(sensors)
         conflicts, to_register, sensor_units = [], [], {}
         for sensor, meta in zip(sensors, metas, strict=True):
-            if meta.get("kind", "temperature") != "temperature":
+            if org is not None and meta.get("org") != org:
+                # Rooms are per org: an org's room holds its sensors only (the
+                # route refused or claimed every other first). An all-orgs
+                # key places each sensor in the room of the sensor's org.
+                conflicts.append(f"{sensor} belongs to {'org ' + meta['org'] if meta.get('org') else 'no org'}")
+            elif meta.get("kind", "temperature") != "temperature":
                 conflicts.append(f"{sensor} measures {meta['kind']}")
             elif meta.get("building", building) != building or meta.get("room", room) != room:
                 conflicts.append(f"{sensor} belongs to building {meta['building']} room {meta.get('room', '-')}")
@@ -74,16 +81,20 @@ class RoomStore:
         accepted = self.readings.ingest(groups)
         return {"accepted": accepted, "duplicates": total - accepted, "sensors": sensors}
 
-    def average(self, building: str, room: str, start_us: int, end_us: int) -> dict:
+    def average(self, building: str, room: str, start_us: int, end_us: int, org: str | None = None) -> dict:
         """Mean of all readings of all the room's sensors in [start, end).
 
         One round trip in the usual case: the room's members are read in the
         same pipeline as the windows of the members this process saw last
         time; only if they changed does a second round trip read the others.
         """
-        room_key = keys.sensors_in_room(building, room)
+        room_key = keys.sensors_in_room(building, room, org)
+        # An org's room also reads the room of no org, where its sensors
+        # were indexed before rooms were per org (each leaves it when it is
+        # registered again); the org check below keeps the others out.
+        room_keys = [room_key] if org is None else [room_key, keys.sensors_in_room(building, room)]
         guessed = self._members.get(room_key, ())
-        members_now, aggregates = self.registry.windows(guessed, start_us, end_us, members_of=room_key)
+        members_now, aggregates = self.registry.windows(guessed, start_us, end_us, members_of=room_keys)
         members = tuple(sorted(m.decode() for m in members_now))
         if members != guessed:
             if len(self._members) >= MEMBER_CACHE_ROOMS:
@@ -96,7 +107,7 @@ class RoomStore:
         count, total, contributing = 0, 0.0, []
         for sensor, found in zip(members, aggregates, strict=True):
             # An index entry left by a racing move is not the room's sensor.
-            if (found["building"], found["room"]) != (building, room) or not found["count"]:
+            if (found["building"], found["room"], found["org"]) != (building, room, org) or not found["count"]:
                 continue
             count += found["count"]
             total += found["sum"]

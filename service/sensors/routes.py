@@ -62,7 +62,8 @@ def shown(value: float | None, unit: str | None) -> float | None:
 @blp.response(200, SensorSchema, description="Updated; the sensor with its statistics.")
 @blp.alt_response(201, schema=SensorSchema, description="Registered for the first time.")
 @blp.alt_response(400, description="Not a valid sensor id; or the body empty, not JSON, or repeating a key")
-@blp.alt_response(409, description="The MAC address belongs to another sensor")
+@blp.alt_response(404, description="An org admin and another org's sensor, or a sensor of no org holding data")
+@blp.alt_response(409, description="The MAC address belongs to another sensor (for an org key: one body whatever org holds it)")
 @blp.alt_response(422, description="Invalid metadata; nothing written")
 def put_sensor(data: dict, sensor_id: str):
     """Register a sensor or replace its metadata
@@ -76,15 +77,39 @@ def put_sensor(data: dict, sensor_id: str):
     if not principal().all_orgs:
         # An org admin registers its own sensors (or unowned ones), for its own org.
         data["org"] = listing_org(data.get("org"))
-    # Nothing is claimed before the registry accepted the metadata (409 on a
-    # MAC address in use writes nothing).
+    # A sensor of no org that holds data, or another org's, answers 404.
     unclaimed = refuse_foreign_sensors([sensor_id])
+    if data.get("mac"):
+        _check_mac(data["mac"], sensor_id)
+    # Claimed (atomically with the check that it holds no data) before the
+    # registry writes; a 409 on a MAC address in use claims nothing.
+    claim_sensors(unclaimed)
     try:
         _, created = registry().put(sensor_id, data)
     except MacInUse as exc:
-        abort(409, str(exc))
-    claim_sensors(unclaimed)
+        _mac_in_use(exc.mac, exc.owner)
     return registry().describe([sensor_id])[0], 201 if created else 200
+
+
+def _mac_in_use(mac: str, owner: str):
+    """409 for a MAC address registered to another sensor: an all-orgs key
+    learns which; an org key gets one body whatever org holds it."""
+    if principal().all_orgs:
+        abort(409, f"MAC address {mac} already belongs to sensor {owner}.")
+    abort(409, f"MAC address {mac} is registered to another sensor; nothing was written.")
+
+
+def _check_mac(mac: str, sensor_id: str) -> None:
+    """409 when ``mac`` belongs to another sensor: registered to one, or, for
+    an org key, the id of a sensor heard of by heartbeats that the key could
+    not claim (another org's, or of no org and holding data)."""
+    owner = registry().mac_owner(mac)
+    if owner and owner != sensor_id:
+        _mac_in_use(mac, owner)
+    who = principal()
+    if not who.all_orgs and mac != sensor_id:
+        if stores().sensor_orgs.claim([mac], who.org, check_only=True)[0] != who.org:
+            _mac_in_use(mac, mac)
 
 
 @blp.route("/sensors/<sensor_id>", methods=["GET"])

@@ -34,7 +34,7 @@ def index_keys(meta: dict) -> set[str]:
     """The index sets a sensor with this metadata belongs to."""
     found = {keys.sensors_by(field, meta[field]) for field in INDEXED if meta.get(field)}
     if meta.get("building") and meta.get("room"):
-        found.add(keys.sensors_in_room(meta["building"], meta["room"]))
+        found.add(keys.sensors_in_room(meta["building"], meta["room"], meta.get("org") or None))
     return found
 
 
@@ -45,14 +45,14 @@ def _sensor_keys(sensor_id: str) -> list[str]:
 
 def run_scripts(client, script, calls: list[tuple[list, list]], members_of: str | None = None) -> list:
     """Run one script for many (KEYS, ARGV) in one round trip (NOSCRIPT-safe;
-    on a cluster, one round trip per node); with ``members_of``, SMEMBERS of
-    that key rides along as the last reply.
+    on a cluster, one round trip per node); with ``members_of`` (a set key,
+    or several), SMEMBERS of each rides along as the last replies.
     """
     batch = ScriptBatch(client)
     for call_keys, args in calls:
         batch.script(script, call_keys, args)
-    if members_of:
-        batch.pipe.smembers(members_of)
+    for key in [members_of] if isinstance(members_of, str) else members_of or ():
+        batch.pipe.smembers(key)
     return batch.execute()
 
 
@@ -94,6 +94,10 @@ class SensorRegistry:
             pipe.hgetall(keys.sensor_meta(sensor))
         return [{k.decode(): v.decode() for k, v in found.items()} for found in pipe.execute()]
 
+    def mac_owner(self, mac: str) -> str | None:
+        """The sensor a MAC address is registered to, or None."""
+        return _text(self.client.hget(keys.SENSORS_BY_MAC, mac))
+
     def put(self, sensor_id: str, data: dict) -> tuple[dict, bool]:
         """Replace a sensor's metadata; returns (new metadata, created?).
 
@@ -103,7 +107,7 @@ class SensorRegistry:
         """
         data = {field: data[field] for field in META_FIELDS if data.get(field)}
         if data.get("mac"):
-            owner = _text(self.client.hget(keys.SENSORS_BY_MAC, data["mac"]))
+            owner = self.mac_owner(data["mac"])
             if owner and owner != sensor_id:
                 raise MacInUse(data["mac"], owner)
         org_unit = _text(self.client.hget(keys.org(data["org"]), "unit")) if data.get("org") else None
@@ -118,6 +122,9 @@ class SensorRegistry:
         old_flat = self._put_meta(keys=[keys.sensor_meta(sensor_id)], args=flat)
         old = {old_flat[i].decode(): old_flat[i + 1].decode() for i in range(0, len(old_flat), 2)}
         old_sets, new_sets = index_keys(old), index_keys(fields)
+        if old.get("org") and old.get("building") and old.get("room"):
+            # An entry written before rooms were per org.
+            old_sets.add(keys.sensors_in_room(old["building"], old["room"]))
         pipe = self.client.pipeline(transaction=False)
         for key in old_sets - new_sets:
             pipe.srem(key, sensor_id)
@@ -215,15 +222,26 @@ class SensorRegistry:
         (``fill_id_index``), from every id at once.
         """
         if filters:
-            set_keys = [keys.sensors_by(field, filters[field]) for field in INDEXED if field in filters]
-            if "room" in filters:
-                set_keys = [keys.sensors_in_room(filters["building"], filters["room"])] + [
-                    k for k in set_keys if k != keys.sensors_by("building", filters["building"])
+            # Candidates: the intersection of groups of index sets, each group
+            # the union of its sets.
+            groups = [[keys.sensors_by(field, filters[field])] for field in INDEXED if field in filters]
+            # Rooms are per org: a room's index narrows a listing of one org
+            # (with the room of no org, where sensors indexed before rooms
+            # were per org may be); across orgs, the building's index does
+            # (rooms checked below).
+            if "room" in filters and "org" in filters:
+                building, room = filters["building"], filters["room"]
+                groups = [[keys.sensors_in_room(building, room, filters["org"]), keys.sensors_in_room(building, room)]] + [
+                    group for group in groups if group != [keys.sensors_by("building", building)]
                 ]
             pipe = self.client.pipeline(transaction=False)
-            for key in set_keys:
-                pipe.smembers(key)
-            candidates = set.intersection(*({m.decode() for m in members} for members in pipe.execute()))
+            for group in groups:
+                for key in group:
+                    pipe.smembers(key)
+            replies = iter(pipe.execute())
+            candidates = set.intersection(
+                *({m.decode() for _ in group for m in next(replies)} for group in groups)
+            )
         elif self.client.exists(keys.SENSOR_IDS_COMPLETE):
             return self._id_index_page(cursor, limit)
         else:
@@ -284,16 +302,18 @@ class SensorRegistry:
     def windows(self, sensor_ids, start_us: int, end_us: int, members_of: str | None = None):
         """Aggregate of each sensor's readings in [start, end), one round trip.
 
-        Each: known, count, sum, min, max, and the sensor's kind, building, room.
-        With ``members_of`` (a set key) also reads that set in the same round
-        trip and returns ``(its members, aggregates)``; otherwise
-        ``(None, aggregates)``.
+        Each: known, count, sum, min, max, and the sensor's kind, building,
+        room, org. With ``members_of`` (a set key, or several) also reads
+        those sets in the same round trip and returns ``(the union of their
+        members, aggregates)``; otherwise ``(None, aggregates)``.
         """
         calls = [(_sensor_keys(sensor), [start_us, end_us, self.bucket_us]) for sensor in sensor_ids]
-        replies = run_scripts(self.client, self._window, calls, members_of)
-        members = replies.pop() if members_of else None
+        sets = [members_of] if isinstance(members_of, str) else list(members_of or ())
+        replies = run_scripts(self.client, self._window, calls, sets)
+        members = set().union(*replies[len(replies) - len(sets):]) if sets else None
+        replies = replies[: len(replies) - len(sets)]
         results = []
-        for known, count, total, low, high, kind, building, room in replies:
+        for known, count, total, low, high, kind, building, room, org in replies:
             results.append(
                 {
                     "known": bool(known),
@@ -304,6 +324,7 @@ class SensorRegistry:
                     "kind": _text(kind),
                     "building": _text(building),
                     "room": _text(room),
+                    "org": _text(org),
                 }
             )
         return members, results

@@ -8,7 +8,7 @@
 --
 -- Reads only the bucket hashes that overlap the window (derived from the
 -- declared key, same hash tag), so the cost follows the window, not the
--- history. Returns {known, count, sum, min, max, kind, building, room}:
+-- history. Returns {known, count, sum, min, max, kind, building, room, org}:
 -- known = 1 if the sensor has statistics or metadata; numbers as text
 -- (Lua numbers would be truncated to integers in the reply).
 local key = KEYS[1]
@@ -17,7 +17,7 @@ local end_us = tonumber(ARGV[2])
 local bucket_us = tonumber(ARGV[3])
 local meta_key = KEYS[2]
 local known = redis.call('EXISTS', key, meta_key)
-local meta = redis.call('HMGET', meta_key, {{SensorMeta.KIND}}, {{SensorMeta.BUILDING}}, {{SensorMeta.ROOM}})
+local meta = redis.call('HMGET', meta_key, {{SensorMeta.KIND}}, {{SensorMeta.BUILDING}}, {{SensorMeta.ROOM}}, {{SensorMeta.ORG}})
 local gen = redis.call('HGET', key, {{SensorStats.GEN}}) or '0'
 local prefix = key .. {{READINGS_SUFFIX}} .. gen .. {{SEPARATOR}}
 local count, sum, low, high = 0, 0.0, nil, nil
@@ -41,4 +41,4 @@ local function text(number)
   if number == nil then return '' end
   return string.format('%.17g', number)
 end
-return {known, count, text(sum), text(low), text(high), meta[1] or '', meta[2] or '', meta[3] or ''}
+return {known, count, text(sum), text(low), text(high), meta[1] or '', meta[2] or '', meta[3] or '', meta[4] or ''}

@@ -96,7 +96,7 @@ def post_temperatures():
         resolution = _store().resolve(items)
         # Another org's sensor answers 404 before any problem its kind or
         # unit would show; sensors of no org are claimed only once the
-        # readings were accepted.
+        # readings were found valid.
         unclaimed = refuse_foreign_sensors(resolution.sensor_orgs.keys(), orgs=resolution.sensor_orgs)
         # Schema problems and the problems only the lookups reveal (a value
         # below absolute zero in the org's unit...), listed together so one
@@ -108,11 +108,14 @@ def post_temperatures():
             listed = {str(index): errors[index] for index in sorted(errors)}
             abort(422, f"{len(errors)} of {total} readings are invalid; nothing was written.",
                   {"json": listed["0"] if type(payload) is dict else listed})
+        if not resolution.conflicts:
+            # Claimed before anything is written, atomically with the check
+            # that they hold no data (service.auth.sensors).
+            claim_sensors(unclaimed)
         try:
             result = _store().ingest(items, resolution)
         except Rejected as exc:
             abort(exc.status, exc.message, exc.errors)
-        claim_sensors(unclaimed)
     READINGS.labels("accepted").inc(result["accepted"])
     READINGS.labels("duplicate").inc(result["duplicates"])
     return json_response(result)

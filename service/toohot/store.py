@@ -194,9 +194,10 @@ class TooHotStore:
             site = sites[item["siteId"]]
             owner = site.org if site.exists else first_org.setdefault(site.id, item["orgId"])
             if owner != item["orgId"]:
+                # One message whatever org holds the site (or none): it names
+                # only what the reading sent, nothing of the site's owner.
                 conflicts[str(index)] = {"orgId": [
-                    f"The site {site.id!r} belongs to another org." if owner
-                    else f"The site {site.id!r} belongs to no org; set its org with PATCH /v1/sites/{site.id}."
+                    f"The site {site.id!r} is not a site of org {item['orgId']!r}."
                 ]}
             kind, declared = sensors.get(sensor_of[index], (None, None))
             if kind is not None and kind != "temperature":
@@ -224,7 +225,7 @@ class TooHotStore:
             raise ValueError("resolve() found invalid readings; refuse them before ingest()")
         now = self.clock() if now is None else now
         if resolution.conflicts:
-            raise Rejected(409, f"{len(resolution.conflicts)} of {len(items)} readings name a site of another org; "
+            raise Rejected(409, f"{len(resolution.conflicts)} of {len(items)} readings name a site not of their org; "
                            "nothing was written.", {"json": resolution.conflicts})
         registered = [site_id for site_id, site in resolution.sites.items() if not site.exists]
         for site_id in registered:
