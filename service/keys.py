@@ -102,6 +102,15 @@ publishing, fan-out, leases and dead letters are each one atomic script:
     when they are due (or when their current attempt's lease ends).
 ``{events}:attempts``
     hash delivery -> failed attempts so far.
+``{events}:since``
+    hash delivery -> when it became pending (fan-out or replay): its age,
+    after which a delivery held back by an open circuit is a dead letter.
+``{events}:inflight:<webhook id>``
+    sorted set of the webhook's leased deliveries scored by lease end: its
+    deliveries in flight, held to WEBHOOK_ENDPOINT_CONCURRENCY.
+``{events}:circuit:<webhook id>``
+    hash of the webhook's circuit breaker: ``failures`` (consecutive),
+    ``open_until`` (s; present once open) and ``error`` (the last one).
 ``{events}:dead`` / ``{events}:dead:index``
     dead letters: hash delivery -> JSON (event, webhook, attempts, last
     error, the event's org) and its order by failure time.
@@ -252,11 +261,24 @@ WEBHOOK_DELIVERIES = "{events}:deliveries"
 WEBHOOK_ATTEMPTS = "{events}:attempts"
 WEBHOOK_DEAD = "{events}:dead"
 WEBHOOK_DEAD_INDEX = "{events}:dead:index"
+WEBHOOK_SINCE = "{events}:since"
+WEBHOOK_INFLIGHT = "{events}:inflight"
+WEBHOOK_CIRCUIT = "{events}:circuit"
 
 
 def webhook_dead_index_of(org: str) -> str:
     """Order of one org's dead letters (``replay.lua`` derives it the same way)."""
     return f"{WEBHOOK_DEAD_INDEX}:{org}"
+
+
+def webhook_inflight(webhook_id: str) -> str:
+    """One webhook's deliveries in flight (``lease.lua`` derives it the same way)."""
+    return f"{WEBHOOK_INFLIGHT}:{webhook_id}"
+
+
+def webhook_circuit(webhook_id: str) -> str:
+    """One webhook's circuit breaker (``lease.lua`` derives it the same way)."""
+    return f"{WEBHOOK_CIRCUIT}:{webhook_id}"
 # -- sensor registry, windows, buildings and rooms ------------------------
 
 

@@ -3,7 +3,8 @@
 Runs four loops until SIGTERM or SIGINT:
 - offline/online detection every OFFLINE_CHECK_INTERVAL seconds;
 - webhook fan-out from the event stream's consumer group;
-- webhook delivery of due (new or retried) deliveries;
+- webhook delivery of due (new or retried) deliveries, attempted
+  concurrently on WEBHOOK_CONCURRENCY threads, fairly between webhooks;
 - once per deployment, filling the sensor id index (``sensors:ids``) for
   data written before it existed; afterwards one EXISTS a minute.
 Any number of workers may run against one Redis: transitions are claimed
@@ -22,6 +23,7 @@ from .app import create_app
 from .heartbeats.detector import OfflineDetector
 from .redis_client import UNAVAILABLE_ERRORS, redis_ext
 from .settings import Settings
+from .webhooks.pool import DeliveryPool
 from .webhooks.store import consumer_name
 
 log = logging.getLogger("sensorhub.worker")
@@ -40,6 +42,7 @@ class Worker:
         self.consumer = consumer_name()
         self.detector = OfflineDetector(self.client, self.app.extensions["heartbeats"])
         self.webhooks = self.app.extensions["webhooks"]
+        self.deliveries = DeliveryPool(self.webhooks, settings.webhook_concurrency)
         self.registry = self.app.extensions["sensors"]
 
     def _loop(self, name: str, step, pause: float) -> None:
@@ -68,7 +71,7 @@ class Worker:
         return self.webhooks.fan_out(self.consumer, block_ms=1000) > 0
 
     def _deliver(self) -> bool:
-        return bool(self.webhooks.deliver_due())
+        return self.deliveries.step()
 
     def _fill_id_index(self) -> bool:
         return self.registry.fill_id_index()
@@ -91,6 +94,7 @@ class Worker:
         # retried by another worker when its lease runs out.
         for thread in threads:
             thread.join(timeout=2 * self.settings.webhook_timeout + 2)
+        self.deliveries.close()
         log.info("worker stopped", extra={"fields": {"consumer": self.consumer}})
 
 

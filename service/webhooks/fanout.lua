@@ -3,9 +3,12 @@
 -- an entry is either still pending in the group (a crashed worker's entry
 -- is claimed by another) or fully fanned out, never half.
 --
--- KEYS[1] {events}:stream  KEYS[2] {events}:deliveries
+-- KEYS[1] {events}:stream  KEYS[2] {events}:deliveries  KEYS[3] {events}:since
 -- ARGV[1] group  ARGV[2] stream id  ARGV[3] now (s)  ARGV[4..] webhook ids
 for i = 4, #ARGV do
-  redis.call('ZADD', KEYS[2], 'NX', ARGV[3], ARGV[i] .. ':' .. ARGV[2])
+  local member = ARGV[i] .. ':' .. ARGV[2]
+  if redis.call('ZADD', KEYS[2], 'NX', ARGV[3], member) == 1 then
+    redis.call('HSET', KEYS[3], member, ARGV[3])
+  end
 end
 return redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])

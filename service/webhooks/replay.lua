@@ -1,7 +1,9 @@
--- Move a dead letter back to the pending deliveries, due now, attempts reset.
+-- Move a dead letter back to the pending deliveries, due now, attempts and
+-- age reset.
 --
 -- KEYS[1] {events}:dead  KEYS[2] {events}:dead:index
 -- KEYS[3] {events}:deliveries  KEYS[4] {events}:attempts
+-- KEYS[5] {events}:since
 -- ARGV[1] member  ARGV[2] now (s)
 -- The org's index {events}:dead:index:<org> is derived from KEYS[2] (same
 -- tag) with the org recorded in the dead letter.
@@ -17,5 +19,6 @@ if type(org) == 'string' and org ~= '' then
   redis.call('ZREM', KEYS[2] .. ':' .. org, ARGV[1])
 end
 redis.call('HDEL', KEYS[4], ARGV[1])
+redis.call('HSET', KEYS[5], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
 return 1

@@ -3,29 +3,61 @@
 -- KEYS[1] {events}:deliveries  KEYS[2] {events}:attempts
 -- KEYS[3] {events}:dead        KEYS[4] {events}:dead:index
 -- KEYS[5] {events}:dead:index:<org> of the event's org (unused without one)
+-- KEYS[6] {events}:since       KEYS[7] {events}:inflight:<webhook id>
+-- KEYS[8] {events}:circuit:<webhook id>
 -- ARGV[1] member <webhook id>:<stream id>  ARGV[2] lease end it was leased with
 -- ARGV[3] '' on success, else the error   ARGV[4] now (s)  ARGV[5] now ISO
 -- ARGV[6] max attempts  ARGV[7] retry base (s)  ARGV[8] retry cap (s)
 -- ARGV[9] event id  ARGV[10] the event's org, '' for none
+-- ARGV[11] 'http' (an HTTP attempt: it counts for the circuit), 'local'
+-- (nothing to send: webhook deleted or event trimmed) or 'giveup' (held
+-- back by the open circuit past its age: a dead letter, not an attempt)
+-- ARGV[12] failures that open the circuit  ARGV[13] its cool-down (s)
 --
 -- Success removes the delivery. Failure n waits min(base*2^(n-1), cap),
 -- or after max attempts moves it to the dead letters. An outcome whose
--- lease was taken over by another worker (it ran out) is ignored.
--- Returns {attempts, state}: state 'delivered', 'retry', 'dead' or 'stale'.
+-- lease was taken over by another worker (it ran out) is ignored. An HTTP
+-- success closes the webhook's circuit; consecutive HTTP failures open it.
+-- Returns {attempts, state, circuit}: state 'delivered', 'retry', 'dead' or
+-- 'stale'; circuit 'closed', 'open' or '' (unchanged).
 local member = ARGV[1]
 local leased = redis.call('ZSCORE', KEYS[1], member)
 if not leased or tonumber(leased) ~= tonumber(ARGV[2]) then
-  return {0, 'stale'}
+  return {0, 'stale', ''}
+end
+redis.call('ZREM', KEYS[7], member)
+local circuit = ''
+if ARGV[11] == 'http' then
+  if ARGV[3] == '' then
+    redis.call('DEL', KEYS[8])
+    circuit = 'closed'
+  else
+    local failures = redis.call('HINCRBY', KEYS[8], 'failures', 1)
+    redis.call('HSET', KEYS[8], 'error', ARGV[3])
+    if failures >= tonumber(ARGV[12]) then
+      redis.call('HSET', KEYS[8], 'open_until', tonumber(ARGV[4]) + tonumber(ARGV[13]))
+      circuit = 'open'
+    else
+      circuit = 'closed'
+    end
+  end
 end
 if ARGV[3] == '' then
   redis.call('ZREM', KEYS[1], member)
   redis.call('HDEL', KEYS[2], member)
-  return {0, 'delivered'}
+  redis.call('HDEL', KEYS[6], member)
+  return {0, 'delivered', circuit}
 end
-local attempts = redis.call('HINCRBY', KEYS[2], member, 1)
-if attempts >= tonumber(ARGV[6]) then
+local attempts
+if ARGV[11] == 'giveup' then
+  attempts = tonumber(redis.call('HGET', KEYS[2], member) or '0')
+else
+  attempts = redis.call('HINCRBY', KEYS[2], member, 1)
+end
+if ARGV[11] == 'giveup' or attempts >= tonumber(ARGV[6]) then
   redis.call('ZREM', KEYS[1], member)
   redis.call('HDEL', KEYS[2], member)
+  redis.call('HDEL', KEYS[6], member)
   local sep = string.find(member, ':', 1, true)
   redis.call('HSET', KEYS[3], member, cjson.encode({
     id = member,
@@ -41,8 +73,8 @@ if attempts >= tonumber(ARGV[6]) then
   if ARGV[10] ~= '' then
     redis.call('ZADD', KEYS[5], ARGV[4], member)
   end
-  return {attempts, 'dead'}
+  return {attempts, 'dead', circuit}
 end
 local wait = math.min(tonumber(ARGV[7]) * 2 ^ (attempts - 1), tonumber(ARGV[8]))
 redis.call('ZADD', KEYS[1], tonumber(ARGV[4]) + wait, member)
-return {attempts, 'retry'}
+return {attempts, 'retry', circuit}
