@@ -68,7 +68,10 @@ class Worker:
 
     def _fan_out(self) -> bool:
         # Blocks in Redis up to a second for new entries: no polling delay.
-        return self.webhooks.fan_out(self.consumer, block_ms=1000) > 0
+        fanned_out = self.webhooks.fan_out(self.consumer, block_ms=1000) > 0
+        if fanned_out:
+            self.deliveries.wake()
+        return fanned_out
 
     def _deliver(self) -> bool:
         return self.deliveries.step()
@@ -82,6 +85,7 @@ class Worker:
         threads = [
             threading.Thread(target=self._loop, args=("detect", self._detect, interval), name="detect", daemon=True),
             threading.Thread(target=self._loop, args=("fan-out", self._fan_out, 0.05), name="fan-out", daemon=True),
+            # Waits in the pool (pool.WAIT_SECONDS) when there is nothing to lease.
             threading.Thread(target=self._loop, args=("deliver", self._deliver, 0.2), name="deliver", daemon=True),
             threading.Thread(target=self._loop, args=("id-index", self._fill_id_index, ID_INDEX_CHECK_SECONDS),
                              name="id-index", daemon=True),

@@ -12,9 +12,10 @@ from concurrent.futures import ThreadPoolExecutor
 from .store import Lease, WebhookStore
 
 log = logging.getLogger("sensorhub.webhooks")
-# Longest wait for a delivery in flight to end before the loop leases
-# again (newly due ones) or looks at its stop flag.
-FULL_WAIT_SECONDS = 0.2
+# Longest wait for a reason to lease again (a delivery in flight ended, new
+# deliveries were fanned out here) before leasing anyway: deliveries fanned
+# out by another worker, or due for a retry, wait at most this long.
+WAIT_SECONDS = 0.2
 
 
 class DeliveryPool:
@@ -27,24 +28,29 @@ class DeliveryPool:
         self._executor = ThreadPoolExecutor(size, thread_name_prefix="deliver")
         self._idle = size
         self._changed = threading.Condition()
+        self._woken = False
 
     def step(self) -> bool:
-        """Lease due deliveries for the idle threads and start them; True
-        when the caller should ask again at once: something was leased, or
-        a delivery in flight ended (it may have freed its webhook's slot)."""
+        """Lease due deliveries for the idle threads and start them; when
+        there was nothing to lease, wait for a reason to look again (at
+        most WAIT_SECONDS). Returns True: the caller may step again at once."""
         with self._changed:
-            if not self._idle:
-                self._changed.wait(FULL_WAIT_SECONDS)
-                return True
             idle = self._idle
-        leases = self.store.lease_due(limit=idle)
+            self._woken = False
+        leases = self.store.lease_due(limit=idle) if idle else []
         with self._changed:
             self._idle -= len(leases)
-            if not leases and self._idle < self.size:
-                return self._changed.wait(FULL_WAIT_SECONDS)
+            if not leases and not self._woken:
+                self._changed.wait(WAIT_SECONDS)
         for lease in leases:
             self._executor.submit(self._run, lease)
-        return bool(leases)
+        return True
+
+    def wake(self) -> None:
+        """New deliveries may be due (this worker fanned out events)."""
+        with self._changed:
+            self._woken = True
+            self._changed.notify()
 
     def _run(self, lease: Lease) -> None:
         try:
@@ -56,6 +62,7 @@ class DeliveryPool:
         finally:
             with self._changed:
                 self._idle += 1
+                self._woken = True  # its webhook's slot is free
                 self._changed.notify()
 
     def close(self) -> None:
