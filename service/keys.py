@@ -102,6 +102,11 @@ publishing, fan-out, leases and dead letters are each one atomic script:
     when they are due (or when their current attempt's lease ends).
 ``{events}:attempts``
     hash delivery -> failed attempts so far.
+``{events}:queue:<webhook id>`` / ``{events}:ready``
+    the webhook's pending deliveries, scored as in ``{events}:deliveries``
+    (kept in step by every script that writes it), and the webhooks with
+    pending deliveries scored by their earliest: what a lease goes through,
+    webhook by webhook, so one webhook's backlog never hides another's.
 ``{events}:since``
     hash delivery -> when it became pending (fan-out or replay): its age,
     after which a delivery held back by an open circuit is a dead letter.
@@ -261,6 +266,8 @@ WEBHOOK_DELIVERIES = "{events}:deliveries"
 WEBHOOK_ATTEMPTS = "{events}:attempts"
 WEBHOOK_DEAD = "{events}:dead"
 WEBHOOK_DEAD_INDEX = "{events}:dead:index"
+WEBHOOK_QUEUE = "{events}:queue"
+WEBHOOK_READY = "{events}:ready"
 WEBHOOK_SINCE = "{events}:since"
 WEBHOOK_INFLIGHT = "{events}:inflight"
 WEBHOOK_CIRCUIT = "{events}:circuit"
@@ -269,6 +276,11 @@ WEBHOOK_CIRCUIT = "{events}:circuit"
 def webhook_dead_index_of(org: str) -> str:
     """Order of one org's dead letters (``replay.lua`` derives it the same way)."""
     return f"{WEBHOOK_DEAD_INDEX}:{org}"
+
+
+def webhook_queue(webhook_id: str) -> str:
+    """One webhook's pending deliveries (the scripts derive it the same way)."""
+    return f"{WEBHOOK_QUEUE}:{webhook_id}"
 
 
 def webhook_inflight(webhook_id: str) -> str:

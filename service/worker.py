@@ -81,6 +81,7 @@ class Worker:
 
     def run(self) -> None:
         self.webhooks.ensure_group()
+        self.webhooks.adopt_pending()
         interval = self.settings.offline_check_interval
         threads = [
             threading.Thread(target=self._loop, args=("detect", self._detect, interval), name="detect", daemon=True),

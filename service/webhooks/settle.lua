@@ -4,7 +4,8 @@
 -- KEYS[3] {events}:dead        KEYS[4] {events}:dead:index
 -- KEYS[5] {events}:dead:index:<org> of the event's org (unused without one)
 -- KEYS[6] {events}:since       KEYS[7] {events}:inflight:<webhook id>
--- KEYS[8] {events}:circuit:<webhook id>
+-- KEYS[8] {events}:circuit:<webhook id>  KEYS[9] {events}:queue:<webhook id>
+-- KEYS[10] {events}:ready
 -- ARGV[1] member <webhook id>:<stream id>  ARGV[2] lease end it was leased with
 -- ARGV[3] '' on success, else the error   ARGV[4] now (s)  ARGV[5] now ISO
 -- ARGV[6] max attempts  ARGV[7] retry base (s)  ARGV[8] retry cap (s)
@@ -21,10 +22,30 @@
 -- Returns {attempts, state, circuit}: state 'delivered', 'retry', 'dead' or
 -- 'stale'; circuit 'closed', 'open' or '' (unchanged).
 local member = ARGV[1]
+local webhook = string.sub(member, 1, string.find(member, ':', 1, true) - 1)
 local leased = redis.call('ZSCORE', KEYS[1], member)
 if not leased or tonumber(leased) ~= tonumber(ARGV[2]) then
   return {0, 'stale', ''}
 end
+
+-- The delivery's score (nil: no longer pending) in {events}:deliveries, in
+-- its webhook's queue, and the webhook's earliest in {events}:ready.
+local function schedule(score)
+  if score then
+    redis.call('ZADD', KEYS[1], score, member)
+    redis.call('ZADD', KEYS[9], score, member)
+  else
+    redis.call('ZREM', KEYS[1], member)
+    redis.call('ZREM', KEYS[9], member)
+  end
+  local head = redis.call('ZRANGE', KEYS[9], 0, 0, 'WITHSCORES')
+  if head[1] then
+    redis.call('ZADD', KEYS[10], head[2], webhook)
+  else
+    redis.call('ZREM', KEYS[10], webhook)
+  end
+end
+
 redis.call('ZREM', KEYS[7], member)
 local circuit = ''
 if ARGV[11] == 'http' then
@@ -43,7 +64,7 @@ if ARGV[11] == 'http' then
   end
 end
 if ARGV[3] == '' then
-  redis.call('ZREM', KEYS[1], member)
+  schedule(nil)
   redis.call('HDEL', KEYS[2], member)
   redis.call('HDEL', KEYS[6], member)
   return {0, 'delivered', circuit}
@@ -55,14 +76,13 @@ else
   attempts = redis.call('HINCRBY', KEYS[2], member, 1)
 end
 if ARGV[11] == 'giveup' or attempts >= tonumber(ARGV[6]) then
-  redis.call('ZREM', KEYS[1], member)
+  schedule(nil)
   redis.call('HDEL', KEYS[2], member)
   redis.call('HDEL', KEYS[6], member)
-  local sep = string.find(member, ':', 1, true)
   redis.call('HSET', KEYS[3], member, cjson.encode({
     id = member,
-    webhook = string.sub(member, 1, sep - 1),
-    stream_id = string.sub(member, sep + 1),
+    webhook = webhook,
+    stream_id = string.sub(member, #webhook + 2),
     event_id = ARGV[9],
     attempts = attempts,
     last_error = ARGV[3],
@@ -76,5 +96,5 @@ if ARGV[11] == 'giveup' or attempts >= tonumber(ARGV[6]) then
   return {attempts, 'dead', circuit}
 end
 local wait = math.min(tonumber(ARGV[7]) * 2 ^ (attempts - 1), tonumber(ARGV[8]))
-redis.call('ZADD', KEYS[1], tonumber(ARGV[4]) + wait, member)
+schedule(tonumber(ARGV[4]) + wait)
 return {attempts, 'retry', circuit}

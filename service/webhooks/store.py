@@ -44,8 +44,8 @@ from .delivery import deliver
 GROUP = "webhooks"
 # An entry pending this long in the group belongs to a consumer that died.
 CLAIM_IDLE_MS = 30_000
-# Due deliveries one lease looks at: enough to reach past the ones of
-# webhooks at their bound (an open circuit pushes its own back at once).
+# Webhooks with due deliveries one lease looks at, earliest due first:
+# enough to reach past those at their bound.
 LEASE_SCAN = 1000
 log = logging.getLogger("sensorhub.webhooks")
 
@@ -69,6 +69,7 @@ class WebhookStore:
         self._lease = redis_ext.register_script(app, __package__, "lease.lua")
         self._settle = redis_ext.register_script(app, __package__, "settle.lua")
         self._replay = redis_ext.register_script(app, __package__, "replay.lua")
+        self._adopt = redis_ext.register_script(app, __package__, "adopt.lua")
 
     @property
     def events(self):
@@ -163,11 +164,21 @@ class WebhookStore:
                     w["id"] for w in webhooks
                     if (not w["types"] or event_type in w["types"]) and (not w["org"] or w["org"] == org)
                 ]
-            self._fanout(keys=[keys.EVENTS_STREAM, keys.WEBHOOK_DELIVERIES, keys.WEBHOOK_SINCE],
+            self._fanout(keys=[keys.EVENTS_STREAM, keys.WEBHOOK_DELIVERIES, keys.WEBHOOK_SINCE, keys.WEBHOOK_QUEUE,
+                               keys.WEBHOOK_READY],
                          args=[GROUP, stream_id, repr(now), *matching])
         return len(entries)
 
     # -- steps 2 and 3: leased delivery ------------------------------------
+
+    def adopt_pending(self, page: int = 1000) -> int:
+        """Queue by webhook the pending deliveries that are not (written
+        before the queues existed); returns how many. Run at worker start."""
+        added, start = 0, 0
+        while members := self.client.zrange(keys.WEBHOOK_DELIVERIES, start, start + page - 1):
+            added += self._adopt(keys=[keys.WEBHOOK_DELIVERIES, keys.WEBHOOK_QUEUE, keys.WEBHOOK_READY], args=members)
+            start += page
+        return added
 
     def lease_due(self, limit: int = 20, now: float | None = None) -> list[Lease]:
         """Lease up to ``limit`` due deliveries, fairly (``lease.lua``);
@@ -175,7 +186,8 @@ class WebhookStore:
         now = time.time() if now is None else now
         lease_end = repr(now + self.lease_seconds)
         leased, expired = self._lease(
-            keys=[keys.WEBHOOK_DELIVERIES, keys.WEBHOOK_SINCE, keys.WEBHOOK_INFLIGHT, keys.WEBHOOK_CIRCUIT],
+            keys=[keys.WEBHOOK_DELIVERIES, keys.WEBHOOK_SINCE, keys.WEBHOOK_INFLIGHT, keys.WEBHOOK_CIRCUIT,
+                  keys.WEBHOOK_QUEUE, keys.WEBHOOK_READY],
             args=[repr(now), lease_end, limit, LEASE_SCAN, self.settings.webhook_endpoint_concurrency,
                   repr(self.max_age)],
         )
@@ -224,7 +236,7 @@ class WebhookStore:
         _, state, circuit = self._settle(
             keys=[keys.WEBHOOK_DELIVERIES, keys.WEBHOOK_ATTEMPTS, keys.WEBHOOK_DEAD, keys.WEBHOOK_DEAD_INDEX,
                   keys.webhook_dead_index_of(org), keys.WEBHOOK_SINCE, keys.webhook_inflight(webhook_id),
-                  keys.webhook_circuit(webhook_id)],
+                  keys.webhook_circuit(webhook_id), keys.webhook_queue(webhook_id), keys.WEBHOOK_READY],
             args=[member, lease.lease_end, error, repr(now), iso_now(now), s.webhook_max_attempts,
                   s.webhook_retry_base, s.webhook_retry_max, event_id, org, kind, s.webhook_circuit_failures,
                   s.webhook_circuit_cooldown],
@@ -253,10 +265,11 @@ class WebhookStore:
         return orjson.loads(raw) if raw else None
 
     def replay(self, member: str) -> bool:
+        webhook_id = member.split(":", 1)[0]
         return bool(self._replay(
             keys=[keys.WEBHOOK_DEAD, keys.WEBHOOK_DEAD_INDEX, keys.WEBHOOK_DELIVERIES, keys.WEBHOOK_ATTEMPTS,
-                  keys.WEBHOOK_SINCE],
-            args=[member, repr(time.time())],
+                  keys.WEBHOOK_SINCE, keys.webhook_queue(webhook_id), keys.WEBHOOK_READY],
+            args=[member, repr(time.time()), webhook_id],
         ))
 
 

@@ -110,6 +110,35 @@ def test_one_webhook_has_at_most_its_bound_in_flight_until_a_delivery_settles_or
         assert clean_redis.zcard(keys.webhook_inflight(one)) == 2
 
 
+def test_a_webhooks_backlog_never_hides_another_webhooks_deliveries_and_older_pending_ones_are_adopted(
+    make_app, clean_redis
+):
+    app = make_app()
+    webhooks = app.extensions["webhooks"]
+    with Receiver() as first, Receiver() as second:
+        busy, other = register(app, first.url), register(app, second.url)
+        # 5,000 deliveries to one webhook, due first, pending since before
+        # deliveries were queued by webhook (in {events}:deliveries only).
+        early = time.time() - 60
+        clean_redis.zadd(keys.WEBHOOK_DELIVERIES, {f"{busy}:{10**12 + n}-0": early + n / 1000 for n in range(5000)})
+        assert webhooks.adopt_pending() == 5000
+        assert webhooks.adopt_pending() == 0
+        publish(app, "acme", 3)
+        webhooks.fan_out("test", block_ms=1)
+        leases = webhooks.lease_due(limit=20)
+        leased = [lease.member.split(":")[0] for lease in leases]
+        assert sorted(leased) == sorted([busy] * 4 + [other] * 3)
+        assert webhooks.lease_due(limit=20) == []
+        # {events}:deliveries is the truth: a queue entry it contradicts
+        # (another worker version leased the delivery) is not leased.
+        assert webhooks.attempt(next(lease for lease in leases if lease.member.startswith(busy))) == "retry"
+        member = clean_redis.zrange(keys.webhook_queue(busy), 0, 0)[0]
+        clean_redis.zadd(keys.WEBHOOK_DELIVERIES, {member: time.time() + 60})
+        (lease,) = webhooks.lease_due(limit=20)
+        assert lease.member.encode() != member
+        assert clean_redis.zscore(keys.webhook_queue(busy), member) == clean_redis.zscore(keys.WEBHOOK_DELIVERIES, member)
+
+
 def test_circuit_opens_after_consecutive_failures_holds_deliveries_back_then_one_trial_closes_it(
     make_app, clean_redis
 ):
@@ -150,7 +179,8 @@ def test_circuit_opens_after_consecutive_failures_holds_deliveries_back_then_one
         for _ in range(3):
             webhooks.deliver_due()
     assert not clean_redis.zcard(keys.WEBHOOK_DELIVERIES)
-    assert not clean_redis.exists(keys.webhook_inflight(webhook), keys.WEBHOOK_ATTEMPTS, keys.WEBHOOK_SINCE)
+    assert not clean_redis.exists(keys.webhook_inflight(webhook), keys.WEBHOOK_ATTEMPTS, keys.WEBHOOK_SINCE,
+                                  keys.webhook_queue(webhook), keys.WEBHOOK_READY)
     delivered = receiver.keys()[4:]
     assert sorted(delivered) == sorted(["acme-ev-0", "acme-ev-1", "acme-ev-2", "beta-ev-0", "beta-ev-1"])
 
