@@ -134,7 +134,8 @@ class Settings:
     # private addresses (refused by default: no server-side request forgery).
     webhook_allow_private: bool = False
     # WEBHOOK_CONCURRENCY: deliveries one worker attempts at once (its pool
-    # of delivery threads), over all webhooks.
+    # of delivery threads), over all webhooks; keep it well below
+    # REDIS_MAX_CONNECTIONS (each thread may hold a connection).
     webhook_concurrency: int = 16
     # WEBHOOK_ENDPOINT_CONCURRENCY: deliveries to one webhook in flight at
     # once over all workers, so a receiver that hangs holds only this many

@@ -211,26 +211,26 @@ class WebhookStore:
         kind = "local"
         # A dead letter belongs to its event's org (else its webhook's), so that org's keys see it.
         org = (webhook or {}).get("org") or ""
+        if fields is not None:
+            event_id = fields[b"id"].decode()
+            org = fields[b"org"].decode() or org
         if webhook is None:
             error = ""  # deleted since: nothing left to deliver to
+        elif lease.give_up:
+            kind = "giveup"
+            last = self.client.hget(keys.webhook_circuit(webhook_id), "error")
+            error = (f"the receiver kept failing (circuit open) for longer than {self.max_age:g} s of retries"
+                     + (f"; last error: {last.decode()}" if last else ""))
         elif fields is None:
             error = "the event is no longer in the stream (trimmed by EVENTS_MAX)"
         else:
-            event_id = fields[b"id"].decode()
-            org = fields[b"org"].decode() or org
-            if lease.give_up:
-                kind = "giveup"
-                last = self.client.hget(keys.webhook_circuit(webhook_id), "error")
-                error = (f"the receiver kept failing (circuit open) for longer than {self.max_age:g} s of retries"
-                         + (f"; last error: {last.decode()}" if last else ""))
-            else:
-                kind = "http"
-                started = time.perf_counter()
-                error = deliver(
-                    webhook["url"], webhook["secret"], event_id, fields[b"type"].decode(), fields[b"event"],
-                    timeout=self.settings.webhook_timeout, allow_private=self.settings.webhook_allow_private,
-                ) or ""
-                WEBHOOK_LATENCY.labels(webhook_id).observe(time.perf_counter() - started)
+            kind = "http"
+            started = time.perf_counter()
+            error = deliver(
+                webhook["url"], webhook["secret"], event_id, fields[b"type"].decode(), fields[b"event"],
+                timeout=self.settings.webhook_timeout, allow_private=self.settings.webhook_allow_private,
+            ) or ""
+            WEBHOOK_LATENCY.labels(webhook_id).observe(time.perf_counter() - started)
         now = time.time()
         s = self.settings
         _, state, circuit = self._settle(

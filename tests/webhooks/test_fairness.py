@@ -65,10 +65,11 @@ def test_a_receiver_that_never_answers_does_not_delay_another_orgs_deliveries(ru
         # Alone, 40 deliveries to a loopback receiver take well under a
         # second; sequential delivery behind the silent receiver takes at
         # least 20 of its 1 s timeouts (its first lease of 20).
-        wait_for(lambda: len(healthy.requests) >= EVENTS, 8, "the healthy receiver's 40 events")
+        # (A generous bound: the machine may be loaded.)
+        wait_for(lambda: len(healthy.requests) >= EVENTS, 12, "the healthy receiver's 40 events")
         elapsed = time.monotonic() - started
-    assert sorted(healthy.keys()) == sorted(f"fine-ev-{n}" for n in range(EVENTS))
-    assert elapsed < 8
+    assert sorted(healthy.keys()) == sorted(f"fine-ev-{n}" for n in range(EVENTS))  # each once
+    assert elapsed < 12
 
 
 @pytest.fixture
