@@ -41,7 +41,8 @@ def running_worker(worker_settings):
     thread.start()
     yield worker
     worker.stop.set()
-    thread.join(10)
+    thread.join(20)
+    assert not thread.is_alive(), "the worker did not stop: its loops would go on reading the next tests' events"
     worker.app.extensions["redis"].close()
 
 
