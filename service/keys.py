@@ -102,6 +102,20 @@ publishing, fan-out, leases and dead letters are each one atomic script:
     when they are due (or when their current attempt's lease ends).
 ``{events}:attempts``
     hash delivery -> failed attempts so far.
+``{events}:queue:<webhook id>`` / ``{events}:ready``
+    the webhook's pending deliveries, scored as in ``{events}:deliveries``
+    (kept in step by every script that writes it), and the webhooks with
+    pending deliveries scored by their earliest: what a lease goes through,
+    webhook by webhook, so one webhook's backlog never hides another's.
+``{events}:since``
+    hash delivery -> when it became pending (fan-out or replay): its age,
+    after which a delivery held back by an open circuit is a dead letter.
+``{events}:inflight:<webhook id>``
+    sorted set of the webhook's leased deliveries scored by lease end: its
+    deliveries in flight, held to WEBHOOK_ENDPOINT_CONCURRENCY.
+``{events}:circuit:<webhook id>``
+    hash of the webhook's circuit breaker: ``failures`` (consecutive),
+    ``open_until`` (s; present once open) and ``error`` (the last one).
 ``{events}:dead`` / ``{events}:dead:index``
     dead letters: hash delivery -> JSON (event, webhook, attempts, last
     error, the event's org) and its order by failure time.
@@ -244,6 +258,14 @@ class SensorMeta:
     UPDATED = "updated"
 
 
+class WebhookCircuit:
+    """Fields of a webhook's circuit breaker hash ``{events}:circuit:<id>``."""
+
+    FAILURES = "failures"
+    OPEN_UNTIL = "open_until"
+    ERROR = "error"
+
+
 class SensorHeartbeat:
     """Fields of the liveness hash ``sensor:{id}:hb``."""
 
@@ -297,7 +319,7 @@ class StreamEntry:
     EVENT = "event"
 
 
-FIELD_GROUPS = (SensorStats, SensorMeta, SensorHeartbeat, SiteRecord, SiteDay, StreamEntry)
+FIELD_GROUPS = (SensorStats, SensorMeta, SensorHeartbeat, SiteRecord, SiteDay, StreamEntry, WebhookCircuit)
 
 
 def sensor(sensor_id: str) -> str:
@@ -365,11 +387,33 @@ WEBHOOK_DELIVERIES = "{events}:deliveries"
 WEBHOOK_ATTEMPTS = "{events}:attempts"
 WEBHOOK_DEAD = "{events}:dead"
 WEBHOOK_DEAD_INDEX = "{events}:dead:index"
+WEBHOOK_QUEUE = "{events}:queue"
+WEBHOOK_READY = "{events}:ready"
+WEBHOOK_SINCE = "{events}:since"
+WEBHOOK_INFLIGHT = "{events}:inflight"
+WEBHOOK_CIRCUIT = "{events}:circuit"
 
 
 def webhook_dead_index_of(org: str) -> str:
     """Order of one org's dead letters (``replay.lua`` derives it the same way)."""
     return f"{WEBHOOK_DEAD_INDEX}{SEPARATOR}{org}"
+
+
+def webhook_queue(webhook_id: str) -> str:
+    """One webhook's pending deliveries (the scripts derive it the same way)."""
+    return f"{WEBHOOK_QUEUE}{SEPARATOR}{webhook_id}"
+
+
+def webhook_inflight(webhook_id: str) -> str:
+    """One webhook's deliveries in flight (``lease.lua`` derives it the same way)."""
+    return f"{WEBHOOK_INFLIGHT}{SEPARATOR}{webhook_id}"
+
+
+def webhook_circuit(webhook_id: str) -> str:
+    """One webhook's circuit breaker (``lease.lua`` derives it the same way)."""
+    return f"{WEBHOOK_CIRCUIT}{SEPARATOR}{webhook_id}"
+
+
 # -- sensor registry, windows, buildings and rooms ------------------------
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from flask import Flask
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from werkzeug.exceptions import HTTPException
 
 # Endpoint labels, never paths: /statistics/<id> would make one series per sensor.
@@ -43,7 +43,34 @@ AUTH_FAILURES = Counter(
     registry=None,
 )
 
-OWN_METRICS = [READINGS, REDIS_OUT_OF_MEMORY, AUTH_FAILURES]
+# Webhook delivery, recorded by whichever process delivers (the worker;
+# under `make run` it shares gunicorn's PROMETHEUS_MULTIPROC_DIR, so its
+# samples are in /metrics). Labelled by webhook id, never URL: bounded by
+# the registrations and no secret in a URL's path or query leaks.
+WEBHOOK_LATENCY = Histogram(
+    "sensorhub_webhook_delivery_seconds",
+    "Duration of webhook delivery attempts (HTTP, whatever their outcome) by webhook id.",
+    ["webhook"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+    registry=None,
+)
+WEBHOOK_DELIVERIES = Counter(
+    "sensorhub_webhook_deliveries_total",
+    "Settled webhook deliveries by outcome: delivered, retry (failed, retried later), dead (to the dead "
+    "letters), stale (its lease had run out and another worker took it over).",
+    ["outcome"],
+    registry=None,
+)
+WEBHOOK_CIRCUIT_OPEN = Gauge(
+    "sensorhub_webhook_circuit_open",
+    "1 while a webhook's circuit is open (its deliveries wait for the cool-down), 0 once closed; "
+    "as of the last attempt settled.",
+    ["webhook"],
+    multiprocess_mode="mostrecent",
+    registry=None,
+)
+
+OWN_METRICS = [READINGS, REDIS_OUT_OF_MEMORY, AUTH_FAILURES, WEBHOOK_LATENCY, WEBHOOK_DELIVERIES, WEBHOOK_CIRCUIT_OPEN]
 
 
 @contextmanager

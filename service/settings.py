@@ -170,6 +170,20 @@ class Settings:
     # WEBHOOK_ALLOW_PRIVATE=1: allow receivers on loopback, link-local and
     # private addresses (refused by default: no server-side request forgery).
     webhook_allow_private: bool = False
+    # WEBHOOK_CONCURRENCY: deliveries one worker attempts at once (its pool
+    # of delivery threads), over all webhooks; keep it well below
+    # REDIS_MAX_CONNECTIONS (each thread may hold a connection).
+    webhook_concurrency: int = 16
+    # WEBHOOK_ENDPOINT_CONCURRENCY: deliveries to one webhook in flight at
+    # once over all workers, so a receiver that hangs holds only this many
+    # of the pool's threads and the others keep delivering.
+    webhook_endpoint_concurrency: int = 4
+    # WEBHOOK_CIRCUIT_FAILURES: consecutive failed attempts after which a
+    # webhook's circuit opens: its deliveries wait, not attempted and not
+    # counted as attempts, for WEBHOOK_CIRCUIT_COOLDOWN seconds; then one
+    # trial delivery closes it (success) or opens it again (failure).
+    webhook_circuit_failures: int = 5
+    webhook_circuit_cooldown: float = 30.0
     # EVENTS_MAX: events the stream keeps (older ones are trimmed).
     events_max: int = 100_000
     # TOOHOT_RETENTION_DAYS: how many days after its end a site's local day
@@ -222,6 +236,10 @@ class Settings:
             webhook_retry_base=_env_float(env, "WEBHOOK_RETRY_BASE", 2.0, minimum=0.01),
             webhook_retry_max=_env_float(env, "WEBHOOK_RETRY_MAX", 600.0, minimum=0.01),
             webhook_allow_private=_env_bool(env, "WEBHOOK_ALLOW_PRIVATE", False),
+            webhook_concurrency=_env_int(env, "WEBHOOK_CONCURRENCY", 16, minimum=1),
+            webhook_endpoint_concurrency=_env_int(env, "WEBHOOK_ENDPOINT_CONCURRENCY", 4, minimum=1),
+            webhook_circuit_failures=_env_int(env, "WEBHOOK_CIRCUIT_FAILURES", 5, minimum=1),
+            webhook_circuit_cooldown=_env_float(env, "WEBHOOK_CIRCUIT_COOLDOWN", 30.0, minimum=0.01),
             events_max=_env_int(env, "EVENTS_MAX", 100_000, minimum=100),
             toohot_retention_days=_env_int(env, "TOOHOT_RETENTION_DAYS", 3, minimum=2),
             api_keys_text=_env_api_keys_text(env),

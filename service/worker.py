@@ -3,7 +3,8 @@
 Runs four loops until SIGTERM or SIGINT:
 - offline/online detection every OFFLINE_CHECK_INTERVAL seconds;
 - webhook fan-out from the event stream's consumer group;
-- webhook delivery of due (new or retried) deliveries;
+- webhook delivery of due (new or retried) deliveries, attempted
+  concurrently on WEBHOOK_CONCURRENCY threads, fairly between webhooks;
 - once per deployment, filling the sensor id index (``sensors:ids``) for
   data written before it existed; afterwards one EXISTS a minute.
 Any number of workers may run against one Redis: transitions are claimed
@@ -23,6 +24,7 @@ from .heartbeats.detector import OfflineDetector
 from .redisdb.connection import UNAVAILABLE_ERRORS
 from .settings import Settings
 from .stores import stores
+from .webhooks.pool import DeliveryPool
 from .webhooks.store import consumer_name
 
 log = logging.getLogger("sensorhub.worker")
@@ -42,6 +44,7 @@ class Worker:
         self.consumer = consumer_name()
         self.detector = OfflineDetector(self.client, built.heartbeats)
         self.webhooks = built.webhooks
+        self.deliveries = DeliveryPool(self.webhooks, settings.webhook_concurrency)
         self.registry = built.sensors
 
     def _loop(self, name: str, step, pause: float) -> None:
@@ -67,20 +70,25 @@ class Worker:
 
     def _fan_out(self) -> bool:
         # Blocks in Redis up to a second for new entries: no polling delay.
-        return self.webhooks.fan_out(self.consumer, block_ms=1000) > 0
+        fanned_out = self.webhooks.fan_out(self.consumer, block_ms=1000) > 0
+        if fanned_out:
+            self.deliveries.wake()
+        return fanned_out
 
     def _deliver(self) -> bool:
-        return bool(self.webhooks.deliver_due())
+        return self.deliveries.step()
 
     def _fill_id_index(self) -> bool:
         return self.registry.fill_id_index()
 
     def run(self) -> None:
         self.webhooks.ensure_group()
+        self.webhooks.adopt_pending()
         interval = self.settings.offline_check_interval
         threads = [
             threading.Thread(target=self._loop, args=("detect", self._detect, interval), name="detect", daemon=True),
             threading.Thread(target=self._loop, args=("fan-out", self._fan_out, 0.05), name="fan-out", daemon=True),
+            # Waits in the pool (pool.WAIT_SECONDS) when there is nothing to lease.
             threading.Thread(target=self._loop, args=("deliver", self._deliver, 0.2), name="deliver", daemon=True),
             threading.Thread(target=self._loop, args=("id-index", self._fill_id_index, ID_INDEX_CHECK_SECONDS),
                              name="id-index", daemon=True),
@@ -93,6 +101,7 @@ class Worker:
         # retried by another worker when its lease runs out.
         for thread in threads:
             thread.join(timeout=2 * self.settings.webhook_timeout + 2)
+        self.deliveries.close()
         log.info("worker stopped", extra={"fields": {"consumer": self.consumer}})
 
 

@@ -3,6 +3,7 @@ answers as the test scripts it (status codes, or hanging)."""
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -46,3 +47,21 @@ class Receiver:
 
     def keys(self) -> list[str]:
         return [r["headers"]["Idempotency-Key"] for r in self.requests]
+
+
+class SilentReceiver:
+    """A receiver that never answers: its socket listens (the kernel
+    completes connections into a long backlog) but nothing ever accepts or
+    reads, so every delivery to it runs into the read timeout."""
+
+    def __init__(self):
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.socket.bind(("127.0.0.1", 0))
+        self.socket.listen(1024)
+        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}/hook"
+
+    def __enter__(self) -> SilentReceiver:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.socket.close()

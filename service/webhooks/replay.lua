@@ -1,8 +1,11 @@
--- Move a dead letter back to the pending deliveries, due now, attempts reset.
+-- Move a dead letter back to the pending deliveries, due now, attempts and
+-- age reset.
 --
 -- KEYS[1] {events}:dead  KEYS[2] {events}:dead:index
 -- KEYS[3] {events}:deliveries  KEYS[4] {events}:attempts
--- ARGV[1] member  ARGV[2] now (s)
+-- KEYS[5] {events}:since  KEYS[6] {events}:queue:<webhook id>
+-- KEYS[7] {events}:ready
+-- ARGV[1] member  ARGV[2] now (s)  ARGV[3] webhook id
 -- The org's index {events}:dead:index:<org> is derived from KEYS[2] (same
 -- tag) with the org recorded in the dead letter.
 -- Returns 1, or 0 when there is no such dead letter.
@@ -17,5 +20,9 @@ if type(org) == 'string' and org ~= '' then
   redis.call('ZREM', KEYS[2] .. {{SEPARATOR}} .. org, ARGV[1])
 end
 redis.call('HDEL', KEYS[4], ARGV[1])
+redis.call('HSET', KEYS[5], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
+redis.call('ZADD', KEYS[6], ARGV[2], ARGV[1])
+local head = redis.call('ZRANGE', KEYS[6], 0, 0, 'WITHSCORES')
+redis.call('ZADD', KEYS[7], head[2], ARGV[3])
 return 1

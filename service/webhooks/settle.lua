@@ -3,34 +3,86 @@
 -- KEYS[1] {events}:deliveries  KEYS[2] {events}:attempts
 -- KEYS[3] {events}:dead        KEYS[4] {events}:dead:index
 -- KEYS[5] {events}:dead:index:<org> of the event's org (unused without one)
+-- KEYS[6] {events}:since       KEYS[7] {events}:inflight:<webhook id>
+-- KEYS[8] {events}:circuit:<webhook id>  KEYS[9] {events}:queue:<webhook id>
+-- KEYS[10] {events}:ready
 -- ARGV[1] member <webhook id>:<stream id>  ARGV[2] lease end it was leased with
 -- ARGV[3] '' on success, else the error   ARGV[4] now (s)  ARGV[5] now ISO
 -- ARGV[6] max attempts  ARGV[7] retry base (s)  ARGV[8] retry cap (s)
 -- ARGV[9] event id  ARGV[10] the event's org, '' for none
+-- ARGV[11] 'http' (an HTTP attempt: it counts for the circuit), 'local'
+-- (nothing to send: webhook deleted or event trimmed) or 'giveup' (held
+-- back by the open circuit past its age: a dead letter, not an attempt)
+-- ARGV[12] failures that open the circuit  ARGV[13] its cool-down (s)
 --
 -- Success removes the delivery. Failure n waits min(base*2^(n-1), cap),
 -- or after max attempts moves it to the dead letters. An outcome whose
--- lease was taken over by another worker (it ran out) is ignored.
--- Returns {attempts, state}: state 'delivered', 'retry', 'dead' or 'stale'.
+-- lease was taken over by another worker (it ran out) is ignored. An HTTP
+-- success closes the webhook's circuit; consecutive HTTP failures open it.
+-- Returns {attempts, state, circuit}: state 'delivered', 'retry', 'dead' or
+-- 'stale'; circuit 'closed', 'open' or '' (unchanged).
 local member = ARGV[1]
+local webhook = string.sub(member, 1, string.find(member, {{SEPARATOR}}, 1, true) - 1)
 local leased = redis.call('ZSCORE', KEYS[1], member)
 if not leased or tonumber(leased) ~= tonumber(ARGV[2]) then
-  return {0, 'stale'}
+  return {0, 'stale', ''}
+end
+
+-- The delivery's score (nil: no longer pending) in {events}:deliveries, in
+-- its webhook's queue, and the webhook's earliest in {events}:ready.
+local function schedule(score)
+  if score then
+    redis.call('ZADD', KEYS[1], score, member)
+    redis.call('ZADD', KEYS[9], score, member)
+  else
+    redis.call('ZREM', KEYS[1], member)
+    redis.call('ZREM', KEYS[9], member)
+  end
+  local head = redis.call('ZRANGE', KEYS[9], 0, 0, 'WITHSCORES')
+  if head[1] then
+    redis.call('ZADD', KEYS[10], head[2], webhook)
+  else
+    redis.call('ZREM', KEYS[10], webhook)
+  end
+end
+
+redis.call('ZREM', KEYS[7], member)
+local circuit = ''
+if ARGV[11] == 'http' then
+  if ARGV[3] == '' then
+    redis.call('DEL', KEYS[8])
+    circuit = 'closed'
+  else
+    local failures = redis.call('HINCRBY', KEYS[8], {{WebhookCircuit.FAILURES}}, 1)
+    redis.call('HSET', KEYS[8], {{WebhookCircuit.ERROR}}, ARGV[3])
+    if failures >= tonumber(ARGV[12]) then
+      redis.call('HSET', KEYS[8], {{WebhookCircuit.OPEN_UNTIL}}, tonumber(ARGV[4]) + tonumber(ARGV[13]))
+      circuit = 'open'
+    else
+      circuit = 'closed'
+    end
+  end
 end
 if ARGV[3] == '' then
-  redis.call('ZREM', KEYS[1], member)
+  schedule(nil)
   redis.call('HDEL', KEYS[2], member)
-  return {0, 'delivered'}
+  redis.call('HDEL', KEYS[6], member)
+  return {0, 'delivered', circuit}
 end
-local attempts = redis.call('HINCRBY', KEYS[2], member, 1)
-if attempts >= tonumber(ARGV[6]) then
-  redis.call('ZREM', KEYS[1], member)
+local attempts
+if ARGV[11] == 'giveup' then
+  attempts = tonumber(redis.call('HGET', KEYS[2], member) or '0')
+else
+  attempts = redis.call('HINCRBY', KEYS[2], member, 1)
+end
+if ARGV[11] == 'giveup' or attempts >= tonumber(ARGV[6]) then
+  schedule(nil)
   redis.call('HDEL', KEYS[2], member)
-  local sep = string.find(member, {{SEPARATOR}}, 1, true)
+  redis.call('HDEL', KEYS[6], member)
   redis.call('HSET', KEYS[3], member, cjson.encode({
     id = member,
-    webhook = string.sub(member, 1, sep - 1),
-    stream_id = string.sub(member, sep + 1),
+    webhook = webhook,
+    stream_id = string.sub(member, #webhook + 2),
     event_id = ARGV[9],
     attempts = attempts,
     last_error = ARGV[3],
@@ -41,8 +93,8 @@ if attempts >= tonumber(ARGV[6]) then
   if ARGV[10] ~= '' then
     redis.call('ZADD', KEYS[5], ARGV[4], member)
   end
-  return {attempts, 'dead'}
+  return {attempts, 'dead', circuit}
 end
 local wait = math.min(tonumber(ARGV[7]) * 2 ^ (attempts - 1), tonumber(ARGV[8]))
-redis.call('ZADD', KEYS[1], tonumber(ARGV[4]) + wait, member)
-return {attempts, 'retry'}
+schedule(tonumber(ARGV[4]) + wait)
+return {attempts, 'retry', circuit}

@@ -10,9 +10,15 @@ Delivery pipeline, at least once and never lost:
 2. ``lease.lua`` hands due deliveries to one worker for a lease longer
    than the HTTP timeout; a worker dying mid-delivery lets the lease run
    out and another worker delivers again, with the same Idempotency-Key.
+   It is fair: at most WEBHOOK_ENDPOINT_CONCURRENCY deliveries of one
+   webhook are in flight, and none while its circuit is open, so a slow
+   or dead receiver delays only its own deliveries (``pool.py`` delivers
+   them concurrently in the worker).
 3. ``settle.lua`` records the outcome: delivered, retry with exponential
-   backoff, or dead letter after WEBHOOK_MAX_ATTEMPTS; dead letters can be
-   listed and replayed.
+   backoff, or dead letter after WEBHOOK_MAX_ATTEMPTS (or, held back by an
+   open circuit, once older than those attempts would have taken); dead
+   letters can be listed and replayed. It also keeps the webhook's circuit
+   breaker: WEBHOOK_CIRCUIT_FAILURES consecutive failures open it.
 """
 
 from __future__ import annotations
@@ -22,12 +28,14 @@ import os
 import secrets
 import socket
 import time
+from typing import NamedTuple
 
 import orjson
 from redis.exceptions import ResponseError
 
 from .. import keys
 from ..events.store import EventStore
+from ..metrics import WEBHOOK_CIRCUIT_OPEN, WEBHOOK_DELIVERIES, WEBHOOK_LATENCY
 from ..redisdb.scripts import Scripts
 from ..settings import Settings
 from ..timeutil import iso_now
@@ -36,7 +44,20 @@ from .delivery import deliver
 GROUP = "webhooks"
 # An entry pending this long in the group belongs to a consumer that died.
 CLAIM_IDLE_MS = 30_000
+# Webhooks with due deliveries one lease looks at, earliest due first:
+# enough to reach past those at their bound.
+LEASE_SCAN = 1000
 log = logging.getLogger("sensorhub.webhooks")
+
+
+class Lease(NamedTuple):
+    """A delivery leased to this worker until ``lease_end`` (as written to
+    Redis); ``give_up``: held back by an open circuit past its age, to be
+    settled as a dead letter without an attempt."""
+
+    member: str
+    lease_end: str
+    give_up: bool = False
 
 
 class WebhookStore:
@@ -48,11 +69,20 @@ class WebhookStore:
         self._lease = scripts.register(__package__, "lease.lua")
         self._settle = scripts.register(__package__, "settle.lua")
         self._replay = scripts.register(__package__, "replay.lua")
+        self._adopt = scripts.register(__package__, "adopt.lua")
 
     @property
     def lease_seconds(self) -> float:
         # Connect and read each get the timeout; a margin for the rest.
         return 2 * self.settings.webhook_timeout + 1.0
+
+    @property
+    def max_age(self) -> float:
+        """How long a delivery held back by an open circuit may wait before
+        it is a dead letter: what its retries would have taken at most."""
+        s = self.settings
+        return sum(min(s.webhook_retry_base * 2 ** (n - 1), s.webhook_retry_max)
+                   for n in range(1, s.webhook_max_attempts))
 
     # -- registrations -----------------------------------------------------
 
@@ -88,7 +118,24 @@ class WebhookStore:
 
     def delete(self, webhook_id: str) -> bool:
         """Pending deliveries of a deleted webhook are dropped when due."""
-        return bool(self.client.hdel(keys.WEBHOOKS, webhook_id))
+        deleted = bool(self.client.hdel(keys.WEBHOOKS, webhook_id))
+        if deleted:
+            self.client.delete(keys.webhook_circuit(webhook_id))
+        return deleted
+
+    def circuit(self, webhook_id: str) -> dict:
+        """The webhook's circuit breaker: ``state`` closed, open or half-open
+        (its cool-down is over: one trial delivery at a time), consecutive
+        ``failures``, ``open_until`` (s) and the last ``error``."""
+        raw = {k.decode(): v.decode() for k, v in self.client.hgetall(keys.webhook_circuit(webhook_id)).items()}
+        field = keys.WebhookCircuit
+        open_until = float(raw[field.OPEN_UNTIL]) if field.OPEN_UNTIL in raw else None
+        if open_until is None:
+            state = "closed"
+        else:
+            state = "open" if open_until > time.time() else "half-open"
+        return {"state": state, "failures": int(raw.get(field.FAILURES, 0)), "open_until": open_until,
+                "error": raw.get(field.ERROR)}
 
     # -- step 1: fan-out ---------------------------------------------------
 
@@ -114,50 +161,90 @@ class WebhookStore:
                     w["id"] for w in webhooks
                     if (not w["types"] or event_type in w["types"]) and (not w["org"] or w["org"] == org)
                 ]
-            self._fanout(keys=[keys.EVENTS_STREAM, keys.WEBHOOK_DELIVERIES], args=[GROUP, stream_id, repr(now), *matching])
+            self._fanout(keys=[keys.EVENTS_STREAM, keys.WEBHOOK_DELIVERIES, keys.WEBHOOK_SINCE, keys.WEBHOOK_QUEUE,
+                               keys.WEBHOOK_READY],
+                         args=[GROUP, stream_id, repr(now), *matching])
         return len(entries)
 
     # -- steps 2 and 3: leased delivery ------------------------------------
 
-    def deliver_due(self, limit: int = 20, now: float | None = None) -> list[tuple[str, str]]:
-        """Lease and attempt due deliveries; returns (delivery, outcome) pairs."""
+    def adopt_pending(self, page: int = 1000) -> int:
+        """Queue by webhook the pending deliveries that are not (written
+        before the queues existed); returns how many. Run at worker start."""
+        added, start = 0, 0
+        while members := self.client.zrange(keys.WEBHOOK_DELIVERIES, start, start + page - 1):
+            added += self._adopt(keys=[keys.WEBHOOK_DELIVERIES, keys.WEBHOOK_QUEUE, keys.WEBHOOK_READY], args=members)
+            start += page
+        return added
+
+    def lease_due(self, limit: int = 20, now: float | None = None) -> list[Lease]:
+        """Lease up to ``limit`` due deliveries, fairly (``lease.lua``);
+        each is to be settled by ``attempt``, within its lease."""
         now = time.time() if now is None else now
         lease_end = repr(now + self.lease_seconds)
-        members = self._lease(keys=[keys.WEBHOOK_DELIVERIES], args=[repr(now), lease_end, limit])
-        outcomes = []
-        for raw in members:
-            member = raw.decode()
-            outcomes.append((member, self._attempt(member, lease_end)))
-        return outcomes
+        leased, expired = self._lease(
+            keys=[keys.WEBHOOK_DELIVERIES, keys.WEBHOOK_SINCE, keys.WEBHOOK_INFLIGHT, keys.WEBHOOK_CIRCUIT,
+                  keys.WEBHOOK_QUEUE, keys.WEBHOOK_READY],
+            args=[repr(now), lease_end, limit, LEASE_SCAN, self.settings.webhook_endpoint_concurrency,
+                  repr(self.max_age)],
+        )
+        return ([Lease(raw.decode(), lease_end) for raw in leased]
+                + [Lease(raw.decode(), lease_end, give_up=True) for raw in expired])
 
-    def _attempt(self, member: str, lease_end: str) -> str:
+    def deliver_due(self, limit: int = 20, now: float | None = None) -> list[tuple[str, str]]:
+        """Lease and attempt due deliveries one after the other; returns
+        (delivery, outcome) pairs. The worker attempts them concurrently
+        instead (``pool.DeliveryPool``)."""
+        return [(lease.member, self.attempt(lease)) for lease in self.lease_due(limit, now)]
+
+    def attempt(self, lease: Lease) -> str:
+        """Attempt one leased delivery and settle it; returns its state:
+        delivered, retry, dead or stale."""
+        member = lease.member
         webhook_id, stream_id = member.split(keys.SEPARATOR, 1)
         webhook = self.get(webhook_id)
         fields = self.events.entry(stream_id)
         event_id = ""
+        kind = "local"
         # A dead letter belongs to its event's org (else its webhook's), so that org's keys see it.
         org = (webhook or {}).get("org") or ""
+        if fields is not None:
+            event_id = fields[b"id"].decode()
+            org = fields[b"org"].decode() or org
         if webhook is None:
             error = ""  # deleted since: nothing left to deliver to
+        elif lease.give_up:
+            kind = "giveup"
+            last = self.client.hget(keys.webhook_circuit(webhook_id), "error")
+            error = (f"the receiver kept failing (circuit open) for longer than {self.max_age:g} s of retries"
+                     + (f"; last error: {last.decode()}" if last else ""))
         elif fields is None:
             error = "the event is no longer in the stream (trimmed by EVENTS_MAX)"
         else:
-            event_id = fields[b"id"].decode()
-            org = fields[b"org"].decode() or org
+            kind = "http"
+            started = time.perf_counter()
             error = deliver(
                 webhook["url"], webhook["secret"], event_id, fields[b"type"].decode(), fields[b"event"],
                 timeout=self.settings.webhook_timeout, allow_private=self.settings.webhook_allow_private,
             ) or ""
+            WEBHOOK_LATENCY.labels(webhook_id).observe(time.perf_counter() - started)
         now = time.time()
-        _, state = self._settle(
+        s = self.settings
+        _, state, circuit = self._settle(
             keys=[keys.WEBHOOK_DELIVERIES, keys.WEBHOOK_ATTEMPTS, keys.WEBHOOK_DEAD, keys.WEBHOOK_DEAD_INDEX,
-                  keys.webhook_dead_index_of(org)],
-            args=[member, lease_end, error, repr(now), iso_now(now), self.settings.webhook_max_attempts,
-                  self.settings.webhook_retry_base, self.settings.webhook_retry_max, event_id, org],
+                  keys.webhook_dead_index_of(org), keys.WEBHOOK_SINCE, keys.webhook_inflight(webhook_id),
+                  keys.webhook_circuit(webhook_id), keys.webhook_queue(webhook_id), keys.WEBHOOK_READY],
+            args=[member, lease.lease_end, error, repr(now), iso_now(now), s.webhook_max_attempts,
+                  s.webhook_retry_base, s.webhook_retry_max, event_id, org, kind, s.webhook_circuit_failures,
+                  s.webhook_circuit_cooldown],
         )
-        state = state.decode()
+        state, circuit = state.decode(), circuit.decode()
+        WEBHOOK_DELIVERIES.labels(state).inc()
+        if circuit:
+            WEBHOOK_CIRCUIT_OPEN.labels(webhook_id).set(1 if circuit == "open" else 0)
         if error:
-            log.warning("webhook delivery failed", extra={"fields": {"delivery": member, "error": error, "state": state}})
+            log.warning("webhook delivery failed", extra={"fields": {
+                "delivery": member, "error": error, "state": state, "circuit": circuit or None}})
         return state
 
     # -- dead letters ------------------------------------------------------
@@ -175,9 +262,11 @@ class WebhookStore:
         return orjson.loads(raw) if raw else None
 
     def replay(self, member: str) -> bool:
+        webhook_id = member.split(":", 1)[0]
         return bool(self._replay(
-            keys=[keys.WEBHOOK_DEAD, keys.WEBHOOK_DEAD_INDEX, keys.WEBHOOK_DELIVERIES, keys.WEBHOOK_ATTEMPTS],
-            args=[member, repr(time.time())],
+            keys=[keys.WEBHOOK_DEAD, keys.WEBHOOK_DEAD_INDEX, keys.WEBHOOK_DELIVERIES, keys.WEBHOOK_ATTEMPTS,
+                  keys.WEBHOOK_SINCE, keys.webhook_queue(webhook_id), keys.WEBHOOK_READY],
+            args=[member, repr(time.time()), webhook_id],
         ))
 
 
