@@ -308,13 +308,14 @@ class RedisExtension:
     def client(self):
         return current_app.extensions["redis"]
 
-    def register_script(self, app: Flask, package: str, filename: str):
+    def register_script(self, app: Flask, package: str, filename: str, prelude: str = ""):
         """Register a package's ``.lua`` file once; returns a redis-py Script.
 
         redis-py's Script reloads itself on NOSCRIPT, so scripts survive
-        ``SCRIPT FLUSH`` and a Redis restart.
+        ``SCRIPT FLUSH`` and a Redis restart. ``prelude``: Lua prepended to
+        the file (helpers shared by several scripts, which cannot ``require``).
         """
-        script = app.extensions["redis"].register_script(lua_source(package, filename))
+        script = app.extensions["redis"].register_script(prelude + lua_source(package, filename))
         app.extensions[self._scripts_key].append(script)
         return script
 

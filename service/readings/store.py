@@ -8,7 +8,7 @@ from flask import Flask
 from redis.cluster import RedisCluster
 from redis.crc import key_slot
 
-from .. import keys
+from .. import exactsum, keys
 from ..redis_client import ReplicasNotAcknowledged, ScriptBatch, redis_ext, slot_groups
 from ..settings import Settings
 
@@ -27,7 +27,7 @@ class ReadingStore:
         self.bucket_us = settings.bucket_seconds * 1_000_000
         self.wait_replicas = settings.redis_wait_replicas
         self.wait_timeout_ms = settings.redis_wait_timeout_ms
-        self._ingest = redis_ext.register_script(app, __package__, "ingest.lua")
+        self._ingest = redis_ext.register_script(app, __package__, "ingest.lua", prelude=exactsum.LUA)
         self._clear = redis_ext.register_script(app, __package__, "clear.lua")
         self._sensor_meta = redis_ext.register_script(app, __package__, "sensor_meta.lua")
 
@@ -135,12 +135,12 @@ class ReadingStore:
     # -- statistics -------------------------------------------------------
 
     def statistics(self, sensor_id: str) -> dict:
-        count, total, last_iso = self.client.hmget(keys.sensor(sensor_id), "count", "sum", "last_iso")
+        count, low, high, last_iso = self.client.hmget(keys.sensor(sensor_id), "count", "sum", "sum_high", "last_iso")
         count = int(count) if count else 0
         return {
             "last_measurement": last_iso.decode() if count and last_iso else None,
             "count": count,
-            "avg": float(total) / count if count else 0.0,
+            "avg": exactsum.mean(exactsum.total(low, high), count) if count else 0.0,
         }
 
     def clear(self, sensor_id: str) -> None:

@@ -7,9 +7,11 @@ then goes through the same ingest as ``POST /data``.
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 from flask import Flask
 
-from .. import keys, units
+from .. import exactsum, keys, units
 from ..readings.validation import BatchError, apply_sensor_units, parse_batch
 from ..settings import Settings
 
@@ -93,15 +95,15 @@ class RoomStore:
             missing = [m for m in members if m not in by_sensor]
             by_sensor.update(zip(missing, self.registry.windows(missing, start_us, end_us)[1], strict=True))
             aggregates = [by_sensor[m] for m in members]
-        count, total, contributing = 0, 0.0, []
+        count, total, contributing = 0, Fraction(0), []
         for sensor, found in zip(members, aggregates, strict=True):
             # An index entry left by a racing move is not the room's sensor.
             if (found["building"], found["room"]) != (building, room) or not found["count"]:
                 continue
             count += found["count"]
-            total += found["sum"]
+            total += Fraction(found["sum"])  # exact: a float would round each addition
             contributing.append(sensor)
-        return {"count": count, "avg": total / count if count else None, "sensors": contributing}
+        return {"count": count, "avg": exactsum.mean(total, count), "sensors": contributing}
 
 
 __all__ = ["BatchError", "RoomConflict", "RoomStore", "default_sensor"]

@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 from flask import Flask
 
-from .. import keys, timeutil, units
+from .. import exactsum, keys, timeutil, units
 from ..redis_client import ScriptBatch, redis_ext
 from ..settings import Settings
 
@@ -27,8 +27,8 @@ def _text(value: bytes | None) -> str | None:
     return value.decode() if value else None
 
 
-def _shown(value: float, unit: str | None) -> float:
-    return units.from_canonical(value, unit) if unit else value
+def _shown(value: float | None, unit: str | None) -> float | None:
+    return units.from_canonical(value, unit) if unit and value is not None else value
 
 
 def index_keys(meta: dict) -> set[str]:
@@ -59,14 +59,15 @@ class SensorSeries(NamedTuple):
     kind: str | None
     unit: str | None  # the sensor's own unit (units.own_unit)
     org: str | None
-    points: list  # (step start us, count, sum, min, max) of each non-empty step
+    points: list  # (step start us, count, exact sum (exactsum.total), min, max) of each non-empty step
 
 
 def _series_reply(flat: list, step_us: int) -> SensorSeries:
     """series.lua's reply."""
     points = [
-        (int(flat[i]) * step_us, int(flat[i + 1]), float(flat[i + 2]), float(flat[i + 3]), float(flat[i + 4]))
-        for i in range(5, len(flat), 5)
+        (int(flat[i]) * step_us, int(flat[i + 1]), exactsum.total(flat[i + 2], flat[i + 3]), float(flat[i + 4]),
+         float(flat[i + 5]))
+        for i in range(5, len(flat), 6)
     ]
     meta = {"kind": _text(flat[1]) or None, "unit": _text(flat[2]) or None, "input_unit": _text(flat[3]) or None}
     return SensorSeries(bool(flat[0]), meta["kind"], units.own_unit(meta), _text(flat[4]) or None, points)
@@ -78,8 +79,8 @@ class SensorRegistry:
         self.client = redis_ext.client_for(app)
         self.bucket_us = settings.bucket_seconds * 1_000_000
         self._put_meta = redis_ext.register_script(app, __package__, "put_meta.lua")
-        self._window = redis_ext.register_script(app, __package__, "window.lua")
-        self._series = redis_ext.register_script(app, __package__, "series.lua")
+        self._window = redis_ext.register_script(app, __package__, "window.lua", prelude=exactsum.LUA)
+        self._series = redis_ext.register_script(app, __package__, "series.lua", prelude=exactsum.LUA)
 
     # -- registry ---------------------------------------------------------
 
@@ -159,14 +160,14 @@ class SensorRegistry:
         pipe = self.client.pipeline(transaction=False)
         for sensor in sensor_ids:
             pipe.hgetall(keys.sensor_meta(sensor))
-            pipe.hmget(keys.sensor(sensor), "count", "sum", "last_iso", "last_value")
+            pipe.hmget(keys.sensor(sensor), "count", "sum", "sum_high", "last_iso", "last_value")
             pipe.zscore(keys.SENSORS_SEEN, sensor)
             heartbeats.queue_liveness(pipe, sensor)
         replies = pipe.execute()
         now = time.time()
         described: list[dict | None] = []
         for position, sensor in enumerate(sensor_ids):
-            raw_meta, (count, total, last_iso, last_value), seen, hb = replies[4 * position : 4 * position + 4]
+            raw_meta, (count, low, high, last_iso, last_value), seen, hb = replies[4 * position : 4 * position + 4]
             meta = {k.decode(): v.decode() for k, v in raw_meta.items()}
             if not meta and count is None and seen is None:
                 described.append(None)
@@ -192,7 +193,7 @@ class SensorRegistry:
                     "last_reading": heartbeats.last_reading(count, last_iso, last_value, unit),
                     "statistics": {
                         "count": count,
-                        "avg": _shown(float(total) / count, unit) if count else None,
+                        "avg": _shown(exactsum.mean(exactsum.total(low, high), count), unit) if count else None,
                         "last_measurement": _text(last_iso) if count else None,
                         "last_value": _shown(float(last_value), unit) if count and last_value else None,
                         "unit": unit,
@@ -280,7 +281,8 @@ class SensorRegistry:
     def windows(self, sensor_ids, start_us: int, end_us: int, members_of: str | None = None):
         """Aggregate of each sensor's readings in [start, end), one round trip.
 
-        Each: known, count, sum, min, max, and the sensor's kind, building, room.
+        Each: known, count, sum (exact: ``exactsum.total``), min, max, and the
+        sensor's kind, building, room.
         With ``members_of`` (a set key) also reads that set in the same round
         trip and returns ``(its members, aggregates)``; otherwise
         ``(None, aggregates)``.
@@ -289,12 +291,12 @@ class SensorRegistry:
         replies = run_scripts(self.client, self._window, calls, members_of)
         members = replies.pop() if members_of else None
         results = []
-        for known, count, total, low, high, kind, building, room in replies:
+        for known, count, low_sum, high_sum, low, high, kind, building, room in replies:
             results.append(
                 {
                     "known": bool(known),
                     "count": int(count),
-                    "sum": float(total),
+                    "sum": exactsum.total(low_sum, high_sum),
                     "min": float(low) if low else None,
                     "max": float(high) if high else None,
                     "kind": _text(kind),
