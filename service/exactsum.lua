@@ -11,12 +11,24 @@
 local EXACT_HIGH = 2 ^ 900
 local EXACT_SCALE = 2 ^ -128
 
--- Add x to the partials, exactly (TwoSum of each partial with x).
-local function exact_grow(partials, x)
+-- Add x to the sum, exactly: TwoSum of x with each partial in turn, the
+-- nonzero errors kept as the new partials (math.fsum's inner loop, with
+-- abs inlined: this runs once per new reading).
+local function exact_add(sum, x)
+  local partials
+  if x < EXACT_HIGH and x > -EXACT_HIGH then
+    partials = sum[1]
+  else
+    partials = sum[2]
+    x = x * EXACT_SCALE
+  end
   local n, kept = #partials, 0
   for j = 1, n do
     local y = partials[j]
-    if math.abs(x) < math.abs(y) then x, y = y, x end
+    local ax, ay = x, y
+    if ax < 0 then ax = -ax end
+    if ay < 0 then ay = -ay end
+    if ax < ay then x, y = y, x end
     local hi = x + y
     local lo = y - (hi - x)
     if lo ~= 0 then
@@ -28,14 +40,6 @@ local function exact_grow(partials, x)
   kept = kept + 1
   partials[kept] = x
   for j = kept + 1, n do partials[j] = nil end
-end
-
-local function exact_add(sum, x)
-  if x >= EXACT_HIGH or x <= -EXACT_HIGH then
-    exact_grow(sum[2], x * EXACT_SCALE)
-  else
-    exact_grow(sum[1], x)
-  end
 end
 
 -- Partials from their text (nil or '' for none); %.17g round-trips a double.
