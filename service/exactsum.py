@@ -1,19 +1,20 @@
 """Exact sums and correctly rounded averages of readings.
 
-The Lua scripts that sum readings keep a sum as two texts of non-overlapping
-partials (``exactsum.lua``, prepended to them: ``LUA``): ``low``, the values
-below 2**900 in magnitude, and ``high``, the others scaled by 2**-128. This
-module turns them back into the exact sum and rounds an average once: the
-average of any readings, in any order of arrival, is the double nearest to
-their true mean (``math.fsum(values) / count`` rounds twice: for
-``[0.1, 1.0, 0.1]`` it gives 0.39999999999999997, the true mean rounds to 0.4).
-
-A ``sum`` text written before exact sums is one double: a valid ``low``.
+The Lua scripts that sum readings (``exactsum.lua``, prepended to them:
+``LUA``) keep a sum as non-overlapping partials, packed: two bytes, the
+numbers of ``low`` and ``high`` partials, then the partials as
+little-endian doubles; ``low`` sums the values below 2**900 in magnitude,
+``high`` the others scaled by 2**-128. This module turns them back into the
+exact sum and rounds an average once: the average of any readings, in any
+order of arrival, is the double nearest to their true mean.
+(``math.fsum(values) / count`` rounds twice: for ``[0.1, 1.0, 0.1]`` it
+gives 0.39999999999999997, the true mean rounds to 0.4.)
 """
 
 from __future__ import annotations
 
 import math
+import struct
 from fractions import Fraction
 
 from .redis_client import lua_source
@@ -22,19 +23,19 @@ LUA = lua_source(__package__, "exactsum.lua")
 HIGH_SCALE = 2**128
 
 
-def _partials(text) -> list[float]:
-    if not text:
-        return []
-    if type(text) is bytes:
-        text = text.decode()
-    return [float(word) for word in text.split()]
+def total(packed: bytes | None, legacy: bytes | None = None) -> float | Fraction | None:
+    """The exact value of a stored sum: a float when one double holds it
+    exactly, else a Fraction; None if it is not finite.
 
-
-def total(low, high=None) -> float | Fraction | None:
-    """The exact value of a stored sum (texts or bytes): a float when one
-    double holds it exactly, else a Fraction; None if it is not finite (a
-    sum stored as one double before exact sums, that overflowed)."""
-    lows, highs = _partials(low), _partials(high)
+    ``legacy``: the one-double text ``sum`` of a sensor hash written before
+    exact sums, used while ``packed`` is missing (it overflowed if None).
+    """
+    if packed:
+        n_low, n_high = packed[0], packed[1]
+        partials = struct.unpack_from(f"<{n_low + n_high}d", packed, 2)
+        lows, highs = partials[:n_low], partials[n_low:]
+    else:
+        lows, highs = ((float(legacy),) if legacy else ()), ()
     if not all(map(math.isfinite, lows)):
         return None
     if not highs and len(lows) <= 1:

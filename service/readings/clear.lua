@@ -3,5 +3,5 @@
 -- Bumping the generation orphans the bucket hashes of the old one (they
 -- expire on their own), so a reading posted again after a clear counts again.
 redis.call('HINCRBY', KEYS[1], 'gen', 1)
-redis.call('HDEL', KEYS[1], 'count', 'sum', 'sum_high', 'last_us', 'last_iso', 'last_value')
+redis.call('HDEL', KEYS[1], 'count', 'exact', 'sum', 'last_us', 'last_iso', 'last_value')
 return 1

@@ -10,10 +10,10 @@
 -- A reading is new when HSETNX adds its offset to the bucket hash
 -- sensor:{<id>}:r:<gen>:<bucket>; the bucket keys are built here from the
 -- declared key, so they share its hash tag. Statistics move once per
--- sensor per call: `count`, and the exact sum of the values in `sum` and
--- `sum_high` (exactsum.lua, prepended; a `sum` of one double, as written
--- before exact sums, is read as it is). Returns the number of new readings
--- of each sensor.
+-- sensor per call: `count`, and `exact`, the exact sum of the values
+-- (exactsum.lua, prepended). A `sum` of one double, as written before exact
+-- sums, becomes `exact` on the sensor's next new reading. Returns the number
+-- of new readings of each sensor.
 local ttl = ARGV[1]
 local pos = 2
 local new_per_sensor = {}
@@ -24,10 +24,9 @@ for i = 1, #KEYS do
   local latest_value = ARGV[pos + 2]
   local buckets = tonumber(ARGV[pos + 3])
   pos = pos + 4
-  local stats = redis.call('HMGET', key, 'gen', 'count', 'sum', 'last_us', 'sum_high')
+  local stats = redis.call('HMGET', key, 'gen', 'count', 'exact', 'last_us', 'sum')
   local prefix = key .. ':r:' .. (stats[1] or '0') .. ':'
-  local new = 0
-  local sum = {exact_parse(stats[3]), exact_parse(stats[5])}
+  local new, added = 0, {}
   for _ = 1, buckets do
     local bucket_key = prefix .. ARGV[pos]
     local readings = tonumber(ARGV[pos + 1])
@@ -36,7 +35,7 @@ for i = 1, #KEYS do
     for _ = 1, readings do
       if redis.call('HSETNX', bucket_key, ARGV[pos], ARGV[pos + 1]) == 1 then
         new = new + 1
-        exact_add(sum, tonumber(ARGV[pos + 1]))
+        added[new] = tonumber(ARGV[pos + 1])
       end
       pos = pos + 2
     end
@@ -46,18 +45,32 @@ for i = 1, #KEYS do
   end
   if new > 0 then
     local count = string.format('%d', tonumber(stats[2] or '0') + new)
-    -- An overflowed sum of before exact sums stays as it is (its readings
-    -- are gone; the average reads null until a clear).
-    local fields = {'count', count, 'sum', exact_finite(sum[1]) and exact_text(sum[1]) or stats[3]}
-    if #sum[2] > 0 then
-      fields[5], fields[6] = 'sum_high', exact_text(sum[2])
+    local sum = exact_unpack(stats[3])
+    local exact = nil
+    if stats[3] or not stats[5] then
+      exact_add(sum, added, new)
+      exact = exact_pack(sum)
+    else
+      -- A sum from before exact sums: migrated, unless it overflowed (its
+      -- readings are gone: it stays, and the average reads null until a clear).
+      sum[1][1] = tonumber(stats[5])
+      if exact_finite(sum) then
+        exact_add(sum, added, new)
+        exact = exact_pack(sum)
+        redis.call('HDEL', key, 'sum')
+      end
     end
-    if not stats[4] or tonumber(latest_us) > tonumber(stats[4]) then
-      local n = #fields
-      fields[n + 1], fields[n + 2], fields[n + 3] = 'last_us', latest_us, 'last_iso'
-      fields[n + 4], fields[n + 5], fields[n + 6] = latest_iso, 'last_value', latest_value
+    local newer = not stats[4] or tonumber(latest_us) > tonumber(stats[4])
+    if exact and newer then
+      redis.call('HSET', key, 'count', count, 'exact', exact, 'last_us', latest_us, 'last_iso', latest_iso,
+        'last_value', latest_value)
+    elseif exact then
+      redis.call('HSET', key, 'count', count, 'exact', exact)
+    elseif newer then
+      redis.call('HSET', key, 'count', count, 'last_us', latest_us, 'last_iso', latest_iso, 'last_value', latest_value)
+    else
+      redis.call('HSET', key, 'count', count)
     end
-    redis.call('HSET', key, unpack(fields))
   end
   new_per_sensor[i] = new
 end

@@ -135,12 +135,12 @@ class ReadingStore:
     # -- statistics -------------------------------------------------------
 
     def statistics(self, sensor_id: str) -> dict:
-        count, low, high, last_iso = self.client.hmget(keys.sensor(sensor_id), "count", "sum", "sum_high", "last_iso")
+        count, exact, legacy, last_iso = self.client.hmget(keys.sensor(sensor_id), "count", "exact", "sum", "last_iso")
         count = int(count) if count else 0
         return {
             "last_measurement": last_iso.decode() if count and last_iso else None,
             "count": count,
-            "avg": exactsum.mean(exactsum.total(low, high), count) if count else 0.0,
+            "avg": exactsum.mean(exactsum.total(exact, legacy), count) if count else 0.0,
         }
 
     def clear(self, sensor_id: str) -> None:

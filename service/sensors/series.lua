@@ -9,9 +9,9 @@
 -- Reads only the overlapping bucket hashes. Returns {known, kind, declared
 -- unit, input unit, org} (known = 1 if the sensor has statistics or
 -- metadata; '' for a field not set) followed by step number,
--- count, sum, sum_high, min, max of each non-empty step, in time order (the
--- sum exact: exactsum.lua, prepended; numbers as text: Lua numbers would be
--- truncated to integers in the reply).
+-- count, sum, min, max of each non-empty step, in time order (sums exact
+-- and packed: exactsum.lua, prepended; min and max as text: Lua numbers
+-- would be truncated to integers in the reply).
 local key = KEYS[1]
 local start_us = tonumber(ARGV[1])
 local end_us = tonumber(ARGV[2])
@@ -32,13 +32,11 @@ for bucket = math.floor(start_us / bucket_us), math.floor((end_us - 1) / bucket_
       local n = math.floor(at / step_us)
       local s = steps[n]
       if s == nil then
-        local sum = {{}, {}}
-        exact_add(sum, value)
-        steps[n] = {1, sum, value, value}
+        steps[n] = {1, {value}, value, value}
         order[#order + 1] = n
       else
         s[1] = s[1] + 1
-        exact_add(s[2], value)
+        s[2][s[1]] = value
         if value < s[3] then s[3] = value end
         if value > s[4] then s[4] = value end
       end
@@ -51,8 +49,9 @@ for _, n in ipairs(order) do
   local s = steps[n]
   reply[#reply + 1] = string.format('%d', n)
   reply[#reply + 1] = s[1]
-  reply[#reply + 1] = exact_text(s[2][1])
-  reply[#reply + 1] = exact_text(s[2][2])
+  local sum = {{}, {}}
+  exact_add(sum, s[2], s[1])
+  reply[#reply + 1] = exact_pack(sum)
   reply[#reply + 1] = string.format('%.17g', s[3])
   reply[#reply + 1] = string.format('%.17g', s[4])
 end

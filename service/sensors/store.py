@@ -65,9 +65,8 @@ class SensorSeries(NamedTuple):
 def _series_reply(flat: list, step_us: int) -> SensorSeries:
     """series.lua's reply."""
     points = [
-        (int(flat[i]) * step_us, int(flat[i + 1]), exactsum.total(flat[i + 2], flat[i + 3]), float(flat[i + 4]),
-         float(flat[i + 5]))
-        for i in range(5, len(flat), 6)
+        (int(flat[i]) * step_us, int(flat[i + 1]), exactsum.total(flat[i + 2]), float(flat[i + 3]), float(flat[i + 4]))
+        for i in range(5, len(flat), 5)
     ]
     meta = {"kind": _text(flat[1]) or None, "unit": _text(flat[2]) or None, "input_unit": _text(flat[3]) or None}
     return SensorSeries(bool(flat[0]), meta["kind"], units.own_unit(meta), _text(flat[4]) or None, points)
@@ -160,14 +159,14 @@ class SensorRegistry:
         pipe = self.client.pipeline(transaction=False)
         for sensor in sensor_ids:
             pipe.hgetall(keys.sensor_meta(sensor))
-            pipe.hmget(keys.sensor(sensor), "count", "sum", "sum_high", "last_iso", "last_value")
+            pipe.hmget(keys.sensor(sensor), "count", "exact", "sum", "last_iso", "last_value")
             pipe.zscore(keys.SENSORS_SEEN, sensor)
             heartbeats.queue_liveness(pipe, sensor)
         replies = pipe.execute()
         now = time.time()
         described: list[dict | None] = []
         for position, sensor in enumerate(sensor_ids):
-            raw_meta, (count, low, high, last_iso, last_value), seen, hb = replies[4 * position : 4 * position + 4]
+            raw_meta, (count, exact, legacy, last_iso, last_value), seen, hb = replies[4 * position : 4 * position + 4]
             meta = {k.decode(): v.decode() for k, v in raw_meta.items()}
             if not meta and count is None and seen is None:
                 described.append(None)
@@ -193,7 +192,7 @@ class SensorRegistry:
                     "last_reading": heartbeats.last_reading(count, last_iso, last_value, unit),
                     "statistics": {
                         "count": count,
-                        "avg": _shown(exactsum.mean(exactsum.total(low, high), count), unit) if count else None,
+                        "avg": _shown(exactsum.mean(exactsum.total(exact, legacy), count), unit) if count else None,
                         "last_measurement": _text(last_iso) if count else None,
                         "last_value": _shown(float(last_value), unit) if count and last_value else None,
                         "unit": unit,
@@ -291,12 +290,12 @@ class SensorRegistry:
         replies = run_scripts(self.client, self._window, calls, members_of)
         members = replies.pop() if members_of else None
         results = []
-        for known, count, low_sum, high_sum, low, high, kind, building, room in replies:
+        for known, count, total, low, high, kind, building, room in replies:
             results.append(
                 {
                     "known": bool(known),
                     "count": int(count),
-                    "sum": exactsum.total(low_sum, high_sum),
+                    "sum": exactsum.total(total),
                     "min": float(low) if low else None,
                     "max": float(high) if high else None,
                     "kind": _text(kind),
