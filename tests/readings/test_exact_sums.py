@@ -94,3 +94,42 @@ def test_average_is_the_correctly_rounded_mean_in_any_order(client, redis_client
         return
     # fsum rounds the sum, then the division rounds again: at most one ulp off.
     assert abs(got["avg"] - fsum_mean) <= math.ulp(fsum_mean)
+
+
+# exactsum.lua alone: ARGV are values, a 0-length argument ends a chunk
+# (a call's new readings); returns the packed sum, unpacked and repacked
+# between chunks as the statistics hash does.
+SUM_CHUNKS = """
+local packed = nil
+local values, count = {}, 0
+for i = 1, #ARGV + 1 do
+  if i > #ARGV or ARGV[i] == '' then
+    local sum = exact_unpack(packed)
+    exact_add(sum, values, count)
+    packed = exact_pack(sum)
+    values, count = {}, 0
+  else
+    count = count + 1
+    values[count] = tonumber(ARGV[i])
+  end
+end
+return packed
+"""
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(values_strategy, max_size=120), st.data())
+def test_lua_sum_is_exact_for_any_values_and_chunks(redis_client, values, data):
+    """The sum itself, not only the mean: exactly the rational sum, after
+    any number of pack/unpack round trips (hypothesis looks for inputs that
+    need many partials)."""
+    from service import exactsum
+
+    cuts = set(data.draw(st.lists(st.integers(0, len(values)), max_size=6)))
+    args = []
+    for position, value in enumerate(values):
+        if position in cuts:
+            args.append("")
+        args.append(repr(value))
+    packed = redis_client.eval(exactsum.LUA + SUM_CHUNKS, 1, "sensor:{lua}", *args)
+    assert exactsum.total(packed) == sum(map(Fraction, values), Fraction(0))
