@@ -6,7 +6,7 @@ import marshmallow as ma
 from marshmallow.validate import OneOf, Range
 
 from .. import units
-from ..sites.schemas import MIN_CELSIUS, FiniteNumber, TimeZoneName
+from ..sites.schemas import MIN_CELSIUS, FiniteNumber, TimeZoneName, shown_in_every_unit
 from .store import DEFAULT_THRESHOLD, DEFAULT_TIMEZONE, DEFAULT_UNIT
 
 TEMPERATURE_UNITS = units.KINDS["temperature"].units
@@ -24,7 +24,7 @@ class OrgPutSchema(ma.Schema):
     timezone = TimeZoneName(metadata={"description": f"IANA zone of its sites' days (default {DEFAULT_TIMEZONE})",
                                       "example": "America/New_York"})
     threshold = FiniteNumber(
-        validate=Range(min=MIN_CELSIUS),
+        validate=[Range(min=MIN_CELSIUS), shown_in_every_unit],
         metadata={"description": f"Too-hot threshold, degrees Celsius (default {DEFAULT_THRESHOLD:g})", "example": 25},
     )
 

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import marshmallow as ma
 from marshmallow.validate import Length, OneOf, Range
 
-from .. import timeutil
+from .. import timeutil, units
 from ..readings.schemas import MSG_NOT_STRING, SENSOR_ID_PATTERN, Instant, SensorId, check_number
 
 MSG_SITE_ID = "Site ids are 1 to 128 characters of A-Z a-z 0-9 . _ : -"
@@ -32,6 +32,16 @@ MSG_DT_STAMP = (
 VENDORS = ("Tesla", "KATL")
 # Absolute zero: no threshold in degrees Celsius can lie below it.
 MIN_CELSIUS = -273.15
+
+
+def shown_in_every_unit(value: float) -> None:
+    """A threshold in degrees Celsius is shown in its org's unit: it must be
+    a finite number in F and K too (1e308 C is not). Below absolute zero is
+    Range's message."""
+    if value >= MIN_CELSIUS:
+        problem = units.bounds_error(value, "temperature")
+        if problem:
+            raise ma.ValidationError(problem)
 
 _LOCAL_STAMP = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}").fullmatch
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -182,7 +192,7 @@ class SitePatchSchema(ma.Schema):
     timezone = TimeZoneName(allow_none=True, metadata={"example": "Europe/Brussels"})
     threshold = FiniteNumber(
         allow_none=True,
-        validate=Range(min=MIN_CELSIUS),
+        validate=[Range(min=MIN_CELSIUS), shown_in_every_unit],
         metadata={"description": "Too-hot threshold, degrees Celsius", "example": 25},
     )
 

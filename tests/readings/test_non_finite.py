@@ -85,3 +85,16 @@ def test_every_accepted_canonical_value_is_finite_in_every_unit():
         for value in (1e300, 1.9e307, 2e307, 1e308, sys.float_info.max, -sys.float_info.max):
             if units.bounds_error(value, kind.name) is None:
                 assert all(math.isfinite(units.from_canonical(value, unit)) for unit in kind.units)
+
+
+def test_a_threshold_too_large_for_fahrenheit_is_422_by_field(client, redis_client):
+    """Org and site thresholds are in C and shown in the org's unit."""
+    response = client.put("/v1/orgs/acme", json={"unit": "F", "threshold": 1e308})
+    assert response.status_code == 422
+    assert response.get_json()["errors"]["json"]["threshold"][0].startswith(TOO_LARGE)
+    site = {"id": "hq", "name": "HQ", "location": "Brussels", "threshold": 1e308}
+    response = client.post("/v1/sites", json=site)
+    assert response.status_code == 422
+    assert list(response.get_json()["errors"]["json"]) == ["threshold"]
+    assert redis_client.dbsize() == 0
+    assert client.put("/v1/orgs/acme", json={"unit": "F", "threshold": 1.9e307}).status_code == 200
