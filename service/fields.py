@@ -200,3 +200,13 @@ class ReplaceSchema(ma.Schema):
             raise ma.ValidationError(MSG_NOTHING_SET)
         known = {field.data_key or name for name, field in self.load_fields.items()}
         return {key: value for key, value in data.items() if value is not None or key not in known}
+
+
+def shown_in_every_unit(value: float) -> None:
+    """A threshold in degrees Celsius is shown in its org's unit: it must be
+    a finite number in F and K too (1e308 C is not). Below absolute zero is
+    Range's message."""
+    if value >= units.ABSOLUTE_ZERO_C:
+        problem = units.bounds_error(value, "temperature")
+        if problem:
+            raise ma.ValidationError(problem)

@@ -8,7 +8,9 @@ Sensor keys (tag = sensor id):
 
 ``sensor:{id}``
     hash of running statistics: ``gen`` (clear generation), ``count``,
-    ``sum``, ``last_us`` (latest reading instant, microseconds since the
+    ``exact`` (the exact sum of the values, packed: ``service.exactsum``;
+    a ``sum`` of one double written before it migrates on the next new
+    reading), ``last_us`` (latest reading instant, microseconds since the
     epoch), ``last_iso`` (that instant as it was sent, offset kept) and
     ``last_value`` (the value of that reading).
 ``sensor:{id}:r:<gen>:<bucket>``
@@ -236,6 +238,9 @@ class SensorStats:
 
     GEN = "gen"
     COUNT = "count"
+    # The exact sum of the values (Shewchuk partials, packed: exactsum.lua).
+    EXACT = "exact"
+    # A sum of one double, as written before exact sums (migrated on the next write).
     SUM = "sum"
     LAST_US = "last_us"
     LAST_ISO = "last_iso"

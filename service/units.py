@@ -10,9 +10,13 @@ readings that carry a unit are converted and checked.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 
 ABSOLUTE_ZERO_C = -273.15
+# Below this magnitude every conversion (factors of at most 9) stays finite,
+# so ``bounds_error`` tries the conversions only above it.
+SAFE_MAGNITUDE = 1e300
 # Converted values are rounded to this many decimals: far below any sensor's
 # resolution, and it keeps the stored text (and so Redis memory) short.
 CONVERTED_DECIMALS = 6
@@ -72,14 +76,32 @@ def to_canonical(value: float, unit: str) -> float:
 
 
 def from_canonical(value: float, unit: str) -> float:
-    """A canonical value expressed in ``unit`` (for display)."""
+    """A canonical value expressed in ``unit`` (for display), never inf.
+
+    Writes refuse a value that some unit of its kind cannot express
+    (``bounds_error``), but a sensor of no kind stores any finite number and
+    may be registered later: such a value saturates at the largest finite
+    double of its sign instead of becoming inf (null in JSON).
+    """
     if unit in ("F", "K"):
-        return round(_from_celsius(value, unit), CONVERTED_DECIMALS)
+        shown = round(_from_celsius(value, unit), CONVERTED_DECIMALS)
+        return shown if math.isfinite(shown) else math.copysign(sys.float_info.max, shown)
     return value
 
 
+def convertible(canonical_value: float, kind: Kind) -> bool:
+    """Whether a canonical value is a finite number in every unit of ``kind``."""
+    if kind.name != "temperature":
+        return math.isfinite(canonical_value)
+    return all(math.isfinite(_from_celsius(canonical_value, unit)) for unit in kind.units)
+
+
 def bounds_error(canonical_value: float, kind: str) -> str | None:
-    """Why a canonical value is physically impossible for ``kind``, or None."""
+    """Why a canonical value is physically impossible for ``kind``, or None.
+
+    A value that is not a finite number in some unit of its kind is refused
+    too (1e308 C is inf in F): every stored value must be shown in any unit.
+    """
     spec = KINDS.get(kind)
     if spec is None:
         return None
@@ -87,8 +109,10 @@ def bounds_error(canonical_value: float, kind: str) -> str | None:
         return spec.bounds_message
     if spec.maximum is not None and canonical_value > spec.maximum:
         return spec.bounds_message
-    if not math.isfinite(canonical_value):
-        return spec.bounds_message
+    # Written so that NaN fails too; also catches a value sent in F or K
+    # whose conversion to C overflowed.
+    if not abs(canonical_value) <= SAFE_MAGNITUDE and not convertible(canonical_value, spec):
+        return f"Too large: not a finite number once converted between the units of {kind} ({', '.join(spec.units)})."
     return None
 
 

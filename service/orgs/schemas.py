@@ -5,7 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow.validate import OneOf, Range
 
-from ..fields import FiniteNumber, ReplaceSchema, TimeZoneName
+from ..fields import FiniteNumber, ReplaceSchema, TimeZoneName, shown_in_every_unit
 from ..units import ABSOLUTE_ZERO_C, MSG_TEMPERATURE_UNIT, TEMPERATURE_UNITS
 from .store import DEFAULT_THRESHOLD, DEFAULT_TIMEZONE, DEFAULT_UNIT
 
@@ -25,7 +25,7 @@ class OrgPutSchema(ReplaceSchema):
         metadata={"description": f"IANA zone of its sites' days (default {DEFAULT_TIMEZONE})", "example": "America/New_York"},
     )
     threshold = FiniteNumber(
-        validate=Range(min=ABSOLUTE_ZERO_C),
+        validate=[Range(min=ABSOLUTE_ZERO_C), shown_in_every_unit],
         allow_none=True,
         metadata={"description": f"Too-hot threshold, degrees Celsius (default {DEFAULT_THRESHOLD:g})", "example": 25},
     )

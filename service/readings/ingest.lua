@@ -12,10 +12,12 @@
 -- A reading is new when HSETNX adds its offset to the bucket hash
 -- sensor:{<id>}:r:<gen>:<bucket>; the bucket keys are built here from the
 -- declared key, so they share its hash tag. Statistics move once per
--- sensor per call. Returns the number of new readings of each sensor; with
--- ARGV[2] = '1', per sensor {new readings, then for each duplicate: its
--- position among the sensor's readings of this call (1-based, in ARGV
--- order) and the value stored for its instant}.
+-- sensor per call: the count, and the exact sum of the values (exactsum.lua,
+-- prepended). A sum of one double, as written before exact sums, becomes an
+-- exact one on the sensor's next new reading. Returns the number of new
+-- readings of each sensor; with ARGV[2] = '1', per sensor {new readings, then
+-- for each duplicate: its position among the sensor's readings of this call
+-- (1-based, in ARGV order) and the value stored for its instant}.
 local ttl = ARGV[1]
 local winners = ARGV[2] == '1'
 local pos = 3
@@ -27,10 +29,10 @@ for i = 1, #KEYS do
   local latest_value = ARGV[pos + 2]
   local buckets = tonumber(ARGV[pos + 3])
   pos = pos + 4
-  local stats = redis.call('HMGET', key, {{SensorStats.GEN}}, {{SensorStats.COUNT}}, {{SensorStats.SUM}},
-    {{SensorStats.LAST_US}})
+  local stats = redis.call('HMGET', key, {{SensorStats.GEN}}, {{SensorStats.COUNT}}, {{SensorStats.EXACT}},
+    {{SensorStats.LAST_US}}, {{SensorStats.SUM}})
   local prefix = key .. {{READINGS_SUFFIX}} .. (stats[1] or '0') .. {{SEPARATOR}}
-  local new, added = 0, 0.0
+  local new, added = 0, {}
   local stored = winners and {} or nil
   local sent = 0
   for _ = 1, buckets do
@@ -41,7 +43,7 @@ for i = 1, #KEYS do
     for k = 1, readings do
       if redis.call('HSETNX', bucket_key, ARGV[pos], ARGV[pos + 1]) == 1 then
         new = new + 1
-        added = added + tonumber(ARGV[pos + 1])
+        added[new] = tonumber(ARGV[pos + 1])
       elseif winners then
         stored[#stored + 1] = sent + k
         stored[#stored + 1] = redis.call('HGET', bucket_key, ARGV[pos])
@@ -55,13 +57,33 @@ for i = 1, #KEYS do
   end
   if new > 0 then
     local count = string.format('%d', tonumber(stats[2] or '0') + new)
-    local sum = string.format('%.17g', tonumber(stats[3] or '0') + added)
-    if not stats[4] or tonumber(latest_us) > tonumber(stats[4]) then
-      redis.call('HSET', key, {{SensorStats.COUNT}}, count, {{SensorStats.SUM}}, sum,
+    local sum = exact_unpack(stats[3])
+    local exact = nil
+    if stats[3] or not stats[5] then
+      exact_add(sum, added, new)
+      exact = exact_pack(sum)
+    else
+      -- A sum from before exact sums: migrated, unless it overflowed (its
+      -- readings are gone: it stays, and the average reads null until a clear).
+      sum[1][1] = tonumber(stats[5])
+      if exact_finite(sum) then
+        exact_add(sum, added, new)
+        exact = exact_pack(sum)
+        redis.call('HDEL', key, {{SensorStats.SUM}})
+      end
+    end
+    local newer = not stats[4] or tonumber(latest_us) > tonumber(stats[4])
+    if exact and newer then
+      redis.call('HSET', key, {{SensorStats.COUNT}}, count, {{SensorStats.EXACT}}, exact,
         {{SensorStats.LAST_US}}, latest_us, {{SensorStats.LAST_ISO}}, latest_iso,
         {{SensorStats.LAST_VALUE}}, latest_value)
+    elseif exact then
+      redis.call('HSET', key, {{SensorStats.COUNT}}, count, {{SensorStats.EXACT}}, exact)
+    elseif newer then
+      redis.call('HSET', key, {{SensorStats.COUNT}}, count, {{SensorStats.LAST_US}}, latest_us,
+        {{SensorStats.LAST_ISO}}, latest_iso, {{SensorStats.LAST_VALUE}}, latest_value)
     else
-      redis.call('HSET', key, {{SensorStats.COUNT}}, count, {{SensorStats.SUM}}, sum)
+      redis.call('HSET', key, {{SensorStats.COUNT}}, count)
     end
   end
   if winners then

@@ -23,4 +23,12 @@ class StatisticsSchema(ma.Schema):
         metadata={"description": "Latest reading instant, in the offset it was sent in", "example": "2021-11-09T21:38:09+01:00"},
     )
     count = ma.fields.Integer(metadata={"description": "Distinct readings since the last clear"})
-    avg = ma.fields.Float(metadata={"description": "Arithmetic mean of those readings (0.0 when there are none)"})
+    avg = ma.fields.Float(
+        allow_none=True,
+        metadata={
+            "description": (
+                "Arithmetic mean of those readings, the double nearest to the exact mean whatever their order "
+                "(0.0 when there are none; null only for a sum that overflowed before exact sums, until a clear)"
+            )
+        },
+    )

@@ -7,7 +7,7 @@ import time
 from redis.cluster import RedisCluster
 from redis.crc import key_slot
 
-from .. import keys
+from .. import exactsum, keys
 from ..redisdb.connection import ReplicasNotAcknowledged
 from ..redisdb.scripts import ScriptBatch, Scripts
 from ..redisdb.slots import slot_groups
@@ -28,7 +28,7 @@ class ReadingStore:
         self.bucket_us = settings.bucket_seconds * 1_000_000
         self.wait_replicas = settings.redis_wait_replicas
         self.wait_timeout_ms = settings.redis_wait_timeout_ms
-        self._ingest = scripts.register(__package__, "ingest.lua")
+        self._ingest = scripts.register(__package__, "ingest.lua", prelude=exactsum.LUA)
         self._clear = scripts.register(__package__, "clear.lua")
         self._sensor_meta = scripts.register(__package__, "sensor_meta.lua")
 
@@ -160,12 +160,12 @@ class ReadingStore:
     # -- statistics -------------------------------------------------------
 
     def statistics(self, sensor_id: str) -> dict:
-        count, total, last_iso = self.client.hmget(keys.sensor(sensor_id), "count", "sum", "last_iso")
+        count, exact, legacy, last_iso = self.client.hmget(keys.sensor(sensor_id), "count", "exact", "sum", "last_iso")
         count = int(count) if count else 0
         return {
             "last_measurement": last_iso.decode() if count and last_iso else None,
             "count": count,
-            "avg": float(total) / count if count else 0.0,
+            "avg": exactsum.mean(exactsum.total(exact, legacy), count) if count else 0.0,
         }
 
     def clear(self, sensor_id: str) -> None:

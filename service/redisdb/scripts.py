@@ -23,13 +23,14 @@ class Scripts:
         self.client = client
         self._scripts: list = []
 
-    def register(self, package: str, filename: str):
+    def register(self, package: str, filename: str, prelude: str = ""):
         """Register a package's ``.lua`` file once; returns a redis-py Script.
 
         redis-py's Script reloads itself on NOSCRIPT, so scripts survive
-        ``SCRIPT FLUSH`` and a Redis restart.
+        ``SCRIPT FLUSH`` and a Redis restart. ``prelude``: Lua prepended to
+        the file (helpers shared by several scripts, which cannot ``require``).
         """
-        script = self.client.register_script(lua_source(package, filename))
+        script = self.client.register_script(prelude + lua_source(package, filename))
         self._scripts.append(script)
         return script
 

@@ -9,7 +9,9 @@ org None is the rooms of no org, which all-orgs keys use.
 
 from __future__ import annotations
 
-from .. import keys, units
+from fractions import Fraction
+
+from .. import exactsum, keys, units
 from ..readings.store import ReadingStore
 from ..readings.validation import BatchError, apply_sensor_units, parse_batch
 from ..sensors.store import SensorRegistry
@@ -104,15 +106,15 @@ class RoomStore:
             missing = [m for m in members if m not in by_sensor]
             by_sensor.update(zip(missing, self.registry.windows(missing, start_us, end_us)[1], strict=True))
             aggregates = [by_sensor[m] for m in members]
-        count, total, contributing = 0, 0.0, []
+        count, total, contributing = 0, Fraction(0), []
         for sensor, found in zip(members, aggregates, strict=True):
             # An index entry left by a racing move is not the room's sensor.
             if (found["building"], found["room"], found["org"]) != (building, room, org) or not found["count"]:
                 continue
             count += found["count"]
-            total += found["sum"]
+            total += Fraction(found["sum"])  # exact: a float would round each addition
             contributing.append(sensor)
-        return {"count": count, "avg": total / count if count else None, "sensors": contributing}
+        return {"count": count, "avg": exactsum.mean(total, count), "sensors": contributing}
 
 
 __all__ = ["BatchError", "RoomConflict", "RoomStore", "default_sensor"]

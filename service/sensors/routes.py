@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .. import timeutil, units
+from .. import exactsum, timeutil, units
 from ..auth import claim_sensors, listing_org, principal, refuse_foreign_sensors, require_sensor, requires
 from ..errors import abort
 from ..fields import MSG_SENSOR_ID, is_sensor_id
@@ -174,7 +174,7 @@ def aggregate(query: dict, sensor_id: str):
         "window": window_doc(start, end),
         "unit": unit,
         "count": count,
-        "avg": shown(found["sum"] / count, unit) if count else None,
+        "avg": shown(exactsum.mean(found["sum"], count), unit),
         "min": shown(found["min"], unit),
         "max": shown(found["max"], unit),
     }
@@ -239,7 +239,7 @@ def series_points(found: list, unit: str | None) -> list[dict]:
         {
             "t": timeutil.us_to_iso(at),
             "count": count,
-            "avg": shown(total / count, unit),
+            "avg": shown(exactsum.mean(total, count), unit),
             "min": shown(low, unit),
             "max": shown(high, unit),
         }

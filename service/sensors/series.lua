@@ -10,8 +10,9 @@
 -- Reads only the overlapping bucket hashes. Returns {known, kind, declared
 -- unit, input unit, org} (known = 1 if the sensor has statistics or
 -- metadata; '' for a field not set) followed by step number,
--- count, sum, min, max of each non-empty step, in time order (numbers as
--- text: Lua numbers would be truncated to integers in the reply).
+-- count, sum, min, max of each non-empty step, in time order (sums exact
+-- and packed: exactsum.lua, prepended; min and max as text: Lua numbers
+-- would be truncated to integers in the reply).
 local key = KEYS[1]
 local start_us = tonumber(ARGV[1])
 local end_us = tonumber(ARGV[2])
@@ -33,11 +34,11 @@ for bucket = math.floor(start_us / bucket_us), math.floor((end_us - 1) / bucket_
       local n = math.floor(at / step_us)
       local s = steps[n]
       if s == nil then
-        steps[n] = {1, value, value, value}
+        steps[n] = {1, {value}, value, value}
         order[#order + 1] = n
       else
         s[1] = s[1] + 1
-        s[2] = s[2] + value
+        s[2][s[1]] = value
         if value < s[3] then s[3] = value end
         if value > s[4] then s[4] = value end
       end
@@ -50,7 +51,9 @@ for _, n in ipairs(order) do
   local s = steps[n]
   reply[#reply + 1] = string.format('%d', n)
   reply[#reply + 1] = s[1]
-  reply[#reply + 1] = string.format('%.17g', s[2])
+  local sum = { {}, {} }
+  exact_add(sum, s[2], s[1])
+  reply[#reply + 1] = exact_pack(sum)
   reply[#reply + 1] = string.format('%.17g', s[3])
   reply[#reply + 1] = string.format('%.17g', s[4])
 end

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import NamedTuple
 
-from .. import keys, timeutil, units
+from .. import exactsum, keys, timeutil, units
 from ..heartbeats.store import HeartbeatStore
 from ..redisdb.scripts import ScriptBatch, Scripts
 from ..settings import Settings
@@ -26,8 +26,8 @@ def _text(value: bytes | None) -> str | None:
     return value.decode() if value else None
 
 
-def _shown(value: float, unit: str | None) -> float:
-    return units.from_canonical(value, unit) if unit else value
+def _shown(value: float | None, unit: str | None) -> float | None:
+    return units.from_canonical(value, unit) if unit and value is not None else value
 
 
 def index_keys(meta: dict) -> set[str]:
@@ -63,13 +63,13 @@ class SensorSeries(NamedTuple):
     kind: str | None
     unit: str | None  # the sensor's own unit (units.own_unit)
     org: str | None
-    points: list  # (step start us, count, sum, min, max) of each non-empty step
+    points: list  # (step start us, count, exact sum (exactsum.total), min, max) of each non-empty step
 
 
 def _series_reply(flat: list, step_us: int) -> SensorSeries:
     """series.lua's reply."""
     points = [
-        (int(flat[i]) * step_us, int(flat[i + 1]), float(flat[i + 2]), float(flat[i + 3]), float(flat[i + 4]))
+        (int(flat[i]) * step_us, int(flat[i + 1]), exactsum.total(flat[i + 2]), float(flat[i + 3]), float(flat[i + 4]))
         for i in range(5, len(flat), 5)
     ]
     meta = {"kind": _text(flat[1]) or None, "unit": _text(flat[2]) or None, "input_unit": _text(flat[3]) or None}
@@ -82,8 +82,8 @@ class SensorRegistry:
         self.heartbeats = heartbeats
         self.bucket_us = settings.bucket_seconds * 1_000_000
         self._put_meta = scripts.register(__package__, "put_meta.lua")
-        self._window = scripts.register(__package__, "window.lua")
-        self._series = scripts.register(__package__, "series.lua")
+        self._window = scripts.register(__package__, "window.lua", prelude=exactsum.LUA)
+        self._series = scripts.register(__package__, "series.lua", prelude=exactsum.LUA)
 
     # -- registry ---------------------------------------------------------
 
@@ -170,14 +170,14 @@ class SensorRegistry:
         pipe = self.client.pipeline(transaction=False)
         for sensor in sensor_ids:
             pipe.hgetall(keys.sensor_meta(sensor))
-            pipe.hmget(keys.sensor(sensor), "count", "sum", "last_iso", "last_value")
+            pipe.hmget(keys.sensor(sensor), "count", "exact", "sum", "last_iso", "last_value")
             pipe.zscore(keys.SENSORS_SEEN, sensor)
             heartbeats.queue_liveness(pipe, sensor)
         replies = pipe.execute()
         now = time.time()
         described: list[dict | None] = []
         for position, sensor in enumerate(sensor_ids):
-            raw_meta, (count, total, last_iso, last_value), seen, hb = replies[4 * position : 4 * position + 4]
+            raw_meta, (count, exact, legacy, last_iso, last_value), seen, hb = replies[4 * position : 4 * position + 4]
             meta = {k.decode(): v.decode() for k, v in raw_meta.items()}
             if not meta and count is None and seen is None:
                 described.append(None)
@@ -203,7 +203,7 @@ class SensorRegistry:
                     "last_reading": heartbeats.last_reading(count, last_iso, last_value, unit),
                     "statistics": {
                         "count": count,
-                        "avg": _shown(float(total) / count, unit) if count else None,
+                        "avg": _shown(exactsum.mean(exactsum.total(exact, legacy), count), unit) if count else None,
                         "last_measurement": _text(last_iso) if count else None,
                         "last_value": _shown(float(last_value), unit) if count and last_value else None,
                         "unit": unit,
@@ -302,7 +302,7 @@ class SensorRegistry:
     def windows(self, sensor_ids, start_us: int, end_us: int, members_of: str | None = None):
         """Aggregate of each sensor's readings in [start, end), one round trip.
 
-        Each: known, count, sum, min, max, and the sensor's kind, building,
+        Each: known, count, sum (exact: ``exactsum.total``), min, max, and the sensor's kind, building,
         room, org. With ``members_of`` (a set key, or several) also reads
         those sets in the same round trip and returns ``(the union of their
         members, aggregates)``; otherwise ``(None, aggregates)``.
@@ -318,7 +318,7 @@ class SensorRegistry:
                 {
                     "known": bool(known),
                     "count": int(count),
-                    "sum": float(total),
+                    "sum": exactsum.total(total),
                     "min": float(low) if low else None,
                     "max": float(high) if high else None,
                     "kind": _text(kind),

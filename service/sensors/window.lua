@@ -9,8 +9,9 @@
 -- Reads only the bucket hashes that overlap the window (derived from the
 -- declared key, same hash tag), so the cost follows the window, not the
 -- history. Returns {known, count, sum, min, max, kind, building, room, org}:
--- known = 1 if the sensor has statistics or metadata; numbers as text
--- (Lua numbers would be truncated to integers in the reply).
+-- known = 1 if the sensor has statistics or metadata; sum exact and packed
+-- (exactsum.lua, prepended), min and max as text (Lua numbers would be
+-- truncated to integers in the reply).
 local key = KEYS[1]
 local start_us = tonumber(ARGV[1])
 local end_us = tonumber(ARGV[2])
@@ -20,7 +21,7 @@ local known = redis.call('EXISTS', key, meta_key)
 local meta = redis.call('HMGET', meta_key, {{SensorMeta.KIND}}, {{SensorMeta.BUILDING}}, {{SensorMeta.ROOM}}, {{SensorMeta.ORG}})
 local gen = redis.call('HGET', key, {{SensorStats.GEN}}) or '0'
 local prefix = key .. {{READINGS_SUFFIX}} .. gen .. {{SEPARATOR}}
-local count, sum, low, high = 0, 0.0, nil, nil
+local count, values, low, high = 0, {}, nil, nil
 for bucket = math.floor(start_us / bucket_us), math.floor((end_us - 1) / bucket_us) do
   local base = bucket * bucket_us
   local inside = base >= start_us and base + bucket_us <= end_us
@@ -31,7 +32,7 @@ for bucket = math.floor(start_us / bucket_us), math.floor((end_us - 1) / bucket_
     if inside or (offset >= from and offset < to) then
       local value = tonumber(flat[i + 1])
       count = count + 1
-      sum = sum + value
+      values[count] = value
       if low == nil or value < low then low = value end
       if high == nil or value > high then high = value end
     end
@@ -41,4 +42,6 @@ local function text(number)
   if number == nil then return '' end
   return string.format('%.17g', number)
 end
-return {known, count, text(sum), text(low), text(high), meta[1] or '', meta[2] or '', meta[3] or '', meta[4] or ''}
+local sum = { {}, {} }
+exact_add(sum, values, count)
+return {known, count, exact_pack(sum), text(low), text(high), meta[1] or '', meta[2] or '', meta[3] or '', meta[4] or ''}

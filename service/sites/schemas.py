@@ -26,6 +26,7 @@ from ..fields import (
     Instant,
     SensorId,
     TimeZoneName,
+    shown_in_every_unit,
 )
 
 MSG_BLANK = "May not be blank."
@@ -35,6 +36,7 @@ MSG_DT_STAMP = (
     "or ISO 8601 with an offset (example: 2023-01-01T00:10:00+01:00)."
 )
 VENDORS = ("Tesla", "KATL")
+
 
 _LOCAL_STAMP = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}").fullmatch
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -158,7 +160,7 @@ class SitePatchSchema(ma.Schema):
     timezone = TimeZoneName(allow_none=True, metadata={"example": "Europe/Brussels"})
     threshold = FiniteNumber(
         allow_none=True,
-        validate=Range(min=units.ABSOLUTE_ZERO_C),
+        validate=[Range(min=units.ABSOLUTE_ZERO_C), shown_in_every_unit],
         metadata={"description": "Too-hot threshold, degrees Celsius", "example": 25},
     )
 

@@ -276,3 +276,66 @@ def test_dashboard_with_api_keys_asks_for_a_read_key_and_shows_that_orgs_sensors
     browser.refresh()
     wait_until(lambda: card(browser, "office-3") is not None, 10, "the sensors after a reload")
     assert browser.execute_script("return window.localStorage.getItem('sensorhub.apiKey')") == READ_KEY
+
+
+# Wraps fetch in the page so that GET /sensors answers one sensor whose
+# last_reading cannot even be read (the card that cannot be drawn), listed in
+# id order so that the broken cards come before the good ones.
+BREAK_ONE_CARD = """
+(function () {
+  var realFetch = window.fetch;
+  window.fetch = function (url, options) {
+    return realFetch(url, options).then(function (response) {
+      if (String(url).indexOf("/sensors?") !== 0) return response;
+      var realJson = response.json.bind(response);
+      response.json = function () {
+        return realJson().then(function (doc) {
+          doc.sensors.sort(function (a, b) { return a.id < b.id ? -1 : a.id > b.id ? 1 : 0; });
+          doc.sensors.forEach(function (s) {
+            if (s.id === "a-bad") {
+              Object.defineProperty(s, "last_reading", {get: function () { throw new Error("unreadable reading"); }});
+            }
+          });
+          return doc;
+        });
+      };
+      return response;
+    });
+  };
+})();
+"""
+
+
+def test_a_null_value_or_a_card_that_cannot_be_drawn_never_stops_the_others(server, browser, redis_client):
+    from service import keys
+
+    readings = [{"sensor": sensor, "timestamp": iso_ago(60), "value": 21.5} for sensor in ("a-bad", "b-null", "c-ok")]
+    # Values near ±1.8e308 (a sensor of no kind stores any finite number): the
+    # sparkline's range overflows a plain subtraction.
+    readings += [{"sensor": "d-huge", "timestamp": iso_ago(seconds), "value": value}
+                 for seconds, value in ((7200, 1.7e308), (3600, -1.7e308), (60, 1e308))]
+    assert requests.post(server + "/data", json=readings, timeout=5).status_code == 200
+    # A stored value the API answers as null (only data broken before finite numbers has one).
+    redis_client.hset(keys.sensor("b-null"), "last_value", "inf")
+    assert requests.get(server + "/v1/sensors/b-null", timeout=5).json()["last_reading"]["value"] is None
+
+    browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": BREAK_ONE_CARD})
+    browser.get(server + "/")
+    wait_until(lambda: card(browser, "c-ok") is not None, 10, "the card after the broken ones")
+    assert card(browser, "c-ok").find_element("css selector", ".value").text == "21.5"
+    assert card(browser, "b-null").find_element("css selector", ".value").text == "—"
+    bad = card(browser, "a-bad")
+    assert "broken" in bad.get_attribute("class")
+    assert "unreadable reading" in bad.find_element("css selector", ".error").text
+    summary = browser.find_element("id", "summary")
+    assert "4 sensors" in summary.text and "error" not in summary.get_attribute("class")
+    assert card(browser, "d-huge").find_element("css selector", ".value").text == "1.00e+308"
+
+    def huge_sparkline():
+        return browser.execute_script(
+            "var s = arguments[0].querySelector('svg.spark'); var line = s.querySelector('polyline');"
+            "return !s.hasAttribute('hidden') && line !== null ? line.getAttribute('points') : null;",
+            card(browser, "d-huge"))
+
+    wait_until(lambda: huge_sparkline() is not None, 10, "the sparkline of huge values")
+    assert "NaN" not in huge_sparkline() and "Infinity" not in huge_sparkline()

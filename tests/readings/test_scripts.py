@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import struct
+from fractions import Fraction
+
 from service import keys
 from service.stores import stores
 
@@ -36,7 +39,7 @@ def test_stored_layout_is_a_stats_hash_and_bucket_hashes(client, redis_client):
     stats = redis_client.hgetall(keys.sensor("s"))
     assert stats == {
         b"count": b"1",
-        b"sum": b"2.5",
+        b"exact": struct.pack("<BBd", 1, 0, 2.5),  # one low partial, no high one: 2.5
         b"last_us": b"1636407489000000",
         b"last_iso": b"2021-11-08T21:38:09Z",
         b"last_value": b"2.5",
@@ -52,7 +55,8 @@ def test_sum_keeps_full_double_precision(client):
     values = [0.1, 0.2, 0.3, 1e-9, 123456.789]
     batch = [{"sensor": "p", "timestamp": f"2021-11-08T21:38:0{i}Z", "value": v} for i, v in enumerate(values)]
     client.post("/data", json=batch)
-    assert client.get("/statistics/p").get_json()["avg"] == sum(values) / len(values)
+    exact_mean = float(sum(map(Fraction, values), Fraction(0)) / len(values))
+    assert client.get("/statistics/p").get_json()["avg"] == exact_mean
 
 
 def test_ingest_with_winners_answers_the_value_stored_for_each_duplicate(app, client):

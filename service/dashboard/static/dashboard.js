@@ -3,7 +3,9 @@
 // so new sensors appear and offline ones turn red without a reload. Sparklines
 // come from GET /v1/series, up to 100 sensors a request. Sensor data is only ever set as text
 // (never as HTML). With API keys configured, the read key typed into the key
-// form is kept in localStorage and sent as X-API-Key.
+// form is kept in localStorage and sent as X-API-Key. A value that is not a
+// finite number (null) shows as a dash, and a card that cannot be drawn shows
+// its own error while the others carry on.
 (function () {
   "use strict";
   var grid = document.getElementById("grid");
@@ -78,8 +80,15 @@
     return Math.floor(s / 86400) + " d ago";
   }
 
+  function isNumber(v) {
+    return typeof v === "number" && isFinite(v);
+  }
+
   function formatValue(v) {
-    return Math.abs(v) >= 1000 ? v.toFixed(0) : v.toFixed(1);
+    if (!isNumber(v)) return "—";
+    var size = Math.abs(v);
+    if (size >= 1e6) return v.toPrecision(3);
+    return size >= 1000 ? v.toFixed(0) : v.toFixed(1);
   }
 
   function unitText(unit) {
@@ -159,6 +168,8 @@
     var foot = el("div", "foot", card);
     var status = el("span", "status", foot);
     var heard = el("span", "heard", foot);
+    var error = el("div", "error", card);
+    error.hidden = true;
     var spark = document.createElementNS(SVG, "svg");
     spark.setAttribute("class", "spark");
     spark.setAttribute("viewBox", "0 0 100 30");
@@ -167,7 +178,38 @@
     spark.setAttribute("hidden", "");  // SVG elements have no .hidden property
     card.appendChild(spark);
     return {el: card, seriesAt: 0, seriesOf: null,
-            parts: {name: name, sub: sub, badge: badge, value: value, unit: unit, status: status, heard: heard, spark: spark}};
+            parts: {name: name, sub: sub, badge: badge, value: value, unit: unit, status: status, heard: heard, spark: spark,
+                    error: error}};
+  }
+
+  // Renders one sensor's card; if that fails (data this page does not
+  // expect), the card shows an error of its own and the other cards carry on.
+  function renderSafely(s, now) {
+    try {
+      render(s, now);
+      var done = cards[s.id];
+      done.el.classList.remove("broken");
+      done.parts.error.hidden = true;
+    } catch (e) {
+      try { renderBroken(s, e); } catch (ignored) { /* not even an id: nothing to show it in */ }
+    }
+  }
+
+  function renderBroken(s, e) {
+    var id = String(s.id);
+    var entry = cards[id];
+    if (!entry) entry = cards[id] = createCard({id: id});
+    if (!entry.group) {
+      var g = {key: "", title: "no org · no site", roomKey: "", roomTitle: "no room"};
+      try { g = groupOf(s); } catch (ignored) { /* the fallback group above */ }
+      insertSorted(cardsBox(g), entry.el, id.toLowerCase() + "\u0000" + id);
+      entry.group = g.key + "\u0001" + g.roomKey;
+    }
+    if (!entry.sensor) entry.sensor = {id: id};
+    entry.el.classList.add("broken");
+    entry.parts.name.textContent = id;
+    entry.parts.error.textContent = "Cannot show this sensor: " + (e && e.message ? e.message : String(e));
+    entry.parts.error.hidden = false;
   }
 
   function render(s, now) {
@@ -250,22 +292,31 @@
         doc.series.forEach(function (one) { bySensor[one.sensor] = one; });
         entries.forEach(function (entry) {
           var one = bySensor[entry.sensor.id];
-          if (one) drawSparkline(entry.parts.spark, {window: doc.window, unit: one.unit, points: one.points});
+          if (!one) return;
+          try {
+            drawSparkline(entry.parts.spark, {window: doc.window, unit: one.unit, points: one.points});
+          } catch (e) {
+            entry.parts.spark.setAttribute("hidden", "");  // one bad series hides its own sparkline only
+          }
         });
       })
       .catch(function () { entries.forEach(function (entry) { entry.seriesAt = 0; }); });
   }
 
   function drawSparkline(svg, doc) {
-    var points = doc.points || [];
+    // Only points whose numbers are all finite (null is skipped).
+    var points = (doc.points || []).filter(function (p) {
+      return p && isNumber(p.avg) && isNumber(p.min) && isNumber(p.max) && isNumber(Date.parse(p.t));
+    });
     while (svg.firstChild) svg.removeChild(svg.firstChild);
     if (!points.length) { svg.setAttribute("hidden", ""); return; }
     var start = Date.parse(doc.window.start), span = Date.parse(doc.window.end) - start || 1;
     var low = Math.min.apply(null, points.map(function (p) { return p.min; }));
     var high = Math.max.apply(null, points.map(function (p) { return p.max; }));
-    var range = high - low || 1;
+    // Halves: high - low overflows to Infinity for values near ±1.8e308.
+    var range = high / 2 - low / 2 || 1;
     function x(p) { return ((Date.parse(p.t) - start) * 100 / span).toFixed(2); }
-    function y(v) { return (27 - (v - low) * 24 / range).toFixed(2); }
+    function y(v) { return (27 - (v / 2 - low / 2) / range * 24).toFixed(2); }
     var band = document.createElementNS(SVG, "polygon");
     band.setAttribute("class", "band");
     band.setAttribute("points", points.map(function (p) { return x(p) + "," + y(p.max); })
@@ -294,7 +345,7 @@
   function applyFilter() {
     var q = filterBox.value.trim().toLowerCase();
     Object.keys(cards).forEach(function (id) {
-      var c = cards[id], s = c.sensor;
+      var c = cards[id], s = c.sensor || {id: id};
       var text = [s.id, s.name, s.org, s.site, s.building, s.room, s.mac_address, s.kind, s.status,
                   s.too_hot ? "too hot" : ""].join(" ").toLowerCase();
       c.el.hidden = q !== "" && text.indexOf(q) < 0;
@@ -341,10 +392,10 @@
     fetchAll()
       .then(function (doc) {
         var now = Date.parse(doc.server_time) || Date.now();
-        doc.sensors.forEach(function (s) { render(s, now); });
+        doc.sensors.forEach(function (s) { renderSafely(s, now); });
         fetchSparklines(now);
-        var offline = doc.sensors.filter(function (s) { return s.status === "offline"; }).length;
-        var hot = doc.sensors.filter(function (s) { return s.too_hot; }).length;
+        var offline = doc.sensors.filter(function (s) { return s && s.status === "offline"; }).length;
+        var hot = doc.sensors.filter(function (s) { return s && s.too_hot; }).length;
         summary.textContent = doc.total + " sensors · " + offline + " offline" + (hot ? " · " + hot + " too hot" : "") +
           " · updated " + new Date().toLocaleTimeString();
         summary.classList.remove("error");

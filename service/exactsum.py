@@ -1,0 +1,56 @@
+"""Exact sums and correctly rounded averages of readings.
+
+The Lua scripts that sum readings (``exactsum.lua``, prepended to them:
+``LUA``) keep a sum as non-overlapping partials, packed: two bytes, the
+numbers of ``low`` and ``high`` partials, then the partials as
+little-endian doubles; ``low`` sums the values below 2**900 in magnitude,
+``high`` the others scaled by 2**-128. This module turns them back into the
+exact sum and rounds an average once: the average of any readings, in any
+order of arrival, is the double nearest to their true mean.
+(``math.fsum(values) / count`` rounds twice: for ``[0.1, 1.0, 0.1]`` it
+gives 0.39999999999999997, the true mean rounds to 0.4.)
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from fractions import Fraction
+
+from .redisdb.scripts import lua_source
+
+LUA = lua_source(__package__, "exactsum.lua")
+HIGH_SCALE = 2**128
+
+
+def total(packed: bytes | None, legacy: bytes | None = None) -> float | Fraction | None:
+    """The exact value of a stored sum: a float when one double holds it
+    exactly, else a Fraction; None if it is not finite.
+
+    ``legacy``: the one-double text ``sum`` of a sensor hash written before
+    exact sums, used while ``packed`` is missing (it overflowed if None).
+    """
+    if packed:
+        n_low, n_high = packed[0], packed[1]
+        partials = struct.unpack_from(f"<{n_low + n_high}d", packed, 2)
+        lows, highs = partials[:n_low], partials[n_low:]
+    else:
+        lows, highs = ((float(legacy),) if legacy else ()), ()
+    if not all(map(math.isfinite, lows)):
+        return None
+    if not highs and len(lows) <= 1:
+        return lows[0] if lows else 0.0
+    exact = sum(map(Fraction, lows), Fraction(0))
+    if highs:
+        exact += sum(map(Fraction, highs), Fraction(0)) * HIGH_SCALE
+    return exact
+
+
+def mean(exact: float | Fraction | None, count: int) -> float | None:
+    """``exact / count`` rounded once to the nearest double (None for no sum
+    or no readings). Finite: a mean lies within its values' range."""
+    if exact is None or not count:
+        return None
+    if type(exact) is float:
+        return exact / count  # one exact double divided: IEEE rounds it correctly
+    return float(exact / count)  # Fraction / int is exact; float() rounds once
