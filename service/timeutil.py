@@ -38,6 +38,10 @@ def parse_instant(text, assume_tz: tzinfo | None = None) -> tuple[int, str]:
     """
     if type(text) is not str:
         raise ValueError(MSG_NOT_STRING)
+    # datetime.fromisoformat reads a C string: it stops at a NUL character
+    # and would take "…Z\x00junk" for the instant before it.
+    if "\x00" in text:
+        raise ValueError(MSG_INVALID)
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
