@@ -22,10 +22,10 @@ MAX_BODY = 4096
 
 
 @pytest.fixture(scope="module")
-def server(redis_url, tmp_path_factory):
+def server(redis_url, redis_cluster_mode, tmp_path_factory):
     started = GunicornServer(
-        {"REDIS_URL": redis_url, "WORKER": "0", "LOG_REQUESTS": "0", "MAX_BODY_BYTES": str(MAX_BODY),
-         "BODY_TIMEOUT": "3"},
+        {"REDIS_URL": redis_url, "REDIS_CLUSTER": "1" if redis_cluster_mode else "0", "WORKER": "0",
+         "LOG_REQUESTS": "0", "MAX_BODY_BYTES": str(MAX_BODY), "BODY_TIMEOUT": "3"},
         workers=2, log_path=tmp_path_factory.mktemp("transport") / "gunicorn.log",
     ).start()
     yield started
@@ -160,11 +160,12 @@ def _still_held(sock: socket.socket) -> bool:
     return False
 
 
-def test_slow_body_senders_do_not_starve_probes_or_reads(redis_url, tmp_path):
+def test_slow_body_senders_do_not_starve_probes_or_reads(redis_url, redis_cluster_mode, tmp_path):
     """More slow uploads from one address than the instance has connection
     slots (2 workers x 64): probes and reads are answered while the slow
     uploads are still held open (old code: not at all while they stay)."""
-    server = GunicornServer({"REDIS_URL": redis_url, "WORKER": "0", "LOG_REQUESTS": "0", "BODY_TIMEOUT": "60"},
+    server = GunicornServer({"REDIS_URL": redis_url, "REDIS_CLUSTER": "1" if redis_cluster_mode else "0", "WORKER": "0",
+                             "LOG_REQUESTS": "0", "BODY_TIMEOUT": "60"},
                             workers=2, log_path=tmp_path / "gunicorn.log").start()
     senders: list[socket.socket] = []
     try:
