@@ -39,9 +39,10 @@ test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The inner loop: the suite without the tests marked slow (fuzzing, real
-# gunicorn and browser tests, container, fault and failover tests).
+# gunicorn and browser tests, container, fault and failover tests), one
+# process per core, each with its own redis-server.
 test-fast: venv
-	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not slow" -n auto $(PYTEST_ARGS)
 
 # The whole suite against a local Redis Cluster (3 masters, 3 replicas on
 # loopback), torn down whatever the outcome.
