@@ -1,7 +1,9 @@
 """Ingest benchmark: POST /data under a gateway-like load, then check exactness.
 
-Load: SENSORS sensors behind gateways of 50, one reading a minute each;
-batches of BATCH readings (a gateway's 50 sensors over 10 minutes) sent
+Load: SENSORS sensors behind gateways of GATEWAY_SIZE (50), one reading a
+minute each; batches of BATCH readings (with 50: a gateway's sensors over 10
+minutes, 10 readings per sensor; with --gateway-size 400: 1.25 readings of
+each of 400 sensors, the shape a gateway flushing every minute sends) sent
 over CONNECTIONS keep-alive connections. 10 % of each batch re-sends
 readings already sent, written in another UTC offset (duplicates); 5 % of
 readings arrive up to 24 h late. All bodies are generated before timing.
@@ -11,6 +13,7 @@ generator knows they must be, and reports Redis memory per remembered
 reading and Redis CPU per reading (from INFO).
 
     python bench/ingest.py --spawn            # starts `make run`'s server itself
+    python bench/ingest.py --spawn --gateway-size 400   # many sensors per batch
     python bench/ingest.py --url http://127.0.0.1:8080 --redis-url redis://...
 """
 
@@ -49,11 +52,12 @@ def value_of(sensor: int, minute: int) -> float:
     return round(18 + (sensor % 7) + ((minute * 37 + sensor * 11) % 100) / 20, 2)
 
 
-def generate(sensors: int, minutes: int, batch: int, dup_share: float, late_share: float, seed: int):
+def generate(sensors: int, minutes: int, batch: int, dup_share: float, late_share: float, seed: int,
+             gateway_size: int = GATEWAY_SIZE):
     """Bodies (bytes) in send order, and the expected statistics per sensor."""
     rng = random.Random(seed)
     new_per_batch = round(batch * (1 - dup_share))
-    gateways = [list(range(g, min(g + GATEWAY_SIZE, sensors))) for g in range(0, sensors, GATEWAY_SIZE)]
+    gateways = [list(range(g, min(g + gateway_size, sensors))) for g in range(0, sensors, gateway_size)]
     per_gateway: list[list[bytes]] = []
     for members in gateways:
         events = []
@@ -212,6 +216,7 @@ def main() -> int:
     parser.add_argument("--sensors", type=int, default=1000)
     parser.add_argument("--minutes", type=int, default=1200, help="minutes of readings per sensor")
     parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--gateway-size", type=int, default=GATEWAY_SIZE, help="sensors behind one gateway")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--dup-share", type=float, default=0.10)
     parser.add_argument("--late-share", type=float, default=0.05)
@@ -222,7 +227,8 @@ def main() -> int:
     args = parser.parse_args()
 
     print(f"generating {args.sensors} sensors x {args.minutes} minutes ...", file=sys.stderr)
-    bodies = generate(args.sensors, args.minutes, args.batch, args.dup_share, args.late_share, args.seed)
+    bodies = generate(args.sensors, args.minutes, args.batch, args.dup_share, args.late_share, args.seed,
+                      args.gateway_size)
     posted = sum(body.count(b'"sensor"') for body in bodies)
     distinct = args.sensors * args.minutes
     print(f"{len(bodies)} batches, {posted} readings ({distinct} distinct)", file=sys.stderr)

@@ -1,5 +1,6 @@
--- Exact sums of doubles, prepended to every script that sums readings
--- (service/exactsum.py reads them; one source for ingest, window, series).
+-- Exact sums of doubles, included (`--include service/exactsum.lua`) by
+-- every script that sums readings (service/exactsum.py reads them; one
+-- source for ingest, window, series).
 --
 -- A sum is {low, high}: two lists of non-overlapping partials, smallest
 -- magnitude first, as Shewchuk's algorithm keeps them (Python's math.fsum):

@@ -1,7 +1,7 @@
 """Exact sums and correctly rounded averages of readings.
 
-The Lua scripts that sum readings (``exactsum.lua``, prepended to them:
-``LUA``) keep a sum as non-overlapping partials, packed: two bytes, the
+The Lua scripts that sum readings (``exactsum.lua``, which they include)
+keep a sum as non-overlapping partials, packed: two bytes, the
 numbers of ``low`` and ``high`` partials, then the partials as
 little-endian doubles; ``low`` sums the values below 2**900 in magnitude,
 ``high`` the others scaled by 2**-128. This module turns them back into the
@@ -17,9 +17,6 @@ import math
 import struct
 from fractions import Fraction
 
-from .redisdb.scripts import lua_source
-
-LUA = lua_source(__package__, "exactsum.lua")
 HIGH_SCALE = 2**128
 
 

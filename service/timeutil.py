@@ -8,7 +8,6 @@ events, webhooks) are written in UTC with milliseconds.
 
 from __future__ import annotations
 
-import math
 import re
 import time
 from datetime import UTC, date, datetime, timedelta, tzinfo
@@ -105,12 +104,7 @@ def parse_query_instant(text: str) -> int:
         seconds = float(text)
     except ValueError:
         return parse_instant(_UNENCODED_PLUS.sub(r"+\1", text))[0]
-    if not math.isfinite(seconds):
-        raise ValueError(MSG_RANGE)
-    us = round(seconds * 1_000_000)
-    if not MIN_US <= us < MAX_US:
-        raise ValueError(MSG_RANGE)
-    return us
+    return epoch_seconds_to_us(seconds)
 
 
 # -- time zones and local days -------------------------------------------------

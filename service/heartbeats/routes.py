@@ -47,7 +47,8 @@ def get_heartbeat(query: dict):
 
 
 def _heartbeat(mac: str) -> dict:
-    sensor_id = _store().sensor_of_mac(mac)
+    # The sensor the registry maps the MAC to, else the sensor whose id is the MAC.
+    sensor_id = stores().sensors.mac_owner(mac) or mac
     # A refusal names the MAC sent, not the sensor it is registered to.
     require_sensor_writes([sensor_id], names={sensor_id: mac})
     return _store().heartbeat(mac, sensor_id=sensor_id)

@@ -41,12 +41,6 @@ class HeartbeatStore:
 
     # -- heartbeats --------------------------------------------------------
 
-    def sensor_of_mac(self, mac: str) -> str:
-        """The sensor a heartbeat of this (normalised) MAC is for: the one
-        the registry maps the MAC to, else the sensor whose id is the MAC."""
-        owner = self.client.hget(keys.SENSORS_BY_MAC, mac)
-        return owner.decode() if owner else mac
-
     def heartbeat(self, mac: str, now: float | None = None, sensor_id: str | None = None) -> dict:
         """Record a heartbeat of the sensor with this (normalised) MAC
         (``sensor_id``: the sensor it is for, by default the MAC itself)."""

@@ -1,3 +1,4 @@
+--include service/exactsum.lua
 -- Apply a batch's readings to the sensors named in KEYS, each atomically.
 --
 -- KEYS[i]  sensor:{<id>}  statistics hash of sensor i (all in one slot on a cluster)
@@ -13,7 +14,7 @@
 -- sensor:{<id>}:r:<gen>:<bucket>; the bucket keys are built here from the
 -- declared key, so they share its hash tag. Statistics move once per
 -- sensor per call: the count, and the exact sum of the values (exactsum.lua,
--- prepended). A sum of one double, as written before exact sums, becomes an
+-- included). A sum of one double, as written before exact sums, becomes an
 -- exact one on the sensor's next new reading. Returns the number of new
 -- readings of each sensor; with ARGV[2] = '1', per sensor {new readings, then
 -- for each duplicate: its position among the sensor's readings of this call

@@ -28,7 +28,7 @@ class ReadingStore:
         self.bucket_us = settings.bucket_seconds * 1_000_000
         self.wait_replicas = settings.redis_wait_replicas
         self.wait_timeout_ms = settings.redis_wait_timeout_ms
-        self._ingest = scripts.register(__package__, "ingest.lua", prelude=exactsum.LUA)
+        self._ingest = scripts.register(__package__, "ingest.lua")
         self._clear = scripts.register(__package__, "clear.lua")
         self._sensor_meta = scripts.register(__package__, "sensor_meta.lua")
 

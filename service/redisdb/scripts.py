@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 
 from redis.cluster import RedisCluster
@@ -9,11 +10,22 @@ from redis.exceptions import NoScriptError
 
 from ..keys import render_lua
 
+# A line ``--include service/<path>.lua``: Redis scripts cannot ``require``,
+# so helpers shared by several scripts are put in their place at load.
+_INCLUDE = re.compile(r"^--include (\S+)\.lua$", re.MULTILINE)
+
 
 def lua_source(package: str, filename: str) -> str:
     """Text of a ``.lua`` file shipped next to the module that uses it, its
-    key suffixes and field names rendered from ``service.keys``."""
-    return render_lua(resources.files(package).joinpath(filename).read_text(encoding="utf-8"))
+    ``--include`` lines replaced by the files they name and its key suffixes
+    and field names rendered from ``service.keys``."""
+    text = resources.files(package).joinpath(filename).read_text(encoding="utf-8")
+
+    def included(match: re.Match) -> str:
+        owner, _, name = match.group(1).rpartition("/")
+        return lua_source(owner.replace("/", "."), name + ".lua")
+
+    return render_lua(_INCLUDE.sub(included, text))
 
 
 class Scripts:
@@ -23,14 +35,13 @@ class Scripts:
         self.client = client
         self._scripts: list = []
 
-    def register(self, package: str, filename: str, prelude: str = ""):
+    def register(self, package: str, filename: str):
         """Register a package's ``.lua`` file once; returns a redis-py Script.
 
         redis-py's Script reloads itself on NOSCRIPT, so scripts survive
-        ``SCRIPT FLUSH`` and a Redis restart. ``prelude``: Lua prepended to
-        the file (helpers shared by several scripts, which cannot ``require``).
+        ``SCRIPT FLUSH`` and a Redis restart.
         """
-        script = self.client.register_script(prelude + lua_source(package, filename))
+        script = self.client.register_script(lua_source(package, filename))
         self._scripts.append(script)
         return script
 

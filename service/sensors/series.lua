@@ -1,3 +1,4 @@
+--include service/exactsum.lua
 -- Downsample one sensor's raw readings in [start, end) into fixed steps.
 --
 -- KEYS[1]  sensor:{<id>}       statistics hash (holds the clear generation)
@@ -11,7 +12,7 @@
 -- unit, input unit, org} (known = 1 if the sensor has statistics or
 -- metadata; '' for a field not set) followed by step number,
 -- count, sum, min, max of each non-empty step, in time order (sums exact
--- and packed: exactsum.lua, prepended; min and max as text: Lua numbers
+-- and packed: exactsum.lua, included; min and max as text: Lua numbers
 -- would be truncated to integers in the reply).
 local key = KEYS[1]
 local start_us = tonumber(ARGV[1])

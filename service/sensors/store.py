@@ -82,8 +82,8 @@ class SensorRegistry:
         self.heartbeats = heartbeats
         self.bucket_us = settings.bucket_seconds * 1_000_000
         self._put_meta = scripts.register(__package__, "put_meta.lua")
-        self._window = scripts.register(__package__, "window.lua", prelude=exactsum.LUA)
-        self._series = scripts.register(__package__, "series.lua", prelude=exactsum.LUA)
+        self._window = scripts.register(__package__, "window.lua")
+        self._series = scripts.register(__package__, "series.lua")
 
     # -- registry ---------------------------------------------------------
 

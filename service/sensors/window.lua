@@ -1,3 +1,4 @@
+--include service/exactsum.lua
 -- Aggregate one sensor's raw readings whose instant lies in [start, end).
 --
 -- KEYS[1]  sensor:{<id>}       statistics hash (holds the clear generation)
@@ -10,7 +11,7 @@
 -- declared key, same hash tag), so the cost follows the window, not the
 -- history. Returns {known, count, sum, min, max, kind, building, room, org}:
 -- known = 1 if the sensor has statistics or metadata; sum exact and packed
--- (exactsum.lua, prepended), min and max as text (Lua numbers would be
+-- (exactsum.lua, included), min and max as text (Lua numbers would be
 -- truncated to integers in the reply).
 local key = KEYS[1]
 local start_us = tonumber(ARGV[1])

@@ -76,7 +76,7 @@ for _, webhook in ipairs(webhooks) do
     for _, member in ipairs(due_in(queue, 1000)) do
       local since = tonumber(redis.call('HGET', KEYS[2], member) or '')
       if not since then  -- pending since before ages were recorded: the event's time
-        since = tonumber(string.match(member, ':(%d+)')) / 1000
+        since = tonumber(string.match(member, {{SEPARATOR}} .. '(%d+)')) / 1000
       end
       if now - since < max_age then
         redis.call('ZADD', KEYS[1], open_until, member)

@@ -24,7 +24,6 @@ class DeliveryPool:
 
     def __init__(self, store: WebhookStore, size: int):
         self.store = store
-        self.size = size
         self._executor = ThreadPoolExecutor(size, thread_name_prefix="deliver")
         self._idle = size
         self._changed = threading.Condition()

@@ -262,7 +262,7 @@ class WebhookStore:
         return orjson.loads(raw) if raw else None
 
     def replay(self, member: str) -> bool:
-        webhook_id = member.split(":", 1)[0]
+        webhook_id = member.split(keys.SEPARATOR, 1)[0]
         return bool(self._replay(
             keys=[keys.WEBHOOK_DEAD, keys.WEBHOOK_DEAD_INDEX, keys.WEBHOOK_DELIVERIES, keys.WEBHOOK_ATTEMPTS,
                   keys.WEBHOOK_SINCE, keys.webhook_queue(webhook_id), keys.WEBHOOK_READY],

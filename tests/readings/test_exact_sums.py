@@ -124,6 +124,7 @@ def test_lua_sum_is_exact_for_any_values_and_chunks(redis_client, values, data):
     any number of pack/unpack round trips (hypothesis looks for inputs that
     need many partials)."""
     from service import exactsum
+    from service.redisdb.scripts import lua_source
 
     cuts = set(data.draw(st.lists(st.integers(0, len(values)), max_size=6)))
     args = []
@@ -131,5 +132,5 @@ def test_lua_sum_is_exact_for_any_values_and_chunks(redis_client, values, data):
         if position in cuts:
             args.append("")
         args.append(repr(value))
-    packed = redis_client.eval(exactsum.LUA + SUM_CHUNKS, 1, "sensor:{lua}", *args)
+    packed = redis_client.eval(lua_source("service", "exactsum.lua") + SUM_CHUNKS, 1, "sensor:{lua}", *args)
     assert exactsum.total(packed) == sum(map(Fraction, values), Fraction(0))
