@@ -59,33 +59,28 @@ for i = 1, #KEYS do
   if new > 0 then
     local count = string.format('%d', tonumber(stats[2] or '0') + new)
     local sum = exact_unpack(stats[3])
-    local exact = nil
-    if stats[3] or not stats[5] then
-      exact_add(sum, added, new)
-      exact = exact_pack(sum)
-    else
-      -- A sum from before exact sums: migrated, unless it overflowed (its
-      -- readings are gone: it stays, and the average reads null until a clear).
+    -- A sum of one double from before exact sums is carried on, unless it
+    -- overflowed (its readings are gone: it stays, and the average reads
+    -- null until a clear).
+    local legacy = not stats[3] and stats[5]
+    if legacy then
       sum[1][1] = tonumber(stats[5])
-      if exact_finite(sum) then
-        exact_add(sum, added, new)
-        exact = exact_pack(sum)
+    end
+    local fields = {{{SensorStats.COUNT}}, count}
+    if not legacy or exact_finite(sum) then
+      exact_add(sum, added, new)
+      fields[3], fields[4] = {{SensorStats.EXACT}}, exact_pack(sum)
+      if legacy then
         redis.call('HDEL', key, {{SensorStats.SUM}})
       end
     end
-    local newer = not stats[4] or tonumber(latest_us) > tonumber(stats[4])
-    if exact and newer then
-      redis.call('HSET', key, {{SensorStats.COUNT}}, count, {{SensorStats.EXACT}}, exact,
-        {{SensorStats.LAST_US}}, latest_us, {{SensorStats.LAST_ISO}}, latest_iso,
-        {{SensorStats.LAST_VALUE}}, latest_value)
-    elseif exact then
-      redis.call('HSET', key, {{SensorStats.COUNT}}, count, {{SensorStats.EXACT}}, exact)
-    elseif newer then
-      redis.call('HSET', key, {{SensorStats.COUNT}}, count, {{SensorStats.LAST_US}}, latest_us,
-        {{SensorStats.LAST_ISO}}, latest_iso, {{SensorStats.LAST_VALUE}}, latest_value)
-    else
-      redis.call('HSET', key, {{SensorStats.COUNT}}, count)
+    if not stats[4] or tonumber(latest_us) > tonumber(stats[4]) then
+      local n = #fields
+      fields[n + 1], fields[n + 2] = {{SensorStats.LAST_US}}, latest_us
+      fields[n + 3], fields[n + 4] = {{SensorStats.LAST_ISO}}, latest_iso
+      fields[n + 5], fields[n + 6] = {{SensorStats.LAST_VALUE}}, latest_value
     end
+    redis.call('HSET', key, unpack(fields))
   end
   if winners then
     table.insert(stored, 1, new)
