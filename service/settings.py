@@ -122,8 +122,9 @@ class Settings:
     max_body_bytes: int = 4 * 1024 * 1024
     # AUTH_FAILURES_PER_MINUTE: API keys that are not valid one client address
     # may present a minute before every key from it is answered 429 for the
-    # rest of the minute (ten times as many with one key prefix, from any
-    # address). 0 turns the throttle off.
+    # rest of the minute; ten times as many sharing one key prefix, from any
+    # address, make further wrong keys with that prefix 429 (a valid key is
+    # never refused for its prefix). 0 turns the throttle off.
     auth_failures_per_minute: int = 20
     # BODY_TIMEOUT (seconds): a request body must arrive whole within this
     # long (408 otherwise), so a slow sender holds a connection that long at most.

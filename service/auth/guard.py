@@ -9,6 +9,7 @@ from apispec import BasePlugin
 from flask import Flask, current_app, g, request
 
 from ..errors import abort
+from ..metrics import AUTH_FAILURES
 from ..redisdb.scripts import Scripts
 from ..stores import stores
 from .keyring import RECOMMENDED_KEY_LENGTH, ROLES, ApiKey, KeyRing
@@ -78,11 +79,15 @@ class AccessControl:
     """Per-app state: the parsed keys, their ring (None in open mode), the
     rate limiter and the throttle of failed key guesses."""
 
-    def __init__(self, api_keys: tuple[ApiKey, ...], scripts: Scripts, failures_per_minute: int = 0):
+    def __init__(self, api_keys: tuple[ApiKey, ...], scripts: Scripts, failures_per_minute: int):
         self.api_keys = api_keys
         self.ring = KeyRing(api_keys, self._principal_of) if api_keys else None
-        self.limiter = RateLimiter(scripts) if any(k.rate_limit for k in api_keys) else None
-        self.throttle = FailedKeyThrottle(scripts, failures_per_minute) if api_keys and failures_per_minute else None
+        limited = any(k.rate_limit for k in api_keys)
+        throttled = bool(api_keys and failures_per_minute)
+        # One fixed-window script serves both.
+        window = scripts.register("service.auth", "ratelimit.lua") if limited or throttled else None
+        self.limiter = RateLimiter(window) if limited else None
+        self.throttle = FailedKeyThrottle(window, failures_per_minute) if throttled else None
         # (endpoint, method) -> (view, role it needs): looked up once per route.
         self.routes: dict[tuple, tuple] = {}
 
@@ -132,11 +137,12 @@ def _check_access() -> None:
         _unauthorized("An API key is required: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'.")
     throttle = access.throttle
     if throttle is not None:
-        throttle.refuse_if_blocked(asked.remote_addr or "", presented)
+        throttle.refuse_if_blocked(asked.remote_addr or "")
     who = access.ring.lookup(presented)
     if who is None:
         if throttle is not None:
             throttle.failed(asked.remote_addr or "", presented)
+        AUTH_FAILURES.labels("unauthorized").inc()
         _unauthorized("The API key is not valid.", invalid=True)
     if who.rate_limit is not None:
         access.limiter.check(who)

@@ -9,6 +9,8 @@ nothing for it.
 
 from __future__ import annotations
 
+import re
+
 from service import keys
 
 from .authkeys import bearer
@@ -84,3 +86,25 @@ def test_failures_and_throttling_are_counted_in_metrics(make_app):
 def test_zero_turns_the_throttle_off(make_app):
     client = make_app(KEYS, auth_failures_per_minute=0).test_client()
     assert set(guesses(client, 30)) == {401}
+
+
+def test_a_valid_key_is_never_refused_for_its_prefix(make_app):
+    client = make_app(KEYS, auth_failures_per_minute=1).test_client()
+    prefix = READER[:8]
+    statuses = [guesses(client, 1, address=f"192.0.2.{n}", prefix=prefix)[0] for n in range(12)]
+    assert statuses[-1] == 429  # the prefix is over its limit for wrong keys
+    right = client.get("/statistics/abc", headers=bearer(READER), environ_base={"REMOTE_ADDR": "203.0.113.50"})
+    assert right.status_code == 200
+
+
+def test_wrong_keys_are_counted_with_the_throttle_off(make_app):
+    client = make_app(KEYS, auth_failures_per_minute=0).test_client()
+
+    def unauthorized() -> float:
+        text = client.get("/metrics").get_data(as_text=True)
+        found = re.search(r'^sensorhub_auth_failures_total\{outcome="unauthorized"\} (\S+)$', text, re.M)
+        return float(found.group(1)) if found else 0.0
+
+    before = unauthorized()
+    guesses(client, 3)
+    assert unauthorized() == before + 3
