@@ -274,11 +274,9 @@ class EmbeddedRedis:
                     self._start(timeout=60.0)
                 except Exception as exc:  # keep trying: the next pass backs off further
                     logger.error("embedded redis-server restart failed: %r", exc)
-                    started = time.monotonic()
-                    delay = min(delay * 2, backoff_max)
-                    continue
-            logger.warning("embedded redis-server restarted (pid %s), data reloaded from %s", self.process.pid,
-                           self.data_dir)
+                else:
+                    logger.warning("embedded redis-server restarted (pid %s), data reloaded from %s",
+                                   self.process.pid, self.data_dir)
             started = time.monotonic()
             delay = min(delay * 2, backoff_max)
 

@@ -96,40 +96,31 @@ class SensorhubApi(Api):
 
 
 def register_error_handlers(app: Flask, api: SensorhubApi) -> None:
-    def redis_unavailable(error):
-        log.warning("redis unavailable", extra={"fields": {"error": repr(error), "request_id": g.get("request_id")}})
+    def unavailable(message: str, retry_after: int):
         exc = ServiceUnavailable()
-        if isinstance(error, ReplicasNotAcknowledged):
-            message = (
-                "The data store did not confirm replication in time (REDIS_WAIT_REPLICAS); "
-                "the request is not acknowledged. Retry: re-sent readings are recognised."
-            )
-        else:
-            message = "The data store is not answering; nothing was written. Retry shortly."
-        exc.data = {
-            "message": message,
-            "headers": {"Retry-After": "1"},
-        }
+        exc.data = {"message": message, "headers": {"Retry-After": str(retry_after)}}
         return api.handle_http_exception(exc)
 
-    def redis_full(error):
+    def redis_unavailable(error):
+        log.warning("redis unavailable", extra={"fields": {"error": repr(error), "request_id": g.get("request_id")}})
+        if isinstance(error, ReplicasNotAcknowledged):
+            return unavailable(
+                "The data store did not confirm replication in time (REDIS_WAIT_REPLICAS); "
+                "the request is not acknowledged. Retry: re-sent readings are recognised.", 1)
+        return unavailable("The data store is not answering; nothing was written. Retry shortly.", 1)
+
+    def redis_refused(error):
+        if not is_out_of_memory(error):
+            return unexpected(error)
         REDIS_OUT_OF_MEMORY.inc()
         log.error("redis out of memory", extra={"fields": {"error": str(error), "request_id": g.get("request_id")}})
-        exc = ServiceUnavailable()
-        exc.data = {
-            "message": (
-                "The data store is full (Redis maxmemory reached) and refuses writes; this request was not "
-                "acknowledged. An operator must raise REDIS_MAXMEMORY or free data; retry later."
-            ),
-            "headers": {"Retry-After": "30"},
-        }
-        return api.handle_http_exception(exc)
+        return unavailable(
+            "The data store is full (Redis maxmemory reached) and refuses writes; this request was not "
+            "acknowledged. An operator must raise REDIS_MAXMEMORY or free data; retry later.", 30)
 
     def unexpected(error):
         if isinstance(error, HTTPException):
             return api.handle_http_exception(error)
-        if is_out_of_memory(error):
-            return redis_full(error)
         log.exception("unhandled error", extra={"fields": {"request_id": g.get("request_id")}})
         exc = InternalServerError()
         exc.data = {"message": "An unexpected error occurred; it has been logged."}
@@ -142,5 +133,8 @@ def register_error_handlers(app: Flask, api: SensorhubApi) -> None:
 
     for error_class in UNAVAILABLE_ERRORS:
         app.register_error_handler(error_class, redis_unavailable)
+    # A write past maxmemory: OutOfMemoryError, or (inside a Lua script on
+    # Redis 6) a script error carrying "-OOM"; any other refusal is a bug.
+    app.register_error_handler(redis.exceptions.ResponseError, redis_refused)
     app.register_error_handler(NotFoundError, not_found)
     app.register_error_handler(Exception, unexpected)

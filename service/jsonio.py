@@ -113,8 +113,8 @@ def reject_duplicate_keys(raw: bytes, strings: int) -> None:
 def read_json() -> tuple[object, bytes]:
     """The request's JSON document and its raw bytes, or a 4xx JSON error.
 
-    415 when the body is not declared as JSON, 413 over MAX_BODY_BYTES (Flask
-    raises it while reading), 400 when empty or not valid JSON. NaN and
+    415 when the body is not declared as JSON, 413 over MAX_BODY_BYTES (the
+    body gate, ``service.transport``, refuses it before any route), 400 when empty or not valid JSON. NaN and
     Infinity literals and numbers too large for a double are not JSON here.
     Repeated keys are not checked: see ``reject_duplicate_keys``.
     """

@@ -72,16 +72,16 @@ _MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(%|b|kb|mb|gb|tb)?\s*$", re.IGNOREC
 MEMORY_UNITS = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3, "tb": 1024**4}
 
 
-def parse_memory_limit(text: str, name: str = "REDIS_MAXMEMORY") -> tuple[float, str]:
+def parse_memory_limit(text: str) -> tuple[float, str]:
     """``(number, unit)`` of a share such as ``50%`` or a size such as ``512mb``."""
     match = _MEMORY.match(text)
     if not match:
-        raise SettingsError(f"{name} must be a share such as 50% or a size such as 512mb, got {text!r}")
+        raise SettingsError(f"REDIS_MAXMEMORY must be a share such as 50% or a size such as 512mb, got {text!r}")
     number, unit = float(match.group(1)), (match.group(2) or "b").lower()
     if unit == "%" and not 0 < number <= 100:
-        raise SettingsError(f"{name} as a share must be above 0% and at most 100%, got {text!r}")
+        raise SettingsError(f"REDIS_MAXMEMORY as a share must be above 0% and at most 100%, got {text!r}")
     if unit != "%" and number * MEMORY_UNITS[unit] < 1024**2:
-        raise SettingsError(f"{name} must be at least 1mb, got {text!r}")
+        raise SettingsError(f"REDIS_MAXMEMORY must be at least 1mb, got {text!r}")
     return number, unit
 
 
@@ -271,11 +271,11 @@ def _env_api_keys_text(env) -> str | None:
     """The JSON of API_KEYS, or of the file API_KEYS_FILE names; None when neither is set.
 
     Its errors, like the parser's (service.auth.keyring), never carry the
-    text: raised ``from None``, so no traceback shows it."""
+    text; a read error is raised ``from None``, so no traceback shows it."""
     text = env.get("API_KEYS") or None
     path = env.get("API_KEYS_FILE") or None
     if text is not None and path is not None:
-        raise SettingsError("set API_KEYS or API_KEYS_FILE, not both") from None
+        raise SettingsError("set API_KEYS or API_KEYS_FILE, not both")
     if path is not None:
         try:
             with open(path, encoding="utf-8") as file:
@@ -283,5 +283,5 @@ def _env_api_keys_text(env) -> str | None:
         except (OSError, UnicodeDecodeError) as exc:
             raise SettingsError(f"API_KEYS_FILE {path!r} cannot be read: {exc.__class__.__name__}") from None
         if not text.strip():
-            raise SettingsError(f"API_KEYS_FILE {path!r} is empty") from None
+            raise SettingsError(f"API_KEYS_FILE {path!r} is empty")
     return text

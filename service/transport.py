@@ -28,6 +28,7 @@ too large) use it too: ``write_json_error`` replaces gunicorn's HTML page.
 
 from __future__ import annotations
 
+import functools
 import io
 import socket
 import threading
@@ -36,12 +37,15 @@ from http import HTTPStatus
 
 import orjson
 
+from .redisdb.roundtrips import gevent_patched
+
 _CHUNK = 64 * 1024
 
 
-def error_body(code: int, message: str) -> bytes:
-    """The common error shape (``service.errors``), built without Flask."""
-    return orjson.dumps({"code": code, "status": HTTPStatus(code).phrase, "message": message})
+def error_body(code: int, message: str, status: str | None = None) -> bytes:
+    """The common error shape (``service.errors``), built without Flask and
+    so without a request id: the request never reached the app."""
+    return orjson.dumps({"code": code, "status": status or HTTPStatus(code).phrase, "message": message})
 
 
 class BodyGate:
@@ -143,6 +147,16 @@ class BodyGate:
         return [body]
 
 
+@functools.cache
+def _gevent_timeout():
+    """gevent's Timeout in a gevent worker, else None; asked once per process."""
+    if not gevent_patched():
+        return None
+    from gevent import Timeout
+
+    return Timeout
+
+
 class _deadline:
     """``TimeoutError`` when the block outlives ``seconds``.
 
@@ -157,13 +171,9 @@ class _deadline:
         self.timeout = None
 
     def __enter__(self):
-        try:
-            from gevent import Timeout
-            from gevent.monkey import is_module_patched
-        except ImportError:  # pragma: no cover - gevent is a runtime dependency
-            return self
-        if is_module_patched("socket"):
-            self.timeout = Timeout(self.seconds, TimeoutError)
+        timeout_class = _gevent_timeout()
+        if timeout_class is not None:
+            self.timeout = timeout_class(self.seconds, TimeoutError)
             self.timeout.start()
         return self
 
@@ -177,7 +187,7 @@ def write_json_error(sock, status_int: int, reason: str, mesg: str) -> None:
     """gunicorn's ``util.write_error`` in the common JSON error shape."""
     from gunicorn.util import write_nonblock
 
-    body = orjson.dumps({"code": status_int, "status": reason, "message": mesg or reason})
+    body = error_body(status_int, mesg or reason, reason)
     head = (
         f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\n\r\n"
