@@ -271,11 +271,12 @@ def _env_api_keys_text(env) -> str | None:
     """The JSON of API_KEYS, or of the file API_KEYS_FILE names; None when neither is set.
 
     Its errors, like the parser's (service.auth.keyring), never carry the
-    text; a read error is raised ``from None``, so no traceback shows it."""
+    text: raised ``from None`` (which also marks them as having no cause
+    to show), so no traceback shows it."""
     text = env.get("API_KEYS") or None
     path = env.get("API_KEYS_FILE") or None
     if text is not None and path is not None:
-        raise SettingsError("set API_KEYS or API_KEYS_FILE, not both")
+        raise SettingsError("set API_KEYS or API_KEYS_FILE, not both") from None
     if path is not None:
         try:
             with open(path, encoding="utf-8") as file:
@@ -283,5 +284,5 @@ def _env_api_keys_text(env) -> str | None:
         except (OSError, UnicodeDecodeError) as exc:
             raise SettingsError(f"API_KEYS_FILE {path!r} cannot be read: {exc.__class__.__name__}") from None
         if not text.strip():
-            raise SettingsError(f"API_KEYS_FILE {path!r} is empty")
+            raise SettingsError(f"API_KEYS_FILE {path!r} is empty") from None
     return text
