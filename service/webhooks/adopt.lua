@@ -1,3 +1,4 @@
+--include service/webhooks/queue.lua
 -- Put pending deliveries missing from their webhook's queue into it (and
 -- the webhook into {events}:ready): those written before queues existed,
 -- or by a worker of that version during a rolling upgrade.
@@ -13,8 +14,7 @@ for _, member in ipairs(ARGV) do
   local queue = KEYS[2] .. {{SEPARATOR}} .. webhook
   if score and not redis.call('ZSCORE', queue, member) then
     redis.call('ZADD', queue, score, member)
-    local head = redis.call('ZRANGE', queue, 0, 0, 'WITHSCORES')
-    redis.call('ZADD', KEYS[3], head[2], webhook)
+    refresh_ready(KEYS[3], queue, webhook)
     added = added + 1
   end
 end

@@ -1,3 +1,4 @@
+--include service/webhooks/queue.lua
 -- Turn one stream entry read by the consumer group into one pending
 -- delivery per matching webhook, and acknowledge the entry, atomically:
 -- an entry is either still pending in the group (a crashed worker's entry
@@ -13,8 +14,7 @@ for i = 4, #ARGV do
     redis.call('HSET', KEYS[3], member, ARGV[3])
     local queue = KEYS[4] .. {{SEPARATOR}} .. ARGV[i]
     redis.call('ZADD', queue, ARGV[3], member)
-    local head = redis.call('ZRANGE', queue, 0, 0, 'WITHSCORES')
-    redis.call('ZADD', KEYS[5], head[2], ARGV[i])
+    refresh_ready(KEYS[5], queue, ARGV[i])
   end
 end
 return redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])

@@ -1,3 +1,4 @@
+--include service/webhooks/queue.lua
 -- Lease due deliveries to the caller, fairly: each due one is re-scored to
 -- the end of its lease, so no other worker takes it meanwhile; if the
 -- caller dies, the lease runs out and another worker retries it (same
@@ -100,11 +101,6 @@ for _, webhook in ipairs(webhooks) do
       end
     end
   end
-  local head = redis.call('ZRANGE', queue, 0, 0, 'WITHSCORES')
-  if head[1] then
-    redis.call('ZADD', KEYS[6], head[2], webhook)
-  else
-    redis.call('ZREM', KEYS[6], webhook)
-  end
+  refresh_ready(KEYS[6], queue, webhook)
 end
 return {leased, expired}

@@ -1,3 +1,4 @@
+--include service/webhooks/queue.lua
 -- Move a dead letter back to the pending deliveries, due now, attempts and
 -- age reset.
 --
@@ -23,6 +24,5 @@ redis.call('HDEL', KEYS[4], ARGV[1])
 redis.call('HSET', KEYS[5], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
 redis.call('ZADD', KEYS[6], ARGV[2], ARGV[1])
-local head = redis.call('ZRANGE', KEYS[6], 0, 0, 'WITHSCORES')
-redis.call('ZADD', KEYS[7], head[2], ARGV[3])
+refresh_ready(KEYS[7], KEYS[6], ARGV[3])
 return 1

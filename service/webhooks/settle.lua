@@ -1,3 +1,4 @@
+--include service/webhooks/queue.lua
 -- Record the outcome of one leased delivery attempt.
 --
 -- KEYS[1] {events}:deliveries  KEYS[2] {events}:attempts
@@ -38,12 +39,7 @@ local function schedule(score)
     redis.call('ZREM', KEYS[1], member)
     redis.call('ZREM', KEYS[9], member)
   end
-  local head = redis.call('ZRANGE', KEYS[9], 0, 0, 'WITHSCORES')
-  if head[1] then
-    redis.call('ZADD', KEYS[10], head[2], webhook)
-  else
-    redis.call('ZREM', KEYS[10], webhook)
-  end
+  refresh_ready(KEYS[10], KEYS[9], webhook)
 end
 
 redis.call('ZREM', KEYS[7], member)
