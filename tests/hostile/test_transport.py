@@ -178,8 +178,10 @@ def test_slow_body_senders_do_not_starve_probes_or_reads(redis_url, redis_cluste
         for path, expected in (("/livez", 204), ("/healthz", 204), ("/statistics/nobody", 200)):
             assert requests.get(f"{server.url}{path}", timeout=10).status_code == expected, path
         held = sum(_still_held(sock) for sock in senders)
-        assert held >= 2 * 8, held  # MAX_BODY_READS_PER_CLIENT per worker: still being received
-        assert held < len(senders), held  # the rest were refused (429) at once
+        # MAX_BODY_READS_PER_CLIENT (8) per worker that took some of them are
+        # still being received (how the 2 workers split them varies); the
+        # rest were refused (429) at once.
+        assert 8 <= held <= 2 * 8, held
     finally:
         for sock in senders:
             sock.close()
