@@ -18,6 +18,7 @@ from .jsonio import OrjsonProvider
 from .logs import configure_logging, init_request_logging
 from .metrics import init_metrics
 from .orgs.store import OrgStore
+from .history.store import HistoryStore
 from .readings.store import ReadingStore
 from .redisdb.connection import connect
 from .redisdb.scripts import Scripts
@@ -73,7 +74,8 @@ def build_stores(settings: Settings, redis_client=None) -> Stores:
     scripts = Scripts(client)
     events = EventStore(client, scripts, settings)
     heartbeats = HeartbeatStore(client, scripts, settings, events=events)
-    readings = ReadingStore(client, scripts, settings)
+    history = HistoryStore(client, scripts, settings)
+    readings = ReadingStore(client, scripts, settings, history=history)
     sensors = SensorRegistry(client, scripts, settings, heartbeats=heartbeats)
     orgs = OrgStore(client, scripts)
     sites = SiteStore(client, scripts, settings)
@@ -85,6 +87,7 @@ def build_stores(settings: Settings, redis_client=None) -> Stores:
         sensor_orgs=SensorOrgs(client, scripts),
         events=events,
         heartbeats=heartbeats,
+        history=history,
         readings=readings,
         sensors=sensors,
         rooms=RoomStore(client, settings, readings=readings, registry=sensors),

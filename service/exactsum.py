@@ -33,6 +33,12 @@ def total(packed: bytes | None, legacy: bytes | None = None) -> float | Fraction
         lows, highs = partials[:n_low], partials[n_low:]
     else:
         lows, highs = ((float(legacy),) if legacy else ()), ()
+    return of_partials(lows, highs)
+
+
+def of_partials(lows, highs=()) -> float | Fraction | None:
+    """The exact value of a sum's partials (``low`` and ``high``, as
+    exactsum.lua keeps them); None if one is not finite."""
     if not all(map(math.isfinite, lows)):
         return None
     if not highs and len(lows) <= 1:
@@ -41,6 +47,18 @@ def total(packed: bytes | None, legacy: bytes | None = None) -> float | Fraction
     if highs:
         exact += sum(map(Fraction, highs), Fraction(0)) * HIGH_SCALE
     return exact
+
+
+def add(a: float | Fraction | None, b: float | Fraction | None) -> float | Fraction | None:
+    """Two exact sums added, exactly (None if either is)."""
+    if a is None or b is None:
+        return None
+    exact = Fraction(a) + Fraction(b)
+    try:
+        rounded = float(exact)
+    except OverflowError:
+        return exact
+    return rounded if Fraction(rounded) == exact else exact
 
 
 def mean(exact: float | Fraction | None, count: int) -> float | None:

@@ -23,12 +23,32 @@ Sensor keys (tag = sensor id):
     from the declared ``sensor:{id}`` key (same tag, same slot); ``gen``
     makes DELETE O(1): a clear bumps it and the old buckets expire.
 
+``sensor:{id}:h:<tier seconds>:<gen>:<chunk>``
+    the sensor's history (``service.history``): hash of the buckets of one
+    ROLLUPS tier in one chunk of ROLLUP_CHUNK buckets, field = bucket number
+    within the chunk, value = the bucket packed (``history/rollup.lua``:
+    count, exact sum, min, max, first and last reading, in about 25 bytes).
+    Written by the ingest script for every new reading, in the same call
+    that accepts it. Expires when its last bucket is older than the tier
+    keeps; ``gen`` makes DELETE O(1), as for readings, and the background
+    worker reclaims a cleared generation's chunks early
+    (``history:reclaim``).
+    A bucket hash of readings written before history existed has no field
+    ``rolled``; the background worker rolls such a bucket up once and sets
+    ``rolled``; until ``history:backfilled`` exists, ingest rolls up only
+    readings landing in marked (or new) bucket hashes.
+
 Cross-sensor keys (no tag; each is one key, so one slot on a cluster):
 
 ``sensors:seen``
     sorted set of every sensor id, scored by when sensorhub last heard of it
     (server time, seconds since the epoch); updated by every ingest call.
     It lists all sensors, registered or not, and drives offline detection.
+``history:backfilled`` / ``history:backfill`` / ``history:reclaim``
+    set once every bucket hash of readings written before history existed
+    is rolled up; the background worker's scan position meanwhile (hash);
+    the set of ``<sensor> <gen>`` whose history tiers a DELETE orphaned,
+    which the worker deletes.
 ``sensors:ids``
     sorted set of every sensor id heard of or registered, all scored 0, so
     in id order: ``GET /v1/sensors`` pages it with ``ZRANGEBYLEX``. Written
@@ -231,6 +251,10 @@ DAY_SUFFIX = ":day:"
 MINUTES_SUFFIX = ":minutes"
 SEEN_SUFFIX = ":seen:"
 SEEN_FRACTION_SUFFIX = ":seenf"
+ROLLUP_SUFFIX = ":h:"
+# Field of a bucket hash of readings: its readings are in the history tiers
+# (not an offset: offsets are digits).
+ROLLED_FIELD = "rolled"
 
 
 class SensorStats:
@@ -330,6 +354,21 @@ FIELD_GROUPS = (SensorStats, SensorMeta, SensorHeartbeat, SiteRecord, SiteDay, S
 def sensor(sensor_id: str) -> str:
     """Statistics hash of one sensor; also the routing key of its scripts."""
     return f"sensor:{{{sensor_id}}}"
+
+
+# Buckets of one history tier per chunk hash: below Redis' default
+# hash-max-ziplist-entries (128), so a chunk stays compactly encoded.
+ROLLUP_CHUNK = 120
+
+
+def sensor_rollup_chunk(sensor_id: str, tier_seconds: int, gen: int | str, chunk: int | str) -> str:
+    """One chunk of ROLLUP_CHUNK buckets of one history tier of a sensor."""
+    return f"{sensor(sensor_id)}{ROLLUP_SUFFIX}{tier_seconds}{SEPARATOR}{gen}{SEPARATOR}{chunk}"
+
+
+HISTORY_BACKFILLED = "history:backfilled"
+HISTORY_BACKFILL = "history:backfill"
+HISTORY_RECLAIM = "history:reclaim"
 
 
 def sensor_bucket(sensor_id: str, gen: int | str, bucket: int | str) -> str:
@@ -484,7 +523,8 @@ _PLACEHOLDER = re.compile(r"\{\{([\w.]*)\}\}")
 
 def lua_names() -> dict[str, str]:
     """Every name a ``.lua`` file may use as ``{{NAME}}``, with its value."""
-    names = {name: value for name, value in globals().items() if name == "SEPARATOR" or name.endswith("_SUFFIX")}
+    names = {name: value for name, value in globals().items()
+             if name in ("SEPARATOR", "ROLLED_FIELD") or name.endswith("_SUFFIX")}
     for group in FIELD_GROUPS:
         names.update({f"{group.__name__}.{name}": value for name, value in vars(group).items() if name.isupper()})
     return names

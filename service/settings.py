@@ -144,6 +144,13 @@ class Settings:
     # windows and series (older ones still count in the running statistics).
     # Bucket hashes live max(DEDUP_TTL, RETENTION) after their last new reading.
     retention: int = 48 * 3600
+    # ROLLUPS: the history tiers, finest first: bucket size and how long a
+    # bucket is kept after it ends (``1h:400d,1d:3650d``: hourly buckets for
+    # 400 days, daily ones, in UTC, for ten years). Each tier's buckets hold
+    # count, exact sum, min, max, first and last reading of the sensor's
+    # distinct readings; a coarser tier's size is a multiple of the finer's.
+    # Empty: no history beyond RETENTION.
+    rollups: tuple = ((3600, 400 * 86400), (86400, 3650 * 86400))
     # LIVE_RETENTION_DAYS: live entries of an energy site older than this
     # are dropped when the site next posts, and refused when posted. 0 keeps
     # every entry (about 8 MB of Redis per site-year at one entry per 10
@@ -229,6 +236,7 @@ class Settings:
             log_requests=_env_bool(env, "LOG_REQUESTS", True),
             retention=_env_int(env, "RETENTION", 48 * 3600, minimum=60),
             live_retention_days=_env_int(env, "LIVE_RETENTION_DAYS", 0),
+            rollups=_env_rollups(env, "ROLLUPS", "1h:400d,1d:3650d"),
             offline_after=_env_float(env, "OFFLINE_AFTER", 600.0, minimum=0.1),
             offline_check_interval=_env_float(env, "OFFLINE_CHECK_INTERVAL", 15.0, minimum=0.05),
             worker=_env_bool(env, "WORKER", True),
@@ -265,6 +273,51 @@ class Settings:
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         values.update(changes)
         return Settings(**values)
+
+
+_DURATION = re.compile(r"([1-9][0-9]{0,6})([mhdw])").fullmatch
+_DURATION_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+# Tiers a sensor's history may have: each is a key per chunk of buckets.
+MAX_ROLLUP_TIERS = 4
+
+
+def _rollup_duration(text: str, what: str) -> int:
+    match = _DURATION(text.strip())
+    if not match:
+        raise SettingsError(f"ROLLUPS: {what} {text!r} is not a duration such as 15m, 1h, 1d or 2w")
+    return int(match.group(1)) * _DURATION_SECONDS[match.group(2)]
+
+
+def parse_rollups(text: str) -> tuple:
+    """ROLLUPS text -> ((bucket seconds, keep seconds), ...), finest first;
+    SettingsError naming what is wrong."""
+    if not text.strip():
+        return ()
+    tiers = []
+    for part in text.split(","):
+        size_text, colon, keep_text = part.strip().partition(":")
+        if not colon:
+            raise SettingsError(f"ROLLUPS: {part.strip()!r} is not <bucket>:<kept>, e.g. 1h:400d")
+        size, keep = _rollup_duration(size_text, "bucket"), _rollup_duration(keep_text, "kept")
+        if size < 60 or (size < 86400 and 86400 % size) or (size >= 86400 and size % 86400):
+            raise SettingsError(f"ROLLUPS: a bucket of {size_text} neither divides a day nor is whole days")
+        if keep < size:
+            raise SettingsError(f"ROLLUPS: {part.strip()!r} keeps its buckets for less than one bucket")
+        if tiers:
+            finer, finer_keep = tiers[-1]
+            if size <= finer or size % finer:
+                raise SettingsError(f"ROLLUPS: each tier's bucket must be a multiple of the finer one's ({part.strip()!r})")
+            if keep <= finer_keep:
+                raise SettingsError(f"ROLLUPS: a coarser tier must be kept longer than the finer one ({part.strip()!r})")
+        tiers.append((size, keep))
+    if len(tiers) > MAX_ROLLUP_TIERS:
+        raise SettingsError(f"ROLLUPS: at most {MAX_ROLLUP_TIERS} tiers")
+    return tuple(tiers)
+
+
+def _env_rollups(env, name: str, default: str) -> tuple:
+    raw = env.get(name)
+    return parse_rollups(default if raw is None else raw)
 
 
 def _env_api_keys_text(env) -> str | None:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from .auth.sensors import SensorOrgs
     from .events.store import EventStore
     from .heartbeats.store import HeartbeatStore
+    from .history.store import HistoryStore
     from .orgs.store import OrgStore
     from .readings.store import ReadingStore
     from .redisdb.scripts import Scripts
@@ -45,6 +46,7 @@ class Stores:
     sensor_orgs: SensorOrgs
     events: EventStore
     heartbeats: HeartbeatStore
+    history: HistoryStore
     readings: ReadingStore
     sensors: SensorRegistry
     rooms: RoomStore

@@ -15,13 +15,15 @@ import service
 
 SERVICE = Path(service.__file__).parent
 DOMAINS = frozenset(
-    {"readings", "sensors", "rooms", "sites", "orgs", "toohot", "events", "heartbeats", "webhooks", "dashboard", "ops"}
+    {"readings", "sensors", "rooms", "sites", "orgs", "toohot", "events", "heartbeats", "webhooks", "dashboard", "ops", "history"}
 )
 # Shared modules the domains take their vocabulary from: they import no domain.
 VOCABULARY = ("fields", "timeutil", "windows", "units", "keys")
 
 # (importing module, imported module): why the one uses the other's behaviour.
 ALLOWED = {
+    ("service.readings.store", "service.history.store"):
+        "every new reading goes into the history tiers in the ingest call that accepts it",
     ("service.heartbeats.store", "service.events.store"):
         "heartbeats publish sensor.offline and sensor.online through the event store",
     ("service.toohot.store", "service.orgs.store"):

@@ -1,10 +1,18 @@
 --include service/exactsum.lua
+--include service/history/rollup.lua
 -- Apply a batch's readings to the sensors named in KEYS, each atomically.
 --
 -- KEYS[i]  sensor:{<id>}  statistics hash of sensor i (all in one slot on a cluster)
 -- ARGV[1]  TTL in seconds of a bucket hash after a new reading lands in it
 -- ARGV[2]  '1' to answer the value stored for each duplicate (too hot or
 --          not follows the value that won), else '0' (POST /data)
+-- ARGV[3]  BUCKET_SECONDS in microseconds
+-- ARGV[4]  now, seconds since the epoch (history buckets older than their
+--          tier keeps are not written)
+-- ARGV[5]  buckets per history chunk (keys.ROLLUP_CHUNK)
+-- ARGV[6]  '1' once every bucket hash written before history existed is
+--          rolled up (keys.HISTORY_BACKFILLED), else '0'
+-- ARGV[7]  number of history tiers, then seconds and keep (s) of each
 -- then, for each sensor i in KEYS order:
 --   latest instant (us), its ISO text, its value, number of buckets, and per bucket:
 --   bucket number, number of readings, then offset (us into the bucket) and
@@ -15,13 +23,22 @@
 -- declared key, so they share its hash tag. Statistics move once per
 -- sensor per call: the count, and the exact sum of the values (exactsum.lua,
 -- included). A sum of one double, as written before exact sums, becomes an
--- exact one on the sensor's next new reading. Returns the number of new
+-- exact one on the sensor's next new reading. Every new reading also goes
+-- into the sensor's history tiers (rollup.lua, included), in the same call:
+-- a duplicate never does. Until ARGV[6] is '1', only readings landing in a
+-- bucket hash that is new or marked rolled up (field ROLLED_FIELD) do: the
+-- background worker rolls up the others' bucket hashes whole (backfill.lua).
+-- Returns the number of new
 -- readings of each sensor; with ARGV[2] = '1', per sensor {new readings, then
 -- for each duplicate: its position among the sensor's readings of this call
 -- (1-based, in ARGV order) and the value stored for its instant}.
 local ttl = ARGV[1]
 local winners = ARGV[2] == '1'
-local pos = 3
+local raw_us = tonumber(ARGV[3])
+local now = tonumber(ARGV[4])
+local chunk_size = tonumber(ARGV[5])
+local backfilled = ARGV[6] == '1'
+local tiers, pos = rollup_tiers(7)
 local new_per_sensor = {}
 for i = 1, #KEYS do
   local key = KEYS[i]
@@ -32,19 +49,32 @@ for i = 1, #KEYS do
   pos = pos + 4
   local stats = redis.call('HMGET', key, {{SensorStats.GEN}}, {{SensorStats.COUNT}}, {{SensorStats.EXACT}},
     {{SensorStats.LAST_US}}, {{SensorStats.SUM}})
-  local prefix = key .. {{READINGS_SUFFIX}} .. (stats[1] or '0') .. {{SEPARATOR}}
+  local gen = stats[1] or '0'
+  local prefix = key .. {{READINGS_SUFFIX}} .. gen .. {{SEPARATOR}}
   local new, added = 0, {}
+  local deltas, order = {}, {}
+  for t = 1, #tiers do deltas[t], order[t] = {}, {} end
   local stored = winners and {} or nil
   local sent = 0
   for _ = 1, buckets do
     local bucket_key = prefix .. ARGV[pos]
+    local base = tonumber(ARGV[pos]) * raw_us
     local readings = tonumber(ARGV[pos + 1])
     pos = pos + 2
     local before = new
+    local roll, mark = #tiers > 0, false
+    if roll and not backfilled and not redis.call('HGET', bucket_key, {{ROLLED_FIELD}}) then
+      roll = redis.call('EXISTS', bucket_key) == 0
+      mark = roll
+    end
     for k = 1, readings do
       if redis.call('HSETNX', bucket_key, ARGV[pos], ARGV[pos + 1]) == 1 then
         new = new + 1
-        added[new] = tonumber(ARGV[pos + 1])
+        local value = tonumber(ARGV[pos + 1])
+        added[new] = value
+        if roll then
+          rollup_gather(tiers, deltas, order, base + tonumber(ARGV[pos]), ARGV[pos + 1], value)
+        end
       elseif winners then
         stored[#stored + 1] = sent + k
         stored[#stored + 1] = redis.call('HGET', bucket_key, ARGV[pos])
@@ -53,8 +83,14 @@ for i = 1, #KEYS do
     end
     sent = sent + readings
     if new > before then
+      if mark then
+        redis.call('HSET', bucket_key, {{ROLLED_FIELD}}, '1')
+      end
       redis.call('EXPIRE', bucket_key, ttl)
     end
+  end
+  if new > 0 and #tiers > 0 then
+    rollup_write(key .. {{ROLLUP_SUFFIX}}, gen, tiers, deltas, order, chunk_size, now)
   end
   if new > 0 then
     local count = string.format('%d', tonumber(stats[2] or '0') + new)

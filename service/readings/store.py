@@ -8,6 +8,7 @@ from redis.cluster import RedisCluster
 from redis.crc import key_slot
 
 from .. import exactsum, keys
+from ..history.store import HistoryStore
 from ..redisdb.connection import ReplicasNotAcknowledged
 from ..redisdb.scripts import ScriptBatch, Scripts
 from ..redisdb.slots import slot_groups
@@ -19,8 +20,9 @@ READINGS_PER_CALL = 2000
 
 
 class ReadingStore:
-    def __init__(self, client, scripts: Scripts, settings: Settings):
+    def __init__(self, client, scripts: Scripts, settings: Settings, *, history: HistoryStore):
         self.client = client
+        self.history = history
         self.cluster = isinstance(self.client, RedisCluster)
         # Buckets are both the dedup memory and the window store: they must
         # outlive whichever of the two is longer.
@@ -34,7 +36,7 @@ class ReadingStore:
 
     # -- ingest -----------------------------------------------------------
 
-    def _calls(self, groups: dict, winners: bool = False) -> list[tuple[list, list]]:
+    def _calls(self, groups: dict, now: float, winners: bool = False) -> list[tuple[list, list]]:
         """Split grouped readings into script calls of (KEYS, ARGV); with
         ``winners`` the calls answer the value stored for each duplicate.
 
@@ -46,13 +48,13 @@ class ReadingStore:
         """
         calls: list[list] = []
         open_call: dict[int, list] = {}
-        mode = 1 if winners else 0
+        header = [self.ttl, 1 if winners else 0, self.bucket_us, *self.history.ingest_args(now)]
         for sensor, (latest_us, latest_iso, latest_value, buckets) in groups.items():
             key = keys.sensor(sensor)
             slot = key_slot(key.encode()) if self.cluster else 0
             call = open_call.get(slot)
             if call is None or call[2] >= READINGS_PER_CALL:
-                call = open_call[slot] = [[], [self.ttl, mode], 0]
+                call = open_call[slot] = [[], list(header), 0]
                 calls.append(call)
             call[0].append(key)
             args = call[1]
@@ -100,8 +102,8 @@ class ReadingStore:
 
     def _write(self, groups: dict, now: float | None, winners: bool) -> tuple[list, list]:
         """The ingest calls and the pipeline's replies (the calls' first)."""
-        calls = self._calls(groups, winners)
         heard_at = time.time() if now is None else now
+        calls = self._calls(groups, heard_at, winners)
         heard = dict.fromkeys(groups, heard_at)
         written = [call_keys[0] for call_keys, _ in calls] + [keys.SENSORS_SEEN, keys.SENSOR_IDS]
         batch = ScriptBatch(self.client, trailer=lambda pipe: self._queue_waits(pipe, written))

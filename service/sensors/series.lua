@@ -29,8 +29,9 @@ for bucket = math.floor(start_us / bucket_us), math.floor((end_us - 1) / bucket_
   local base = bucket * bucket_us
   local flat = redis.call('HGETALL', prefix .. string.format('%d', bucket))
   for i = 1, #flat, 2 do
-    local at = base + tonumber(flat[i])
-    if at >= start_us and at < end_us then
+    -- ROLLED_FIELD marks a bucket hash as rolled up; it is not a reading.
+    local at = flat[i] ~= {{ROLLED_FIELD}} and base + tonumber(flat[i])
+    if at and at >= start_us and at < end_us then
       local value = tonumber(flat[i + 1])
       local n = math.floor(at / step_us)
       local s = steps[n]

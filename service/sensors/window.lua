@@ -29,8 +29,9 @@ for bucket = math.floor(start_us / bucket_us), math.floor((end_us - 1) / bucket_
   local flat = redis.call('HGETALL', prefix .. string.format('%d', bucket))
   local from, to = start_us - base, end_us - base
   for i = 1, #flat, 2 do
-    local offset = inside or tonumber(flat[i])
-    if inside or (offset >= from and offset < to) then
+    -- ROLLED_FIELD marks a bucket hash as rolled up; it is not a reading.
+    local offset = flat[i] ~= {{ROLLED_FIELD}} and (inside or tonumber(flat[i]))
+    if offset and (inside or (offset >= from and offset < to)) then
       local value = tonumber(flat[i + 1])
       count = count + 1
       values[count] = value

@@ -46,7 +46,9 @@ def test_stored_layout_is_a_stats_hash_and_bucket_hashes(client, redis_client):
     }
     bucket = 1636407489 // 3600
     bucket_key = keys.sensor_bucket("s", 0, bucket)
-    assert redis_client.hgetall(bucket_key) == {str(1636407489 % 3600 * 1_000_000).encode(): b"2.5"}
+    # "rolled" marks the bucket hash as rolled up into the history tiers (written
+    # until the backfill of data older than history says it is done).
+    assert redis_client.hgetall(bucket_key) == {str(1636407489 % 3600 * 1_000_000).encode(): b"2.5", b"rolled": b"1"}
     assert 48 * 3600 - 5 <= redis_client.ttl(bucket_key) <= 48 * 3600
     assert redis_client.object("encoding", bucket_key) in (b"ziplist", b"listpack")
 

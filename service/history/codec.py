@@ -1,0 +1,85 @@
+"""History buckets as ``rollup.lua`` packs them, read back.
+
+The packed form is described in ``rollup.lua``, which writes it; this is its
+reader (the Lua decoder and this one are held together by the tests, which
+write through the scripts and read here).
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import NamedTuple
+
+from .. import exactsum
+
+_COUNT = ((1, "B"), (2, "H"), (4, "I"), (8, "d"))
+_OFFSET_BYTES = (2, 3, 4, 6)
+_INT_BYTES = (1, 2, 4, 7)
+
+
+class Bucket(NamedTuple):
+    """One history bucket of one sensor (values in its canonical unit)."""
+
+    start_us: int
+    count: int
+    sum: object  # exact: float, or Fraction (exactsum.total)
+    min: float
+    max: float
+    first_us: int
+    first: float
+    last_us: int
+    last: float
+
+
+def _int(data: bytes, pos: int, size: int, signed: bool) -> tuple[int, int]:
+    return int.from_bytes(data[pos : pos + size], "little", signed=signed), pos + size
+
+
+def _decimal(mantissa: int, exponent: int) -> float:
+    return float(f"{mantissa}e{exponent}")
+
+
+def decode(packed: bytes, start_us: int, bucket_us: int) -> Bucket:
+    """The bucket starting at ``start_us`` (a tier's bucket of ``bucket_us``)."""
+    h1, h2 = packed[0], packed[1]
+    count_size, count_format = _COUNT[h1 & 3]
+    offset_code = (h1 >> 2) & 3
+    decimal = bool(h1 & 16)
+    pos = 2
+    if count_format == "d":
+        count = int(struct.unpack_from("<d", packed, pos)[0])
+    else:
+        count = struct.unpack_from("<" + count_format, packed, pos)[0]
+    pos += count_size
+    offset_size = _OFFSET_BYTES[offset_code]
+    first_offset, pos = _int(packed, pos, offset_size, False)
+    last_from_end, pos = _int(packed, pos, offset_size, False)
+    unit = 1_000_000 if offset_code <= 1 else 1
+    first_us = start_us + first_offset * unit
+    last_us = start_us + bucket_us - unit - last_from_end * unit
+    if decimal:
+        exponent = (h2 >> 2) - 32
+        first_m, pos = _int(packed, pos, _INT_BYTES[(h1 >> 5) & 3], True)
+        diff_size = _INT_BYTES[h2 & 3]
+        last_d, pos = _int(packed, pos, diff_size, True)
+        low_d, pos = _int(packed, pos, diff_size, True)
+        high_d, pos = _int(packed, pos, diff_size, True)
+        first, last = _decimal(first_m, exponent), _decimal(first_m + last_d, exponent)
+        low, high = _decimal(first_m + low_d, exponent), _decimal(first_m + high_d, exponent)
+    else:
+        first, last, low, high = struct.unpack_from("<4d", packed, pos)
+        pos += 32
+    header = packed[pos]
+    pos += 1
+    if header == 255:
+        n_low, n_high = packed[pos], packed[pos + 1]
+        pos += 2
+        lows = struct.unpack_from(f"<{n_low}d", packed, pos)
+        floats = 0
+    else:
+        n_low, n_high, floats = header & 7, (header >> 3) & 7, header >> 6
+        lows = struct.unpack_from(f"<{floats}f{n_low - floats}d", packed, pos)
+    pos += 4 * floats + 8 * (n_low - floats)
+    highs = struct.unpack_from(f"<{n_high}d", packed, pos)
+    total = exactsum.of_partials(lows, highs)
+    return Bucket(start_us, count, total, low, high, first_us, first, last_us, last)
