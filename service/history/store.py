@@ -33,6 +33,66 @@ class Tier(NamedTuple):
         return self.us * keys.ROLLUP_CHUNK
 
 
+def duration_name(seconds: int) -> str:
+    """3600 -> '1h', 86400 -> '1d', 900 -> '15m' (the largest whole unit)."""
+    for unit, size in (("w", 7 * 86400), ("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+class Segment(NamedTuple):
+    """A part of a range and where its readings are: ``source`` is ``raw``
+    (every reading) or a tier's name (``1h``: its buckets)."""
+
+    source: str
+    tier: Tier | None
+    start_us: int
+    end_us: int
+
+
+class RangeTooOld(ValueError):
+    """A range reaching before the longest tier keeps."""
+
+
+def _ceil(value: int, step: int) -> int:
+    return -(-value // step) * step
+
+
+def plan(tiers, start_us: int, end_us: int, now_us: int, retention: int) -> list[Segment]:
+    """Which source answers which part of [start, end), oldest first: the
+    raw readings from the RETENTION boundary on, each tier from where the
+    next finer one stops, without a gap or an overlap. Each boundary is
+    aligned on the coarser side's bucket, so no bucket is split: the raw
+    part starts on a finest-tier bucket, a tier's part on a bucket of the
+    next coarser tier. RangeTooOld when [start, end) reaches before the
+    longest tier keeps (without tiers: before RETENTION).
+    """
+    boundaries = []  # (source, tier, from)
+    if tiers:
+        boundaries.append(("raw", None, _ceil(now_us - retention * 1_000_000, tiers[0].us)))
+        for position, tier in enumerate(tiers):
+            align = tiers[position + 1].us if position + 1 < len(tiers) else tier.us
+            boundaries.append((duration_name(tier.seconds), tier, _ceil(now_us - tier.keep * 1_000_000, align)))
+    else:
+        boundaries.append(("raw", None, now_us - retention * 1_000_000))
+    oldest = boundaries[-1][2]
+    if start_us < oldest:
+        raise RangeTooOld(oldest)
+    segments = []
+    upper = end_us
+    for source, tier, lower in boundaries:
+        # A finer source whose boundary is older than a coarser one's (a
+        # short RETENTION after a long one) never happens: tiers keep longer.
+        seg_start, seg_end = max(start_us, lower), upper
+        if seg_start < seg_end:
+            segments.append(Segment(source, tier, seg_start, seg_end))
+        upper = min(upper, lower)
+        if upper <= start_us:
+            break
+    return segments[::-1]
+
+
 class HistoryStore:
     def __init__(self, client, scripts: Scripts, settings: Settings):
         self.client = client
@@ -65,6 +125,10 @@ class HistoryStore:
         return [int(now), keys.ROLLUP_CHUNK, 1 if self.backfilled() else 0, *self._tier_args]
 
     # -- reading ----------------------------------------------------------
+
+    def plan(self, start_us: int, end_us: int, now_us: int, retention: int) -> list[Segment]:
+        """``plan`` with this store's tiers."""
+        return plan(self.tiers, start_us, end_us, now_us, retention)
 
     def tier_of(self, seconds: int) -> Tier | None:
         return next((tier for tier in self.tiers if tier.seconds == seconds), None)
