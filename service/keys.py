@@ -46,9 +46,16 @@ Cross-sensor keys (no tag; each is one key, so one slot on a cluster):
     It lists all sensors, registered or not, and drives offline detection.
 ``history:backfilled`` / ``history:backfill`` / ``history:reclaim``
     set once every bucket hash of readings written before history existed
-    is rolled up; the background worker's scan position meanwhile (hash);
-    the set of ``<sensor> <gen>`` whose history tiers a DELETE orphaned,
-    which the worker deletes.
+    is rolled up; the background worker's scan position meanwhile (hash:
+    one SCAN cursor per node, field = the node's ``host:port`` on a
+    cluster, ``cursor`` on a single Redis, value ``done`` once that node's
+    scan ended; ``rolled`` = bucket hashes rolled up so far); the set of
+    ``<sensor> <gen>`` whose history tiers a DELETE orphaned (added by
+    ``ReadingStore.clear`` after ``clear.lua`` answers the old gen). The
+    worker UNLINKs each member's chunks, which are computable: for each
+    tier, chunk numbers from ``(now - keep) / chunk`` minus one to ``now /
+    chunk`` plus one (chunk = ROLLUP_CHUNK buckets), then removes the
+    member. DELETE itself stays O(1).
 ``sensors:ids``
     sorted set of every sensor id heard of or registered, all scored 0, so
     in id order: ``GET /v1/sensors`` pages it with ``ZRANGEBYLEX``. Written
@@ -374,6 +381,27 @@ HISTORY_RECLAIM = "history:reclaim"
 def sensor_bucket(sensor_id: str, gen: int | str, bucket: int | str) -> str:
     """Readings of one sensor in one time bucket of one clear generation."""
     return f"{sensor(sensor_id)}{READINGS_SUFFIX}{gen}{SEPARATOR}{bucket}"
+
+
+# SCAN pattern of every sensor's bucket hashes of readings (sensor ids hold
+# no braces, so ``}`` ends the tag).
+SENSOR_BUCKETS_PATTERN = sensor("*") + READINGS_SUFFIX + "*"
+
+
+def parse_sensor_bucket(key: str | bytes) -> tuple[str, int, int] | None:
+    """(sensor id, gen, bucket) of a ``sensor_bucket`` key; None for another key."""
+    if isinstance(key, bytes):
+        key = key.decode()
+    head, tag_end = sensor(""), key.find("}")
+    if not key.startswith(head[:-1]) or tag_end < 0:
+        return None
+    sensor_id, rest = key[len(head) - 1 : tag_end], key[tag_end + 1 :]
+    if not rest.startswith(READINGS_SUFFIX):
+        return None
+    gen, separator, bucket = rest[len(READINGS_SUFFIX) :].partition(SEPARATOR)
+    if not (separator and gen.isdigit() and bucket.isdigit()):
+        return None
+    return sensor_id, int(gen), int(bucket)
 
 
 SENSORS_SEEN = "sensors:seen"

@@ -1,12 +1,15 @@
 """The background worker: ``python -m service.worker`` (``make worker``).
 
-Runs four loops until SIGTERM or SIGINT:
+Runs six loops until SIGTERM or SIGINT:
 - offline/online detection every OFFLINE_CHECK_INTERVAL seconds;
 - webhook fan-out from the event stream's consumer group;
 - webhook delivery of due (new or retried) deliveries, attempted
   concurrently on WEBHOOK_CONCURRENCY threads, fairly between webhooks;
 - once per deployment, filling the sensor id index (``sensors:ids``) for
-  data written before it existed; afterwards one EXISTS a minute.
+  data written before it existed; afterwards one EXISTS a minute;
+- once per deployment, the history backfill: rolling up into the history
+  tiers the readings written before history existed; afterwards likewise;
+- reclaiming the history tiers of sensors cleared by DELETE.
 Any number of workers may run against one Redis: transitions are claimed
 atomically, stream entries and deliveries are handed to one worker at a
 time, and whatever a dead worker held is taken over by the others.
@@ -30,8 +33,11 @@ from .webhooks.store import consumer_name
 log = logging.getLogger("sensorhub.worker")
 # Pause after Redis failed to answer, before trying again.
 BACKOFF_SECONDS = 1.0
-# Pause between checks that the sensor id index is complete.
+# Pause between checks that the sensor id index is complete (and the
+# history backfill done).
 ID_INDEX_CHECK_SECONDS = 60.0
+# Pause between looks for cleared sensors' history to reclaim.
+RECLAIM_CHECK_SECONDS = 10.0
 
 
 class Worker:
@@ -46,6 +52,7 @@ class Worker:
         self.webhooks = built.webhooks
         self.deliveries = DeliveryPool(self.webhooks, settings.webhook_concurrency)
         self.registry = built.sensors
+        self.history = built.history
 
     def _loop(self, name: str, step, pause: float) -> None:
         while not self.stop.is_set():
@@ -81,6 +88,12 @@ class Worker:
     def _fill_id_index(self) -> bool:
         return self.registry.fill_id_index()
 
+    def _backfill_history(self) -> bool:
+        return self.history.backfill_step()
+
+    def _reclaim_history(self) -> bool:
+        return self.history.reclaim_step()
+
     def run(self) -> None:
         self.webhooks.ensure_group()
         self.webhooks.adopt_pending()
@@ -92,6 +105,10 @@ class Worker:
             threading.Thread(target=self._loop, args=("deliver", self._deliver, 0.2), name="deliver", daemon=True),
             threading.Thread(target=self._loop, args=("id-index", self._fill_id_index, ID_INDEX_CHECK_SECONDS),
                              name="id-index", daemon=True),
+            threading.Thread(target=self._loop, args=("history-backfill", self._backfill_history, ID_INDEX_CHECK_SECONDS),
+                             name="history-backfill", daemon=True),
+            threading.Thread(target=self._loop, args=("history-reclaim", self._reclaim_history, RECLAIM_CHECK_SECONDS),
+                             name="history-reclaim", daemon=True),
         ]
         for thread in threads:
             thread.start()

@@ -7,17 +7,33 @@ gives it its arguments and reads the tiers back.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import NamedTuple
 
+from redis.cluster import RedisCluster
+
 from .. import keys
-from ..redisdb.scripts import Scripts
+from ..redisdb.scripts import ScriptBatch, Scripts
 from ..settings import Settings
 from .codec import Bucket, decode
 
+log = logging.getLogger("sensorhub.history")
 # How often a process asks whether the backfill is done (until it is).
 BACKFILLED_CHECK_SECONDS = 30.0
+# Keys a backfill step asks SCAN to look at (bucket hashes rolled up per step
+# are at most as many; each is one script call of a few hundred readings).
+BACKFILL_SCAN_COUNT = 1000
+# Fields of keys.HISTORY_BACKFILL: buckets rolled up so far (by every
+# worker); the other fields are scan cursors, one per node ("done" once its
+# scan has ended).
+BACKFILL_ROLLED = "rolled"
+BACKFILL_DONE = "done"
+# Field name of the one scan cursor of a single Redis.
+BACKFILL_SINGLE = "cursor"
+# Cleared generations a reclaim step deletes the history of.
+RECLAIM_BATCH = 50
 
 
 class Tier(NamedTuple):
@@ -103,6 +119,9 @@ class HistoryStore:
         self._backfilled = False
         self._backfilled_checked = 0.0
         self._lock = threading.Lock()
+        self.cluster = isinstance(client, RedisCluster)
+        self._backfill_args = [settings.bucket_seconds * 1_000_000, None, keys.ROLLUP_CHUNK, *self._tier_args]
+        self._backfill = scripts.register(__package__, "backfill.lua")
 
     # -- ingest -----------------------------------------------------------
 
@@ -161,3 +180,92 @@ class HistoryStore:
         pipe = self.client.pipeline(transaction=False)
         self.queue_buckets(pipe, sensor_id, gen.decode(), tier, start_us, end_us)
         return self.buckets(tier, start_us, end_us, pipe.execute())
+
+    # -- background work --------------------------------------------------
+
+    def backfill_step(self, count: int = BACKFILL_SCAN_COUNT, now: float | None = None) -> bool:
+        """One step of rolling up the bucket hashes of readings written
+        before history existed: one SCAN page of one node (every primary of
+        a cluster, one after the other), each bucket hash found rolled up by
+        ``backfill.lua`` (whole, once: it skips a marked or orphaned hash).
+        Resumable (the cursors are kept in ``history:backfill``) and
+        idempotent, so any number of workers may run it. When every node's
+        scan has ended, sets ``history:backfilled``: from then on ingest
+        rolls up every new reading. True while steps remain; once done it
+        costs one EXISTS."""
+        if not self.tiers or self.client.exists(keys.HISTORY_BACKFILLED):
+            return False
+        state = {field.decode(): value.decode() for field, value in self.client.hgetall(keys.HISTORY_BACKFILL).items()}
+        pending = [(name, node) for name, node in self._scan_nodes() if state.get(name) != BACKFILL_DONE]
+        if not pending:
+            self.client.set(keys.HISTORY_BACKFILLED, 1)
+            self.client.delete(keys.HISTORY_BACKFILL)
+            log.info("history backfill done", extra={"fields": {"buckets": int(state.get(BACKFILL_ROLLED, 0))}})
+            return False
+        name, node = pending[0]
+        cursor, found = self._scan(node, int(state.get(name, 0)), count)
+        rolled = self._roll_up(found, time.time() if now is None else now)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hset(keys.HISTORY_BACKFILL, name, cursor or BACKFILL_DONE)
+        pipe.hincrby(keys.HISTORY_BACKFILL, BACKFILL_ROLLED, rolled)
+        so_far = pipe.execute()[1]
+        log.info("history backfill", extra={"fields": {"node": name, "buckets": so_far, "step": rolled, "scanned": len(found)}})
+        return True
+
+    def _scan_nodes(self) -> list[tuple[str, object]]:
+        """(name, node) of each node to scan: every primary of a cluster
+        (a new primary after a failover starts its scan afresh: rolling up
+        is idempotent), else the one Redis."""
+        if not self.cluster:
+            return [(BACKFILL_SINGLE, None)]
+        return sorted((node.name, node) for node in self.client.get_primaries())
+
+    def _scan(self, node, cursor: int, count: int) -> tuple[int, list]:
+        if node is None:
+            return self.client.scan(cursor, match=keys.SENSOR_BUCKETS_PATTERN, count=count)
+        cursors, found = self.client.scan(cursor, match=keys.SENSOR_BUCKETS_PATTERN, count=count, target_nodes=node)
+        return cursors[node.name], found
+
+    def _roll_up(self, bucket_keys: list, now: float) -> int:
+        """Run ``backfill.lua`` on each bucket hash, in one round trip;
+        returns how many it rolled up (those not rolled up before)."""
+        args = list(self._backfill_args)
+        args[1] = int(now)
+        batch = ScriptBatch(self.client)
+        for key in bucket_keys:
+            parsed = keys.parse_sensor_bucket(key)
+            if parsed is not None:
+                batch.script(self._backfill, [key, keys.sensor(parsed[0])], args)
+        return sum(1 for readings in batch.execute() if readings)
+
+    def reclaim_step(self, now: float | None = None) -> bool:
+        """Delete the history tiers of generations that a DELETE cleared
+        (members ``<sensor> <gen>`` of ``history:reclaim``): every chunk that
+        may still exist, from the oldest a tier keeps to one chunk ahead, in
+        one UNLINK per generation (its keys share the sensor's hash tag).
+        Idempotent; True when it found work (more may wait)."""
+        members = self.client.srandmember(keys.HISTORY_RECLAIM, RECLAIM_BATCH)
+        if not members:
+            return False
+        now_s = int(time.time() if now is None else now)
+        pipe = self.client.pipeline(transaction=False)
+        for member in members:
+            sensor_id, _, gen = member.decode().rpartition(" ")
+            chunks = self.orphaned_chunks(sensor_id, gen, now_s)
+            if chunks:
+                pipe.unlink(*chunks)
+        pipe.srem(keys.HISTORY_RECLAIM, *members)
+        pipe.execute()
+        log.info("history reclaimed", extra={"fields": {"generations": len(members)}})
+        return True
+
+    def orphaned_chunks(self, sensor_id: str, gen: int | str, now: int) -> list[str]:
+        """Every chunk key of the sensor's tiers in ``gen`` that may exist
+        at ``now``: chunks covering [now - keep - one chunk, now + one chunk]."""
+        found = []
+        for tier in self.tiers:
+            chunk_seconds = tier.seconds * keys.ROLLUP_CHUNK
+            first = (now - tier.keep - chunk_seconds) // chunk_seconds
+            last = (now + chunk_seconds) // chunk_seconds
+            found += [keys.sensor_rollup_chunk(sensor_id, tier.seconds, gen, chunk) for chunk in range(first, last + 1)]
+        return found

@@ -171,4 +171,8 @@ class ReadingStore:
         }
 
     def clear(self, sensor_id: str) -> None:
-        self._clear(keys=[keys.sensor(sensor_id)])
+        """Clear in O(1): the old generation's readings expire on their own;
+        its history tiers, kept for years, go to the worker to reclaim."""
+        old_gen = self._clear(keys=[keys.sensor(sensor_id)])
+        if self.history.tiers:
+            self.client.sadd(keys.HISTORY_RECLAIM, f"{sensor_id} {old_gen}")

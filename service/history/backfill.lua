@@ -1,0 +1,50 @@
+--include service/exactsum.lua
+--include service/history/rollup.lua
+-- Roll up one bucket hash of readings written before history existed,
+-- whole and atomically (the background worker's backfill).
+--
+-- KEYS[1]  sensor:{<id>}:r:<gen>:<bucket>  the bucket hash of readings
+-- KEYS[2]  sensor:{<id>}  the sensor's statistics hash (same hash tag)
+-- ARGV[1]  BUCKET_SECONDS in microseconds
+-- ARGV[2]  now, seconds since the epoch (history buckets older than their
+--          tier keeps are not written)
+-- ARGV[3]  buckets per history chunk (keys.ROLLUP_CHUNK)
+-- ARGV[4]  number of history tiers, then seconds and keep (s) of each
+--
+-- Once a bucket hash is rolled up it carries ROLLED_FIELD, and from then on
+-- ingest rolls up each new reading landing in it: so this script does
+-- nothing to a marked hash (running it twice counts nothing twice), nor to
+-- a hash of an older gen than the sensor's (a DELETE orphaned it; its
+-- readings no longer count). Returns how many readings it rolled up.
+local gen = redis.call('HGET', KEYS[2], {{SensorStats.GEN}}) or '0'
+local prefix = KEYS[2] .. {{READINGS_SUFFIX}} .. gen .. {{SEPARATOR}}
+local bucket_key = KEYS[1]
+if bucket_key:sub(1, #prefix) ~= prefix or redis.call('HEXISTS', bucket_key, {{ROLLED_FIELD}}) == 1 then
+  return 0
+end
+local bucket = tonumber(bucket_key:sub(#prefix + 1))
+local readings = redis.call('HGETALL', bucket_key)
+-- An expired (or never written) hash: nothing to roll up, and no marker
+-- written, which would make a key without a TTL.
+if not bucket or #readings == 0 then
+  return 0
+end
+local base = bucket * tonumber(ARGV[1])
+local now = tonumber(ARGV[2])
+local chunk_size = tonumber(ARGV[3])
+local tiers = rollup_tiers(4)
+local deltas, order = {}, {}
+for t = 1, #tiers do deltas[t], order[t] = {}, {} end
+local rolled = 0
+for j = 1, #readings, 2 do
+  local field, text = readings[j], readings[j + 1]
+  if field ~= {{ROLLED_FIELD}} then
+    rolled = rolled + 1
+    rollup_gather(tiers, deltas, order, base + tonumber(field), text, tonumber(text))
+  end
+end
+if #tiers > 0 then
+  rollup_write(KEYS[2] .. {{ROLLUP_SUFFIX}}, gen, tiers, deltas, order, chunk_size, now)
+end
+redis.call('HSET', bucket_key, {{ROLLED_FIELD}}, '1')
+return rolled
