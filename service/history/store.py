@@ -253,7 +253,10 @@ class HistoryStore:
             sensor_id, _, gen = member.decode().rpartition(" ")
             chunks = self.orphaned_chunks(sensor_id, gen, now_s)
             if chunks:
-                pipe.unlink(*chunks)
+                # Sent as a plain command: a cluster pipeline refuses its
+                # multi-key ``unlink`` helper, but routes UNLINK by its keys
+                # (one slot: they share the sensor's hash tag).
+                pipe.execute_command("UNLINK", *chunks)
         pipe.srem(keys.HISTORY_RECLAIM, *members)
         pipe.execute()
         log.info("history reclaimed", extra={"fields": {"generations": len(members)}})

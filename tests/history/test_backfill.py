@@ -142,3 +142,17 @@ def test_backfill_resumes_in_a_new_worker_where_the_last_one_stopped(app, client
     assert done and done[-1].fields["buckets"] == 2 * 24 * 8
     for sensor in ("a", "b.c"):
         assert whole_range(first, sensor) == expected(model, first, sensor)
+
+
+def test_backfill_reaches_the_bucket_hashes_on_every_node(app, client, legacy, redis_client, redis_cluster_mode):
+    """On a cluster the sensors' keys spread over every primary: each one's scan runs to its end."""
+    history = stores(app).history
+    sensors = [f"n-{n}" for n in range(40)]
+    model = TierModel()
+    post(legacy, model, batch(range(3), sensors=sensors))
+    if redis_cluster_mode:
+        holding = {redis_client.get_node_from_key(keys.sensor(sensor)).name for sensor in sensors}
+        assert len(holding) == len(redis_client.get_primaries()) > 1
+    run_to_the_end(history, count=5)
+    for sensor in sensors:
+        assert whole_range(history, sensor) == expected(model, history, sensor)
