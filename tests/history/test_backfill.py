@@ -4,16 +4,15 @@ ingest leaves their readings alone; then ``history:backfilled`` is set."""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 
 import pytest
 
-from service import create_app, keys
+from service import keys
 from service.history.store import HistoryStore
 from service.stores import stores
-from tests.history.tier_model import DAY_US, HOUR_US, TierModel, stored, timestamp
+from tests.history.tier_model import DAY_US, HOUR_US, TierModel, app_before_history, stored, timestamp
 
 NOW = time.time()
 BASE_US = int(NOW) // 3600 * HOUR_US - 10 * DAY_US
@@ -22,10 +21,8 @@ SENSORS = ["a", "b.c", "d:e"]
 
 @pytest.fixture
 def legacy(settings, clean_redis):
-    """An app of before history (no tiers): its ingest writes bucket hashes
-    of readings without the ``rolled`` marker and no tier."""
-    app = create_app(dataclasses.replace(settings, rollups=()))
-    app.config["TESTING"] = True
+    """A client of an app of before history (``app_before_history``)."""
+    app = app_before_history(settings)
     yield app.test_client()
     stores(app).client.close()
 

@@ -4,12 +4,15 @@ and the helpers the history tests share."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta, timezone
 from fractions import Fraction
 
 from redis.cluster import RedisCluster
 
+from service import create_app
 from service.history.store import HistoryStore, Tier
+from service.settings import Settings
 
 HOUR_US = 3600 * 1_000_000
 DAY_US = 24 * HOUR_US
@@ -21,6 +24,14 @@ def flush(redis_client) -> None:
         redis_client.flushall(target_nodes=RedisCluster.PRIMARIES)
     else:
         redis_client.flushall()
+
+
+def app_before_history(settings: Settings):
+    """An app of before history (no tiers): its ingest writes bucket hashes
+    of readings without the ``rolled`` marker, and no tier."""
+    app = create_app(dataclasses.replace(settings, rollups=()))
+    app.config["TESTING"] = True
+    return app
 
 
 def timestamp(us: int, offset: timedelta = timedelta(0)) -> str:
