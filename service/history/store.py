@@ -122,6 +122,7 @@ class HistoryStore:
         self.cluster = isinstance(client, RedisCluster)
         self._backfill_args = [settings.bucket_seconds * 1_000_000, None, keys.ROLLUP_CHUNK, *self._tier_args]
         self._backfill = scripts.register(__package__, "backfill.lua")
+        self._backfill_loaded = False
 
     # -- ingest -----------------------------------------------------------
 
@@ -231,6 +232,12 @@ class HistoryStore:
         returns how many it rolled up (those not rolled up before)."""
         args = list(self._backfill_args)
         args[1] = int(now)
+        if not self._backfill_loaded:
+            # Loaded once up front (on every primary of a cluster): else the
+            # first page's calls would each meet NOSCRIPT and be sent again
+            # with the script's whole text.
+            self.client.script_load(self._backfill.script)
+            self._backfill_loaded = True
         batch = ScriptBatch(self.client)
         for key in bucket_keys:
             parsed = keys.parse_sensor_bucket(key)
