@@ -6,7 +6,10 @@ Runs four loops until SIGTERM or SIGINT:
 - webhook delivery of due (new or retried) deliveries, attempted
   concurrently on WEBHOOK_CONCURRENCY threads, fairly between webhooks;
 - once per deployment, filling the sensor id index (``sensors:ids``) for
-  data written before it existed; afterwards one EXISTS a minute.
+  data written before it existed; afterwards one EXISTS a minute;
+- rolling up into the history tiers the readings around now that waited
+  in their bucket hash (``history.store.HistoryStore.seal_step``), each
+  hour an hour after it ends.
 Any number of workers may run against one Redis: transitions are claimed
 atomically, stream entries and deliveries are handed to one worker at a
 time, and whatever a dead worker held is taken over by the others.
@@ -32,6 +35,10 @@ log = logging.getLogger("sensorhub.worker")
 BACKOFF_SECONDS = 1.0
 # Pause between checks that the sensor id index is complete.
 ID_INDEX_CHECK_SECONDS = 60.0
+# Pause between checks for bucket hashes of readings ready to roll up (the
+# horizon moves once per BUCKET_SECONDS; a check that finds it unmoved costs
+# one HGET).
+SEAL_CHECK_SECONDS = 30.0
 
 
 class Worker:
@@ -46,6 +53,7 @@ class Worker:
         self.webhooks = built.webhooks
         self.deliveries = DeliveryPool(self.webhooks, settings.webhook_concurrency)
         self.registry = built.sensors
+        self.history = built.history
 
     def _loop(self, name: str, step, pause: float) -> None:
         while not self.stop.is_set():
@@ -81,6 +89,12 @@ class Worker:
     def _fill_id_index(self) -> bool:
         return self.registry.fill_id_index()
 
+    def _seal(self) -> bool:
+        sealed = self.history.seal_step()
+        if sealed:
+            log.info("history rolled up", extra={"fields": {"bucket_hashes": sealed}})
+        return False  # the horizon moves with the clock: wait for the next check
+
     def run(self) -> None:
         self.webhooks.ensure_group()
         self.webhooks.adopt_pending()
@@ -92,6 +106,7 @@ class Worker:
             threading.Thread(target=self._loop, args=("deliver", self._deliver, 0.2), name="deliver", daemon=True),
             threading.Thread(target=self._loop, args=("id-index", self._fill_id_index, ID_INDEX_CHECK_SECONDS),
                              name="id-index", daemon=True),
+            threading.Thread(target=self._loop, args=("seal", self._seal, SEAL_CHECK_SECONDS), name="seal", daemon=True),
         ]
         for thread in threads:
             thread.start()

@@ -171,4 +171,5 @@ class ReadingStore:
         }
 
     def clear(self, sensor_id: str) -> None:
-        self._clear(keys=[keys.sensor(sensor_id)])
+        newest = (int(time.time() * 1_000_000) + self.bucket_us) // self.bucket_us
+        self._clear(keys=[keys.sensor(sensor_id)], args=[self.bucket_us, self.ttl, newest])
