@@ -33,12 +33,12 @@ UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
 RANDOM_PATH = HERE / "random_path.lua"
 
 
-def wrk(url: str, connections: int, seconds: int, path_format: str | None = None) -> dict:
-    """wrk against ``url``, or against a random one of 1,000 paths made from
-    ``path_format`` (e.g. ``/statistics/sensor-%05d``) on its host."""
+def wrk(url: str, connections: int, seconds: int, path_format: str | None = None, paths: int = 1000) -> dict:
+    """wrk against ``url``, or against a random one of ``paths`` paths made
+    from ``path_format`` (e.g. ``/statistics/sensor-%05d``) on its host."""
     command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
     if path_format:
-        command += ["-s", str(RANDOM_PATH), url, "--", path_format, "1000"]
+        command += ["-s", str(RANDOM_PATH), url, "--", path_format, str(paths)]
     else:
         command.append(url)
     output = subprocess.run(command, check=True, capture_output=True, text=True).stdout

@@ -28,15 +28,18 @@ Sensor keys (tag = sensor id):
     ROLLUPS tier in one chunk of ROLLUP_CHUNK buckets, field = bucket number
     within the chunk, value = the bucket packed (``history/rollup.lua``:
     count, exact sum, min, max, first and last reading, in about 25 bytes).
-    Written by the ingest script for every new reading, in the same call
-    that accepts it. Expires when its last bucket is older than the tier
-    keeps; ``gen`` makes DELETE O(1), as for readings, and the background
-    worker reclaims a cleared generation's chunks early
-    (``history:reclaim``).
-    A bucket hash of readings written before history existed has no field
-    ``rolled``; the background worker rolls such a bucket up once and sets
-    ``rolled``; until ``history:backfilled`` exists, ingest rolls up only
-    readings landing in marked (or new) bucket hashes.
+    A bucket hash of readings whose readings are all in the tiers has the
+    field ``rolled``; a new reading landing in it goes into the tiers in
+    the ingest call that accepts it. Bucket hashes around now (ended less
+    than ``history.store.DEFER_SECONDS`` ago, or the next one) are rolled
+    up whole by the background worker once that time has passed
+    (``seal.lua``), one merge per sensor-hour instead of one per request;
+    until then they have no TTL and the statistics field ``unsealed``
+    points the worker at them. A bucket hash written before history
+    existed is rolled up by the worker's backfill. Chunks expire when their
+    last bucket is older than the tier keeps; ``gen`` makes DELETE O(1), as
+    for readings, and the worker reclaims a cleared generation's chunks
+    early (``history:reclaim``).
 
 Cross-sensor keys (no tag; each is one key, so one slot on a cluster):
 
@@ -44,9 +47,16 @@ Cross-sensor keys (no tag; each is one key, so one slot on a cluster):
     sorted set of every sensor id, scored by when sensorhub last heard of it
     (server time, seconds since the epoch); updated by every ingest call.
     It lists all sensors, registered or not, and drives offline detection.
+``history:sealed``
+    hash of the worker's sealing: ``through`` (microseconds since the epoch:
+    every bucket hash of readings ending by then, of every sensor heard
+    since, is rolled up), which is where queries switch from the tiers to
+    the raw readings.
 ``history:backfilled`` / ``history:backfill`` / ``history:reclaim``
     set once every bucket hash of readings written before history existed
-    is rolled up; the background worker's scan position meanwhile (hash:
+    is rolled up (the backfill loop then stops; ingest never needs it: it
+    leaves an unmarked bucket hash outside the deferred zone alone, and the
+    backfill rolls it up whole); the worker's scan position meanwhile (hash:
     one SCAN cursor per node, field = the node's ``host:port`` on a
     cluster, ``cursor`` on a single Redis, value ``done`` once that node's
     scan ended; ``rolled`` = bucket hashes rolled up so far); the set of
@@ -276,6 +286,9 @@ class SensorStats:
     LAST_US = "last_us"
     LAST_ISO = "last_iso"
     LAST_VALUE = "last_value"
+    # Lowest bucket number whose bucket hash may wait to be rolled up into
+    # the history tiers (the worker's seal.lua starts there).
+    UNSEALED = "unsealed"
 
 
 class SensorMeta:
@@ -373,6 +386,7 @@ def sensor_rollup_chunk(sensor_id: str, tier_seconds: int, gen: int | str, chunk
     return f"{sensor(sensor_id)}{ROLLUP_SUFFIX}{tier_seconds}{SEPARATOR}{gen}{SEPARATOR}{chunk}"
 
 
+HISTORY_SEALED = "history:sealed"
 HISTORY_BACKFILLED = "history:backfilled"
 HISTORY_BACKFILL = "history:backfill"
 HISTORY_RECLAIM = "history:reclaim"

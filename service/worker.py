@@ -1,12 +1,15 @@
 """The background worker: ``python -m service.worker`` (``make worker``).
 
-Runs six loops until SIGTERM or SIGINT:
+Runs seven loops until SIGTERM or SIGINT:
 - offline/online detection every OFFLINE_CHECK_INTERVAL seconds;
 - webhook fan-out from the event stream's consumer group;
 - webhook delivery of due (new or retried) deliveries, attempted
   concurrently on WEBHOOK_CONCURRENCY threads, fairly between webhooks;
 - once per deployment, filling the sensor id index (``sensors:ids``) for
   data written before it existed; afterwards one EXISTS a minute;
+- rolling up into the history tiers the readings around now that waited
+  in their bucket hash (``history.store.HistoryStore.seal_step``), each
+  hour an hour after it ends;
 - once per deployment, the history backfill: rolling up into the history
   tiers the readings written before history existed; afterwards likewise;
 - reclaiming the history tiers of sensors cleared by DELETE.
@@ -36,6 +39,10 @@ BACKOFF_SECONDS = 1.0
 # Pause between checks that the sensor id index is complete (and the
 # history backfill done).
 ID_INDEX_CHECK_SECONDS = 60.0
+# Pause between checks for bucket hashes of readings ready to roll up (the
+# horizon moves once per BUCKET_SECONDS; a check that finds it unmoved costs
+# one HGET).
+SEAL_CHECK_SECONDS = 30.0
 # Pause between looks for cleared sensors' history to reclaim.
 RECLAIM_CHECK_SECONDS = 10.0
 
@@ -88,6 +95,12 @@ class Worker:
     def _fill_id_index(self) -> bool:
         return self.registry.fill_id_index()
 
+    def _seal(self) -> bool:
+        sealed = self.history.seal_step()
+        if sealed:
+            log.info("history rolled up", extra={"fields": {"bucket_hashes": sealed}})
+        return False  # the horizon moves with the clock: wait for the next check
+
     def _backfill_history(self) -> bool:
         return self.history.backfill_step()
 
@@ -105,6 +118,7 @@ class Worker:
             threading.Thread(target=self._loop, args=("deliver", self._deliver, 0.2), name="deliver", daemon=True),
             threading.Thread(target=self._loop, args=("id-index", self._fill_id_index, ID_INDEX_CHECK_SECONDS),
                              name="id-index", daemon=True),
+            threading.Thread(target=self._loop, args=("seal", self._seal, SEAL_CHECK_SECONDS), name="seal", daemon=True),
             threading.Thread(target=self._loop, args=("history-backfill", self._backfill_history, ID_INDEX_CHECK_SECONDS),
                              name="history-backfill", daemon=True),
             threading.Thread(target=self._loop, args=("history-reclaim", self._reclaim_history, RECLAIM_CHECK_SECONDS),

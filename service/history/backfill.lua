@@ -9,42 +9,49 @@
 -- ARGV[2]  now, seconds since the epoch (history buckets older than their
 --          tier keeps are not written)
 -- ARGV[3]  buckets per history chunk (keys.ROLLUP_CHUNK)
--- ARGV[4]  number of history tiers, then seconds and keep (s) of each
+-- ARGV[4]  TTL in seconds a bucket hash gets once rolled up, if it waited
+--          for seal.lua (which would have given it)
+-- ARGV[5]  number of history tiers, then seconds and keep (s) of each
 --
 -- Once a bucket hash is rolled up it carries ROLLED_FIELD, and from then on
 -- ingest rolls up each new reading landing in it: so this script does
--- nothing to a marked hash (running it twice counts nothing twice), nor to
--- a hash of an older gen than the sensor's (a DELETE orphaned it; its
--- readings no longer count). Returns how many readings it rolled up.
-local gen = redis.call('HGET', KEYS[2], {{SensorStats.GEN}}) or '0'
+-- nothing to a marked hash (running it twice, or after seal.lua, counts
+-- nothing twice), nor to a hash of an older gen than the sensor's (a DELETE
+-- orphaned it; its readings no longer count). An unmarked hash around now
+-- may be one that seal.lua would roll up later (the statistics field
+-- UNSEALED points at it, and ingest left its TTL alone): rolled up here
+-- instead, it gets the TTL seal.lua gives. Returns how many readings it
+-- rolled up.
+local stats = redis.call('HMGET', KEYS[2], {{SensorStats.GEN}}, {{SensorStats.UNSEALED}})
+local gen = stats[1] or '0'
 local prefix = KEYS[2] .. {{READINGS_SUFFIX}} .. gen .. {{SEPARATOR}}
 local bucket_key = KEYS[1]
 if bucket_key:sub(1, #prefix) ~= prefix or redis.call('HEXISTS', bucket_key, {{ROLLED_FIELD}}) == 1 then
   return 0
 end
-local bucket = tonumber(bucket_key:sub(#prefix + 1))
+local number = tonumber(bucket_key:sub(#prefix + 1))
 local readings = redis.call('HGETALL', bucket_key)
 -- An expired (or never written) hash: nothing to roll up, and no marker
 -- written, which would make a key without a TTL.
-if not bucket or #readings == 0 then
+if not number or #readings == 0 then
   return 0
 end
-local base = bucket * tonumber(ARGV[1])
+local base = number * tonumber(ARGV[1])
 local now = tonumber(ARGV[2])
 local chunk_size = tonumber(ARGV[3])
-local tiers = rollup_tiers(4)
-local deltas, order = {}, {}
-for t = 1, #tiers do deltas[t], order[t] = {}, {} end
+local tiers = rollup_tiers(5)
+local deltas, order = rollup_deltas(tiers)
 local rolled = 0
 for j = 1, #readings, 2 do
-  local field, text = readings[j], readings[j + 1]
-  if field ~= {{ROLLED_FIELD}} then
+  if readings[j] ~= {{ROLLED_FIELD}} then
     rolled = rolled + 1
-    rollup_gather(tiers, deltas, order, base + tonumber(field), text, tonumber(text))
+    rollup_gather(tiers, deltas, order, base + tonumber(readings[j]), tonumber(readings[j + 1]))
   end
 end
-if #tiers > 0 then
-  rollup_write(KEYS[2] .. {{ROLLUP_SUFFIX}}, gen, tiers, deltas, order, chunk_size, now)
-end
+rollup_write(KEYS[2] .. {{ROLLUP_SUFFIX}}, gen, tiers, deltas, order, chunk_size, now)
 redis.call('HSET', bucket_key, {{ROLLED_FIELD}}, '1')
+local unsealed = tonumber(stats[2])
+if (unsealed and number >= unsealed) or redis.call('TTL', bucket_key) < 0 then
+  redis.call('EXPIRE', bucket_key, ARGV[4])
+end
 return rolled

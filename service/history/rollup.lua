@@ -19,17 +19,20 @@
 --        64 * how many of the smallest low partials are floats (bits 6-7),
 --        then the partials (floats, then doubles), smallest first; S = 255:
 --        two bytes of counts, then every partial as a double.
--- Decimal values are the readings' shortest text (what the raw store holds)
--- as integer mantissa and exponent: 21.37 is 2137e-2, exact, in two bytes.
--- A value without such a form (more than 15 digits) makes the bucket hold
--- doubles.
+-- Decimal values are the shortest decimal that reads back as the value, as
+-- integer mantissa and exponent: 21.37 is 2137e-2, exact, in two bytes. A
+-- bucket with a value that has none (more than 15 fraction digits, or a
+-- mantissa of 2^52 or more) holds doubles. Merging works on doubles; only
+-- packing looks for decimals.
 local ROLLUP_COUNT_FORMATS = {'B', 'H', 'I4', 'd'}
 local ROLLUP_OFFSET_FORMATS = {'I2', 'I3', 'I4', 'I6'}
 local ROLLUP_INT_FORMATS = {'i1', 'i2', 'i4', 'i7'}
 local ROLLUP_INT_LIMITS = {128, 32768, 2147483648, 2 ^ 53}
 -- Mantissas stay below this, so differences of two are exact doubles.
 local ROLLUP_MANTISSA_LIMIT = 2 ^ 52
-local ROLLUP_FORMATS = {}
+local ROLLUP_POW10 = {}
+for k = 0, 22 do ROLLUP_POW10[k] = 10 ^ k end  -- exact doubles
+local ROLLUP_DECODE_FORMATS, ROLLUP_ENCODE_FORMATS = {}, {}
 
 local function rollup_int_width(x)
   if x < 0 then x = -x - 1 end
@@ -39,55 +42,56 @@ local function rollup_int_width(x)
   return 4
 end
 
--- (mantissa, exponent) of a reading's text, or nil when it has none that
--- is exact in a double.
-local function rollup_decimal(text)
-  local sign, int, frac, exp = string.match(text, '^(%-?)(%d*)%.?(%d*)[eE]?([-+]?%d*)$')
-  if not sign then return nil end
-  local digits = (int .. frac):gsub('^0+', '')
-  if digits == '' then return 0, 0 end
-  local e = -#frac + (tonumber(exp) or 0)
-  local trimmed = digits:gsub('0+$', '')
-  e = e + (#digits - #trimmed)
-  if #trimmed > 15 or e < -32 or e > 31 then return nil end
-  local m = tonumber(trimmed)
-  if sign == '-' then m = -m end
-  return m, e
+-- (mantissa, exponent) of the shortest decimal that reads back as v, or nil
+-- when it has more than 15 fraction digits or too large a mantissa. M / 10^k
+-- divides two exact doubles, so it is the double nearest M e-k: equal to v
+-- exactly when that decimal reads back as v.
+local function rollup_decimal(v)
+  for k = 0, 15 do
+    local p = ROLLUP_POW10[k]
+    local m = v * p
+    if m >= ROLLUP_MANTISSA_LIMIT or m <= -ROLLUP_MANTISSA_LIMIT then return nil end
+    local mantissa = math.floor(m + 0.5)
+    if mantissa / p == v then
+      if k > 0 or mantissa == 0 then return mantissa, -k end
+      local e = 0
+      while e < 22 and mantissa % 10 == 0 do mantissa, e = mantissa / 10, e + 1 end
+      return mantissa, e
+    end
+  end
+  return nil
 end
 
-local function rollup_double(m, e)
-  return tonumber(string.format('%.0fe%d', m, e))
+local function rollup_from_decimal(mantissa, e)
+  if e < 0 then return mantissa / ROLLUP_POW10[-e] end
+  return mantissa * ROLLUP_POW10[e]
 end
 
--- A bucket from its packed form: {n, f_at, l_at, dec, e, f, l, lo, hi, sum}
--- (offsets in microseconds from the bucket start; values mantissas when
--- dec, else doubles).
+-- A bucket from its packed form: {n, f_at, l_at, f, l, lo, hi, sum}
+-- (offsets in microseconds from the bucket start; values doubles).
 local function rollup_decode(packed, bucket_us)
   local h1, h2 = struct.unpack('<BB', packed)
-  local count_w = h1 % 4 + 1
-  local offset_w = math.floor(h1 / 4) % 4 + 1
-  local dec = math.floor(h1 / 16) % 2 == 1
-  local first_w = math.floor(h1 / 32) % 4 + 1
-  local key = h1 * 256 + h2
-  local format = ROLLUP_FORMATS[key]
+  local key = h1 * 256 + h2 % 4
+  local format = ROLLUP_DECODE_FORMATS[key]
   if not format then
-    local off = ROLLUP_OFFSET_FORMATS[offset_w]
-    format = '<BB' .. ROLLUP_COUNT_FORMATS[count_w] .. off .. off
-    if dec then
+    local off = ROLLUP_OFFSET_FORMATS[math.floor(h1 / 4) % 4 + 1]
+    format = '<BB' .. ROLLUP_COUNT_FORMATS[h1 % 4 + 1] .. off .. off
+    if math.floor(h1 / 16) % 2 == 1 then
       local d = ROLLUP_INT_FORMATS[h2 % 4 + 1]
-      format = format .. ROLLUP_INT_FORMATS[first_w] .. d .. d .. d
+      format = format .. ROLLUP_INT_FORMATS[math.floor(h1 / 32) % 4 + 1] .. d .. d .. d
     else
       format = format .. 'dddd'
     end
-    format = format .. 'B'
-    ROLLUP_FORMATS[key] = format
+    ROLLUP_DECODE_FORMATS[key] = format .. 'B'
+    format = ROLLUP_DECODE_FORMATS[key]
   end
   local _, _, n, fo, lo_off, a, b, c, d, s, pos = struct.unpack(format, packed)
-  local unit = offset_w <= 2 and 1000000 or 1
-  local bucket = {n = n, f_at = fo * unit, l_at = bucket_us - unit - lo_off * unit, dec = dec}
-  if dec then
-    bucket.e = math.floor(h2 / 4) - 32
-    bucket.f, bucket.l, bucket.lo, bucket.hi = a, a + b, a + c, a + d
+  local unit = math.floor(h1 / 4) % 4 <= 1 and 1000000 or 1
+  local bucket = {n = n, f_at = fo * unit, l_at = bucket_us - unit - lo_off * unit}
+  if math.floor(h1 / 16) % 2 == 1 then
+    local e = math.floor(h2 / 4) - 32
+    bucket.f, bucket.l = rollup_from_decimal(a, e), rollup_from_decimal(a + b, e)
+    bucket.lo, bucket.hi = rollup_from_decimal(a + c, e), rollup_from_decimal(a + d, e)
   else
     bucket.f, bucket.l, bucket.lo, bucket.hi = a, b, c, d
   end
@@ -110,139 +114,158 @@ local function rollup_is_float(x)
   return struct.unpack('<f', struct.pack('<f', x)) == x
 end
 
+-- The four values as one exponent and mantissas, or nil.
+local function rollup_decimals(bucket)
+  local fm, fe = rollup_decimal(bucket.f)
+  if not fm then return nil end
+  local lm, le = rollup_decimal(bucket.l)
+  if not lm then return nil end
+  local lom, loe = rollup_decimal(bucket.lo)
+  if not lom then return nil end
+  local him, hie = rollup_decimal(bucket.hi)
+  if not him then return nil end
+  local e = math.min(fe, le, loe, hie)
+  if e < -32 or e > 31 then return nil end
+  if fe ~= e then fm = fm * ROLLUP_POW10[fe - e] end
+  if le ~= e then lm = lm * ROLLUP_POW10[le - e] end
+  if loe ~= e then lom = lom * ROLLUP_POW10[loe - e] end
+  if hie ~= e then him = him * ROLLUP_POW10[hie - e] end
+  local limit = ROLLUP_MANTISSA_LIMIT
+  if fm >= limit or fm <= -limit or lm >= limit or lm <= -limit or lom >= limit or lom <= -limit
+      or him >= limit or him <= -limit then
+    return nil
+  end
+  return e, fm, lm, lom, him
+end
+
 local function rollup_encode(bucket, bucket_us)
   local n = bucket.n
   local count_w = n < 256 and 1 or (n < 65536 and 2 or (n < 4294967296 and 3 or 4))
   local fo, lo_off = bucket.f_at, bucket_us - 1 - bucket.l_at
   local offset_w
-  if fo % 1000000 == 0 and (bucket.l_at % 1000000) == 0 then
+  if fo % 1000000 == 0 and bucket.l_at % 1000000 == 0 then
     fo, lo_off = fo / 1000000, (bucket_us - 1000000 - bucket.l_at) / 1000000
     offset_w = (fo < 65536 and lo_off < 65536) and 1 or 2
   else
     offset_w = (fo < 4294967296 and lo_off < 4294967296) and 3 or 4
   end
-  local off = ROLLUP_OFFSET_FORMATS[offset_w]
-  local parts, format
-  local h1 = (count_w - 1) + 4 * (offset_w - 1)
-  if bucket.dec then
-    local f = bucket.f
-    local dl, dlo, dhi = bucket.l - f, bucket.lo - f, bucket.hi - f
-    local first_w = rollup_int_width(f)
-    local diff_w = math.max(rollup_int_width(dl), rollup_int_width(dlo), rollup_int_width(dhi))
-    h1 = h1 + 16 + 32 * (first_w - 1)
-    local h2 = (diff_w - 1) + 4 * (bucket.e + 32)
-    local d = ROLLUP_INT_FORMATS[diff_w]
-    format = '<BB' .. ROLLUP_COUNT_FORMATS[count_w] .. off .. off .. ROLLUP_INT_FORMATS[first_w] .. d .. d .. d
-    parts = {h1, h2, n, fo, lo_off, f, dl, dlo, dhi}
-  else
-    format = '<BB' .. ROLLUP_COUNT_FORMATS[count_w] .. off .. off .. 'dddd'
-    parts = {h1, 0, n, fo, lo_off, bucket.f, bucket.l, bucket.lo, bucket.hi}
-  end
   local low, high = bucket.sum[1], bucket.sum[2]
   local n_low, n_high = #low, #high
-  if n_low > 6 or n_high > 6 then
-    format = format .. 'BBB' .. string.rep('d', n_low + n_high)
-    parts[#parts + 1], parts[#parts + 2], parts[#parts + 3] = 255, n_low, n_high
-  else
-    local floats = 0
+  local floats, s = 0, 255
+  if n_low <= 6 and n_high <= 6 then
     while floats < 3 and floats < n_low and rollup_is_float(low[floats + 1]) do floats = floats + 1 end
-    format = format .. 'B' .. string.rep('f', floats) .. string.rep('d', n_low - floats + n_high)
-    parts[#parts + 1] = n_low + 8 * n_high + 64 * floats
+    s = n_low + 8 * n_high + 64 * floats
   end
+  local h1, h2 = (count_w - 1) + 4 * (offset_w - 1), 0
+  local e, f, l, lo, hi = rollup_decimals(bucket)
+  if e then
+    l, lo, hi = l - f, lo - f, hi - f
+    local diff_w = math.max(rollup_int_width(l), rollup_int_width(lo), rollup_int_width(hi))
+    h1 = h1 + 16 + 32 * (rollup_int_width(f) - 1)
+    h2 = (diff_w - 1) + 4 * (e + 32)
+  else
+    f, l, lo, hi = bucket.f, bucket.l, bucket.lo, bucket.hi
+  end
+  local key = ((h1 * 4 + h2 % 4) * 256 + s) * 4096 + (s == 255 and n_low + 64 * n_high or 0)
+  local format = ROLLUP_ENCODE_FORMATS[key]
+  if not format then
+    local off = ROLLUP_OFFSET_FORMATS[offset_w]
+    format = '<BB' .. ROLLUP_COUNT_FORMATS[count_w] .. off .. off
+    if e then
+      local d = ROLLUP_INT_FORMATS[h2 % 4 + 1]
+      format = format .. ROLLUP_INT_FORMATS[math.floor(h1 / 32) % 4 + 1] .. d .. d .. d
+    else
+      format = format .. 'dddd'
+    end
+    if s == 255 then
+      format = format .. 'BBB' .. string.rep('d', n_low + n_high)
+    else
+      format = format .. 'B' .. string.rep('f', floats) .. string.rep('d', n_low - floats + n_high)
+    end
+    ROLLUP_ENCODE_FORMATS[key] = format
+  end
+  if s ~= 255 and n_high == 0 then  -- the usual case, without a table
+    if n_low == 1 then return struct.pack(format, h1, h2, n, fo, lo_off, f, l, lo, hi, s, low[1]) end
+    if n_low == 2 then return struct.pack(format, h1, h2, n, fo, lo_off, f, l, lo, hi, s, low[1], low[2]) end
+  end
+  local parts = {h1, h2, n, fo, lo_off, f, l, lo, hi, s}
+  if s == 255 then parts[11], parts[12] = n_low, n_high end
   for j = 1, n_low do parts[#parts + 1] = low[j] end
   for j = 1, n_high do parts[#parts + 1] = high[j] end
   return struct.pack(format, unpack(parts))
 end
 
--- The bucket's values as doubles (a bucket that meets a value with no
--- short decimal form).
-local function rollup_to_doubles(bucket)
-  if bucket.dec then
-    local e = bucket.e
-    bucket.f, bucket.l = rollup_double(bucket.f, e), rollup_double(bucket.l, e)
-    bucket.lo, bucket.hi = rollup_double(bucket.lo, e), rollup_double(bucket.hi, e)
-    bucket.dec, bucket.e = false, nil
-  end
-end
-
--- Rescale the bucket's mantissas to exponent e (<= its own); false when a
--- mantissa would reach ROLLUP_MANTISSA_LIMIT.
-local function rollup_rescale(bucket, e)
-  if e == bucket.e then return true end
-  local scale = 10 ^ (bucket.e - e)
-  local f, l, lo, hi = bucket.f * scale, bucket.l * scale, bucket.lo * scale, bucket.hi * scale
-  for _, m in ipairs({f, l, lo, hi}) do
-    if m >= ROLLUP_MANTISSA_LIMIT or m <= -ROLLUP_MANTISSA_LIMIT then return false end
-  end
-  bucket.f, bucket.l, bucket.lo, bucket.hi, bucket.e = f, l, lo, hi, e
-  return true
-end
-
 -- New readings of one bucket, gathered before they are merged: {n, values
--- (doubles, for the sum), f_at, f (text), l_at, l, lo_v, lo, hi_v, hi}.
-local function rollup_delta_add(delta, at, text, value)
+-- and nv (values not yet in sum), sum (exact, of the others), f_at, f, l_at,
+-- l, lo, hi}, instants absolute (us).
+local function rollup_delta_add(delta, at, value)
   local n = delta.n + 1
   delta.n = n
-  delta.values[n] = value
+  local nv = delta.nv + 1
+  delta.nv = nv
+  delta.values[nv] = value
   if n == 1 then
-    delta.f_at, delta.f, delta.l_at, delta.l = at, text, at, text
-    delta.lo_v, delta.lo, delta.hi_v, delta.hi = value, text, value, text
+    delta.f_at, delta.f, delta.l_at, delta.l, delta.lo, delta.hi = at, value, at, value, value, value
     return
   end
-  if at < delta.f_at then delta.f_at, delta.f = at, text end
-  if at > delta.l_at then delta.l_at, delta.l = at, text end
-  if value < delta.lo_v then delta.lo_v, delta.lo = value, text end
-  if value > delta.hi_v then delta.hi_v, delta.hi = value, text end
+  if at < delta.f_at then delta.f_at, delta.f = at, value end
+  if at > delta.l_at then delta.l_at, delta.l = at, value end
+  if value < delta.lo then delta.lo = value end
+  if value > delta.hi then delta.hi = value end
 end
 
--- The delta's four texts as one decimal bucket part {e, f, l, lo, hi}, or nil.
-local function rollup_delta_decimal(delta)
-  local fm, fe = rollup_decimal(delta.f)
-  local lm, le = rollup_decimal(delta.l)
-  local lom, loe = rollup_decimal(delta.lo)
-  local him, hie = rollup_decimal(delta.hi)
-  if not (fm and lm and lom and him) then return nil end
-  local e = math.min(fe, le, loe, hie)
-  local part = {f = fm * 10 ^ (fe - e), l = lm * 10 ^ (le - e), lo = lom * 10 ^ (loe - e), hi = him * 10 ^ (hie - e), e = e}
-  for _, m in ipairs({part.f, part.l, part.lo, part.hi}) do
-    if m >= ROLLUP_MANTISSA_LIMIT or m <= -ROLLUP_MANTISSA_LIMIT then return nil end
+local function rollup_new_delta()
+  return {n = 0, nv = 0, values = {}, sum = { {}, {} } }
+end
+
+-- Add an exact sum's partials to another's: exact, and far cheaper than
+-- adding the values again (a tier merges an hour's sum, not its readings).
+local function rollup_add_sum(sum, other)
+  local low, high = other[1], other[2]
+  if #low > 0 then exact_add(sum, low, #low) end
+  -- High partials are already scaled: add them as the low list of a pair.
+  if #high > 0 then exact_add({sum[2], {} }, high, #high) end
+end
+
+-- The delta's exact sum, with every value gathered so far.
+local function rollup_delta_sum(delta)
+  if delta.nv > 0 then
+    exact_add(delta.sum, delta.values, delta.nv)
+    delta.values, delta.nv = {}, 0
   end
-  return part
+  return delta.sum
 end
 
--- Merge a delta into a bucket (nil: a new bucket); returns the bucket.
-local function rollup_merge(bucket, delta)
-  local part = rollup_delta_decimal(delta)
+-- Add one delta's readings to another's.
+local function rollup_delta_combine(into, delta)
+  local n = into.n
+  into.n = n + delta.n
+  rollup_add_sum(into.sum, rollup_delta_sum(delta))
+  if n == 0 then
+    into.f_at, into.f, into.l_at, into.l, into.lo, into.hi = delta.f_at, delta.f, delta.l_at, delta.l, delta.lo, delta.hi
+    return
+  end
+  if delta.f_at < into.f_at then into.f_at, into.f = delta.f_at, delta.f end
+  if delta.l_at > into.l_at then into.l_at, into.l = delta.l_at, delta.l end
+  if delta.lo < into.lo then into.lo = delta.lo end
+  if delta.hi > into.hi then into.hi = delta.hi end
+end
+
+-- Merge a delta into a bucket starting at start (us; bucket nil: a new
+-- one); returns the bucket.
+local function rollup_merge(bucket, delta, start)
+  local f_at, l_at = delta.f_at - start, delta.l_at - start
   if bucket == nil then
-    bucket = {n = delta.n, f_at = delta.f_at, l_at = delta.l_at, sum = { {}, {} } }
-    if part then
-      bucket.dec, bucket.e = true, part.e
-      bucket.f, bucket.l, bucket.lo, bucket.hi = part.f, part.l, part.lo, part.hi
-    else
-      bucket.dec = false
-      bucket.f, bucket.l = tonumber(delta.f), tonumber(delta.l)
-      bucket.lo, bucket.hi = delta.lo_v, delta.hi_v
-    end
-    exact_add(bucket.sum, delta.values, delta.n)
-    return bucket
+    bucket = {n = delta.n, f_at = f_at, l_at = l_at, f = delta.f, l = delta.l, lo = delta.lo, hi = delta.hi,
+      sum = { {}, {} } }
+  else
+    bucket.n = bucket.n + delta.n
+    if f_at < bucket.f_at then bucket.f_at, bucket.f = f_at, delta.f end
+    if l_at > bucket.l_at then bucket.l_at, bucket.l = l_at, delta.l end
+    if delta.lo < bucket.lo then bucket.lo = delta.lo end
+    if delta.hi > bucket.hi then bucket.hi = delta.hi end
   end
-  bucket.n = bucket.n + delta.n
-  exact_add(bucket.sum, delta.values, delta.n)
-  if bucket.dec and part then
-    local e = math.min(bucket.e, part.e)
-    if rollup_rescale(bucket, e) and rollup_rescale(part, e) then
-      if delta.f_at < bucket.f_at then bucket.f_at, bucket.f = delta.f_at, part.f end
-      if delta.l_at > bucket.l_at then bucket.l_at, bucket.l = delta.l_at, part.l end
-      if part.lo < bucket.lo then bucket.lo = part.lo end
-      if part.hi > bucket.hi then bucket.hi = part.hi end
-      return bucket
-    end
-  end
-  rollup_to_doubles(bucket)
-  if delta.f_at < bucket.f_at then bucket.f_at, bucket.f = delta.f_at, tonumber(delta.f) end
-  if delta.l_at > bucket.l_at then bucket.l_at, bucket.l = delta.l_at, tonumber(delta.l) end
-  if delta.lo_v < bucket.lo then bucket.lo = delta.lo_v end
-  if delta.hi_v > bucket.hi then bucket.hi = delta.hi_v end
+  rollup_add_sum(bucket.sum, rollup_delta_sum(delta))
   return bucket
 end
 
@@ -257,18 +280,40 @@ local function rollup_tiers(pos)
   return tiers, pos + 1 + 2 * #tiers
 end
 
--- Gather a new reading (instant in us, text, value) into each tier's deltas
+-- Empty deltas and order of each tier, for rollup_gather.
+local function rollup_deltas(tiers)
+  local deltas, order = {}, {}
+  for t = 1, #tiers do deltas[t], order[t] = {}, {} end
+  return deltas, order
+end
+
+-- Gather a new reading (instant in us, value) into each tier's deltas
 -- (deltas[t][bucket number], order[t] the bucket numbers in first-seen order).
-local function rollup_gather(tiers, deltas, order, at, text, value)
+local function rollup_gather(tiers, deltas, order, at, value)
   for t = 1, #tiers do
     local number = math.floor(at / tiers[t].us)
     local delta = deltas[t][number]
     if delta == nil then
-      delta = {n = 0, values = {} }
+      delta = rollup_new_delta()
       deltas[t][number] = delta
       order[t][#order[t] + 1] = number
     end
-    rollup_delta_add(delta, at - number * tiers[t].us, text, value)
+    rollup_delta_add(delta, at, value)
+  end
+end
+
+-- Gather a whole bucket hash's readings (a delta) into each tier's deltas:
+-- the tiers' buckets must be multiples of the bucket hash's span (raw_us).
+local function rollup_gather_delta(tiers, deltas, order, start, delta)
+  for t = 1, #tiers do
+    local number = math.floor(start / tiers[t].us)
+    local into = deltas[t][number]
+    if into == nil then
+      into = rollup_new_delta()
+      deltas[t][number] = into
+      order[t][#order[t] + 1] = number
+    end
+    rollup_delta_combine(into, delta)
   end
 end
 
@@ -286,7 +331,7 @@ local function rollup_write(prefix, gen, tiers, deltas, order, chunk_size, now)
         local field = number - chunk * chunk_size
         local key = tier_prefix .. string.format('%d', chunk)
         local packed = redis.call('HGET', key, field)
-        local bucket = rollup_merge(packed and rollup_decode(packed, tier.us) or nil, deltas[t][number])
+        local bucket = rollup_merge(packed and rollup_decode(packed, tier.us) or nil, deltas[t][number], number * tier.us)
         if redis.call('HSET', key, field, rollup_encode(bucket, tier.us)) == 1 then
           redis.call('EXPIREAT', key, string.format('%d', (chunk + 1) * chunk_size * tier.seconds + tier.keep))
         end

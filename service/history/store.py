@@ -19,9 +19,16 @@ from ..redisdb.scripts import ScriptBatch, Scripts
 from ..settings import Settings
 from .codec import Bucket, decode
 
+# A bucket hash of readings around now waits this long after it ends before
+# the worker rolls it up whole (seal.lua): readings that arrive by then cost
+# ingest nothing more; later ones roll up in the call that accepts them.
+DEFER_SECONDS = 3600
+# How long a process keeps the sealing horizon it read (queries switch from
+# the tiers to the raw readings there).
+SEALED_CACHE_SECONDS = 5.0
+# Sensors one seal call handles (pipelined in one round trip).
+SEAL_BATCH = 500
 log = logging.getLogger("sensorhub.history")
-# How often a process asks whether the backfill is done (until it is).
-BACKFILLED_CHECK_SECONDS = 30.0
 # Keys a backfill step asks SCAN to look at (bucket hashes rolled up per step
 # are at most as many; each is one script call of a few hundred readings).
 BACKFILL_SCAN_COUNT = 1000
@@ -75,18 +82,23 @@ def _ceil(value: int, step: int) -> int:
     return -(-value // step) * step
 
 
-def plan(tiers, start_us: int, end_us: int, now_us: int, retention: int) -> list[Segment]:
+def plan(tiers, start_us: int, end_us: int, now_us: int, retention: int, raw_from: int | None = None) -> list[Segment]:
     """Which source answers which part of [start, end), oldest first: the
     raw readings from the RETENTION boundary on, each tier from where the
     next finer one stops, without a gap or an overlap. Each boundary is
     aligned on the coarser side's bucket, so no bucket is split: the raw
     part starts on a finest-tier bucket, a tier's part on a bucket of the
     next coarser tier. RangeTooOld when [start, end) reaches before the
-    longest tier keeps (without tiers: before RETENTION).
+    longest tier keeps (without tiers: before RETENTION). ``raw_from``:
+    where the tiers stop holding every reading (the sealing horizon), if
+    the raw readings must reach back further than RETENTION.
     """
     boundaries = []  # (source, tier, from)
     if tiers:
-        boundaries.append(("raw", None, _ceil(now_us - retention * 1_000_000, tiers[0].us)))
+        raw_start = _ceil(now_us - retention * 1_000_000, tiers[0].us)
+        if raw_from is not None:
+            raw_start = min(raw_start, raw_from // tiers[0].us * tiers[0].us)
+        boundaries.append(("raw", None, raw_start))
         for position, tier in enumerate(tiers):
             align = tiers[position + 1].us if position + 1 < len(tiers) else tier.us
             boundaries.append((duration_name(tier.seconds), tier, _ceil(now_us - tier.keep * 1_000_000, align)))
@@ -113,42 +125,92 @@ class HistoryStore:
     def __init__(self, client, scripts: Scripts, settings: Settings):
         self.client = client
         self.tiers = tuple(Tier(seconds, keep) for seconds, keep in settings.rollups)
+        self.raw_us = settings.bucket_seconds * 1_000_000
+        # Bucket hashes of readings live this long after their last new reading.
+        self.raw_ttl = max(settings.dedup_ttl, settings.retention)
         self._tier_args = [len(self.tiers)]
         for tier in self.tiers:
             self._tier_args += (tier.seconds, tier.keep)
-        self._backfilled = False
-        self._backfilled_checked = 0.0
+        self._seal = scripts.register(__package__, "seal.lua")
+        self._sealed: tuple[float, int | None] = (float("-inf"), None)
         self._lock = threading.Lock()
         self.cluster = isinstance(client, RedisCluster)
-        self._backfill_args = [settings.bucket_seconds * 1_000_000, None, keys.ROLLUP_CHUNK, *self._tier_args]
+        self._backfill_args = [self.raw_us, None, keys.ROLLUP_CHUNK, self.raw_ttl, *self._tier_args]
         self._backfill = scripts.register(__package__, "backfill.lua")
         self._backfill_loaded = False
 
-    # -- ingest -----------------------------------------------------------
-
-    def backfilled(self) -> bool:
-        """Whether every bucket hash of readings written before history
-        existed is rolled up (asked of Redis every BACKFILLED_CHECK_SECONDS
-        until it is; then never again)."""
-        if self._backfilled or not self.tiers:
-            return True
-        now = time.monotonic()
-        if now - self._backfilled_checked >= BACKFILLED_CHECK_SECONDS:
-            with self._lock:
-                if now - self._backfilled_checked >= BACKFILLED_CHECK_SECONDS:
-                    self._backfilled = bool(self.client.exists(keys.HISTORY_BACKFILLED))
-                    self._backfilled_checked = now
-        return self._backfilled
+    # -- ingest and sealing -----------------------------------------------
 
     def ingest_args(self, now: float) -> list:
-        """ARGV[4..] of the ingest script: now, chunk size, backfilled, tiers."""
-        return [int(now), keys.ROLLUP_CHUNK, 1 if self.backfilled() else 0, *self._tier_args]
+        """ARGV[4..] of the ingest script: now, chunk size, the deferred
+        zone (from DEFER_SECONDS before now to the next bucket), tiers."""
+        now_us = int(now * 1_000_000)
+        return [int(now), keys.ROLLUP_CHUNK, now_us - DEFER_SECONDS * 1_000_000, now_us + self.raw_us,
+                *self._tier_args]
+
+    def horizon(self, now: float) -> int:
+        """Bucket number below which bucket hashes are sealable at ``now``."""
+        return (int(now * 1_000_000) - DEFER_SECONDS * 1_000_000) // self.raw_us
+
+    def sealed_through(self) -> int | None:
+        """Where the tiers end and the raw readings take over (us; None:
+        nothing sealed yet, the raw readings answer all they hold)."""
+        checked, value = self._sealed
+        now = time.monotonic()
+        if now - checked < SEALED_CACHE_SECONDS:
+            return value
+        found = self.client.hget(keys.HISTORY_SEALED, "through")
+        value = int(found) if found else None
+        self._sealed = (now, value)
+        return value
+
+    def seal_step(self, now: float | None = None) -> int:
+        """Roll up every bucket hash that waited and is now sealable, for
+        every sensor heard since the last completed pass could have left
+        one (``sensors:seen``); then record the new horizon. Returns the
+        bucket hashes rolled up. Idempotent: any number of workers may run
+        it; an interrupted pass is simply done again."""
+        if not self.tiers:
+            return 0
+        now = time.time() if now is None else now
+        horizon = self.horizon(now)
+        state = self.client.hget(keys.HISTORY_SEALED, "horizon")
+        previous = int(state) if state else None
+        if previous is not None and previous >= horizon:
+            return 0
+        # A waiting bucket hash starts before the next bucket of the moment
+        # its reading arrived: its sensor was heard at most two buckets
+        # before the horizon that seals it (one more for clocks).
+        if previous is None:
+            since = now - self.raw_ttl
+        else:
+            since = (previous * self.raw_us - 3 * self.raw_us) / 1_000_000
+        longest = max(tier.seconds + tier.keep for tier in self.tiers)
+        oldest = (int(now * 1_000_000) - longest * 1_000_000) // self.raw_us
+        args = [self.raw_us, horizon, oldest, int(now), keys.ROLLUP_CHUNK, self.raw_ttl, *self._tier_args]
+        # ZSCAN, not pages by rank: a sensor heard again during the pass
+        # moves in the order, which would make a page skip another.
+        sealed, cursor = 0, 0
+        while True:
+            cursor, found = self.client.zscan(keys.SENSORS_SEEN, cursor, count=SEAL_BATCH)
+            batch = ScriptBatch(self.client)
+            for sensor, heard in found:
+                if heard >= since:
+                    batch.script(self._seal, [keys.sensor(sensor.decode())], args)
+            sealed += sum(batch.execute())
+            if cursor == 0:
+                break
+        self.client.hset(keys.HISTORY_SEALED, mapping={"horizon": horizon, "through": horizon * self.raw_us})
+        return sealed
 
     # -- reading ----------------------------------------------------------
 
     def plan(self, start_us: int, end_us: int, now_us: int, retention: int) -> list[Segment]:
-        """``plan`` with this store's tiers."""
-        return plan(self.tiers, start_us, end_us, now_us, retention)
+        """``plan`` with this store's tiers, the raw readings reaching back
+        to where the tiers are sealed if that is further than RETENTION."""
+        through = self.sealed_through()
+        reach = now_us - self.raw_ttl * 1_000_000 if through is None else through
+        return plan(self.tiers, start_us, end_us, now_us, retention, raw_from=reach)
 
     def tier_of(self, seconds: int) -> Tier | None:
         return next((tier for tier in self.tiers if tier.seconds == seconds), None)

@@ -10,9 +10,10 @@
 -- ARGV[4]  now, seconds since the epoch (history buckets older than their
 --          tier keeps are not written)
 -- ARGV[5]  buckets per history chunk (keys.ROLLUP_CHUNK)
--- ARGV[6]  '1' once every bucket hash written before history existed is
---          rolled up (keys.HISTORY_BACKFILLED), else '0'
--- ARGV[7]  number of history tiers, then seconds and keep (s) of each
+-- ARGV[6]  start of the deferred zone (us): a bucket hash ending after it
+-- ARGV[7]  and starting before this (us) is rolled up whole by the
+--          background worker once it ends (seal.lua), not reading by reading
+-- ARGV[8]  number of history tiers, then seconds and keep (s) of each
 -- then, for each sensor i in KEYS order:
 --   latest instant (us), its ISO text, its value, number of buckets, and per bucket:
 --   bucket number, number of readings, then offset (us into the bucket) and
@@ -23,11 +24,17 @@
 -- declared key, so they share its hash tag. Statistics move once per
 -- sensor per call: the count, and the exact sum of the values (exactsum.lua,
 -- included). A sum of one double, as written before exact sums, becomes an
--- exact one on the sensor's next new reading. Every new reading also goes
--- into the sensor's history tiers (rollup.lua, included), in the same call:
--- a duplicate never does. Until ARGV[6] is '1', only readings landing in a
--- bucket hash that is new or marked rolled up (field ROLLED_FIELD) do: the
--- background worker rolls up the others' bucket hashes whole (backfill.lua).
+-- exact one on the sensor's next new reading.
+--
+-- History (rollup.lua, included): a bucket hash marked rolled up (field
+-- ROLLED_FIELD) has all its readings in the sensor's history tiers, so a new
+-- reading landing in it goes into the tiers in this call (a duplicate never
+-- does). An unmarked one around now (the deferred zone) waits: the worker
+-- rolls it up whole once it has ended (seal.lua, which finds it through the
+-- statistics field UNSEALED and sets its TTL; until then it has none, so
+-- nothing waiting is lost). A new bucket hash outside the zone (a late or
+-- early reading) is marked and rolled up at once; an unmarked old one was
+-- written before history existed and waits for the backfill (backfill.lua).
 -- Returns the number of new
 -- readings of each sensor; with ARGV[2] = '1', per sensor {new readings, then
 -- for each duplicate: its position among the sensor's readings of this call
@@ -37,8 +44,10 @@ local winners = ARGV[2] == '1'
 local raw_us = tonumber(ARGV[3])
 local now = tonumber(ARGV[4])
 local chunk_size = tonumber(ARGV[5])
-local backfilled = ARGV[6] == '1'
-local tiers, pos = rollup_tiers(7)
+local defer_from = tonumber(ARGV[6])
+local defer_to = tonumber(ARGV[7])
+local tiers, pos = rollup_tiers(8)
+local history = #tiers > 0
 local new_per_sensor = {}
 for i = 1, #KEYS do
   local key = KEYS[i]
@@ -48,24 +57,31 @@ for i = 1, #KEYS do
   local buckets = tonumber(ARGV[pos + 3])
   pos = pos + 4
   local stats = redis.call('HMGET', key, {{SensorStats.GEN}}, {{SensorStats.COUNT}}, {{SensorStats.EXACT}},
-    {{SensorStats.LAST_US}}, {{SensorStats.SUM}})
+    {{SensorStats.LAST_US}}, {{SensorStats.SUM}}, {{SensorStats.UNSEALED}})
+  local unsealed = tonumber(stats[6])
+  local waiting = nil
   local gen = stats[1] or '0'
   local prefix = key .. {{READINGS_SUFFIX}} .. gen .. {{SEPARATOR}}
   local new, added = 0, {}
-  local deltas, order = {}, {}
-  for t = 1, #tiers do deltas[t], order[t] = {}, {} end
+  local deltas, order = nil, nil
   local stored = winners and {} or nil
   local sent = 0
   for _ = 1, buckets do
     local bucket_key = prefix .. ARGV[pos]
-    local base = tonumber(ARGV[pos]) * raw_us
+    local number = tonumber(ARGV[pos])
+    local base = number * raw_us
     local readings = tonumber(ARGV[pos + 1])
     pos = pos + 2
     local before = new
-    local roll, mark = #tiers > 0, false
-    if roll and not backfilled and not redis.call('HGET', bucket_key, {{ROLLED_FIELD}}) then
-      roll = redis.call('EXISTS', bucket_key) == 0
-      mark = roll
+    local roll, mark, deferred = false, false, false
+    if history then
+      roll = redis.call('HGET', bucket_key, {{ROLLED_FIELD}}) ~= false
+      if not roll then
+        deferred = base + raw_us > defer_from and base < defer_to
+        if not deferred and redis.call('EXISTS', bucket_key) == 0 then
+          roll, mark = true, true
+        end
+      end
     end
     for k = 1, readings do
       if redis.call('HSETNX', bucket_key, ARGV[pos], ARGV[pos + 1]) == 1 then
@@ -73,7 +89,8 @@ for i = 1, #KEYS do
         local value = tonumber(ARGV[pos + 1])
         added[new] = value
         if roll then
-          rollup_gather(tiers, deltas, order, base + tonumber(ARGV[pos]), ARGV[pos + 1], value)
+          if not deltas then deltas, order = rollup_deltas(tiers) end
+          rollup_gather(tiers, deltas, order, base + tonumber(ARGV[pos]), value)
         end
       elseif winners then
         stored[#stored + 1] = sent + k
@@ -86,10 +103,14 @@ for i = 1, #KEYS do
       if mark then
         redis.call('HSET', bucket_key, {{ROLLED_FIELD}}, '1')
       end
-      redis.call('EXPIRE', bucket_key, ttl)
+      if deferred then
+        if (not unsealed or number < unsealed) and (not waiting or number < waiting) then waiting = number end
+      else
+        redis.call('EXPIRE', bucket_key, ttl)
+      end
     end
   end
-  if new > 0 and #tiers > 0 then
+  if deltas then
     rollup_write(key .. {{ROLLUP_SUFFIX}}, gen, tiers, deltas, order, chunk_size, now)
   end
   if new > 0 then
@@ -103,9 +124,13 @@ for i = 1, #KEYS do
       sum[1][1] = tonumber(stats[5])
     end
     local fields = {{{SensorStats.COUNT}}, count}
+    if waiting then
+      fields[3], fields[4] = {{SensorStats.UNSEALED}}, string.format('%d', waiting)
+    end
     if not legacy or exact_finite(sum) then
       exact_add(sum, added, new)
-      fields[3], fields[4] = {{SensorStats.EXACT}}, exact_pack(sum)
+      local n = #fields
+      fields[n + 1], fields[n + 2] = {{SensorStats.EXACT}}, exact_pack(sum)
       if legacy then
         redis.call('HDEL', key, {{SensorStats.SUM}})
       end

@@ -173,6 +173,7 @@ class ReadingStore:
     def clear(self, sensor_id: str) -> None:
         """Clear in O(1): the old generation's readings expire on their own;
         its history tiers, kept for years, go to the worker to reclaim."""
-        old_gen = self._clear(keys=[keys.sensor(sensor_id)])
+        newest = (int(time.time() * 1_000_000) + self.bucket_us) // self.bucket_us
+        old_gen = int(self._clear(keys=[keys.sensor(sensor_id)], args=[self.bucket_us, self.ttl, newest]))
         if self.history.tiers:
             self.client.sadd(keys.HISTORY_RECLAIM, f"{sensor_id} {old_gen}")

@@ -87,8 +87,8 @@ def test_offsets_take_the_narrowest_width_of_seconds_or_microseconds(app, redis_
         (["-1.28", "-0.01", "-1"], 0, 0),  # first -128, differences up to 127: a byte each
         (["3.27", "-324.41", "0"], 1, 1),  # first 327, differences down to -32,768: two bytes
         (["-21474836.49", "5", "2147483.647"], 3, 3),  # first below -2**31: seven bytes
-        (["1e-32", "3e-32", "-2e-32"], 0, 0),  # the smallest exponent a decimal bucket holds
-        (["1e+31", "9e+31", "-1e+31"], 0, 0),  # the largest
+        (["1e-15", "3e-15", "-2e-15"], 0, 0),  # 15 fraction digits: the most a decimal bucket holds
+        (["1e+15", "4e+15", "-1e+15"], 0, 0),  # whole values below 2**52, trailing zeros in the exponent
         (["-999999999999999", "999999999999999"], 3, 3),  # 15 digits: still decimal
     ],
 )
@@ -107,11 +107,12 @@ def test_decimal_values_pack_as_mantissas_of_a_shared_exponent(app, redis_client
 @pytest.mark.parametrize(
     "texts",
     [
-        ["1e-33", "2.5"],  # exponent below -32
-        ["1e+32", "2.5"],  # above 31
+        ["1e-16", "2.5"],  # 16 fraction digits
+        ["1e-33", "2.5"],
+        ["1e+32", "2.5"],  # a mantissa of 2**52 or more
         ["0.30000000000000004", "0.1"],  # 17 significant digits
         ["5e-324", "-1e+300", "1.7976931348623157e+308"],
-        ["1e+31", "0.5"],  # each decimal, but no shared exponent within 2**52
+        ["4e+15", "0.5"],  # each decimal, but no shared exponent within 2**52
     ],
 )
 def test_values_without_a_short_decimal_form_make_the_bucket_hold_doubles(app, redis_client, texts):

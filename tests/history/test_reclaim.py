@@ -18,6 +18,11 @@ NOW_HOUR_US = int(NOW) // 3600 * HOUR_US
 SPREAD_US = [-399 * DAY_US, -30 * DAY_US, -HOUR_US, 0, HOUR_US, -3649 * DAY_US, -2000 * DAY_US]
 
 
+def seal(history):
+    """The worker's seal of the readings around now, as two hours from now."""
+    history.seal_step(now=NOW + 2 * 3600)
+
+
 def readings(sensor, value):
     return [{"sensor": sensor, "timestamp": timestamp(NOW_HOUR_US + at + 90_000_000), "value": value} for at in SPREAD_US]
 
@@ -29,6 +34,7 @@ def chunks_of(redis_client, sensor, gen):
 def test_the_worker_reclaims_every_chunk_of_the_cleared_generation(app, client, redis_client):
     history = stores(app).history
     assert client.post("/data", json=readings("a", 1.5) + readings("b", 2.5)).status_code == 200
+    seal(history)
     before = chunks_of(redis_client, "a", 0)
     assert len(before) >= 6
     assert client.delete("/statistics/a").status_code == 204
@@ -61,6 +67,7 @@ def test_readings_after_a_clear_count_afresh_and_survive_the_reclaim(app, client
     again = readings("a", 7.25)[:3]  # the same instants, posted again: new readings now
     assert client.post("/data", json=again).get_json() == {"accepted": 3, "duplicates": 0}
     model.post(again)
+    seal(history)
     history.reclaim_step()
     for tier in history.tiers:
         got = stored(history, "a", tier, NOW_HOUR_US - 3700 * DAY_US, NOW_HOUR_US + DAY_US)
@@ -70,6 +77,7 @@ def test_readings_after_a_clear_count_afresh_and_survive_the_reclaim(app, client
 
 def test_a_second_clear_queues_the_next_generation(app, client, redis_client):
     assert client.post("/data", json=readings("a", 1.5)).status_code == 200
+    seal(stores(app).history)
     client.delete("/statistics/a")
     assert client.post("/data", json=readings("a", 1.5)).status_code == 200
     client.delete("/statistics/a")

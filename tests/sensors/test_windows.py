@@ -241,7 +241,10 @@ def test_series_of_many_checks_the_range_like_one_series(client):
 def test_bucket_ttl_covers_the_retention_when_it_exceeds_dedup(redis_url, redis_cluster_mode, clean_redis):
     from service import create_app
 
-    long = Settings(redis_url=redis_url, redis_cluster=redis_cluster_mode, log_requests=False, retention=72 * 3600)
+    # Without history tiers: with them, a bucket hash around now has no TTL
+    # until the worker rolls it up (tests/history/test_seal.py).
+    long = Settings(redis_url=redis_url, redis_cluster=redis_cluster_mode, log_requests=False, retention=72 * 3600,
+                    rollups=())
     app = create_app(long)
     post(app.test_client(), reading("s", hour_start_us(), 1.0))
     bucket = keys.sensor_bucket("s", 0, hour_start_us() // (long.bucket_seconds * SECOND_US))
@@ -252,7 +255,9 @@ def test_bucket_ttl_covers_the_retention_when_it_exceeds_dedup(redis_url, redis_
 def test_readings_leave_the_window_store_after_the_retention_but_still_count(redis_url, redis_cluster_mode, clean_redis):
     from service import create_app
 
-    short = Settings(redis_url=redis_url, redis_cluster=redis_cluster_mode, log_requests=False, dedup_ttl=1, retention=2)
+    # Without history tiers (see above).
+    short = Settings(redis_url=redis_url, redis_cluster=redis_cluster_mode, log_requests=False, dedup_ttl=1, retention=2,
+                     rollups=())
     app = create_app(short)
     client = app.test_client()
     now = time.time_ns() // 1000
