@@ -41,12 +41,26 @@ local now = tonumber(ARGV[2])
 local chunk_size = tonumber(ARGV[3])
 local tiers = rollup_tiers(5)
 local deltas, order = rollup_deltas(tiers)
+-- Every tier's buckets hold whole bucket hashes: one delta serves them all.
+local aligned = true
+for t = 1, #tiers do
+  if tiers[t].us % tonumber(ARGV[1]) ~= 0 then aligned = false end
+end
+local delta = aligned and rollup_new_delta() or nil
 local rolled = 0
 for j = 1, #readings, 2 do
   if readings[j] ~= {{ROLLED_FIELD}} then
     rolled = rolled + 1
-    rollup_gather(tiers, deltas, order, base + tonumber(readings[j]), tonumber(readings[j + 1]))
+    local at, value = base + tonumber(readings[j]), tonumber(readings[j + 1])
+    if delta then
+      rollup_delta_add(delta, at, value)
+    else
+      rollup_gather(tiers, deltas, order, at, value)
+    end
   end
+end
+if delta then
+  rollup_gather_delta(tiers, deltas, order, base, delta)
 end
 rollup_write(KEYS[2] .. {{ROLLUP_SUFFIX}}, gen, tiers, deltas, order, chunk_size, now)
 redis.call('HSET', bucket_key, {{ROLLED_FIELD}}, '1')

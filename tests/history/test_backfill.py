@@ -4,12 +4,13 @@ ingest leaves their readings alone; then ``history:backfilled`` is set."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 
 import pytest
 
-from service import keys
+from service import create_app, keys
 from service.history.store import HistoryStore
 from service.stores import stores
 from tests.history.tier_model import DAY_US, HOUR_US, TierModel, app_before_history, stored, timestamp
@@ -172,3 +173,19 @@ def test_backfill_and_the_seal_of_hashes_around_now_count_each_reading_once(app,
     history.seal_step(now=NOW + 2 * 3600)
     for sensor in ("old", "new"):
         assert whole_range(history, sensor) == expected(model, history, sensor)
+
+
+def test_backfill_splits_a_bucket_hash_longer_than_the_finest_tier(settings, clean_redis):
+    """BUCKET_SECONDS of two hours: a bucket hash spans two hourly buckets."""
+    two_hours = dataclasses.replace(settings, bucket_seconds=7200)
+    before, app = app_before_history(two_hours), create_app(two_hours)
+    try:
+        model = TierModel()
+        post(before.test_client(), model, batch(range(0, 12), minute=59) + batch(range(0, 12), minute=1))
+        history = stores(app).history
+        run_to_the_end(history)
+        for sensor in SENSORS:
+            assert whole_range(history, sensor) == expected(model, history, sensor)
+    finally:
+        stores(before).client.close()
+        stores(app).client.close()
