@@ -124,7 +124,9 @@ def test_backfill_resumes_in_a_new_worker_where_the_last_one_stopped(app, client
     post(legacy, model, batch(range(0, 24 * 8), sensors=["a", "b.c"]))
     first = stores(app).history
     with caplog.at_level(logging.INFO, logger="sensorhub.history"):
-        assert first.backfill_step(count=10) is True
+        # On a cluster the first primaries scanned may hold none of them.
+        while int(redis_client.hget(keys.HISTORY_BACKFILL, "rolled") or 0) == 0:
+            assert first.backfill_step(count=10) is True
     position = redis_client.hgetall(keys.HISTORY_BACKFILL)
     assert any(value != b"done" for field, value in position.items() if field != b"rolled"), "a scan cursor kept"
     rolled_first = int(position[b"rolled"])
