@@ -40,6 +40,7 @@ class SensorFacts(NamedTuple):
     kind: str | None
     own_unit: str | None  # units.own_unit: how GET /v1/series shows it
     gen: str  # clear generation of its readings and tiers
+    last_us: int | None  # its latest reading of this generation (None: none)
 
 
 def _text(value: bytes | None) -> str | None:
@@ -51,12 +52,12 @@ def sensor_facts(client, sensor_ids: list[str]) -> list[SensorFacts]:
     pipe = client.pipeline(transaction=False)
     for sensor in sensor_ids:
         pipe.hgetall(keys.sensor_meta(sensor))
-        pipe.hmget(keys.sensor(sensor), keys.SensorStats.GEN, keys.SensorStats.COUNT)
+        pipe.hmget(keys.sensor(sensor), keys.SensorStats.GEN, keys.SensorStats.COUNT, keys.SensorStats.LAST_US)
         pipe.zscore(keys.SENSORS_SEEN, sensor)
     replies = pipe.execute()
     found = []
     for position, sensor in enumerate(sensor_ids):
-        raw_meta, (gen, count), seen = replies[3 * position : 3 * position + 3]
+        raw_meta, (gen, count, last_us), seen = replies[3 * position : 3 * position + 3]
         meta = {k.decode(): v.decode() for k, v in raw_meta.items()}
         found.append(SensorFacts(
             sensor=sensor,
@@ -67,6 +68,7 @@ def sensor_facts(client, sensor_ids: list[str]) -> list[SensorFacts]:
             kind=meta.get(keys.SensorMeta.KIND) or None,
             own_unit=units.own_unit(meta),
             gen=_text(gen) or "0",
+            last_us=int(last_us) if last_us else None,
         ))
     return found
 
@@ -157,9 +159,17 @@ def tier_rows(history: HistoryStore, client, sensor: str, gen: str, segment: Seg
 
 def sensor_rows(history: HistoryStore, client, facts: SensorFacts, segments: list[Segment], bucket_us: int,
                 unit: str | None) -> Iterator[dict]:
-    """Every row of one sensor over the planned segments, oldest first."""
+    """Every row of one sensor over the planned segments, oldest first.
+
+    Nothing is read after the sensor's latest reading: a range ending in
+    2100 reads no more than one ending now."""
+    if facts.last_us is None:
+        return
     shown = Shown(unit)
     for segment in segments:
+        segment = segment._replace(end_us=min(segment.end_us, facts.last_us + 1))
+        if segment.start_us >= segment.end_us:
+            continue
         if segment.source == RAW:
             yield from raw_rows(client, facts.sensor, facts.gen, segment.start_us, segment.end_us, bucket_us, shown)
         else:

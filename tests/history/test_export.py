@@ -385,3 +385,19 @@ def test_a_year_of_hourly_buckets_of_a_few_sensors_exports_every_bucket(client, 
     # the older ones in their hourly bucket.
     assert counted == 3 * hours
     assert lines == 3 * hours + 1
+
+
+def test_a_range_ending_far_in_the_future_reads_no_further_than_the_latest_reading(client, app):
+    now = timeutil.now_us()
+    post(client, "s", [(now - HOUR, 1.0), (now + 2 * HOUR, 2.0)])
+    reads = []
+    real_pipeline = stores(app).client.pipeline
+
+    def counting_pipeline(*args, **kwargs):
+        reads.append(1)
+        return real_pipeline(*args, **kwargs)
+
+    stores(app).client.pipeline = counting_pipeline
+    response = client.get(f"/v1/sensors/s/export?start={(now - DAY) // 1_000_000}&end=2099-12-31T00:00:00Z&format=ndjson")
+    assert [row["value"] for row in ndjson_rows(response)] == [1.0, 2.0]
+    assert len(reads) < 10
