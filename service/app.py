@@ -14,11 +14,11 @@ from .auth.sensors import SensorOrgs
 from .errors import SensorhubApi, register_error_handlers
 from .events.store import EventStore
 from .heartbeats.store import HeartbeatStore
+from .history.store import HistoryStore
 from .jsonio import OrjsonProvider
 from .logs import configure_logging, init_request_logging
 from .metrics import init_metrics
 from .orgs.store import OrgStore
-from .history.store import HistoryStore
 from .readings.store import ReadingStore
 from .redisdb.connection import connect
 from .redisdb.scripts import Scripts
