@@ -118,11 +118,9 @@ def test_csv_export_has_a_header_and_the_same_rows_with_empty_cells_where_a_colu
 
 
 def test_the_download_is_named_after_the_sensor_and_range(client, spanning):
-    end = timeutil.parse_query_instant("2030-01-02T03:04:05Z")
     response = client.get(f"/v1/sensors/s1/export?start={spanning['start'] // 1_000_000}&end=2030-01-02T03:04:05Z")
     start_name = timeutil.us_to_datetime(spanning["start"]).strftime("%Y%m%dT%H%M%SZ")
     assert response.headers["Content-Disposition"] == f'attachment; filename="s1-{start_name}-20300102T030405Z.csv"'
-    assert end  # the end was accepted in ISO 8601 as in epoch seconds
 
 
 def test_a_file_name_keeps_only_safe_characters(client):
