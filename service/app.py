@@ -6,7 +6,7 @@ import logging
 
 from flask import Flask
 
-from . import dashboard, events, heartbeats, ops, orgs, readings, rooms, sensors, sites, toohot, webhooks
+from . import dashboard, events, heartbeats, history, ops, orgs, readings, rooms, sensors, sites, toohot, webhooks
 from .auth import init_auth
 from .auth.guard import AccessControl
 from .auth.keyring import api_keys_of
@@ -14,11 +14,11 @@ from .auth.sensors import SensorOrgs
 from .errors import SensorhubApi, register_error_handlers
 from .events.store import EventStore
 from .heartbeats.store import HeartbeatStore
+from .history.store import HistoryStore
 from .jsonio import OrjsonProvider
 from .logs import configure_logging, init_request_logging
 from .metrics import init_metrics
 from .orgs.store import OrgStore
-from .history.store import HistoryStore
 from .readings.store import ReadingStore
 from .redisdb.connection import connect
 from .redisdb.scripts import Scripts
@@ -32,7 +32,7 @@ from .transport import BodyGate
 from .webhooks.store import WebhookStore
 
 # One module per domain; each registers its blueprint (its store is built by build_stores).
-DOMAINS = (readings, ops, sensors, rooms, sites, orgs, toohot, events, heartbeats, webhooks, dashboard)
+DOMAINS = (readings, ops, sensors, history, rooms, sites, orgs, toohot, events, heartbeats, webhooks, dashboard)
 
 
 def create_app(settings: Settings | None = None, *, redis_client=None) -> Flask:
