@@ -163,6 +163,19 @@ class SeriesBatchQuerySchema(SeriesRangeSchema):
     })
 
 
+class SourceSchema(ma.Schema):
+    source = ma.fields.String(metadata={"description": "raw (every reading) or a history tier (1h, 1d: its buckets)"})
+    start = ma.fields.String(metadata={"description": "Inclusive: the first instant whose readings this source counts"})
+    end = ma.fields.String(metadata={
+        "description": "Exclusive; a tier counts whole buckets, so its span may reach past the range's end"})
+    aligned = ma.fields.String(metadata={
+        "description": "Present when this tier's buckets (of this size) cannot start at the output buckets' local "
+        "midnight (a zone with a :30 or :45 offset): each is counted whole in the output bucket holding its start"})
+
+
+SOURCES = {"description": "Which span of the range came from which source, oldest first: joined without a gap or overlap"}
+
+
 class AggregateSchema(ma.Schema):
     sensor = ma.fields.String()
     window = ma.fields.Nested(WindowSchema)
@@ -171,10 +184,13 @@ class AggregateSchema(ma.Schema):
     avg = ma.fields.Float(allow_none=True)
     min = ma.fields.Float(allow_none=True)
     max = ma.fields.Float(allow_none=True)
+    sources = ma.fields.List(ma.fields.Nested(SourceSchema), metadata=SOURCES)
 
 
 class PointSchema(ma.Schema):
-    t = ma.fields.String(metadata={"description": "Start of the bucket (aligned on its size, UTC)"})
+    t = ma.fields.String(metadata={
+        "description": "Start of the bucket: aligned on its size in UTC (1m to 1h; 1d and 1w in UTC, weeks from "
+        "Monday), or local midnight in tz (1d, 1w, 1mo); may precede the range's start"})
     count = ma.fields.Integer()
     avg = ma.fields.Float()
     min = ma.fields.Float()
@@ -185,8 +201,10 @@ class SeriesSchema(ma.Schema):
     sensor = ma.fields.String()
     window = ma.fields.Nested(WindowSchema)
     bucket = ma.fields.String()
+    tz = ma.fields.String(metadata={"description": "Time zone of the 1d, 1w and 1mo buckets"})
     unit = ma.fields.String(allow_none=True)
     points = ma.fields.List(ma.fields.Nested(PointSchema))
+    sources = ma.fields.List(ma.fields.Nested(SourceSchema), metadata=SOURCES)
 
 
 class SensorSeriesSchema(ma.Schema):
@@ -199,6 +217,8 @@ class SensorSeriesSchema(ma.Schema):
 class SeriesBatchSchema(ma.Schema):
     window = ma.fields.Nested(WindowSchema)
     bucket = ma.fields.String()
+    tz = ma.fields.String(metadata={"description": "Time zone of the 1d, 1w and 1mo buckets"})
+    sources = ma.fields.List(ma.fields.Nested(SourceSchema), metadata=SOURCES)
     series = ma.fields.List(ma.fields.Nested(SensorSeriesSchema), metadata={"description": "In the order asked"})
     unknown = ma.fields.List(ma.fields.String(), metadata={
         "description": "Sensors asked about that were never registered nor heard of, or that the API key may not reach"})
