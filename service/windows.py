@@ -56,21 +56,8 @@ class UnitQuerySchema(ma.Schema):
 
 
 class AggregateQuerySchema(UnitQuerySchema):
-    window = Duration(metadata={
-        "type": "string", "example": "15m",
-        "description": "Trailing window [end - window, end) of raw readings: 1m up to RETENTION; default 15m. Not with start",
-    })
-    start = QueryInstant(metadata={
-        "type": "string",
-        "description": "Any range [start, end) within the longest history tier instead of a window: ISO 8601 or epoch "
-        "seconds. " + MSG_HISTORY,
-    })
-    end = QueryInstant(metadata={"type": "string", "description": "End (exclusive): ISO 8601 or epoch seconds; default now"})
-
-    @ma.validates_schema(skip_on_field_errors=True)
-    def _window_or_start(self, data, **kwargs):
-        if "window" in data and "start" in data:
-            raise ma.ValidationError("Give window (a trailing window) or start (a range), not both.", "window")
+    window = Duration(load_default=900, metadata={"type": "string", "example": "15m", "description": "1m up to RETENTION; default 15m"})
+    end = QueryInstant(metadata={"type": "string", "description": "Window end (exclusive): ISO 8601 or epoch seconds; default now"})
 
 
 class SeriesRangeSchema(ma.Schema):

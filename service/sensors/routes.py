@@ -13,7 +13,6 @@ from ..timeutil import now_us
 from ..windows import (
     MAX_SERIES_POINTS,
     MAX_SERIES_POINTS_MANY,
-    AggregateQuerySchema,
     UnitQuerySchema,
     query_error,
     query_range,
@@ -23,6 +22,7 @@ from ..windows import (
 from .schemas import (
     AggregateSchema,
     ListQuerySchema,
+    SensorAggregateQuerySchema,
     SensorMetadataSchema,
     SensorPageSchema,
     SensorSchema,
@@ -160,7 +160,7 @@ def list_sensors(query: dict):
 
 @blp.route("/sensors/<sensor_id>/aggregate", methods=["GET"])
 @requires("read")
-@blp.arguments(AggregateQuerySchema, location="query")
+@blp.arguments(SensorAggregateQuerySchema, location="query")
 @blp.response(200, AggregateSchema, description="count, avg, min, max of the readings in [start, end)")
 @blp.alt_response(400, description="Not a valid sensor id")
 @blp.alt_response(404, description="Neither registered nor ever heard of")

@@ -13,12 +13,13 @@ from ..fields import (
     PLACE_ID_PATTERN,
     SENSOR_ID_PATTERN,
     LastReadingSchema,
+    QueryInstant,
     ReplaceSchema,
     is_place_id,
     is_sensor_id,
     unit_field,
 )
-from ..windows import SeriesRangeSchema, UnitQuerySchema, WindowSchema
+from ..windows import MSG_HISTORY, Duration, SeriesRangeSchema, UnitQuerySchema, WindowSchema
 
 MAC_PATTERN = r"^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}$"
 is_mac = re.compile(r"[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}").fullmatch
@@ -131,6 +132,26 @@ class ListQuerySchema(ma.Schema):
 
 class SeriesQuerySchema(SeriesRangeSchema, UnitQuerySchema):
     pass
+
+
+class SensorAggregateQuerySchema(UnitQuerySchema):
+    """A trailing window of raw readings (as a room's average), or any range."""
+
+    window = Duration(metadata={
+        "type": "string", "example": "15m",
+        "description": "Trailing window [end - window, end) of raw readings: 1m up to RETENTION; default 15m. Not with start",
+    })
+    start = QueryInstant(metadata={
+        "type": "string",
+        "description": "Any range [start, end) within the longest history tier instead of a window: ISO 8601 or epoch "
+        "seconds. " + MSG_HISTORY,
+    })
+    end = QueryInstant(metadata={"type": "string", "description": "End (exclusive): ISO 8601 or epoch seconds; default now"})
+
+    @ma.validates_schema(skip_on_field_errors=True)
+    def _window_or_start(self, data, **kwargs):
+        if "window" in data and "start" in data:
+            raise ma.ValidationError("Give window (a trailing window) or start (a range), not both.", "window")
 
 
 # Sensors one GET /v1/series asks about (a dashboard asks in chunks of this size).
