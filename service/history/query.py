@@ -25,6 +25,7 @@ tier buckets (``sources`` says which span each part covers).
 from __future__ import annotations
 
 from datetime import date, timedelta
+from fractions import Fraction
 from typing import NamedTuple
 
 from .. import exactsum, timeutil
@@ -257,6 +258,19 @@ def sources(found: list[Part]) -> list[dict]:
     return docs
 
 
+def _exact_sum(sums: list):
+    """The exact sum of exact sums (``exactsum.add`` of them all, with one
+    rounding check instead of one per item)."""
+    if len(sums) == 1:
+        return sums[0]
+    exact = Fraction(0)
+    for one in sums:
+        if one is None:
+            return None
+        exact += Fraction(one)
+    return exactsum.add(exact, 0.0)
+
+
 def merge(out: Grid, items) -> list[tuple]:
     """(start, count, exact sum, min, max) items in time order, merged into
     output buckets: (bucket start, count, sum, min, max), empty ones absent.
@@ -270,13 +284,15 @@ def merge(out: Grid, items) -> list[tuple]:
             start = out.floor(at)
             bucket_end = out.next(start)
             if not merged or merged[-1][0] != start:
-                merged.append([start, 0, 0.0, low, high])
+                merged.append([start, 0, [], low, high])
         current = merged[-1]
         current[1] += count
-        current[2] = exactsum.add(current[2], total)
-        current[3] = min(current[3], low)
-        current[4] = max(current[4], high)
-    return [tuple(point) for point in merged]
+        current[2].append(total)
+        if low < current[3]:
+            current[3] = low
+        if high > current[4]:
+            current[4] = high
+    return [(start, count, _exact_sum(sums), low, high) for start, count, sums, low, high in merged]
 
 
 def total(items) -> tuple:
