@@ -368,23 +368,24 @@ class SensorRegistry:
                     chunks.append(history.queue_buckets(
                         batch.pipe, sensor_id, gens[position], part.tier, part.start_us, part.end_us))
         replies, chunks = iter(batch.execute()), iter(chunks)
-        found = []
-        for position, sensor_id in enumerate(sensor_ids):
-            read = {}
-            meta = None
-            for part in raw or [None]:
-                answer = _series_reply(next(replies), part.step_us if part else 1)
-                meta = meta or answer
-                if part:
-                    read[part] = answer.points
-            for part in parts:
-                if part.tier is not None:
-                    replied = [next(replies) for _ in range(next(chunks))]
-                    read[part] = [(b.start_us, b.count, b.sum, b.min, b.max)
-                                  for b in history.buckets(part.tier, part.start_us, part.end_us, replied)]
-            points = [item for part in parts for item in read[part]]
-            found.append(meta._replace(points=points))
-        return found
+        return [self._parts_reply(parts, raw, history, replies, chunks) for _ in sensor_ids]
+
+    @staticmethod
+    def _parts_reply(parts: list, raw: list, history, replies, chunks) -> SensorSeries:
+        """One sensor's ``series_parts`` from the replies, consumed in the
+        order they were queued."""
+        read, meta = {}, None
+        for part in raw or [None]:
+            answer = _series_reply(next(replies), part.step_us if part else 1)
+            meta = meta or answer
+            if part:
+                read[part] = answer.points
+        for part in parts:
+            if part.tier is not None:
+                replied = [next(replies) for _ in range(next(chunks))]
+                read[part] = [(b.start_us, b.count, b.sum, b.min, b.max)
+                              for b in history.buckets(part.tier, part.start_us, part.end_us, replied)]
+        return meta._replace(points=[item for part in parts for item in read[part]])
 
     def _gens(self, sensor_ids: list[str]) -> list[str]:
         """Each sensor's clear generation (its history keys hold it)."""
