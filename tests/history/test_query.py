@@ -308,3 +308,31 @@ def test_a_range_aggregate_refuses_a_window_too_an_empty_range_and_one_too_old(c
     post(client, "s", [(hour(1), 1.0)])
     query = {key: iso(value) if key in ("start", "end") else value for key, value in query.items()}
     assert field in refusal(client, "/v1/sensors/s/aggregate", **query)["errors"]["query"]
+
+
+# -- the joining itself, without Redis -------------------------------------------
+
+
+def test_merge_sums_exactly_and_places_each_item_in_the_bucket_holding_its_start():
+    from service.history import query
+
+    items = [(0, 1, 0.1, 0.1, 0.1), (30 * SECOND_US, 1, 1.0, 1.0, 1.0), (59 * SECOND_US, 1, 0.1, 0.1, 0.1),
+             (60 * SECOND_US, 2, 5.0, 2.0, 3.0)]
+    merged = query.merge(query.grid("1m"), items)
+    assert [(t, count, low, high) for t, count, _, low, high in merged] == [(0, 3, 0.1, 1.0), (60 * SECOND_US, 2, 2.0, 3.0)]
+    assert exactsum.mean(merged[0][2], 3) == 0.4  # fsum then divide gives 0.39999999999999997
+    assert query.total(items)[:1] == (5,) and query.total([]) == (0, 0.0, None, None)
+
+
+def test_parts_read_whole_days_from_the_daily_tier_and_the_edges_from_the_hourly_one(app):
+    from service.history import query
+    from service.stores import stores
+
+    history, now = stores(app).history, now_us()
+    start = (now // DAY_US - 20) * DAY_US + 5 * HOUR_US
+    found = query.parts(history, query.grid("1d"), start, now, now, 48 * 3600)
+    assert [part.source for part in found] == ["1h", "1d", "1h", "raw"]
+    assert all(a.end_us == b.start_us for a, b in zip(found, found[1:], strict=False))  # no gap, no overlap
+    assert found[1].start_us % DAY_US == 0 and found[1].end_us % DAY_US == 0
+    brussels = query.parts(history, query.grid("1d", "Europe/Brussels"), start, now, now, 48 * 3600)
+    assert [part.source for part in brussels] == ["1h", "raw"]  # UTC days cannot start at Brussels midnight
