@@ -3,8 +3,11 @@
 A trailing window is [end - window, end), end defaulting to now; it lasts
 from 1 minute to the retention and may not reach before the retained
 readings. A sensor's aggregate and a room's average are asked and answered
-the same way. A series covers [start, end) in buckets of SERIES_STEPS,
-aligned on their size.
+the same way. A series covers [start, end) in buckets of SERIES_BUCKETS:
+1m to 1h aligned on their size in UTC; 1d, 1w (ISO weeks, from Monday)
+and 1mo (calendar months) on midnight in the query's time zone (UTC by
+default). A range or aggregate older than the raw readings is answered from
+the history tiers (service/history/query.py joins them).
 """
 
 from __future__ import annotations
@@ -15,13 +18,20 @@ import marshmallow as ma
 
 from . import timeutil
 from .errors import abort
-from .fields import QueryInstant, unit_field
+from .fields import QueryInstant, TimeZoneName, unit_field
 
 _WINDOW = re.compile(r"([1-9][0-9]{0,8})([smhd])").fullmatch
 _WINDOW_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 MSG_WINDOW = "A duration such as 90s, 15m, 2h or 1d."
-# Bucket sizes of a series, in seconds.
-SERIES_STEPS = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600}
+# Bucket sizes of a series, in seconds; None: calendar months.
+SERIES_BUCKETS = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600, "1d": 86400, "1w": 7 * 86400, "1mo": None}
+# Buckets of one sensor's series, and of all sensors of one GET /v1/series.
+MAX_SERIES_POINTS = 10_000
+MAX_SERIES_POINTS_MANY = 100_000
+MSG_HISTORY = (
+    "Older than RETENTION, readings are answered from the history tiers (ROLLUPS), in whole tier buckets: "
+    "a tier bucket counts when it starts in the range; the answer's sources say which part came from where."
+)
 
 
 def parse_duration(text: str) -> int:
@@ -51,9 +61,20 @@ class AggregateQuerySchema(UnitQuerySchema):
 
 
 class SeriesRangeSchema(ma.Schema):
-    start = QueryInstant(required=True, metadata={"type": "string", "description": "Inclusive; ISO 8601 or epoch seconds"})
+    start = QueryInstant(required=True, metadata={
+        "type": "string", "description": "Inclusive; ISO 8601 or epoch seconds; within the longest history tier. " + MSG_HISTORY,
+    })
     end = QueryInstant(metadata={"type": "string", "description": "Exclusive; ISO 8601 or epoch seconds; default now"})
-    bucket = ma.fields.String(load_default="5m", validate=ma.validate.OneOf(tuple(SERIES_STEPS)))
+    bucket = ma.fields.String(load_default="5m", validate=ma.validate.OneOf(tuple(SERIES_BUCKETS)), metadata={
+        "description": "1m, 5m, 15m, 1h: aligned on their size in UTC (whatever tz); 1d, 1w (ISO weeks from Monday), "
+        "1mo (calendar months): from midnight in tz. 1m to 15m only within RETENTION (finer than the finest tier); "
+        f"at most {MAX_SERIES_POINTS} buckets per sensor ({MAX_SERIES_POINTS_MANY} in GET /v1/series)",
+    })
+    tz = TimeZoneName(load_default="UTC", metadata={
+        "description": "IANA time zone whose local midnight starts 1d, 1w and 1mo buckets; default UTC. Older than the "
+        "hourly tier only UTC can be answered (the daily tier's days are UTC days); in a zone with a :30 or :45 offset "
+        "the hourly tier's hours are counted whole in the local bucket holding their start (that source says aligned)",
+    })
 
 
 class WindowSchema(ma.Schema):
@@ -82,18 +103,10 @@ def window_doc(start: int, end: int) -> dict:
     return {"start": timeutil.us_to_iso(start), "end": timeutil.us_to_iso(end), "seconds": (end - start) // 1_000_000}
 
 
-def series_range(query: dict, retention: int) -> tuple[int, int, int]:
-    """(start, end, step) in microseconds of a series query; 422 when the
-    range is empty or longer than ``retention`` (RETENTION, seconds). A start
-    before the retained readings moves to the oldest retained instant."""
-    now = timeutil.now_us()
+def query_range(query: dict, now: int) -> tuple[int, int]:
+    """[start, end) in microseconds of a series or range query (end
+    defaulting to now); 422 naming end when the range is empty."""
     end = query.get("end", now)
-    start = query["start"]
-    if end <= start:
+    if end <= query["start"]:
         query_error("end", "end must come after start.")
-    start = max(start, now - retention * 1_000_000)
-    if end <= start:
-        query_error("end", f"The range ends before the retained readings (the last {retention} s).")
-    if end - start > retention * 1_000_000:
-        query_error("start", f"A series spans at most the retention ({retention} s).")
-    return start, end, SERIES_STEPS[query["bucket"]] * 1_000_000
+    return query["start"], end

@@ -24,6 +24,8 @@ VOCABULARY = ("fields", "timeutil", "windows", "units", "keys")
 ALLOWED = {
     ("service.readings.store", "service.history.store"):
         "every new reading goes into the history tiers in the ingest call that accepts it",
+    ("service.sensors.routes", "service.history.query"):
+        "series and range aggregates older than RETENTION are joined from the raw readings and the history tiers",
     ("service.heartbeats.store", "service.events.store"):
         "heartbeats publish sensor.offline and sensor.online through the event store",
     ("service.toohot.store", "service.orgs.store"):

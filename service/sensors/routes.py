@@ -6,13 +6,23 @@ from .. import exactsum, timeutil, units
 from ..auth import claim_sensors, listing_org, principal, refuse_foreign_sensors, require_sensor, requires
 from ..errors import abort
 from ..fields import MSG_SENSOR_ID, is_sensor_id
+from ..history import query as history_query
 from ..jsonio import Blueprint
 from ..stores import stores
 from ..timeutil import now_us
-from ..windows import AggregateQuerySchema, UnitQuerySchema, query_error, series_range, trailing_window, window_doc
+from ..windows import (
+    MAX_SERIES_POINTS,
+    MAX_SERIES_POINTS_MANY,
+    UnitQuerySchema,
+    query_error,
+    query_range,
+    trailing_window,
+    window_doc,
+)
 from .schemas import (
     AggregateSchema,
     ListQuerySchema,
+    SensorAggregateQuerySchema,
     SensorMetadataSchema,
     SensorPageSchema,
     SensorSchema,
@@ -150,34 +160,78 @@ def list_sensors(query: dict):
 
 @blp.route("/sensors/<sensor_id>/aggregate", methods=["GET"])
 @requires("read")
-@blp.arguments(AggregateQuerySchema, location="query")
+@blp.arguments(SensorAggregateQuerySchema, location="query")
 @blp.response(200, AggregateSchema, description="count, avg, min, max of the readings in [start, end)")
 @blp.alt_response(400, description="Not a valid sensor id")
 @blp.alt_response(404, description="Neither registered nor ever heard of")
-@blp.alt_response(422, description="Window outside 1 minute..RETENTION, or reaching before the retained readings")
+@blp.alt_response(422, description=(
+    "Window outside 1 minute..RETENTION, or reaching before the retained readings; window and start both given; "
+    "end not after start; a start before the longest history tier"))
 def aggregate(query: dict, sensor_id: str):
-    """Exact aggregate of a sensor's readings over a trailing window
+    """Exact aggregate of a sensor's readings over a trailing window or any range
 
-    The window is [end - window, end); end defaults to now. Computed from the
-    raw readings; an empty window answers ``count: 0`` and nulls.
+    With ``window`` (default 15m): [end - window, end), end defaulting to
+    now, from the raw readings. With ``start`` instead: [start, end) anywhere
+    within the longest history tier, joined from the raw readings (the last
+    RETENTION) and the history tiers, each reading counted once; ``sources``
+    says which part came from where. An empty range answers ``count: 0`` and
+    nulls.
     """
     checked_sensor_id(sensor_id)
     require_sensor(sensor_id, f"No sensor {sensor_id}: never registered, no reading received.")
-    start, end = trailing_window(query["window"], query.get("end"), now_us(), stores().settings.retention)
-    found = registry().windows([sensor_id], start, end)[1][0]
-    if not found["known"]:
+    now = now_us()
+    retention = stores().settings.retention
+    if "start" in query:
+        start, end = query_range(query, now)
+        parts = answerable(history_query.Whole(), start, end, now)
+        found = registry().series_parts([sensor_id], parts, stores().history)[0]
+        known, kind = found.known, found.kind
+        count, total, low, high = history_query.total(found.points)
+    else:
+        start, end = trailing_window(query.get("window", 900), query.get("end"), now, retention)
+        parts = [history_query.Part("raw", None, start, end, 0)]
+        window = registry().windows([sensor_id], start, end)[1][0]
+        known, kind = window["known"], window["kind"]
+        count, total, low, high = window["count"], window["sum"], window["min"], window["max"]
+    if not known:
         abort(404, f"No sensor {sensor_id}: never registered, no reading received.")
-    unit = answer_unit(found["kind"], query.get("unit"))
-    count = found["count"]
+    unit = answer_unit(kind, query.get("unit"))
     return {
         "sensor": sensor_id,
         "window": window_doc(start, end),
         "unit": unit,
         "count": count,
-        "avg": shown(exactsum.mean(found["sum"], count), unit),
-        "min": shown(found["min"], unit),
-        "max": shown(found["max"], unit),
+        "avg": shown(exactsum.mean(total, count), unit),
+        "min": shown(low, unit),
+        "max": shown(high, unit),
+        "sources": history_query.sources(parts),
     }
+
+
+def answerable(out, start: int, end: int, now: int) -> list:
+    """The parts to read for [start, end) in ``out``'s buckets; 422 naming
+    the parameter when the history cannot answer them."""
+    try:
+        return history_query.parts(stores().history, out, start, end, now, stores().settings.retention)
+    except history_query.Unanswerable as exc:
+        query_error(exc.field, str(exc))
+
+
+def series_plan(query: dict, sensors: int, limit: int) -> tuple:
+    """(start, end, output buckets, parts) of a series query over
+    ``sensors`` sensors; 422 beyond MAX_SERIES_POINTS buckets per sensor or
+    ``limit`` in all."""
+    now = now_us()
+    start, end = query_range(query, now)
+    out = history_query.grid(query["bucket"], query["tz"])
+    buckets = out.count(start, end)
+    if buckets > MAX_SERIES_POINTS:
+        query_error("bucket", f"At most {MAX_SERIES_POINTS} buckets per sensor; this range holds {buckets}: "
+                              "ask for a coarser bucket or a shorter range.")
+    if buckets * sensors > limit:
+        query_error("bucket", f"At most {limit} buckets in all; this range holds {buckets} for each of {sensors} "
+                              "sensors: ask for a coarser bucket, a shorter range or fewer sensors.")
+    return start, end, out, answerable(out, start, end, now)
 
 
 @blp.route("/sensors/<sensor_id>/series", methods=["GET"])
@@ -186,52 +240,63 @@ def aggregate(query: dict, sensor_id: str):
 @blp.response(200, SeriesSchema, description="Per-bucket count, avg, min, max; empty buckets omitted")
 @blp.alt_response(400, description="Not a valid sensor id")
 @blp.alt_response(404, description="Neither registered nor ever heard of")
-@blp.alt_response(422, description="start not before end, or a range longer than RETENTION")
+@blp.alt_response(422, description=(
+    f"start not before end; a start before the longest history tier; more than {MAX_SERIES_POINTS} buckets; "
+    "a bucket (or tz) the history tiers cannot follow where the range is older than the raw readings"))
 def series(query: dict, sensor_id: str):
-    """Downsampled series of a sensor's readings for charts
+    """Downsampled series of a sensor's readings for charts, over any range
 
-    Buckets are aligned on their size in UTC. A start earlier than the
-    retained readings is moved to the oldest retained instant (the answer's
-    window says so).
+    Buckets of 1m to 1h are aligned on their size in UTC; 1d, 1w (ISO weeks,
+    from Monday) and 1mo (calendar months) start at midnight in ``tz``
+    (default UTC). The last RETENTION comes from the raw readings, older
+    parts from the history tiers (whole tier buckets; a daily series in UTC
+    reads the daily tier wherever it can), joined without a gap or an
+    overlap; ``sources`` says which part came from where.
     """
     checked_sensor_id(sensor_id)
     require_sensor(sensor_id, f"No sensor {sensor_id}: never registered, no reading received.")
-    start, end, step_us = series_range(query, stores().settings.retention)
-    found = registry().series(sensor_id, start, end, step_us)
+    start, end, out, parts = series_plan(query, 1, MAX_SERIES_POINTS)
+    found = registry().series_parts([sensor_id], parts, stores().history)[0]
     if not found.known:
         abort(404, f"No sensor {sensor_id}: never registered, no reading received.")
     unit = answer_unit(found.kind, query.get("unit"))
-    return {"sensor": sensor_id, "window": window_doc(start, end), "bucket": query["bucket"], "unit": unit,
-            "points": series_points(found.points, unit)}
+    return {"sensor": sensor_id, "window": window_doc(start, end), "bucket": query["bucket"], "tz": query["tz"],
+            "unit": unit, "points": series_points(history_query.merge(out, found.points), unit),
+            "sources": history_query.sources(parts)}
 
 
 @blp.route("/series", methods=["GET"])
 @requires("read")
 @blp.arguments(SeriesBatchQuerySchema, location="query")
 @blp.response(200, SeriesBatchSchema, description="Each known sensor's series in the order asked; the others listed as unknown")
-@blp.alt_response(422, description="No sensors, an invalid id, more than 100 sensors, or an invalid range")
+@blp.alt_response(422, description=(
+    f"No sensors, an invalid id, more than 100 sensors, more than {MAX_SERIES_POINTS_MANY} buckets in all, "
+    "or a range the series of one sensor refuses"))
 def series_of_many(query: dict):
     """Downsampled series of many sensors at once (dashboards)
 
     As ``GET /v1/sensors/<id>/series`` for each sensor of ``sensors``, in one
-    request and one Redis round trip, each in the sensor's own unit (as
-    ``GET /sensors`` shows its last reading: its declared unit, else the one
-    its readings arrive in, else its kind's canonical unit). A
-    sensor never registered nor heard of, or not of the API key's org, is
-    listed in ``unknown`` (no hint which).
+    request and one Redis round trip (two when the range reaches the history
+    tiers: their keys hold each sensor's clear generation), each in the
+    sensor's own unit (as ``GET /sensors`` shows its last reading: its
+    declared unit, else the one its readings arrive in, else its kind's
+    canonical unit). A sensor never registered nor heard of, or not of the
+    API key's org, is listed in ``unknown`` (no hint which).
     """
-    start, end, step_us = series_range(query, stores().settings.retention)
+    start, end, out, parts = series_plan(query, len(query["sensors"]), MAX_SERIES_POINTS_MANY)
     who = principal()
     series, unknown = [], []
     # The script reads each sensor's org with its series: another org's
     # sensor is dropped here, as one never heard of.
-    for sensor_id, found in zip(query["sensors"], registry().series_many(query["sensors"], start, end, step_us),
-                                strict=True):
+    found_all = registry().series_parts(query["sensors"], parts, stores().history)
+    for sensor_id, found in zip(query["sensors"], found_all, strict=True):
         if found.known and who.can_access_org(found.org):
-            series.append({"sensor": sensor_id, "unit": found.unit, "points": series_points(found.points, found.unit)})
+            points = series_points(history_query.merge(out, found.points), found.unit)
+            series.append({"sensor": sensor_id, "unit": found.unit, "points": points})
         else:
             unknown.append(sensor_id)
-    return {"window": window_doc(start, end), "bucket": query["bucket"], "series": series, "unknown": unknown}
+    return {"window": window_doc(start, end), "bucket": query["bucket"], "tz": query["tz"], "series": series,
+            "unknown": unknown, "sources": history_query.sources(parts)}
 
 
 def series_points(found: list, unit: str | None) -> list[dict]:

@@ -13,12 +13,13 @@ from ..fields import (
     PLACE_ID_PATTERN,
     SENSOR_ID_PATTERN,
     LastReadingSchema,
+    QueryInstant,
     ReplaceSchema,
     is_place_id,
     is_sensor_id,
     unit_field,
 )
-from ..windows import SeriesRangeSchema, UnitQuerySchema, WindowSchema
+from ..windows import MSG_HISTORY, Duration, SeriesRangeSchema, UnitQuerySchema, WindowSchema
 
 MAC_PATTERN = r"^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}$"
 is_mac = re.compile(r"[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}").fullmatch
@@ -133,6 +134,26 @@ class SeriesQuerySchema(SeriesRangeSchema, UnitQuerySchema):
     pass
 
 
+class SensorAggregateQuerySchema(UnitQuerySchema):
+    """A trailing window of raw readings (as a room's average), or any range."""
+
+    window = Duration(metadata={
+        "type": "string", "example": "15m",
+        "description": "Trailing window [end - window, end) of raw readings: 1m up to RETENTION; default 15m. Not with start",
+    })
+    start = QueryInstant(metadata={
+        "type": "string",
+        "description": "Any range [start, end) within the longest history tier instead of a window: ISO 8601 or epoch "
+        "seconds. " + MSG_HISTORY,
+    })
+    end = QueryInstant(metadata={"type": "string", "description": "End (exclusive): ISO 8601 or epoch seconds; default now"})
+
+    @ma.validates_schema(skip_on_field_errors=True)
+    def _window_or_start(self, data, **kwargs):
+        if "window" in data and "start" in data:
+            raise ma.ValidationError("Give window (a trailing window) or start (a range), not both.", "window")
+
+
 # Sensors one GET /v1/series asks about (a dashboard asks in chunks of this size).
 MAX_SERIES_SENSORS = 100
 
@@ -163,6 +184,19 @@ class SeriesBatchQuerySchema(SeriesRangeSchema):
     })
 
 
+class SourceSchema(ma.Schema):
+    source = ma.fields.String(metadata={"description": "raw (every reading) or a history tier (1h, 1d: its buckets)"})
+    start = ma.fields.String(metadata={"description": "Inclusive: the first instant whose readings this source counts"})
+    end = ma.fields.String(metadata={
+        "description": "Exclusive; a tier counts whole buckets, so its span may reach past the range's end"})
+    aligned = ma.fields.String(metadata={
+        "description": "Present when this tier's buckets (of this size) cannot start at the output buckets' local "
+        "midnight (a zone with a :30 or :45 offset): each is counted whole in the output bucket holding its start"})
+
+
+SOURCES = {"description": "Which span of the range came from which source, oldest first: joined without a gap or overlap"}
+
+
 class AggregateSchema(ma.Schema):
     sensor = ma.fields.String()
     window = ma.fields.Nested(WindowSchema)
@@ -171,10 +205,13 @@ class AggregateSchema(ma.Schema):
     avg = ma.fields.Float(allow_none=True)
     min = ma.fields.Float(allow_none=True)
     max = ma.fields.Float(allow_none=True)
+    sources = ma.fields.List(ma.fields.Nested(SourceSchema), metadata=SOURCES)
 
 
 class PointSchema(ma.Schema):
-    t = ma.fields.String(metadata={"description": "Start of the bucket (aligned on its size, UTC)"})
+    t = ma.fields.String(metadata={
+        "description": "Start of the bucket: aligned on its size in UTC (1m to 1h; 1d and 1w in UTC, weeks from "
+        "Monday), or local midnight in tz (1d, 1w, 1mo); may precede the range's start"})
     count = ma.fields.Integer()
     avg = ma.fields.Float()
     min = ma.fields.Float()
@@ -185,8 +222,10 @@ class SeriesSchema(ma.Schema):
     sensor = ma.fields.String()
     window = ma.fields.Nested(WindowSchema)
     bucket = ma.fields.String()
+    tz = ma.fields.String(metadata={"description": "Time zone of the 1d, 1w and 1mo buckets"})
     unit = ma.fields.String(allow_none=True)
     points = ma.fields.List(ma.fields.Nested(PointSchema))
+    sources = ma.fields.List(ma.fields.Nested(SourceSchema), metadata=SOURCES)
 
 
 class SensorSeriesSchema(ma.Schema):
@@ -199,6 +238,8 @@ class SensorSeriesSchema(ma.Schema):
 class SeriesBatchSchema(ma.Schema):
     window = ma.fields.Nested(WindowSchema)
     bucket = ma.fields.String()
+    tz = ma.fields.String(metadata={"description": "Time zone of the 1d, 1w and 1mo buckets"})
+    sources = ma.fields.List(ma.fields.Nested(SourceSchema), metadata=SOURCES)
     series = ma.fields.List(ma.fields.Nested(SensorSeriesSchema), metadata={"description": "In the order asked"})
     unknown = ma.fields.List(ma.fields.String(), metadata={
         "description": "Sensors asked about that were never registered nor heard of, or that the API key may not reach"})

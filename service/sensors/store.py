@@ -344,5 +344,55 @@ class SensorRegistry:
             batch.script(self._series, _sensor_keys(sensor_id), [start_us, end_us, self.bucket_us, step_us])
         return [_series_reply(flat, step_us) for flat in batch.execute()]
 
+    def series_parts(self, sensor_ids: list[str], parts: list, history) -> list[SensorSeries]:
+        """Each sensor's readings over ``parts`` (``history.query.parts``:
+        raw parts by series.lua in their steps, tier parts from ``history``,
+        the HistoryStore), in order; points are the steps and tier buckets
+        read, in time order, to be merged into output buckets. One round
+        trip for every sensor and part, after one for the sensors' clear
+        generations when a tier is read (its keys hold the generation)."""
+        if not sensor_ids:
+            return []
+        gens = self._gens(sensor_ids) if any(part.tier for part in parts) else None
+        batch = ScriptBatch(self.client)
+        raw = [part for part in parts if part.tier is None]
+        chunks = []  # per sensor and tier part: how many chunk replies
+        for position, sensor_id in enumerate(sensor_ids):
+            # series.lua also answers the sensor's metadata: asked with an
+            # empty range when no part is raw.
+            for part in raw or [None]:
+                args = [part.start_us, part.end_us, self.bucket_us, part.step_us] if part else [0, 0, self.bucket_us, 1]
+                batch.script(self._series, _sensor_keys(sensor_id), args)
+            for part in parts:
+                if part.tier is not None:
+                    chunks.append(history.queue_buckets(
+                        batch.pipe, sensor_id, gens[position], part.tier, part.start_us, part.end_us))
+        replies, chunks = iter(batch.execute()), iter(chunks)
+        return [self._parts_reply(parts, raw, history, replies, chunks) for _ in sensor_ids]
+
+    @staticmethod
+    def _parts_reply(parts: list, raw: list, history, replies, chunks) -> SensorSeries:
+        """One sensor's ``series_parts`` from the replies, consumed in the
+        order they were queued."""
+        read, meta = {}, None
+        for part in raw or [None]:
+            answer = _series_reply(next(replies), part.step_us if part else 1)
+            meta = meta or answer
+            if part:
+                read[part] = answer.points
+        for part in parts:
+            if part.tier is not None:
+                replied = [next(replies) for _ in range(next(chunks))]
+                read[part] = [(b.start_us, b.count, b.sum, b.min, b.max)
+                              for b in history.buckets(part.tier, part.start_us, part.end_us, replied)]
+        return meta._replace(points=[item for part in parts for item in read[part]])
+
+    def _gens(self, sensor_ids: list[str]) -> list[str]:
+        """Each sensor's clear generation (its history keys hold it)."""
+        pipe = self.client.pipeline(transaction=False)
+        for sensor_id in sensor_ids:
+            pipe.hget(keys.sensor(sensor_id), keys.SensorStats.GEN)
+        return [(gen or b"0").decode() for gen in pipe.execute()]
+
     def kind(self, sensor_id: str) -> str | None:
         return _text(self.client.hget(keys.sensor_meta(sensor_id), "kind"))
