@@ -39,6 +39,13 @@ def total(packed: bytes | None, legacy: bytes | None = None) -> float | Fraction
 def of_partials(lows, highs=()) -> float | Fraction | None:
     """The exact value of a sum's partials (``low`` and ``high``, as
     exactsum.lua keeps them); None if one is not finite."""
+    if not highs and len(lows) == 2 and math.isfinite(lows[0]) and math.isfinite(lows[1]):
+        # The usual sum of many short decimals: two partials, added as
+        # integer ratios (powers of two below), a third of Fraction's cost.
+        (n1, d1), (n2, d2) = lows[0].as_integer_ratio(), lows[1].as_integer_ratio()
+        if d1 < d2:
+            n1, d1, n2, d2 = n2, d2, n1, d1
+        return Fraction(n1 + n2 * (d1 // d2), d1)
     if not all(map(math.isfinite, lows)):
         return None
     if not highs and len(lows) <= 1:

@@ -77,8 +77,13 @@ def us_to_datetime(us: int) -> datetime:
     return EPOCH + timedelta(microseconds=us)
 
 
+_NAIVE_EPOCH = datetime(1970, 1, 1)
+
+
 def us_to_iso(us: int) -> str:
-    return us_to_datetime(us).isoformat().replace("+00:00", "Z")
+    """ISO 8601 UTC, ``Z``-suffixed (a naive datetime formats a third faster
+    than an aware one: series and exports format thousands)."""
+    return (_NAIVE_EPOCH + timedelta(microseconds=us)).isoformat() + "Z"
 
 
 def now_us() -> int:

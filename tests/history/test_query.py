@@ -336,3 +336,25 @@ def test_parts_read_whole_days_from_the_daily_tier_and_the_edges_from_the_hourly
     assert found[1].start_us % DAY_US == 0 and found[1].end_us % DAY_US == 0
     brussels = query.parts(history, query.grid("1d", "Europe/Brussels"), start, now, now, 48 * 3600)
     assert [part.source for part in brussels] == ["1h", "raw"]  # UTC days cannot start at Brussels midnight
+
+
+def test_series_answers_hold_to_their_schemas(client):
+    """The series routes serialise their answers directly (thousands of
+    points); they must still be what the OpenAPI document says."""
+    from service.sensors.schemas import SeriesBatchSchema, SeriesSchema
+
+    hour = int(time.time()) // 3600 * 3600
+    old = [{"sensor": "a", "timestamp": _iso_s(hour - h * 3600 - 3 * 86400), "value": 20 + h / 8} for h in range(30)]
+    recent = [{"sensor": "a", "timestamp": _iso_s(hour - 60), "value": 21.5}]
+    assert client.post("/data", json=old + recent).status_code == 200
+    start = hour - 5 * 86400
+    one = client.get(f"/v1/sensors/a/series?start={start}&bucket=1h").get_json()
+    assert len(one["points"]) == 31 and {s["source"] for s in one["sources"]} == {"1h", "raw"}
+    assert SeriesSchema().load(one) == SeriesSchema().load(SeriesSchema().dump(one))
+    many = client.get(f"/v1/series?sensors=a,nobody&start={start}&bucket=1d").get_json()
+    assert many["unknown"] == ["nobody"]
+    assert SeriesBatchSchema().load(many) == SeriesBatchSchema().load(SeriesBatchSchema().dump(many))
+
+
+def _iso_s(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat()
