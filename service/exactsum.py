@@ -75,4 +75,5 @@ def mean(exact: float | Fraction | None, count: int) -> float | None:
         return None
     if type(exact) is float:
         return exact / count  # one exact double divided: IEEE rounds it correctly
-    return float(exact / count)  # Fraction / int is exact; float() rounds once
+    # int / int true division rounds once, correctly (no Fraction is built).
+    return exact.numerator / (exact.denominator * count)

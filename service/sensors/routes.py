@@ -307,7 +307,7 @@ def series_of_many(query: dict):
 def series_points(found: list, unit: str | None) -> list[dict]:
     return [
         {
-            "t": timeutil.us_to_iso(at),
+            "t": timeutil.us_to_iso_fast(at),
             "count": count,
             "avg": shown(exactsum.mean(total, count), unit),
             "min": shown(low, unit),
