@@ -13,7 +13,8 @@ generated bodies, for each shape:
 Each run reports readings/s and Redis CPU per posted reading (INFO cpu of
 the embedded Redis, used_cpu_sys + used_cpu_user), checks sampled
 statistics, and checks that A wrote hourly buckets and B none. The summary
-gives medians and the ratios A/B.
+gives medians, the ratios of the medians A/B and the median of each A run's
+ratio to the B run right after it.
 
     python bench/history_ingest.py                       # 1,000 sensors x 120 min, 5 rounds
     python bench/history_ingest.py --rounds 3 --minutes 240 --shapes gateway400
@@ -40,6 +41,11 @@ SHAPES = {"gateway400": 400, "gateway50": 50}
 def hourly_keys(client) -> int:
     match = f"sensor:{{*}}{keys.ROLLUP_SUFFIX}3600{keys.SEPARATOR}*"
     return sum(1 for _ in client.scan_iter(match=match, count=1000))
+
+
+def pair_ratios(runs: dict, key: str) -> dict:
+    ratios = [round(a[key] / b[key], 3) for a, b in zip(runs["A"], runs["B"], strict=True)]
+    return {"median": statistics.median(ratios), "each": ratios}
 
 
 def run_once(bodies: list[bytes], posted: int, rollups: str, args) -> dict:
@@ -107,6 +113,10 @@ def main() -> int:
             "readings_per_s_ratio_A_to_B": round(medians["A"]["readings_per_s"] / medians["B"]["readings_per_s"], 3),
             "redis_cpu_ratio_A_to_B": round(
                 medians["A"]["redis_cpu_us_per_reading"] / medians["B"]["redis_cpu_us_per_reading"], 3),
+            # Each A run against the B run right after it: steadier than the
+            # ratio of medians when the machine's load drifts.
+            "pair_ratios_readings_per_s": pair_ratios(runs[shape], "readings_per_s"),
+            "pair_ratios_redis_cpu": pair_ratios(runs[shape], "redis_cpu_us_per_reading"),
             "all_exact": all(r["exact"] for results in runs[shape].values() for r in results),
             "runs": runs[shape],
         }
