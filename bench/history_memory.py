@@ -26,8 +26,8 @@ Bucket content does not depend on how many readings it holds, except the
 count's width: at one reading a minute a daily bucket's count takes 2 bytes
 instead of 1 (1440 > 255); the report says so.
 
-    python bench/history_memory.py                          # 1,000 sensors x 365 d, smooth
-    python bench/history_memory.py --shape noisy --sensors 200
+    python bench/history_memory.py                          # 1,000 sensors x 365 d, smooth (~16 min)
+    python bench/history_memory.py --shape noisy --sensors 100   # ~3 min; bytes per bucket as with 1,000
     python bench/history_memory.py --sensors 50 --days 30 --rollups 1h:400d
 """
 
