@@ -175,7 +175,11 @@ def check(url: str, sensors: int, minutes: int, sample: int, seed: int) -> list[
 
 class SpawnedService:
     """What `make run` starts: gunicorn (2 workers) and an embedded Redis
-    (same binary and configuration), on a fresh data directory."""
+    (same binary and configuration), on a fresh data directory; ``env``
+    adds settings (bench/history_ingest.py: ROLLUPS, WORKER)."""
+
+    def __init__(self, env: dict[str, str] | None = None):
+        self.env = dict(env or {})
 
     def start(self) -> SpawnedService:
         from service.embedded_redis import EmbeddedRedis
@@ -185,7 +189,7 @@ class SpawnedService:
         self.log_path = data_dir / "gunicorn.log"
         self.redis = EmbeddedRedis(data_dir)
         self.redis_url = self.redis.start()
-        self.web = GunicornServer({"REDIS_URL": self.redis_url}, workers=2, log_path=self.log_path).start()
+        self.web = GunicornServer({**self.env, "REDIS_URL": self.redis_url}, workers=2, log_path=self.log_path).start()
         self.url = self.web.url
         return self
 
