@@ -91,12 +91,26 @@ def _sum(packed: bytes, pos: int):
         n_low, n_high = packed[pos], packed[pos + 1]
         pos += 2
         floats = 0
+    elif header & 7 == 7:
+        return _decimal_top(header, packed, pos)
     else:
         n_low, n_high, floats = header & 7, (header >> 3) & 7, header >> 6
     lows = struct.unpack_from(f"<{floats}f{n_low - floats}d", packed, pos)
     pos += 4 * floats + 8 * (n_low - floats)
     highs = struct.unpack_from(f"<{n_high}d", packed, pos) if n_high else ()
     return exactsum.of_partials(lows, highs)
+
+
+def _decimal_top(header: int, packed: bytes, pos: int):
+    """A sum whose largest partial is packed as a decimal (``rollup.lua``)."""
+    exponent = struct.unpack_from("<b", packed, pos)[0]
+    size = _INT_BYTES[(header >> 3) & 3]
+    mantissa, pos = _int(packed, pos + 1, size, True)
+    top = _decimal(mantissa, exponent)
+    if not header & 32:
+        return exactsum.of_partials((top,))
+    smaller = struct.unpack_from("<f" if header & 64 else "<d", packed, pos)[0]
+    return exactsum.of_partials((smaller, top))
 
 
 def _decode_fields(packed: bytes, start_us: int, bucket_us: int) -> Bucket:
@@ -129,17 +143,4 @@ def _decode_fields(packed: bytes, start_us: int, bucket_us: int) -> Bucket:
     else:
         first, last, low, high = struct.unpack_from("<4d", packed, pos)
         pos += 32
-    header = packed[pos]
-    pos += 1
-    if header == 255:
-        n_low, n_high = packed[pos], packed[pos + 1]
-        pos += 2
-        lows = struct.unpack_from(f"<{n_low}d", packed, pos)
-        floats = 0
-    else:
-        n_low, n_high, floats = header & 7, (header >> 3) & 7, header >> 6
-        lows = struct.unpack_from(f"<{floats}f{n_low - floats}d", packed, pos)
-    pos += 4 * floats + 8 * (n_low - floats)
-    highs = struct.unpack_from(f"<{n_high}d", packed, pos)
-    total = exactsum.of_partials(lows, highs)
-    return Bucket(start_us, count, total, low, high, first_us, first, last_us, last)
+    return Bucket(start_us, count, _sum(packed, pos), low, high, first_us, first, last_us, last)

@@ -15,10 +15,16 @@
 --   values: decimal: the first value's mantissa, then last, min and max as
 --            differences from it (signed widths i1, i2, i4, i7); else the
 --            four values as doubles;
---   sum: byte S = low partials (bits 0-2) + 8 * high partials (bits 3-5) +
---        64 * how many of the smallest low partials are floats (bits 6-7),
---        then the partials (floats, then doubles), smallest first; S = 255:
---        two bytes of counts, then every partial as a double.
+--   sum: byte S = low partials (bits 0-2, at most 6) + 8 * high partials
+--        (bits 3-5) + 64 * how many of the smallest low partials are floats
+--        (bits 6-7), then the partials (floats, then doubles), smallest
+--        first; S = 255: two bytes of counts, then every partial as a
+--        double. S with bits 0-2 = 7 (and not 255): the largest of one or
+--        two low partials as a decimal: bits 3-4 its mantissa's width,
+--        bit 5 a smaller partial follows, bit 6 it is a float; then the
+--        exponent (signed byte), the mantissa, the smaller partial. A sum
+--        of short decimals is nearly always the double nearest a short
+--        decimal: 1282.2, two bytes instead of eight.
 -- Decimal values are the shortest decimal that reads back as the value, as
 -- integer mantissa and exponent: 21.37 is 2137e-2, exact, in two bytes. A
 -- bucket with a value that has none (more than 15 fraction digits, or a
@@ -101,6 +107,13 @@ local function rollup_decode(packed, bucket_us)
     n_low, n_high, pos = struct.unpack('<BB', packed, pos)
     for j = 1, n_low do low[j], pos = struct.unpack('<d', packed, pos) end
     for j = 1, n_high do high[j], pos = struct.unpack('<d', packed, pos) end
+  elseif s % 8 == 7 then
+    local e, mantissa
+    e, mantissa, pos = struct.unpack('<b' .. ROLLUP_INT_FORMATS[math.floor(s / 8) % 4 + 1], packed, pos)
+    if math.floor(s / 32) % 2 == 1 then
+      low[1], pos = struct.unpack(math.floor(s / 64) == 1 and '<f' or '<d', packed, pos)
+    end
+    low[#low + 1] = rollup_from_decimal(mantissa, e)
   else
     local n_low, n_high, floats = s % 8, math.floor(s / 8) % 8, math.floor(s / 64)
     for j = 1, n_low do low[j], pos = struct.unpack(j <= floats and '<f' or '<d', packed, pos) end
@@ -152,7 +165,16 @@ local function rollup_encode(bucket, bucket_us)
   local low, high = bucket.sum[1], bucket.sum[2]
   local n_low, n_high = #low, #high
   local floats, s = 0, 255
-  if n_low <= 6 and n_high <= 6 then
+  local top_m, top_e
+  if n_high == 0 and (n_low == 1 or n_low == 2) then
+    top_m, top_e = rollup_decimal(low[n_low])
+  end
+  if top_m then
+    s = 7 + 8 * (rollup_int_width(top_m) - 1)
+    if n_low == 2 then
+      s = s + 32 + (rollup_is_float(low[1]) and 64 or 0)
+    end
+  elseif n_low <= 6 and n_high <= 6 then
     while floats < 3 and floats < n_low and rollup_is_float(low[floats + 1]) do floats = floats + 1 end
     s = n_low + 8 * n_high + 64 * floats
   end
@@ -179,12 +201,19 @@ local function rollup_encode(bucket, bucket_us)
     end
     if s == 255 then
       format = format .. 'BBB' .. string.rep('d', n_low + n_high)
+    elseif top_m then
+      format = format .. 'Bb' .. ROLLUP_INT_FORMATS[math.floor(s / 8) % 4 + 1]
+      if n_low == 2 then format = format .. (s >= 64 and 'f' or 'd') end
     else
       format = format .. 'B' .. string.rep('f', floats) .. string.rep('d', n_low - floats + n_high)
     end
     ROLLUP_ENCODE_FORMATS[key] = format
   end
-  if s ~= 255 and n_high == 0 then  -- the usual case, without a table
+  if top_m then  -- the usual case, without a table
+    if n_low == 2 then return struct.pack(format, h1, h2, n, fo, lo_off, f, l, lo, hi, s, top_e, top_m, low[1]) end
+    return struct.pack(format, h1, h2, n, fo, lo_off, f, l, lo, hi, s, top_e, top_m)
+  end
+  if s ~= 255 and n_high == 0 then
     if n_low == 1 then return struct.pack(format, h1, h2, n, fo, lo_off, f, l, lo, hi, s, low[1]) end
     if n_low == 2 then return struct.pack(format, h1, h2, n, fo, lo_off, f, l, lo, hi, s, low[1], low[2]) end
   end
