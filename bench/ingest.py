@@ -53,8 +53,9 @@ def value_of(sensor: int, minute: int) -> float:
 
 
 def generate(sensors: int, minutes: int, batch: int, dup_share: float, late_share: float, seed: int,
-             gateway_size: int = GATEWAY_SIZE):
-    """Bodies (bytes) in send order, and the expected statistics per sensor."""
+             gateway_size: int = GATEWAY_SIZE, first: datetime = START):
+    """Bodies (bytes) in send order, and the expected statistics per sensor;
+    readings from ``first`` on, one a minute."""
     rng = random.Random(seed)
     new_per_batch = round(batch * (1 - dup_share))
     gateways = [list(range(g, min(g + gateway_size, sensors))) for g in range(0, sensors, gateway_size)]
@@ -73,7 +74,7 @@ def generate(sensors: int, minutes: int, batch: int, dup_share: float, late_shar
         for start in range(0, len(events), new_per_batch):
             chunk = events[start : start + new_per_batch]
             items = [
-                {"sensor": f"sensor-{s:05d}", "timestamp": iso(START + timedelta(minutes=m)), "value": value_of(s, m)}
+                {"sensor": f"sensor-{s:05d}", "timestamp": iso(first + timedelta(minutes=m)), "value": value_of(s, m)}
                 for _, s, m in chunk
             ]
             for _ in range(batch - len(chunk) if sent else 0):
@@ -81,7 +82,7 @@ def generate(sensors: int, minutes: int, batch: int, dup_share: float, late_shar
                 items.append(
                     {
                         "sensor": f"sensor-{s:05d}",
-                        "timestamp": iso(START + timedelta(minutes=m), rng.choice(OFFSETS)),
+                        "timestamp": iso(first + timedelta(minutes=m), rng.choice(OFFSETS)),
                         # A re-sent copy carries the same value: with batches in
                         # flight at once, the copy may even land first.
                         "value": value_of(s, m),
@@ -98,12 +99,12 @@ def generate(sensors: int, minutes: int, batch: int, dup_share: float, late_shar
     return ordered
 
 
-def expected_statistics(sensor: int, minutes: int) -> dict:
+def expected_statistics(sensor: int, minutes: int, start: datetime = START) -> dict:
     values = [value_of(sensor, m) for m in range(minutes)]
     return {
         "count": minutes,
         "avg": sum(values) / minutes,
-        "last": START + timedelta(minutes=minutes - 1),
+        "last": start + timedelta(minutes=minutes - 1),
     }
 
 
@@ -158,14 +159,14 @@ def redis_info(client) -> tuple[int, float]:
     return memory, cpu["used_cpu_sys"] + cpu["used_cpu_user"]
 
 
-def check(url: str, sensors: int, minutes: int, sample: int, seed: int) -> list[str]:
+def check(url: str, sensors: int, minutes: int, sample: int, seed: int, start: datetime = START) -> list[str]:
     parts = urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=10)
     problems = []
     for sensor in random.Random(seed + 1).sample(range(sensors), min(sample, sensors)):
         conn.request("GET", f"/statistics/sensor-{sensor:05d}")
         got = orjson.loads(conn.getresponse().read())
-        want = expected_statistics(sensor, minutes)
+        want = expected_statistics(sensor, minutes, start)
         last = datetime.fromisoformat(got["last_measurement"]) if got["last_measurement"] else None
         if got["count"] != want["count"] or abs(got["avg"] - want["avg"]) > 1e-9 or last != want["last"]:
             problems.append(f"sensor-{sensor:05d}: got {got}, want {want}")
