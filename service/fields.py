@@ -210,3 +210,28 @@ def shown_in_every_unit(value: float) -> None:
         problem = units.bounds_error(value, "temperature")
         if problem:
             raise ma.ValidationError(problem)
+
+
+class SensorIdList(ma.fields.Field):
+    """Comma-separated sensor ids (a comma is not in their charset); repeats
+    dropped, order kept; at most ``limit`` (the message names what is
+    limited: "per request", "per export")."""
+
+    def __init__(self, limit: int, per: str, **kwargs):
+        super().__init__(**kwargs)
+        self.limit = limit
+        self.per = per
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str):
+            raise ma.ValidationError("Not a valid string.")
+        ids = list(dict.fromkeys(value.split(",")))
+        bad = [sensor_id for sensor_id in ids if not is_sensor_id(sensor_id)]
+        if bad:
+            raise ma.ValidationError(f"{MSG_SENSOR_ID}; not: {', '.join(repr(b[:130]) for b in bad[:5])}")
+        if len(ids) > self.limit:
+            raise ma.ValidationError(f"At most {self.limit} sensors per {self.per}; {len(ids)} were given.")
+        return ids
+
+    def _jsonschema_type_mapping(self):  # pragma: no cover - documentation only
+        return {"type": "string"}

@@ -16,7 +16,7 @@ import re
 
 import marshmallow as ma
 
-from . import timeutil
+from . import timeutil, units
 from .errors import abort
 from .fields import QueryInstant, TimeZoneName, unit_field
 
@@ -110,3 +110,13 @@ def query_range(query: dict, now: int) -> tuple[int, int]:
     if end <= query["start"]:
         query_error("end", "end must come after start.")
     return query["start"], end
+
+
+def answer_unit(kind: str | None, requested: str | None) -> str | None:
+    """Unit of an answer about a sensor of ``kind``; 422 naming ``unit`` if
+    the requested one cannot apply."""
+    if requested and units.unit_mismatch(requested, kind):
+        query_error("unit", units.unit_mismatch(requested, kind))
+    if kind is None and requested:
+        return requested
+    return units.display_unit(kind, requested)

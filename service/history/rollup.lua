@@ -318,16 +318,21 @@ end
 
 -- Gather a new reading (instant in us, value) into each tier's deltas
 -- (deltas[t][bucket number], order[t] the bucket numbers in first-seen order).
+-- The delta of tier t's bucket holding instant at (us), made when new.
+local function rollup_delta_at(tiers, deltas, order, t, at)
+  local number = math.floor(at / tiers[t].us)
+  local delta = deltas[t][number]
+  if delta == nil then
+    delta = rollup_new_delta()
+    deltas[t][number] = delta
+    order[t][#order[t] + 1] = number
+  end
+  return delta
+end
+
 local function rollup_gather(tiers, deltas, order, at, value)
   for t = 1, #tiers do
-    local number = math.floor(at / tiers[t].us)
-    local delta = deltas[t][number]
-    if delta == nil then
-      delta = rollup_new_delta()
-      deltas[t][number] = delta
-      order[t][#order[t] + 1] = number
-    end
-    rollup_delta_add(delta, at, value)
+    rollup_delta_add(rollup_delta_at(tiers, deltas, order, t, at), at, value)
   end
 end
 
@@ -335,14 +340,7 @@ end
 -- the tiers' buckets must be multiples of the bucket hash's span (raw_us).
 local function rollup_gather_delta(tiers, deltas, order, start, delta)
   for t = 1, #tiers do
-    local number = math.floor(start / tiers[t].us)
-    local into = deltas[t][number]
-    if into == nil then
-      into = rollup_new_delta()
-      deltas[t][number] = into
-      order[t][#order[t] + 1] = number
-    end
-    rollup_delta_combine(into, delta)
+    rollup_delta_combine(rollup_delta_at(tiers, deltas, order, t, start), delta)
   end
 end
 

@@ -12,13 +12,13 @@ from collections.abc import Iterator
 
 from flask import Response, stream_with_context
 
-from .. import keys, timeutil, units
+from .. import keys, timeutil
 from ..auth import listing_org, principal, require_sensor, requires
 from ..errors import abort
 from ..fields import MSG_SENSOR_ID, is_sensor_id
 from ..jsonio import Blueprint
 from ..stores import stores
-from ..windows import query_error
+from ..windows import answer_unit, query_error
 from .export import FORMATS, facts_in_batches, sensor_facts, sensor_rows
 from .schemas import MAX_EXPORT_SENSORS, ExportQuerySchema, ManyExportQuerySchema
 from .store import RangeTooOld, Segment
@@ -61,15 +61,6 @@ def export_plan(query: dict) -> tuple[int, int, list[Segment]]:
     except RangeTooOld as exc:
         query_error("start", f"The history reaches back to {timeutil.us_to_iso(exc.args[0])}; move start later.")
     return start, end, segments
-
-
-def answer_unit(kind: str | None, requested: str | None) -> str | None:
-    """Unit of an export of a sensor of ``kind``; 422 if it cannot apply."""
-    if requested and units.unit_mismatch(requested, kind):
-        query_error("unit", units.unit_mismatch(requested, kind))
-    if kind is None and requested:
-        return requested
-    return units.display_unit(kind, requested)
 
 
 def _compact(us: int) -> str:

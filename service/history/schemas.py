@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from ..fields import MSG_SENSOR_ID, QueryInstant, SensorId, is_sensor_id
+from ..fields import MSG_SENSOR_ID, QueryInstant, SensorId, SensorIdList
 from ..windows import UnitQuerySchema
 
 # Sensors one GET /v1/export may cover (each one streamed after the other).
@@ -26,26 +26,10 @@ class ExportQuerySchema(ExportRangeSchema, UnitQuerySchema):
     pass
 
 
-class ExportSensorIds(ma.fields.Field):
-    """Comma-separated sensor ids (a comma is not in their charset); repeats
-    dropped; at most MAX_EXPORT_SENSORS."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if not isinstance(value, str):
-            raise ma.ValidationError("Not a valid string.")
-        ids = list(dict.fromkeys(value.split(",")))
-        bad = [sensor_id for sensor_id in ids if not is_sensor_id(sensor_id)]
-        if bad:
-            raise ma.ValidationError(f"{MSG_SENSOR_ID}; not: {', '.join(repr(b[:130]) for b in bad[:5])}")
-        if len(ids) > MAX_EXPORT_SENSORS:
-            raise ma.ValidationError(f"At most {MAX_EXPORT_SENSORS} sensors per export; {len(ids)} were given.")
-        return ids
-
-
 class ManyExportQuerySchema(ExportRangeSchema):
     org = SensorId("Org id: " + MSG_SENSOR_ID, metadata={"description": "Every sensor of this org"})
     site = SensorId("Site id: " + MSG_SENSOR_ID, metadata={"description": "Every sensor of this site"})
-    sensors = ExportSensorIds(metadata={
+    sensors = SensorIdList(MAX_EXPORT_SENSORS, "export", metadata={
         "type": "string", "example": "lobby-1,lobby-2",
         "description": f"Comma-separated sensor ids, at most {MAX_EXPORT_SENSORS}",
     })

@@ -14,6 +14,7 @@ from ..windows import (
     MAX_SERIES_POINTS,
     MAX_SERIES_POINTS_MANY,
     UnitQuerySchema,
+    answer_unit,
     query_error,
     query_range,
     trailing_window,
@@ -51,15 +52,6 @@ def checked_sensor_id(sensor_id: str) -> str:
     if not is_sensor_id(sensor_id):
         abort(400, f"Invalid sensor id: {MSG_SENSOR_ID}.")
     return sensor_id
-
-
-def answer_unit(kind: str | None, requested: str | None) -> str | None:
-    """Unit of an answer about a sensor of ``kind``; 422 if it cannot apply."""
-    if requested and units.unit_mismatch(requested, kind):
-        query_error("unit", units.unit_mismatch(requested, kind))
-    if kind is None and requested:
-        return requested
-    return units.display_unit(kind, requested)
 
 
 def shown(value: float | None, unit: str | None) -> float | None:

@@ -15,6 +15,7 @@ from ..fields import (
     LastReadingSchema,
     QueryInstant,
     ReplaceSchema,
+    SensorIdList,
     is_place_id,
     is_sensor_id,
     unit_field,
@@ -158,27 +159,8 @@ class SensorAggregateQuerySchema(UnitQuerySchema):
 MAX_SERIES_SENSORS = 100
 
 
-class SensorIdList(ma.fields.Field):
-    """Comma-separated sensor ids (a comma is not in their charset); repeats
-    dropped, order kept."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if not isinstance(value, str):
-            raise ma.ValidationError("Not a valid string.")
-        ids = list(dict.fromkeys(value.split(",")))
-        bad = [sensor_id for sensor_id in ids if not is_sensor_id(sensor_id)]
-        if bad:
-            raise ma.ValidationError(f"{MSG_SENSOR_ID}; not: {', '.join(repr(b[:130]) for b in bad[:5])}")
-        if len(ids) > MAX_SERIES_SENSORS:
-            raise ma.ValidationError(f"At most {MAX_SERIES_SENSORS} sensors per request; {len(ids)} were given.")
-        return ids
-
-    def _jsonschema_type_mapping(self):  # pragma: no cover - documentation only
-        return {"type": "string"}
-
-
 class SeriesBatchQuerySchema(SeriesRangeSchema):
-    sensors = SensorIdList(required=True, metadata={
+    sensors = SensorIdList(MAX_SERIES_SENSORS, "request", required=True, metadata={
         "type": "string", "example": "lobby-1,lobby-2",
         "description": f"Comma-separated sensor ids, at most {MAX_SERIES_SENSORS}",
     })
