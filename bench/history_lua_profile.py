@@ -7,10 +7,11 @@ time from INFO commandstats (cmdstat_evalsha usec), per posted reading
 (median and fastest of --repeat; the variants alternate):
 
   none          ROLLUPS=""
-  hourly        ROLLUPS=1h:400d
-  both          ROLLUPS=1h:400d,1d:3650d (the default)
-  both+backfilled  the same with history:backfilled set (no per-bucket-hash
-                ``rolled`` check and mark)
+  deferred      ROLLUPS default, every bucket hash in the deferred zone
+                (live traffic: readings wait for the worker's seal)
+  hourly        ROLLUPS=1h:400d, an empty deferred zone: every new reading
+                merges into its bucket in the call that accepts it
+  both          the same with both tiers (the default ROLLUPS)
   gather-only   both, readings gathered into the deltas, nothing written
   no-codec      both, buckets read and written (HGET, HSET, EXPIREAT) but
                 not decoded, merged or encoded (a constant record)
@@ -50,7 +51,8 @@ from service.settings import Settings  # noqa: E402
 SHAPES = {"gateway400": 400, "gateway50": 50}
 TIERS = {"none": [0], "hourly": [1, 3600, 400 * 86400], "both": [2, 3600, 400 * 86400, 86400, 3650 * 86400]}
 WRITE_CALL = re.compile(r"^\s*rollup_write\(key .*$", re.MULTILINE)
-MERGE = "local bucket = rollup_merge(packed and rollup_decode(packed, tier.us) or nil, deltas[t][number])"
+MERGE = ("local bucket = rollup_merge(packed and rollup_decode(packed, tier.us) or nil, deltas[t][number], "
+         "number * tier.us)")
 ENCODE = "rollup_encode(bucket, tier.us)"
 
 
@@ -65,21 +67,22 @@ def variant_source(name: str) -> str:
     return source
 
 
-# (label, script variant, tier arguments, backfilled)
+# The deferred zone of ARGV[6..7]: all of time, or none of it.
+EVERYTHING, NOTHING = (0, 2**62), (0, 0)
+# (label, script variant, tier arguments, deferred zone)
 VARIANTS = [
-    ("none", "full", TIERS["none"], 0),
-    ("hourly", "full", TIERS["hourly"], 0),
-    ("hourly+backfilled", "full", TIERS["hourly"], 1),
-    ("both", "full", TIERS["both"], 0),
-    ("both+backfilled", "full", TIERS["both"], 1),
-    ("gather-only", "gather-only", TIERS["both"], 0),
-    ("no-codec", "no-codec", TIERS["both"], 0),
+    ("none", "full", TIERS["none"], NOTHING),
+    ("deferred", "full", TIERS["both"], EVERYTHING),
+    ("hourly", "full", TIERS["hourly"], NOTHING),
+    ("both", "full", TIERS["both"], NOTHING),
+    ("gather-only", "gather-only", TIERS["both"], NOTHING),
+    ("no-codec", "no-codec", TIERS["both"], NOTHING),
 ]
 
 
 def prepared_calls(shape: str, minutes: int, sensors: int, settings: Settings, store) -> tuple[list, int]:
     """The ingest calls of the shape's bodies, without tier arguments
-    (ARGV[7] = 0 tiers), and the number of posted readings."""
+    (ARGV[8] = 0 tiers), and the number of posted readings."""
     bodies = generate(sensors, minutes, 500, 0.10, 0.05, 7, SHAPES[shape])
     calls, posted = [], 0
     now = time.time()
@@ -90,16 +93,14 @@ def prepared_calls(shape: str, minutes: int, sensors: int, settings: Settings, s
     return calls, posted
 
 
-def run_variant(client, sha: str, calls: list, tier_args: list, backfilled: int) -> float:
+def run_variant(client, sha: str, calls: list, tier_args: list, zone: tuple) -> float:
     """Microseconds of EVALSHA time over all calls (INFO commandstats)."""
     client.flushall()
-    if backfilled:
-        client.set(keys.HISTORY_BACKFILLED, 1)
     client.config_resetstat()
     for start in range(0, len(calls), 50):
         pipe = client.pipeline(transaction=False)
         for call_keys, args in calls[start : start + 50]:
-            argv = [*args[:5], backfilled, *tier_args, *args[7:]]
+            argv = [*args[:5], *zone, *tier_args, *args[8:]]
             pipe.evalsha(sha, len(call_keys), *call_keys, *argv)
         pipe.execute()
     return client.info("commandstats")["cmdstat_evalsha"]["usec"]
@@ -116,18 +117,14 @@ for i = 1, loops do
   elseif what == 'encode' then
     rollup_encode(bucket, bucket_us)
   elseif what == 'merge' then
-    local delta = {n = 0, values = {} }
-    rollup_delta_add(delta, bucket.l_at, '21.37', 21.37)
-    rollup_merge(rollup_decode(packed, bucket_us), delta)
+    local delta = rollup_new_delta()
+    rollup_delta_add(delta, bucket.l_at, 21.37)
+    rollup_merge(rollup_decode(packed, bucket_us), delta, 0)
   elseif what == 'delta' then
-    local delta = {n = 0, values = {} }
-    rollup_delta_add(delta, bucket.l_at, '21.37', 21.37)
-  elseif what == 'delta_decimal' then
-    local delta = {n = 0, values = {} }
-    rollup_delta_add(delta, bucket.l_at, '21.37', 21.37)
-    rollup_delta_decimal(delta)
+    local delta = rollup_new_delta()
+    rollup_delta_add(delta, bucket.l_at, 21.37)
   elseif what == 'decimal' then
-    rollup_decimal('21.37')
+    rollup_decimal(21.37)
   elseif what == 'exact_add' then
     local sum = { {low[1], low[2], low[3]}, {} }
     exact_add(sum, {21.37}, 1)
@@ -139,14 +136,14 @@ local t1 = redis.call('TIME')
 return (t1[1] - t0[1]) * 1000000 + (t1[2] - t0[2])
 """
 
-MICRO_OPS = ("decode", "encode", "merge", "delta", "delta_decimal", "decimal", "exact_add", "tables")
+MICRO_OPS = ("decode", "encode", "merge", "delta", "decimal", "exact_add", "tables")
 
 
 def micro(client, packed: bytes, bucket_us: int, loops: int = 100_000, repeat: int = 3) -> dict:
     """Microseconds per operation on a bucket (fastest of ``repeat``):
     decode, encode, merge of one reading (without its decode), building a
-    one-reading delta, its decimal form (four rollup_decimal), one
-    rollup_decimal, one exact_add into the bucket's sum (without copying it)."""
+    one-reading delta, one rollup_decimal (done four times per encode), one
+    exact_add into the bucket's sum (without copying it)."""
     source = lua_source("service.readings", "ingest.lua").split("local ttl = ARGV[1]")[0] + MICRO
     sha = client.script_load(source)
     t = {what: min(client.evalsha(sha, 0, packed, bucket_us, loops, what) for _ in range(repeat)) / loops
@@ -155,7 +152,6 @@ def micro(client, packed: bytes, bucket_us: int, loops: int = 100_000, repeat: i
         "decode_us": round(t["decode"], 3),
         "encode_us": round(t["encode"], 3),
         "merge_one_reading_us": round(t["merge"] - t["decode"] - t["delta"], 3),
-        "of_which_delta_decimal_us": round(t["delta_decimal"] - t["delta"], 3),
         "of_which_exact_add_us": round(t["exact_add"] - t["tables"], 3),
         "one_rollup_decimal_us": round(t["decimal"], 3),
         "delta_one_reading_us": round(t["delta"], 3),
@@ -183,8 +179,8 @@ def main() -> int:
             calls, posted = prepared_calls(shape, args.minutes, args.sensors, settings, built.readings)
             rows = {label: [] for label, *_ in VARIANTS}
             for _ in range(args.repeat):
-                for label, script, tier_args, backfilled in VARIANTS:
-                    rows[label].append(run_variant(client, shas[script], calls, tier_args, backfilled) / posted)
+                for label, script, tier_args, zone in VARIANTS:
+                    rows[label].append(run_variant(client, shas[script], calls, tier_args, zone) / posted)
             result["shapes"][shape] = {
                 "calls": len(calls),
                 "posted": posted,
@@ -194,7 +190,7 @@ def main() -> int:
             }
             print(json.dumps({shape: result["shapes"][shape]["fastest"]}), file=sys.stderr)
         # Real buckets for the micro-costs: the last shape with the default tiers.
-        run_variant(client, shas["full"], calls, TIERS["both"], 0)
+        run_variant(client, shas["full"], calls, TIERS["both"], NOTHING)
         hourly = next(client.scan_iter(match=f"sensor:{{*}}{keys.ROLLUP_SUFFIX}3600{keys.SEPARATOR}*"))
         daily = next(client.scan_iter(match=f"sensor:{{*}}{keys.ROLLUP_SUFFIX}86400{keys.SEPARATOR}*"))
         hourly_packed = next(iter(client.hgetall(hourly).values()))
