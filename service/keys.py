@@ -379,6 +379,10 @@ def sensor(sensor_id: str) -> str:
 # Buckets of one history tier per chunk hash: below Redis' default
 # hash-max-ziplist-entries (128), so a chunk stays compactly encoded.
 ROLLUP_CHUNK = 120
+# Field of a chunk hash: its version, a hash chained over every write to
+# the chunk (rollup.lua), so equal versions mean equal contents: a copy of
+# the chunk rendered for a series is checked against it (history/rendered.py).
+ROLLUP_VERSION_FIELD = "v"
 
 
 def sensor_rollup_chunk(sensor_id: str, tier_seconds: int, gen: int | str, chunk: int | str) -> str:
@@ -566,7 +570,7 @@ _PLACEHOLDER = re.compile(r"\{\{([\w.]*)\}\}")
 def lua_names() -> dict[str, str]:
     """Every name a ``.lua`` file may use as ``{{NAME}}``, with its value."""
     names = {name: value for name, value in globals().items()
-             if name in ("SEPARATOR", "ROLLED_FIELD") or name.endswith("_SUFFIX")}
+             if name in ("SEPARATOR", "ROLLED_FIELD", "ROLLUP_VERSION_FIELD") or name.endswith("_SUFFIX")}
     for group in FIELD_GROUPS:
         names.update({f"{group.__name__}.{name}": value for name, value in vars(group).items() if name.isupper()})
     return names

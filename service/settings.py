@@ -151,6 +151,10 @@ class Settings:
     # distinct readings; a coarser tier's size is a multiple of the finer's.
     # Empty: no history beyond RETENTION.
     rollups: tuple = ((3600, 400 * 86400), (86400, 3650 * 86400))
+    # SERIES_CACHE_MB: per web process, series points of whole history
+    # chunks rendered once and kept, checked against each chunk's version on
+    # every use (history/rendered.py); 0 renders every series afresh.
+    series_cache_mb: int = 64
     # LIVE_RETENTION_DAYS: live entries of an energy site older than this
     # are dropped when the site next posts, and refused when posted. 0 keeps
     # every entry (about 8 MB of Redis per site-year at one entry per 10
@@ -237,6 +241,7 @@ class Settings:
             retention=_env_int(env, "RETENTION", 48 * 3600, minimum=60),
             live_retention_days=_env_int(env, "LIVE_RETENTION_DAYS", 0),
             rollups=_env_rollups(env, "ROLLUPS", "1h:400d,1d:3650d"),
+            series_cache_mb=_env_int(env, "SERIES_CACHE_MB", 64),
             offline_after=_env_float(env, "OFFLINE_AFTER", 600.0, minimum=0.1),
             offline_check_interval=_env_float(env, "OFFLINE_CHECK_INTERVAL", 15.0, minimum=0.05),
             worker=_env_bool(env, "WORKER", True),

@@ -300,3 +300,26 @@ def total(items) -> tuple:
     points = merge(Whole(), items)
     return points[0][1:] if points else (0, 0.0, None, None)
 
+
+
+def renders(out: Grid, part: Part) -> bool:
+    """Whether each tier bucket of ``part`` is an output bucket of its own
+    (a series in the tier's own buckets, in UTC): its points can be
+    rendered chunk by chunk and kept (``HistoryStore.rendered_points``)."""
+    return (part.tier is not None and not part.aligned and type(out) is Grid and out.size_us == part.tier.us
+            and out.follows(part.tier.us, part.start_us, part.end_us))
+
+
+def spliced(merged: list, rendered: list, render) -> list:
+    """The answer's points in time order: ``render(*item)`` of each merged
+    item (``merge``), and each rendered part's points, given as (part, its
+    points) in time order, in its place: such a part's output buckets are
+    its own (``renders``), so no merged item falls in its span."""
+    points, i = [], 0
+    for part, part_points in rendered:
+        while i < len(merged) and merged[i][0] < part.start_us:
+            points.append(render(*merged[i]))
+            i += 1
+        points += part_points
+    points += [render(*item) for item in merged[i:]]
+    return points

@@ -357,9 +357,15 @@ local function rollup_write(prefix, gen, tiers, deltas, order, chunk_size, now)
         local chunk = math.floor(number / chunk_size)
         local field = number - chunk * chunk_size
         local key = tier_prefix .. string.format('%d', chunk)
-        local packed = redis.call('HGET', key, field)
+        local found = redis.call('HMGET', key, field, {{ROLLUP_VERSION_FIELD}})
+        local packed = found[1]
         local bucket = rollup_merge(packed and rollup_decode(packed, tier.us) or nil, deltas[t][number], number * tier.us)
-        if redis.call('HSET', key, field, rollup_encode(bucket, tier.us)) == 1 then
+        local encoded = rollup_encode(bucket, tier.us)
+        -- The chunk's version chains a hash of every write: equal versions,
+        -- equal contents, whichever write reached them (a chunk rewritten
+        -- from scratch the same way gets the same version).
+        local version = string.sub(redis.sha1hex((found[2] or '') .. field .. '=' .. encoded), 1, 16)
+        if redis.call('HSET', key, field, encoded, {{ROLLUP_VERSION_FIELD}}, version) > 0 then
           redis.call('EXPIREAT', key, string.format('%d', (chunk + 1) * chunk_size * tier.seconds + tier.keep))
         end
       end

@@ -18,6 +18,7 @@ from .. import keys
 from ..redisdb.scripts import ScriptBatch, Scripts
 from ..settings import Settings
 from .codec import Bucket, decode
+from .rendered import RenderedChunk, RenderedChunks
 
 # A bucket hash of readings around now waits this long after it ends before
 # the worker rolls it up whole (seal.lua): readings that arrive by then cost
@@ -41,6 +42,7 @@ BACKFILL_DONE = "done"
 BACKFILL_SINGLE = "cursor"
 # Cleared generations a reclaim step deletes the history of.
 RECLAIM_BATCH = 50
+_VERSION = keys.ROLLUP_VERSION_FIELD.encode()
 
 
 class Tier(NamedTuple):
@@ -138,6 +140,8 @@ class HistoryStore:
         self._backfill_args = [self.raw_us, None, keys.ROLLUP_CHUNK, self.raw_ttl, *self._tier_args]
         self._backfill = scripts.register(__package__, "backfill.lua")
         self._backfill_loaded = False
+        self._versions = scripts.register(__package__, "versions.lua")
+        self.rendered = RenderedChunks(settings.series_cache_mb * 2**20)
 
     # -- ingest and sealing -----------------------------------------------
 
@@ -223,6 +227,38 @@ class HistoryStore:
             pipe.hgetall(keys.sensor_rollup_chunk(sensor_id, tier.seconds, gen, chunk))
         return last - first + 1
 
+    def queue_versions(self, batch: ScriptBatch, sensor_id: str, gen: int | str, tier: Tier, start_us: int,
+                       end_us: int) -> int:
+        """Queue the versions of the chunks of ``tier`` overlapping
+        [start, end) (one reply, the list ``rendered_points`` takes); returns 1."""
+        first, last = start_us // tier.chunk_us, (end_us - 1) // tier.chunk_us
+        batch.script(self._versions, [keys.sensor_rollup_chunk(sensor_id, tier.seconds, gen, chunk)
+                                      for chunk in range(first, last + 1)], [])
+        return 1
+
+    def rendered_points(self, sensor_id: str, gen: int | str, tier: Tier, start_us: int, end_us: int,
+                        versions: list, unit: str | None, render) -> list:
+        """The points of ``tier``'s buckets starting in [start, end), one
+        per bucket, as JSON fragments: ``render(start, count, exact sum, min,
+        max)`` of each, from the copies of the chunks kept at ``versions``
+        (``queue_versions``), the others read (one round trip) and rendered."""
+        first_chunk = start_us // tier.chunk_us
+        cache_keys = [(sensor_id, tier.seconds, str(gen), first_chunk + i, unit) for i in range(len(versions))]
+        chunks = [self.rendered.get(key, version) for key, version in zip(cache_keys, versions, strict=True)]
+        missing = [i for i, chunk in enumerate(chunks) if chunk is None]
+        if missing:
+            pipe = self.client.pipeline(transaction=False)
+            for i in missing:
+                pipe.hgetall(keys.sensor_rollup_chunk(sensor_id, tier.seconds, gen, first_chunk + i))
+            for i, fields in zip(missing, pipe.execute(), strict=True):
+                base_us = (first_chunk + i) * tier.chunk_us
+                found = self.buckets(tier, base_us, base_us + tier.chunk_us, [fields])
+                chunks[i] = RenderedChunk.of(fields.get(_VERSION, b""),
+                                             [(b.start_us, render(b.start_us, b.count, b.sum, b.min, b.max))
+                                              for b in found])
+                self.rendered.put(cache_keys[i], chunks[i])
+        return [point for chunk in chunks for point in chunk.between(start_us, end_us)]
+
     @staticmethod
     def buckets(tier: Tier, start_us: int, end_us: int, chunk_replies: list) -> list[Bucket]:
         """The buckets starting in [start, end) of the chunks read, in time order."""
@@ -231,6 +267,8 @@ class HistoryStore:
         for position, fields in enumerate(chunk_replies):
             base = (first_chunk + position) * keys.ROLLUP_CHUNK
             for field, packed in fields.items():
+                if field == _VERSION:
+                    continue
                 bucket_start = (base + int(field)) * tier.us
                 if start_us <= bucket_start < end_us:
                     found.append(decode(packed, bucket_start, tier.us))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import orjson
+
 from .. import exactsum, timeutil, units
 from ..auth import claim_sensors, listing_org, principal, refuse_foreign_sensors, require_sensor, requires
 from ..errors import abort
@@ -248,7 +250,8 @@ def series(query: dict, sensor_id: str):
     checked_sensor_id(sensor_id)
     require_sensor(sensor_id, f"No sensor {sensor_id}: never registered, no reading received.")
     start, end, out, parts = series_plan(query, 1, MAX_SERIES_POINTS)
-    found = registry().series_parts([sensor_id], parts, stores().history)[0]
+    rendered = tuple(part for part in parts if history_query.renders(out, part))
+    found = registry().series_parts([sensor_id], parts, stores().history, rendered)[0]
     if not found.known:
         abort(404, f"No sensor {sensor_id}: never registered, no reading received.")
     unit = answer_unit(found.kind, query.get("unit"))
@@ -257,7 +260,7 @@ def series(query: dict, sensor_id: str):
     # the answer to SeriesSchema).
     return json_response({"sensor": sensor_id, "window": window_doc(start, end), "bucket": query["bucket"],
                           "tz": query["tz"], "unit": unit,
-                          "points": series_points(history_query.merge(out, found.points), unit),
+                          "points": series_points(out, sensor_id, found, unit),
                           "sources": history_query.sources(parts)})
 
 
@@ -284,10 +287,11 @@ def series_of_many(query: dict):
     series, unknown = [], []
     # The script reads each sensor's org with its series: another org's
     # sensor is dropped here, as one never heard of.
-    found_all = registry().series_parts(query["sensors"], parts, stores().history)
+    rendered = tuple(part for part in parts if history_query.renders(out, part))
+    found_all = registry().series_parts(query["sensors"], parts, stores().history, rendered)
     for sensor_id, found in zip(query["sensors"], found_all, strict=True):
         if found.known and who.can_access_org(found.org):
-            points = series_points(history_query.merge(out, found.points), found.unit)
+            points = series_points(out, sensor_id, found, found.unit)
             series.append({"sensor": sensor_id, "unit": found.unit, "points": points})
         else:
             unknown.append(sensor_id)
@@ -296,14 +300,25 @@ def series_of_many(query: dict):
                           "series": series, "unknown": unknown, "sources": history_query.sources(parts)})
 
 
-def series_points(found: list, unit: str | None) -> list[dict]:
-    return [
-        {
+def series_points(out, sensor_id: str, found, unit: str | None) -> list:
+    """A series' points in ``unit``: the raw steps and tier buckets read,
+    merged into output buckets; the parts read as chunk versions from
+    their rendered copies (orjson fragments, rendered here when missing)."""
+
+    def point(at: int, count: int, total, low: float, high: float) -> dict:
+        return {
             "t": timeutil.us_to_iso_fast(at),
             "count": count,
             "avg": shown(exactsum.mean(total, count), unit),
             "min": shown(low, unit),
             "max": shown(high, unit),
         }
-        for at, count, total, low, high in found
-    ]
+
+    def rendered(at: int, count: int, total, low: float, high: float) -> bytes:
+        return orjson.dumps(point(at, count, total, low, high))
+
+    history = stores().history
+    parts = [(part, history.rendered_points(sensor_id, found.gen, part.tier, part.start_us, part.end_us, versions,
+                                            unit, rendered))
+             for part, versions in (found.versions or {}).items()]
+    return history_query.spliced(history_query.merge(out, found.points), parts, point)

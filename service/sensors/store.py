@@ -64,6 +64,10 @@ class SensorSeries(NamedTuple):
     unit: str | None  # the sensor's own unit (units.own_unit)
     org: str | None
     points: list  # (step start us, count, exact sum (exactsum.total), min, max) of each non-empty step
+    gen: str | None = None  # the clear generation its history keys hold (when a tier was read)
+    # Parts read as chunk versions (``series_parts``'s ``rendered``): the
+    # version of each chunk they overlap, for HistoryStore.rendered_points.
+    versions: dict | None = None
 
 
 def _series_reply(flat: list, step_us: int) -> SensorSeries:
@@ -344,13 +348,15 @@ class SensorRegistry:
             batch.script(self._series, _sensor_keys(sensor_id), [start_us, end_us, self.bucket_us, step_us])
         return [_series_reply(flat, step_us) for flat in batch.execute()]
 
-    def series_parts(self, sensor_ids: list[str], parts: list, history) -> list[SensorSeries]:
+    def series_parts(self, sensor_ids: list[str], parts: list, history, rendered: tuple = ()) -> list[SensorSeries]:
         """Each sensor's readings over ``parts`` (``history.query.parts``:
         raw parts by series.lua in their steps, tier parts from ``history``,
         the HistoryStore), in order; points are the steps and tier buckets
-        read, in time order, to be merged into output buckets. One round
-        trip for every sensor and part, after one for the sensors' clear
-        generations when a tier is read (its keys hold the generation)."""
+        read, in time order, to be merged into output buckets. Of the tier
+        parts in ``rendered`` only the chunks' versions are read (their
+        points come from ``history.rendered_points``). One round trip for
+        every sensor and part, after one for the sensors' clear generations
+        when a tier is read (its keys hold the generation)."""
         if not sensor_ids:
             return []
         gens = self._gens(sensor_ids) if any(part.tier for part in parts) else None
@@ -365,13 +371,18 @@ class SensorRegistry:
                 batch.script(self._series, _sensor_keys(sensor_id), args)
             for part in parts:
                 if part.tier is not None:
-                    chunks.append(history.queue_buckets(
-                        batch.pipe, sensor_id, gens[position], part.tier, part.start_us, part.end_us))
+                    if part in rendered:
+                        chunks.append(history.queue_versions(
+                            batch, sensor_id, gens[position], part.tier, part.start_us, part.end_us))
+                    else:
+                        chunks.append(history.queue_buckets(
+                            batch.pipe, sensor_id, gens[position], part.tier, part.start_us, part.end_us))
         replies, chunks = iter(batch.execute()), iter(chunks)
-        return [self._parts_reply(parts, raw, history, replies, chunks) for _ in sensor_ids]
+        return [self._parts_reply(parts, raw, rendered, history, replies, chunks)._replace(gen=gens and gens[position])
+                for position in range(len(sensor_ids))]
 
     @staticmethod
-    def _parts_reply(parts: list, raw: list, history, replies, chunks) -> SensorSeries:
+    def _parts_reply(parts: list, raw: list, rendered: tuple, history, replies, chunks) -> SensorSeries:
         """One sensor's ``series_parts`` from the replies, consumed in the
         order they were queued."""
         read, meta = {}, None
@@ -380,12 +391,17 @@ class SensorRegistry:
             meta = meta or answer
             if part:
                 read[part] = answer.points
+        versions = {}
         for part in parts:
             if part.tier is not None:
                 replied = [next(replies) for _ in range(next(chunks))]
+                if part in rendered:
+                    versions[part] = replied[0]
+                    continue
                 read[part] = [(b.start_us, b.count, b.sum, b.min, b.max)
                               for b in history.buckets(part.tier, part.start_us, part.end_us, replied)]
-        return meta._replace(points=[item for part in parts for item in read[part]])
+        return meta._replace(points=[item for part in parts if part in read for item in read[part]],
+                             versions=versions)
 
     def _gens(self, sensor_ids: list[str]) -> list[str]:
         """Each sensor's clear generation (its history keys hold it)."""
