@@ -269,6 +269,7 @@ MINUTES_SUFFIX = ":minutes"
 SEEN_SUFFIX = ":seen:"
 SEEN_FRACTION_SUFFIX = ":seenf"
 ROLLUP_SUFFIX = ":h:"
+RENDERED_SUFFIX = ":shown:"
 # Field of a bucket hash of readings: its readings are in the history tiers
 # (not an offset: offsets are digits).
 ROLLED_FIELD = "rolled"
@@ -388,6 +389,12 @@ ROLLUP_VERSION_FIELD = "v"
 def sensor_rollup_chunk(sensor_id: str, tier_seconds: int, gen: int | str, chunk: int | str) -> str:
     """One chunk of ROLLUP_CHUNK buckets of one history tier of a sensor."""
     return f"{sensor(sensor_id)}{ROLLUP_SUFFIX}{tier_seconds}{SEPARATOR}{gen}{SEPARATOR}{chunk}"
+
+
+def sensor_rendered_chunk(sensor_id: str, tier_seconds: int, gen: int | str, chunk: int | str, unit: str | None) -> str:
+    """A history chunk's series points rendered in ``unit`` (None: the
+    sensor's own), shared by every web process for a while (history/rendered.py)."""
+    return f"{sensor_rollup_chunk(sensor_id, tier_seconds, gen, chunk)}{RENDERED_SUFFIX}{unit or ''}"
 
 
 HISTORY_SEALED = "history:sealed"

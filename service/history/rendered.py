@@ -10,11 +10,19 @@ checks the copy against the chunk's version (``keys.ROLLUP_VERSION_FIELD``,
 which ``rollup.lua`` chains over every write and the series reads with its
 other replies), so a copy is never used once its chunk changed, whichever
 replica changed it.
+
+A process that has no copy first looks for one another process rendered:
+each rendered chunk is also kept in Redis beside its chunk
+(``keys.sensor_rendered_chunk``, compressed, for ``SHARED_SECONDS``), so a
+chunk is rendered about once per version in the whole deployment rather
+than once per process.
 """
 
 from __future__ import annotations
 
+import struct
 import threading
+import zlib
 from array import array
 from bisect import bisect_left
 from typing import NamedTuple
@@ -22,6 +30,10 @@ from typing import NamedTuple
 import orjson
 from cachetools import LRUCache
 
+# How long a rendered chunk stays in Redis after it was rendered (about 9 KB
+# of JSON for a chunk of 120 hourly points, some 1.5 KB compressed).
+SHARED_SECONDS = 86400
+_COUNT = struct.Struct("<H")
 # Bytes of a kept chunk beyond its points' JSON: the entry, its key, the
 # two arrays (8 bytes a point each).
 _ENTRY_OVERHEAD = 400
@@ -46,6 +58,22 @@ class RenderedChunk(NamedTuple):
             ends.append(at)
         return cls(version, array("q", [start for start, _ in points]), ends, b",".join(point for _, point in points))
 
+    def packed(self) -> bytes:
+        """The form kept in Redis (``unpacked`` reads it)."""
+        return zlib.compress(b"".join((self.version, b"\0", _COUNT.pack(len(self.starts)), self.starts.tobytes(),
+                                       self.ends.tobytes(), self.joined)), 1)
+
+    @classmethod
+    def unpacked(cls, packed: bytes) -> RenderedChunk:
+        data = zlib.decompress(packed)
+        cut = data.index(b"\0")
+        (count,) = _COUNT.unpack_from(data, cut + 1)
+        at = cut + 1 + _COUNT.size
+        starts, ends = array("q"), array("q")
+        starts.frombytes(data[at : at + 8 * count])
+        ends.frombytes(data[at + 8 * count : at + 16 * count])
+        return cls(data[:cut], starts, ends, data[at + 16 * count :])
+
     def between(self, start_us: int, end_us: int) -> list:
         """The points of the buckets starting in [start, end): one orjson
         fragment (spliced into the answer as it is), or none."""
@@ -68,6 +96,11 @@ class RenderedChunks:
         self._cache = LRUCache(maxsize=max_bytes, getsizeof=kept_bytes) if max_bytes > 0 else None
         # cachetools' caches are not thread-safe (gthread workers).
         self._lock = threading.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        """Whether rendered chunks are kept (SERIES_CACHE_MB above 0), here and in Redis."""
+        return self._cache is not None
 
     def get(self, key: tuple, version: bytes | None) -> RenderedChunk | None:
         """The kept copy of the chunk if it is of ``version``."""

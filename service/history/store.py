@@ -18,7 +18,7 @@ from .. import keys
 from ..redisdb.scripts import ScriptBatch, Scripts
 from ..settings import Settings
 from .codec import Bucket, decode
-from .rendered import RenderedChunk, RenderedChunks
+from .rendered import SHARED_SECONDS, RenderedChunk, RenderedChunks
 
 # A bucket hash of readings around now waits this long after it ends before
 # the worker rolls it up whole (seal.lua): readings that arrive by then cost
@@ -245,19 +245,36 @@ class HistoryStore:
         first_chunk = start_us // tier.chunk_us
         cache_keys = [(sensor_id, tier.seconds, str(gen), first_chunk + i, unit) for i in range(len(versions))]
         chunks = [self.rendered.get(key, version) for key, version in zip(cache_keys, versions, strict=True)]
-        missing = [i for i, chunk in enumerate(chunks) if chunk is None]
+        missing = [i for i, chunk in enumerate(chunks) if chunk is None and versions[i] is not None]
+        if missing and self.rendered.enabled:
+            # Copies another process rendered (kept in Redis for a while).
+            pipe = self.client.pipeline(transaction=False)
+            for i in missing:
+                pipe.get(keys.sensor_rendered_chunk(sensor_id, tier.seconds, gen, first_chunk + i, unit))
+            for i, packed in zip(missing, pipe.execute(), strict=True):
+                shared = RenderedChunk.unpacked(packed) if packed else None
+                if shared is not None and shared.version == versions[i]:
+                    chunks[i] = shared
+                    self.rendered.put(cache_keys[i], shared)
+            missing = [i for i in missing if chunks[i] is None]
         if missing:
             pipe = self.client.pipeline(transaction=False)
             for i in missing:
                 pipe.hgetall(keys.sensor_rollup_chunk(sensor_id, tier.seconds, gen, first_chunk + i))
+            share = self.client.pipeline(transaction=False)
             for i, fields in zip(missing, pipe.execute(), strict=True):
                 base_us = (first_chunk + i) * tier.chunk_us
                 found = self.buckets(tier, base_us, base_us + tier.chunk_us, [fields])
                 chunks[i] = RenderedChunk.of(fields.get(_VERSION, b""),
                                              [(b.start_us, render(b.start_us, b.count, b.sum, b.min, b.max))
                                               for b in found])
-                self.rendered.put(cache_keys[i], chunks[i])
-        return [point for chunk in chunks for point in chunk.between(start_us, end_us)]
+                if self.rendered.enabled and chunks[i].version:
+                    self.rendered.put(cache_keys[i], chunks[i])
+                    share.set(keys.sensor_rendered_chunk(sensor_id, tier.seconds, gen, first_chunk + i, unit),
+                              chunks[i].packed(), ex=SHARED_SECONDS)
+            if len(share):
+                share.execute()
+        return [point for chunk in chunks if chunk is not None for point in chunk.between(start_us, end_us)]
 
     @staticmethod
     def buckets(tier: Tier, start_us: int, end_us: int, chunk_replies: list) -> list[Bucket]:

@@ -10,7 +10,7 @@ import pytest
 
 from service import keys
 from service.app import create_app
-from service.history.rendered import RenderedChunk, RenderedChunks, kept_bytes
+from service.history.rendered import SHARED_SECONDS, RenderedChunk, RenderedChunks, kept_bytes
 from service.stores import stores
 
 from .test_query import DAY_US, HOUR_US, hour, iso, post, spread
@@ -79,6 +79,31 @@ def test_a_late_reading_shows_in_the_next_series_whichever_replica_took_it(make_
     )]
 
 
+def test_a_chunk_rendered_by_one_process_is_not_rendered_again_by_another(make_app, redis_client, redis_cluster_mode):
+    if redis_cluster_mode:
+        pytest.skip("command statistics are per node")
+    first, second = make_app().test_client(), make_app().test_client()
+    origin = hour(24 * 30)
+    post(first, "s", spread(origin, origin + 20 * DAY_US, 1800, first_value=3.0))
+    expected = answer(first, "s", origin, origin + 20 * DAY_US, bucket="1h")
+    shared = keys.sensor_rendered_chunk("s", 3600, 0, origin // (HOUR_US * keys.ROLLUP_CHUNK), None)
+    assert 0 < redis_client.ttl(shared) <= SHARED_SECONDS
+    redis_client.config_resetstat()
+    assert answer(second, "s", origin, origin + 20 * DAY_US, bucket="1h") == expected
+    assert "cmdstat_hgetall" not in redis_client.info("commandstats")
+
+
+def test_a_shared_copy_of_a_chunk_that_changed_since_is_not_used(make_app):
+    first, writer = make_app().test_client(), make_app().test_client()
+    origin = hour(24 * 30)
+    end = origin + 10 * DAY_US
+    post(writer, "s", spread(origin, end, 3600, first_value=3.0))
+    answer(first, "s", origin, end, bucket="1h")  # rendered and shared
+    post(writer, "s", [(origin + 2 * DAY_US + 1, 50.0)])
+    fresh = make_app(series_cache_mb=0).test_client()
+    assert answer(make_app().test_client(), "s", origin, end, bucket="1h") == answer(fresh, "s", origin, end, bucket="1h")
+
+
 def test_a_chunk_deleted_and_written_again_differently_is_never_answered_from_the_old_copy(make_app, redis_client):
     client = make_app().test_client()
     origin = hour(24 * 20)
@@ -138,6 +163,13 @@ def test_no_copies_are_kept_with_no_memory_for_them_or_for_a_chunk_with_no_versi
     cache = RenderedChunks(max_bytes=10**6)
     cache.put(("s", 3600, "0", 1, None), kept(3, version=b""))
     assert cache.get(("s", 3600, "0", 1, None), b"") is None
+
+
+def test_a_copy_reads_back_from_its_shared_form():
+    chunk = RenderedChunk.of(b"0123456789abcdef", [(10, b'{"a":1}'), (20, b"2"), (30, b'"x,y"')])
+    assert RenderedChunk.unpacked(chunk.packed()) == chunk
+    empty = RenderedChunk.of(b"0123456789abcdef", [])
+    assert RenderedChunk.unpacked(empty.packed()) == empty
 
 
 def test_a_copy_is_cut_to_the_buckets_asked():
