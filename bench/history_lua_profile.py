@@ -125,6 +125,8 @@ for i = 1, loops do
     rollup_delta_add(delta, bucket.l_at, 21.37)
   elseif what == 'decimal' then
     rollup_decimal(21.37)
+  elseif what == 'version' then
+    string.sub(redis.sha1hex('0123456789abcdef' .. 17 .. '=' .. packed), 1, 16)
   elseif what == 'exact_add' then
     local sum = { {low[1], low[2], low[3]}, {} }
     exact_add(sum, {21.37}, 1)
@@ -136,14 +138,15 @@ local t1 = redis.call('TIME')
 return (t1[1] - t0[1]) * 1000000 + (t1[2] - t0[2])
 """
 
-MICRO_OPS = ("decode", "encode", "merge", "delta", "decimal", "exact_add", "tables")
+MICRO_OPS = ("decode", "encode", "merge", "delta", "decimal", "exact_add", "tables", "version")
 
 
 def micro(client, packed: bytes, bucket_us: int, loops: int = 100_000, repeat: int = 3) -> dict:
     """Microseconds per operation on a bucket (fastest of ``repeat``):
     decode, encode, merge of one reading (without its decode), building a
     one-reading delta, one rollup_decimal (done four times per encode), one
-    exact_add into the bucket's sum (without copying it)."""
+    exact_add into the bucket's sum (without copying it), the chunk's next version
+    (one sha1hex, rollup_write)."""
     source = lua_source("service.readings", "ingest.lua").split("local ttl = ARGV[1]")[0] + MICRO
     sha = client.script_load(source)
     t = {what: min(client.evalsha(sha, 0, packed, bucket_us, loops, what) for _ in range(repeat)) / loops
@@ -154,6 +157,7 @@ def micro(client, packed: bytes, bucket_us: int, loops: int = 100_000, repeat: i
         "merge_one_reading_us": round(t["merge"] - t["decode"] - t["delta"], 3),
         "of_which_exact_add_us": round(t["exact_add"] - t["tables"], 3),
         "one_rollup_decimal_us": round(t["decimal"], 3),
+        "chunk_version_us": round(t["version"], 3),
         "delta_one_reading_us": round(t["delta"], 3),
     }
 

@@ -255,8 +255,8 @@ def series(query: dict, sensor_id: str):
     if not found.known:
         abort(404, f"No sensor {sensor_id}: never registered, no reading received.")
     unit = answer_unit(found.kind, query.get("unit"))
-    # Serialised directly: a year of hourly points is 8,760 objects, and a
-    # marshmallow dump of them cost as much as reading them (a test holds
+    # Serialised directly, not dumped through marshmallow: a year of hourly
+    # points is 8,760 objects, most spliced in pre-rendered (a test holds
     # the answer to SeriesSchema).
     return json_response({"sensor": sensor_id, "window": window_doc(start, end), "bucket": query["bucket"],
                           "tz": query["tz"], "unit": unit,
