@@ -153,7 +153,8 @@ class Settings:
     rollups: tuple = ((3600, 400 * 86400), (86400, 3650 * 86400))
     # SERIES_CACHE_MB: per web process, series points of whole history
     # chunks rendered once and kept, checked against each chunk's version on
-    # every use (history/rendered.py); 0 renders every series afresh.
+    # every use, and shared through Redis for a day (history/rendered.py);
+    # 0 renders every series afresh and keeps nothing.
     series_cache_mb: int = 64
     # LIVE_RETENTION_DAYS: live entries of an energy site older than this
     # are dropped when the site next posts, and refused when posted. 0 keeps
