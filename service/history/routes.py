@@ -15,7 +15,7 @@ from flask import Response, stream_with_context
 from .. import keys, timeutil
 from ..auth import listing_org, principal, require_sensor, requires
 from ..errors import abort
-from ..fields import MSG_SENSOR_ID, is_sensor_id
+from ..fields import checked_sensor_id
 from ..jsonio import Blueprint
 from ..stores import stores
 from ..windows import answer_unit, query_error
@@ -92,8 +92,7 @@ def export_sensor(query: dict, sensor_id: str):
     one per history bucket beyond (hourly, then daily), in time order,
     streamed whatever the range.
     """
-    if not is_sensor_id(sensor_id):
-        abort(400, f"Invalid sensor id: {MSG_SENSOR_ID}.")
+    checked_sensor_id(sensor_id)
     require_sensor(sensor_id, not_found(sensor_id))
     facts = sensor_facts(stores().client, [sensor_id])[0]
     if not facts.known:

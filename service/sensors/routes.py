@@ -5,7 +5,7 @@ from __future__ import annotations
 from .. import exactsum, timeutil, units
 from ..auth import claim_sensors, listing_org, principal, refuse_foreign_sensors, require_sensor, requires
 from ..errors import abort
-from ..fields import MSG_SENSOR_ID, is_sensor_id
+from ..fields import checked_sensor_id
 from ..history import query as history_query
 from ..jsonio import Blueprint, json_response
 from ..stores import stores
@@ -46,12 +46,6 @@ blp = Blueprint(
 
 def registry():
     return stores().sensors
-
-
-def checked_sensor_id(sensor_id: str) -> str:
-    if not is_sensor_id(sensor_id):
-        abort(400, f"Invalid sensor id: {MSG_SENSOR_ID}.")
-    return sensor_id
 
 
 def shown(value: float | None, unit: str | None) -> float | None:
