@@ -97,7 +97,7 @@ class Shown:
         self.converts = kind is not None and units.KINDS[kind].canonical != unit
 
     def value(self, value: float | None) -> float | None:
-        return units.from_canonical(value, self.unit) if value is not None and self.unit else value
+        return units.shown(value, self.unit)
 
     def sum(self, exact, count: int) -> float | None:
         """A bucket's sum: exact (rounded once) in the canonical unit; in a

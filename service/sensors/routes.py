@@ -48,10 +48,6 @@ def registry():
     return stores().sensors
 
 
-def shown(value: float | None, unit: str | None) -> float | None:
-    return units.from_canonical(value, unit) if value is not None and unit else value
-
-
 @blp.route("/sensors/<sensor_id>", methods=["PUT"])
 @requires("admin")
 @blp.arguments(SensorMetadataSchema)
@@ -187,9 +183,9 @@ def aggregate(query: dict, sensor_id: str):
         "window": window_doc(start, end),
         "unit": unit,
         "count": count,
-        "avg": shown(exactsum.mean(total, count), unit),
-        "min": shown(low, unit),
-        "max": shown(high, unit),
+        "avg": units.shown(exactsum.mean(total, count), unit),
+        "min": units.shown(low, unit),
+        "max": units.shown(high, unit),
         "sources": history_query.sources(parts),
     }
 
@@ -295,9 +291,9 @@ def series_points(found: list, unit: str | None) -> list[dict]:
         {
             "t": timeutil.us_to_iso_fast(at),
             "count": count,
-            "avg": shown(exactsum.mean(total, count), unit),
-            "min": shown(low, unit),
-            "max": shown(high, unit),
+            "avg": units.shown(exactsum.mean(total, count), unit),
+            "min": units.shown(low, unit),
+            "max": units.shown(high, unit),
         }
         for at, count, total, low, high in found
     ]
