@@ -289,7 +289,7 @@ def series_of_many(query: dict):
 def series_points(found: list, unit: str | None) -> list[dict]:
     return [
         {
-            "t": timeutil.us_to_iso_fast(at),
+            "t": timeutil.us_to_iso(at),
             "count": count,
             "avg": units.shown(exactsum.mean(total, count), unit),
             "min": units.shown(low, unit),
