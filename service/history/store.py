@@ -8,7 +8,6 @@ gives it its arguments and reads the tiers back.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from typing import NamedTuple
 
@@ -133,7 +132,6 @@ class HistoryStore:
             self._tier_args += (tier.seconds, tier.keep)
         self._seal = scripts.register(__package__, "seal.lua")
         self._sealed: tuple[float, int | None] = (float("-inf"), None)
-        self._lock = threading.Lock()
         self.cluster = isinstance(client, RedisCluster)
         self._backfill_args = [self.raw_us, None, keys.ROLLUP_CHUNK, self.raw_ttl, *self._tier_args]
         self._backfill = scripts.register(__package__, "backfill.lua")
