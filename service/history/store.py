@@ -151,14 +151,15 @@ class HistoryStore:
         return (int(now * 1_000_000) - DEFER_SECONDS * 1_000_000) // self.raw_us
 
     def sealed_through(self) -> int | None:
-        """Where the tiers end and the raw readings take over (us; None:
-        nothing sealed yet, the raw readings answer all they hold)."""
+        """Where the tiers end and the raw readings take over (us: the start
+        of the sealing horizon's bucket; None: nothing sealed yet, the raw
+        readings answer all they hold)."""
         checked, value = self._sealed
         now = time.monotonic()
         if now - checked < SEALED_CACHE_SECONDS:
             return value
-        found = self.client.hget(keys.HISTORY_SEALED, "through")
-        value = int(found) if found else None
+        found = self.client.hget(keys.HISTORY_SEALED, "horizon")
+        value = int(found) * self.raw_us if found else None
         self._sealed = (now, value)
         return value
 
@@ -198,7 +199,7 @@ class HistoryStore:
             sealed += sum(batch.execute())
             if cursor == 0:
                 break
-        self.client.hset(keys.HISTORY_SEALED, mapping={"horizon": horizon, "through": horizon * self.raw_us})
+        self.client.hset(keys.HISTORY_SEALED, "horizon", horizon)
         return sealed
 
     # -- reading ----------------------------------------------------------
