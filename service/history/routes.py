@@ -99,9 +99,7 @@ def export_sensor(query: dict, sensor_id: str):
         abort(404, not_found(sensor_id))
     start, end, segments = export_plan(query)
     unit = answer_unit(facts.kind, query.get("unit"))
-    history, client, bucket_us = stores().history, stores().client, stores().settings.bucket_seconds * 1_000_000
-    return download(sensor_rows(history, client, facts, segments, bucket_us, unit), query["format"], sensor_id,
-                    start, end)
+    return download(sensor_rows(stores().history, facts, segments, unit), query["format"], sensor_id, start, end)
 
 
 @blp.route("/export", methods=["GET"])
@@ -126,16 +124,16 @@ def export_many(query: dict):
         value = listing_org(query["org"]) if field == "org" else query["site"]
         sensor_ids, name = _indexed(field, value), f"{field}-{value}"
         keep = (field, value)
-    history, client, bucket_us = stores().history, stores().client, stores().settings.bucket_seconds * 1_000_000
+    history = stores().history
     who = principal()
 
     def rows() -> Iterator[dict]:
-        for facts in facts_in_batches(client, sensor_ids):
+        for facts in facts_in_batches(history.client, sensor_ids):
             # Index sets may hold an entry left by a racing update, and a
             # site may hold other orgs' sensors: each sensor is checked.
             if (keep and getattr(facts, keep[0]) != keep[1]) or not who.can_access_org(facts.org):
                 continue
-            yield from sensor_rows(history, client, facts, segments, bucket_us, facts.own_unit)
+            yield from sensor_rows(history, facts, segments, facts.own_unit)
 
     return download(rows(), query["format"], name, start, end)
 
