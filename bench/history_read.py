@@ -20,7 +20,6 @@ multiple of the statistics route's (goal: at most 10x).
 from __future__ import annotations
 
 import json
-import statistics
 import sys
 import time
 from datetime import UTC, datetime
@@ -30,7 +29,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.read import wrk, wrk_benchmark  # noqa: E402
+from bench.read import medians, report, wrk, wrk_benchmark  # noqa: E402
 
 DAY = 86400
 
@@ -93,9 +92,7 @@ def main() -> int:
     finally:
         if server:
             server.stop()
-    median = {
-        name: {key: statistics.median(r[name][key] for r in runs) for key in ("req_per_s", "p99_ms")} for name in routes
-    }
+    median = medians(runs, routes)
     base = median["statistics"]["p99_ms"]
     summary = {
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -105,9 +102,7 @@ def main() -> int:
         "p99_vs_statistics": {name: round(median[name]["p99_ms"] / base, 2) for name in routes if name != "statistics"},
         "runs": runs,
     }
-    print(json.dumps(summary, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(summary, indent=2))
+    report(summary, args.json)
     return 0
 
 

@@ -69,6 +69,19 @@ def wrk_benchmark(description: str, seconds: int, add_options=None):
     return args, server, server.url if server else args.url
 
 
+def medians(runs: list[dict], routes, keys=("req_per_s", "p99_ms")) -> dict:
+    """Per route, the median over the runs of each of ``keys`` of its wrk result."""
+    return {route: {key: statistics.median(run[route][key] for run in runs) for key in keys} for route in routes}
+
+
+def report(summary: dict, json_path: Path | None) -> None:
+    """Print a benchmark's summary, and write it to ``json_path`` (--json) if given."""
+    text = json.dumps(summary, indent=2)
+    print(text)
+    if json_path:
+        json_path.write_text(text)
+
+
 def main() -> int:
     args, server, url = wrk_benchmark(__doc__, seconds=10)
     try:
@@ -86,10 +99,7 @@ def main() -> int:
     finally:
         if server:
             server.stop()
-    median = {
-        route: {key: statistics.median(r[route][key] for r in runs) for key in ("req_per_s", "p99_ms")}
-        for route in ("statistics", "constant")
-    }
+    median = medians(runs, ("statistics", "constant"))
     summary = {
         "connections": args.connections,
         "median": median,
@@ -97,9 +107,7 @@ def main() -> int:
         "req_ratio": round(median["statistics"]["req_per_s"] / median["constant"]["req_per_s"], 2),
         "runs": runs,
     }
-    print(json.dumps(summary, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(summary, indent=2))
+    report(summary, args.json)
     return 0
 
 

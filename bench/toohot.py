@@ -48,7 +48,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.read import wrk, wrk_benchmark  # noqa: E402
+from bench.read import medians, report, wrk, wrk_benchmark  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -237,10 +237,7 @@ def main() -> int:
             ingest_server.stop()
         if server:
             server.stop()
-    median = {
-        route: {key: statistics.median(r[route][key] for r in runs) for key in ("req_per_s", "p99_ms", "ingest_per_s")}
-        for route in ("answer", "constant")
-    }
+    median = medians(runs, ("answer", "constant"), ("req_per_s", "p99_ms", "ingest_per_s"))
     summary = {
         "load": load,
         "one_client": single,
@@ -260,9 +257,7 @@ def main() -> int:
         "background_ingest_rounds": ingest.rounds,
         "runs": runs,
     }
-    print(json.dumps(summary, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(summary, indent=2))
+    report(summary, args.json)
     return 0
 
 

@@ -1,7 +1,7 @@
 """The vocabulary every domain's contract shares, as marshmallow fields.
 
 Id patterns and their messages (sensor, site, org, building and room ids),
-the number, instant and time-zone fields, and the schemas of a reading that
+the check of a sensor id in a URL path, the number, instant and time-zone fields, and the schemas of a reading that
 several domains take or show. Domains import these from here, never from
 one another's schemas.
 """
@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfoNotFoundError
 import marshmallow as ma
 
 from . import timeutil, units
+from .errors import abort
 
 # -- ids ----------------------------------------------------------------------
 
@@ -31,6 +32,15 @@ MSG_ORG_ID = "Org ids are 1 to 128 characters of A-Z a-z 0-9 . _ : -"
 PLACE_ID_PATTERN = r"^[A-Za-z0-9_-]{1,60}$"
 is_place_id = re.compile(r"[A-Za-z0-9_-]{1,60}").fullmatch
 MSG_PLACE_ID = "Building and room ids are 1 to 60 characters of A-Z a-z 0-9 _ -"
+
+
+
+def checked_sensor_id(sensor_id: str) -> str:
+    """The sensor id of a URL path; 400 when it is not in the sensor-id charset."""
+    if not is_sensor_id(sensor_id):
+        abort(400, f"Invalid sensor id: {MSG_SENSOR_ID}.")
+    return sensor_id
+
 
 MSG_NOT_NUMBER = "Not a valid number."
 MSG_NOT_FINITE = "Special numeric values (nan or infinity) are not permitted."

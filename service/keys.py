@@ -48,10 +48,10 @@ Cross-sensor keys (no tag; each is one key, so one slot on a cluster):
     (server time, seconds since the epoch); updated by every ingest call.
     It lists all sensors, registered or not, and drives offline detection.
 ``history:sealed``
-    hash of the worker's sealing: ``through`` (microseconds since the epoch:
-    every bucket hash of readings ending by then, of every sensor heard
-    since, is rolled up), which is where queries switch from the tiers to
-    the raw readings.
+    hash of the worker's sealing: ``horizon`` (a bucket number of
+    BUCKET_SECONDS: every bucket hash of readings numbered below it, of every
+    sensor heard since, is rolled up); its bucket's start is where queries
+    switch from the tiers to the raw readings.
 ``history:backfilled`` / ``history:backfill`` / ``history:reclaim``
     set once every bucket hash of readings written before history existed
     is rolled up (the backfill loop then stops; ingest never needs it: it

@@ -218,7 +218,7 @@ def compare(expected: DayExpectation, answer: dict, org: Org) -> list[str]:
         problems.append(f"tooHot {answer['tooHot']} != {want_hot}")
     if answer["minutesAbove"] != want_above:
         problems.append(f"minutesAbove {answer['minutesAbove']} != {want_above}")
-    want_max = units.from_canonical(expected.max, answer["unit"]) if expected.max is not None else None
+    want_max = units.shown(expected.max, answer["unit"])
     if (want_max is None) != (answer["maxTemperature"] is None) or (
         want_max is not None and abs(answer["maxTemperature"] - want_max) > 1e-3
     ):
@@ -245,7 +245,7 @@ def check(args, sites, expected, out) -> int:
             problems = compare(expectation, answer, org)
             mismatches += bool(problems)
             if problems or not args.quiet:
-                want_max = units.from_canonical(expectation.max, org.unit) if expectation.max is not None else None
+                want_max = units.shown(expectation.max, org.unit)
                 verdict = "MISMATCH " + "; ".join(problems) if problems else "ok"
                 print(
                     f"{site_id} {org.id} {day}: expected tooHot={expectation.max is not None and expectation.max > org.threshold}"

@@ -78,21 +78,15 @@ def us_to_datetime(us: int) -> datetime:
 
 
 _NAIVE_EPOCH = datetime(1970, 1, 1)
-
-
-def us_to_iso(us: int) -> str:
-    """ISO 8601 UTC, ``Z``-suffixed (a naive datetime formats a third faster
-    than an aware one: series and exports format thousands)."""
-    return (_NAIVE_EPOCH + timedelta(microseconds=us)).isoformat() + "Z"
-
-
 _DAY_US = 86_400_000_000
 _DAY_PREFIXES: dict[int, str] = {}
 
 
-def us_to_iso_fast(us: int) -> str:
-    """``us_to_iso`` for long runs of instants (series, exports): the date
-    part is formatted once per day and kept (a bounded cache)."""
+def us_to_iso(us: int) -> str:
+    """ISO 8601 UTC, ``Z``-suffixed, as ``datetime.isoformat`` writes it (no
+    fraction when it is zero). Series and exports format thousands of
+    instants: the date part is formatted once per day and kept (a bounded
+    cache), the time of day by arithmetic."""
     day, rest = divmod(us, _DAY_US)
     prefix = _DAY_PREFIXES.get(day)
     if prefix is None:

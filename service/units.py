@@ -89,6 +89,12 @@ def from_canonical(value: float, unit: str) -> float:
     return value
 
 
+def shown(value: float | None, unit: str | None) -> float | None:
+    """A canonical value as an answer shows it: in ``unit``, or as stored
+    when no unit applies (a sensor of no kind); None stays None."""
+    return from_canonical(value, unit) if value is not None and unit else value
+
+
 def convertible(canonical_value: float, kind: Kind) -> bool:
     """Whether a canonical value is a finite number in every unit of ``kind``."""
     if kind.name != "temperature":

@@ -29,6 +29,13 @@ def test_converted_values_are_rounded_to_micro_degrees():
     assert units.to_canonical(70.3, "F") == 21.277778
 
 
+def test_a_value_is_shown_in_its_unit_or_as_stored_when_none_applies():
+    assert units.shown(21.277778, "F") == 70.3
+    assert units.shown(21.5, "C") == 21.5
+    assert units.shown(21.5, None) == 21.5  # a sensor of no kind
+    assert units.shown(None, "F") is None
+
+
 @pytest.mark.parametrize(("value", "unit"), [(-273.16, "C"), (-459.7, "F"), (-0.01, "K")])
 def test_below_absolute_zero_is_impossible_in_every_unit(value, unit):
     assert units.bounds_error(units.to_canonical(value, unit), "temperature")

@@ -119,7 +119,7 @@ class HeartbeatStore:
         if not (count and last_iso and last_value):
             return None
         value = float(last_value)
-        return {"at": last_iso.decode(), "value": units.from_canonical(value, unit) if unit else value, "unit": unit}
+        return {"at": last_iso.decode(), "value": units.shown(value, unit), "unit": unit}
 
     # -- overview ----------------------------------------------------------
 

@@ -97,7 +97,7 @@ class Shown:
         self.converts = kind is not None and units.KINDS[kind].canonical != unit
 
     def value(self, value: float | None) -> float | None:
-        return units.from_canonical(value, self.unit) if value is not None and self.unit else value
+        return units.shown(value, self.unit)
 
     def sum(self, exact, count: int) -> float | None:
         """A bucket's sum: exact (rounded once) in the canonical unit; in a
@@ -113,14 +113,15 @@ class Shown:
             return None
 
 
-def raw_rows(client, sensor: str, gen: str, start_us: int, end_us: int, bucket_us: int,
+def raw_rows(history: HistoryStore, sensor: str, gen: str, start_us: int, end_us: int,
              shown: Shown) -> Iterator[dict]:
     """One row per raw reading in [start, end), in time order, read
     RAW_HASHES_PER_READ bucket hashes (BUCKET_SECONDS each) at a time."""
+    bucket_us = history.raw_us
     first, last = start_us // bucket_us, (end_us - 1) // bucket_us
     for batch_first in range(first, last + 1, RAW_HASHES_PER_READ):
         buckets = range(batch_first, min(last, batch_first + RAW_HASHES_PER_READ - 1) + 1)
-        pipe = client.pipeline(transaction=False)
+        pipe = history.client.pipeline(transaction=False)
         for bucket in buckets:
             pipe.hgetall(keys.sensor_bucket(sensor, gen, bucket))
         for bucket, fields in zip(buckets, pipe.execute(), strict=True):
@@ -133,8 +134,7 @@ def raw_rows(client, sensor: str, gen: str, start_us: int, end_us: int, bucket_u
                            "value": shown.value(float(value))}
 
 
-def tier_rows(history: HistoryStore, client, sensor: str, gen: str, segment: Segment,
-              shown: Shown) -> Iterator[dict]:
+def tier_rows(history: HistoryStore, sensor: str, gen: str, segment: Segment, shown: Shown) -> Iterator[dict]:
     """One row per bucket of the segment's tier starting in [start, end), in
     time order, read CHUNKS_PER_READ chunks at a time."""
     tier: Tier = segment.tier
@@ -142,7 +142,7 @@ def tier_rows(history: HistoryStore, client, sensor: str, gen: str, segment: Seg
     lower = segment.start_us
     while lower < segment.end_us:
         upper = min(segment.end_us, (lower // step + 1) * step)
-        pipe = client.pipeline(transaction=False)
+        pipe = history.client.pipeline(transaction=False)
         history.queue_buckets(pipe, sensor, gen, tier, lower, upper)
         for bucket in history.buckets(tier, lower, upper, pipe.execute()):
             yield {
@@ -157,8 +157,7 @@ def tier_rows(history: HistoryStore, client, sensor: str, gen: str, segment: Seg
         lower = upper
 
 
-def sensor_rows(history: HistoryStore, client, facts: SensorFacts, segments: list[Segment], bucket_us: int,
-                unit: str | None) -> Iterator[dict]:
+def sensor_rows(history: HistoryStore, facts: SensorFacts, segments: list[Segment], unit: str | None) -> Iterator[dict]:
     """Every row of one sensor over the planned segments, oldest first.
 
     Nothing is read after the sensor's latest reading: a range ending in
@@ -171,9 +170,9 @@ def sensor_rows(history: HistoryStore, client, facts: SensorFacts, segments: lis
         if segment.start_us >= segment.end_us:
             continue
         if segment.source == RAW:
-            yield from raw_rows(client, facts.sensor, facts.gen, segment.start_us, segment.end_us, bucket_us, shown)
+            yield from raw_rows(history, facts.sensor, facts.gen, segment.start_us, segment.end_us, shown)
         else:
-            yield from tier_rows(history, client, facts.sensor, facts.gen, segment, shown)
+            yield from tier_rows(history, facts.sensor, facts.gen, segment, shown)
 
 
 # -- formats --------------------------------------------------------------

@@ -15,7 +15,7 @@ from flask import Response, stream_with_context
 from .. import keys, timeutil
 from ..auth import listing_org, principal, require_sensor, requires
 from ..errors import abort
-from ..fields import MSG_SENSOR_ID, is_sensor_id
+from ..fields import checked_sensor_id
 from ..jsonio import Blueprint
 from ..stores import stores
 from ..windows import answer_unit, query_error
@@ -92,17 +92,14 @@ def export_sensor(query: dict, sensor_id: str):
     one per history bucket beyond (hourly, then daily), in time order,
     streamed whatever the range.
     """
-    if not is_sensor_id(sensor_id):
-        abort(400, f"Invalid sensor id: {MSG_SENSOR_ID}.")
+    checked_sensor_id(sensor_id)
     require_sensor(sensor_id, not_found(sensor_id))
     facts = sensor_facts(stores().client, [sensor_id])[0]
     if not facts.known:
         abort(404, not_found(sensor_id))
     start, end, segments = export_plan(query)
     unit = answer_unit(facts.kind, query.get("unit"))
-    history, client, bucket_us = stores().history, stores().client, stores().settings.bucket_seconds * 1_000_000
-    return download(sensor_rows(history, client, facts, segments, bucket_us, unit), query["format"], sensor_id,
-                    start, end)
+    return download(sensor_rows(stores().history, facts, segments, unit), query["format"], sensor_id, start, end)
 
 
 @blp.route("/export", methods=["GET"])
@@ -127,16 +124,16 @@ def export_many(query: dict):
         value = listing_org(query["org"]) if field == "org" else query["site"]
         sensor_ids, name = _indexed(field, value), f"{field}-{value}"
         keep = (field, value)
-    history, client, bucket_us = stores().history, stores().client, stores().settings.bucket_seconds * 1_000_000
+    history = stores().history
     who = principal()
 
     def rows() -> Iterator[dict]:
-        for facts in facts_in_batches(client, sensor_ids):
+        for facts in facts_in_batches(history.client, sensor_ids):
             # Index sets may hold an entry left by a racing update, and a
             # site may hold other orgs' sensors: each sensor is checked.
             if (keep and getattr(facts, keep[0]) != keep[1]) or not who.can_access_org(facts.org):
                 continue
-            yield from sensor_rows(history, client, facts, segments, bucket_us, facts.own_unit)
+            yield from sensor_rows(history, facts, segments, facts.own_unit)
 
     return download(rows(), query["format"], name, start, end)
 

@@ -8,7 +8,6 @@ gives it its arguments and reads the tiers back.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from typing import NamedTuple
 
@@ -135,7 +134,6 @@ class HistoryStore:
             self._tier_args += (tier.seconds, tier.keep)
         self._seal = scripts.register(__package__, "seal.lua")
         self._sealed: tuple[float, int | None] = (float("-inf"), None)
-        self._lock = threading.Lock()
         self.cluster = isinstance(client, RedisCluster)
         self._backfill_args = [self.raw_us, None, keys.ROLLUP_CHUNK, self.raw_ttl, *self._tier_args]
         self._backfill = scripts.register(__package__, "backfill.lua")
@@ -157,14 +155,15 @@ class HistoryStore:
         return (int(now * 1_000_000) - DEFER_SECONDS * 1_000_000) // self.raw_us
 
     def sealed_through(self) -> int | None:
-        """Where the tiers end and the raw readings take over (us; None:
-        nothing sealed yet, the raw readings answer all they hold)."""
+        """Where the tiers end and the raw readings take over (us: the start
+        of the sealing horizon's bucket; None: nothing sealed yet, the raw
+        readings answer all they hold)."""
         checked, value = self._sealed
         now = time.monotonic()
         if now - checked < SEALED_CACHE_SECONDS:
             return value
-        found = self.client.hget(keys.HISTORY_SEALED, "through")
-        value = int(found) if found else None
+        found = self.client.hget(keys.HISTORY_SEALED, "horizon")
+        value = int(found) * self.raw_us if found else None
         self._sealed = (now, value)
         return value
 
@@ -204,7 +203,7 @@ class HistoryStore:
             sealed += sum(batch.execute())
             if cursor == 0:
                 break
-        self.client.hset(keys.HISTORY_SEALED, mapping={"horizon": horizon, "through": horizon * self.raw_us})
+        self.client.hset(keys.HISTORY_SEALED, "horizon", horizon)
         return sealed
 
     # -- reading ----------------------------------------------------------

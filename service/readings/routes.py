@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..auth import claim_sensors, refuse_foreign_sensors, require_sensor, requires
 from ..errors import abort
-from ..fields import MSG_SENSOR_ID, is_sensor_id
+from ..fields import checked_sensor_id
 from ..jsonio import Blueprint, direct_view, json_response, read_json, reject_duplicate_keys
 from ..metrics import READINGS, refused_readings
 from ..stores import stores
@@ -36,11 +36,9 @@ def _store():
     return stores().readings
 
 
-def _checked_sensor_id(sensor_id: str) -> str:
+def _reachable_sensor_id(sensor_id: str) -> str:
     """A valid sensor id the API key may reach (400, or 404 for another org's sensor)."""
-    if not is_sensor_id(sensor_id):
-        abort(400, f"Invalid sensor id: {MSG_SENSOR_ID}.")
-    require_sensor(sensor_id, f"No sensor {sensor_id} for this API key.")
+    require_sensor(checked_sensor_id(sensor_id), f"No sensor {sensor_id} for this API key.")
     return sensor_id
 
 
@@ -95,7 +93,7 @@ def get_statistics(sensor_id: str):
 
     A sensor never seen, or cleared, answers ``{"last_measurement": null, "count": 0, "avg": 0.0}``.
     """
-    return json_response(_store().statistics(_checked_sensor_id(sensor_id)))
+    return json_response(_store().statistics(_reachable_sensor_id(sensor_id)))
 
 
 @blp.route("/statistics/<sensor_id>", methods=["DELETE"])
@@ -105,4 +103,4 @@ def get_statistics(sensor_id: str):
 @blp.alt_response(404, description="An org-scoped API key and a sensor not of its org")
 def delete_statistics(sensor_id: str):
     """Clear the statistics of one sensor (O(1))"""
-    _store().clear(_checked_sensor_id(sensor_id))
+    _store().clear(_reachable_sensor_id(sensor_id))

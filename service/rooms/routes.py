@@ -131,7 +131,7 @@ def room_average(query: dict, building: str, room: str):
         "room": room,
         "window": window_doc(start, end),
         "unit": unit,
-        "avg": units.from_canonical(avg, unit) if avg is not None else None,
+        "avg": units.shown(avg, unit),
         "count": found["count"],
         "sensors": found["sensors"],
     }

@@ -7,7 +7,7 @@ import orjson
 from .. import exactsum, timeutil, units
 from ..auth import claim_sensors, listing_org, principal, refuse_foreign_sensors, require_sensor, requires
 from ..errors import abort
-from ..fields import MSG_SENSOR_ID, is_sensor_id
+from ..fields import checked_sensor_id
 from ..history import query as history_query
 from ..jsonio import Blueprint, json_response
 from ..stores import stores
@@ -48,16 +48,6 @@ blp = Blueprint(
 
 def registry():
     return stores().sensors
-
-
-def checked_sensor_id(sensor_id: str) -> str:
-    if not is_sensor_id(sensor_id):
-        abort(400, f"Invalid sensor id: {MSG_SENSOR_ID}.")
-    return sensor_id
-
-
-def shown(value: float | None, unit: str | None) -> float | None:
-    return units.from_canonical(value, unit) if value is not None and unit else value
 
 
 @blp.route("/sensors/<sensor_id>", methods=["PUT"])
@@ -195,9 +185,9 @@ def aggregate(query: dict, sensor_id: str):
         "window": window_doc(start, end),
         "unit": unit,
         "count": count,
-        "avg": shown(exactsum.mean(total, count), unit),
-        "min": shown(low, unit),
-        "max": shown(high, unit),
+        "avg": units.shown(exactsum.mean(total, count), unit),
+        "min": units.shown(low, unit),
+        "max": units.shown(high, unit),
         "sources": history_query.sources(parts),
     }
 
@@ -307,11 +297,11 @@ def series_points(out, sensor_id: str, found, unit: str | None) -> list:
 
     def point(at: int, count: int, total, low: float, high: float) -> dict:
         return {
-            "t": timeutil.us_to_iso_fast(at),
+            "t": timeutil.us_to_iso(at),
             "count": count,
-            "avg": shown(exactsum.mean(total, count), unit),
-            "min": shown(low, unit),
-            "max": shown(high, unit),
+            "avg": units.shown(exactsum.mean(total, count), unit),
+            "min": units.shown(low, unit),
+            "max": units.shown(high, unit),
         }
 
     def rendered(at: int, count: int, total, low: float, high: float) -> bytes:

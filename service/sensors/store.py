@@ -26,10 +26,6 @@ def _text(value: bytes | None) -> str | None:
     return value.decode() if value else None
 
 
-def _shown(value: float | None, unit: str | None) -> float | None:
-    return units.from_canonical(value, unit) if unit and value is not None else value
-
-
 def index_keys(meta: dict) -> set[str]:
     """The index sets a sensor with this metadata belongs to."""
     found = {keys.sensors_by(field, meta[field]) for field in INDEXED if meta.get(field)}
@@ -207,9 +203,9 @@ class SensorRegistry:
                     "last_reading": heartbeats.last_reading(count, last_iso, last_value, unit),
                     "statistics": {
                         "count": count,
-                        "avg": _shown(exactsum.mean(exactsum.total(exact, legacy), count), unit) if count else None,
+                        "avg": units.shown(exactsum.mean(exactsum.total(exact, legacy), count), unit) if count else None,
                         "last_measurement": _text(last_iso) if count else None,
-                        "last_value": _shown(float(last_value), unit) if count and last_value else None,
+                        "last_value": units.shown(float(last_value), unit) if count and last_value else None,
                         "unit": unit,
                     },
                 }

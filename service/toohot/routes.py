@@ -121,10 +121,6 @@ def post_temperatures():
     return json_response(result)
 
 
-def _shown(value: float | None, unit: str) -> float | None:
-    return None if value is None else units.from_canonical(value, unit)
-
-
 @blp.route("/v1/admin/toohotornot", methods=["GET"])
 @requires("read")
 @direct_view
@@ -165,8 +161,8 @@ def too_hot_or_not():
         "tooHot": max_value is not None and max_value > threshold,
         "date": day.isoformat(),
         "timezone": found["timezone"],
-        "threshold": _shown(threshold, unit),
-        "maxTemperature": _shown(max_value, unit),
+        "threshold": units.shown(threshold, unit),
+        "maxTemperature": units.shown(max_value, unit),
         "maxAt": found["max_at"],
         "minutesAbove": found["minutes_above"],
         "readings": found["readings"],
