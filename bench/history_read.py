@@ -12,7 +12,9 @@ CONNECTIONS connections, alternating, three times each:
 - a ten-year daily series (3,650 buckets, from the daily tier).
 
 and reports the median req/s and p99 of each, and each series' p99 as a
-multiple of the statistics route's (goal: at most 10x).
+multiple of the statistics route's (goal: at most 10x), and the Redis
+memory of the rendered copies the runs left shared (`shared_copies`: the
+`:shown:` keys, MEMORY USAGE summed; with --spawn or --redis-url).
 
     python bench/history_read.py --spawn
 """
@@ -25,17 +27,20 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import redis
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.read import medians, report, wrk, wrk_benchmark  # noqa: E402
+from service.keys import RENDERED_SUFFIX  # noqa: E402
 
 DAY = 86400
 
 
 def _options(parser) -> None:
     parser.add_argument("--sensors", type=int, default=20)
+    parser.add_argument("--redis-url", default=None, help="the service's Redis (implied by --spawn)")
 
 
 def _iso(seconds: int) -> str:
@@ -66,6 +71,15 @@ def load(url: str, sensors: int, now: int) -> int:
     return posted
 
 
+def shared_copies(redis_url: str, sensors: int) -> dict:
+    """Count and Redis memory of the rendered chunk copies shared through Redis."""
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(match=f"*{RENDERED_SUFFIX}*", count=1000))
+    used = sum(client.memory_usage(key, samples=0) or 0 for key in keys)
+    client.close()
+    return {"keys": len(keys), "bytes": used, "bytes_per_sensor": round(used / sensors)}
+
+
 def main() -> int:
     args, server, url = wrk_benchmark(__doc__, seconds=10, add_options=_options)
     now = int(time.time())
@@ -89,6 +103,8 @@ def main() -> int:
             result = {name: wrk(url, args.connections, args.seconds, path, args.sensors) for name, path in routes.items()}
             runs.append(result)
             print(json.dumps({"run": run + 1, **result}), file=sys.stderr)
+        redis_url = server.redis_url if server else args.redis_url
+        copies = shared_copies(redis_url, args.sensors) if redis_url else None
     finally:
         if server:
             server.stop()
@@ -100,6 +116,7 @@ def main() -> int:
         "connections": args.connections,
         "median": median,
         "p99_vs_statistics": {name: round(median[name]["p99_ms"] / base, 2) for name in routes if name != "statistics"},
+        "shared_copies": copies,
         "runs": runs,
     }
     report(summary, args.json)
