@@ -72,3 +72,20 @@ def app(settings, clean_redis):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def make_app(settings, clean_redis):
+    """Build apps with settings changed (``make_app(series_cache_mb=0)``), as
+    separate replicas on one Redis; each closed after the test."""
+    made = []
+
+    def make(**changes):
+        app = create_app(settings.replace(**changes))
+        app.config["TESTING"] = True
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        stores(app).client.close()

@@ -6,26 +6,17 @@ import json
 
 import pytest
 
-from service import create_app
-from service.stores import stores
-
 from .authkeys import KEYS
 
 
 @pytest.fixture
-def make_app(settings, clean_redis):
+def make_app(make_app):
     """Build an app with the given API keys (a dict as in API_KEYS)."""
-    apps = []
 
     def build(keys: dict = KEYS, **changes):
-        app = create_app(settings.replace(api_keys_text=json.dumps(keys), **changes))
-        app.config["TESTING"] = True
-        apps.append(app)
-        return app
+        return make_app(api_keys_text=json.dumps(keys), **changes)
 
-    yield build
-    for app in apps:
-        stores(app).client.close()
+    return build
 
 
 @pytest.fixture

@@ -9,26 +9,9 @@ import orjson
 import pytest
 
 from service import keys
-from service.app import create_app
 from service.history.rendered import SHARED_SECONDS, RenderedChunk, RenderedChunks, kept_bytes
-from service.stores import stores
 
 from .test_query import DAY_US, HOUR_US, hour, iso, post, spread
-
-
-@pytest.fixture
-def make_app(settings, clean_redis):
-    made = []
-
-    def make(**changes):
-        app = create_app(settings.replace(**changes))
-        app.config["TESTING"] = True
-        made.append(app)
-        return app
-
-    yield make
-    for app in made:
-        stores(app).client.close()
 
 
 def answer(client, sensor: str, start: int, end: int, **params) -> bytes:

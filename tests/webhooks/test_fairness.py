@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from service import create_app, keys
+from service import keys
 from service.stores import stores
 from service.worker import Worker
 from tests.webhook_receiver import Receiver, SilentReceiver
@@ -75,17 +75,11 @@ def test_a_receiver_that_never_answers_does_not_delay_another_orgs_deliveries(ru
 
 
 @pytest.fixture
-def make_app(settings, clean_redis):
-    apps = []
-
+def make_app(make_app):
     def make(**overrides):
-        app = create_app(settings.replace(webhook_allow_private=True, webhook_timeout=1.0, **overrides))
-        apps.append(app)
-        return app
+        return make_app(webhook_allow_private=True, webhook_timeout=1.0, **overrides)
 
-    yield make
-    for app in apps:
-        stores(app).client.close()
+    return make
 
 
 def register(app, url: str, org: str | None = None) -> str:
