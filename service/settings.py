@@ -237,7 +237,7 @@ class Settings:
     mqtt_batch_size: int = 500
     # MQTT_FLUSH_INTERVAL (seconds): longest a received message waits for
     # its batch to fill before the batch is written.
-    mqtt_flush_interval: float = 0.05
+    mqtt_flush_interval: float = 0.01
     # MQTT_METRICS_PORT: the bridge's Prometheus /metrics port (0: none).
     mqtt_metrics_port: int = 9108
 
@@ -289,7 +289,7 @@ class Settings:
             mqtt_dead_letter_topic=env.get("MQTT_DEAD_LETTER_TOPIC") or "sensorhub/dead-letter",
             mqtt_client_id=env.get("MQTT_CLIENT_ID") or "sensorhub-mqtt",
             mqtt_batch_size=_env_int(env, "MQTT_BATCH_SIZE", 500, minimum=1),
-            mqtt_flush_interval=_env_float(env, "MQTT_FLUSH_INTERVAL", 0.05),
+            mqtt_flush_interval=_env_float(env, "MQTT_FLUSH_INTERVAL", 0.01),
             mqtt_metrics_port=_env_int(env, "MQTT_METRICS_PORT", 9108),
         )
         settings.validate()
