@@ -8,7 +8,7 @@ K8S_VERSION ?= 1.33.0
 # Image tag of `make image` (docs/operations.md "Container"; k8s/manifest.yaml uses the same).
 IMAGE ?= sensorhub:latest
 
-.PHONY: run worker test test-fast test-cluster lint venv venv-run clean lint-docker validate-k8s image
+.PHONY: run worker mqtt test test-fast test-cluster lint venv venv-run clean lint-docker validate-k8s image
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ run: venv-run
 # One background worker alone (offline detection, webhook delivery); needs REDIS_URL.
 worker: venv-run
 	$(BIN)/python -m service.worker
+
+# The MQTT bridge alone (docs/protocols.md "MQTT"); needs REDIS_URL and MQTT_URL.
+mqtt: venv-run
+	$(BIN)/python -m service.mqtt
 
 test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -89,7 +89,16 @@ def _keys_unique(pairs):
 
 
 def reject_duplicate_keys(raw: bytes, strings: int) -> None:
-    """400 when an object of ``raw`` repeats a key (orjson keeps the last).
+    """400 when an object of ``raw`` repeats a key (orjson keeps the last);
+    see ``repeated_key``."""
+    problem = repeated_key(raw, strings)
+    if problem:
+        abort(400, problem)
+
+
+def repeated_key(raw: bytes, strings: int) -> str | None:
+    """What is wrong when an object of the JSON text ``raw`` repeats a key
+    (orjson keeps the last), else None.
 
     ``strings`` is the number of strings, keys included, in the parsed
     document. Without backslash escapes each string of the text holds
@@ -99,15 +108,16 @@ def reject_duplicate_keys(raw: bytes, strings: int) -> None:
     expected are parsed again, slowly, to find a repeated key.
     """
     if b"\\" not in raw and raw.count(b'"') == 2 * strings:
-        return
+        return None
     try:
         json.loads(raw, object_pairs_hook=_keys_unique)
     except json.JSONDecodeError as exc:
-        abort(400, f"The request body is not valid JSON: {exc}")
+        return f"The request body is not valid JSON: {exc}"
     except RecursionError:
-        abort(400, "The request body nests JSON too deeply.")
+        return "The request body nests JSON too deeply."
     except ValueError as exc:
-        abort(400, f"{MSG_DUPLICATE_KEYS} Repeated key: {str(exc)[:64]!r}.")
+        return f"{MSG_DUPLICATE_KEYS} Repeated key: {str(exc)[:64]!r}."
+    return None
 
 
 def read_json() -> tuple[object, bytes]:

@@ -70,6 +70,15 @@ WEBHOOK_CIRCUIT_OPEN = Gauge(
     registry=None,
 )
 
+# The MQTT bridge's messages (served on its own MQTT_METRICS_PORT).
+MQTT_MESSAGES = Counter(
+    "sensorhub_mqtt_messages_total",
+    "MQTT messages the bridge acknowledged by outcome: stored (in Redis), dead_letter (invalid, published "
+    "to MQTT_DEAD_LETTER_TOPIC with the reason).",
+    ["outcome"],
+    registry=None,
+)
+
 OWN_METRICS = [READINGS, REDIS_OUT_OF_MEMORY, AUTH_FAILURES, WEBHOOK_LATENCY, WEBHOOK_DELIVERIES, WEBHOOK_CIRCUIT_OPEN]
 
 

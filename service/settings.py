@@ -216,6 +216,30 @@ class Settings:
     # write may be lost by a failover; the client's retry is harmless).
     redis_wait_replicas: int = 0
     redis_wait_timeout_ms: int = 500
+    # -- MQTT bridge (python -m service.mqtt) ---------------------------------
+    # MQTT_URL: mqtt://[user:password@]host[:1883] or mqtts://...[:8883] (TLS,
+    # the system's CAs) of the broker the bridge subscribes to. Kept as text,
+    # never shown (repr=False): it may carry a password.
+    mqtt_url: str | None = field(default=None, repr=False)
+    # MQTT_TOPICS: comma-separated topic filters the bridge subscribes to
+    # (QoS 1). A message's topic ending in /data carries a POST /data batch;
+    # any other names the sensor in its last level (sensorhub/<sensor>).
+    mqtt_topics: str = "sensorhub/+"
+    # MQTT_DEAD_LETTER_TOPIC: where a message that cannot be stored is
+    # published (QoS 1) with the reason, before it is acknowledged.
+    mqtt_dead_letter_topic: str = "sensorhub/dead-letter"
+    # MQTT_CLIENT_ID: the bridge's client id, which names its persistent
+    # session on the broker (unacknowledged messages are sent again to the
+    # next bridge with this id); one bridge per id.
+    mqtt_client_id: str = "sensorhub-mqtt"
+    # MQTT_BATCH_SIZE: most messages written to Redis in one ingest; the
+    # bridge lets the broker send twice as many unacknowledged (Receive Maximum).
+    mqtt_batch_size: int = 500
+    # MQTT_FLUSH_INTERVAL (seconds): longest a received message waits for
+    # its batch to fill before the batch is written.
+    mqtt_flush_interval: float = 0.01
+    # MQTT_METRICS_PORT: the bridge's Prometheus /metrics port (0: none).
+    mqtt_metrics_port: int = 9108
 
     @classmethod
     def from_env(cls, env=None) -> Settings:
@@ -260,6 +284,13 @@ class Settings:
             api_keys_text=_env_api_keys_text(env),
             redis_wait_replicas=_env_int(env, "REDIS_WAIT_REPLICAS", 0),
             redis_wait_timeout_ms=_env_int(env, "REDIS_WAIT_TIMEOUT_MS", 500, minimum=1),
+            mqtt_url=env.get("MQTT_URL") or None,
+            mqtt_topics=env.get("MQTT_TOPICS") or "sensorhub/+",
+            mqtt_dead_letter_topic=env.get("MQTT_DEAD_LETTER_TOPIC") or "sensorhub/dead-letter",
+            mqtt_client_id=env.get("MQTT_CLIENT_ID") or "sensorhub-mqtt",
+            mqtt_batch_size=_env_int(env, "MQTT_BATCH_SIZE", 500, minimum=1),
+            mqtt_flush_interval=_env_float(env, "MQTT_FLUSH_INTERVAL", 0.01),
+            mqtt_metrics_port=_env_int(env, "MQTT_METRICS_PORT", 9108),
         )
         settings.validate()
         return settings
@@ -274,12 +305,27 @@ class Settings:
             raise SettingsError("BUCKET_SECONDS must divide a day (e.g. 900, 1800, 3600)")
         if self.redis_wait_replicas and self.redis_wait_timeout_ms >= self.redis_timeout * 1000:
             raise SettingsError("REDIS_WAIT_TIMEOUT_MS must be below REDIS_TIMEOUT, or the WAIT itself times out")
+        if self.mqtt_url is not None and not self.mqtt_url.startswith(("mqtt://", "mqtts://")):
+            raise SettingsError("MQTT_URL must start with mqtt:// or mqtts://")
+        if any(not topic or "#" in topic[:-1] for topic in self.mqtt_topic_filters):
+            raise SettingsError(f"MQTT_TOPICS must be comma-separated MQTT topic filters, got {self.mqtt_topics!r}")
+        if not self.mqtt_dead_letter_topic or any(c in self.mqtt_dead_letter_topic for c in "+#"):
+            raise SettingsError("MQTT_DEAD_LETTER_TOPIC must be a topic name (no + or #)")
+        if self.mqtt_batch_size > MQTT_MAX_BATCH:
+            raise SettingsError(f"MQTT_BATCH_SIZE must be at most {MQTT_MAX_BATCH}")
+
+    @property
+    def mqtt_topic_filters(self) -> tuple[str, ...]:
+        return tuple(topic.strip() for topic in self.mqtt_topics.split(","))
 
     def replace(self, **changes) -> Settings:
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         values.update(changes)
         return Settings(**values)
 
+
+# Twice a batch is the Receive Maximum the bridge announces, at most 65535 in MQTT 5.
+MQTT_MAX_BATCH = 32767
 
 _DURATION = re.compile(r"([1-9][0-9]{0,6})([mhdw])").fullmatch
 _DURATION_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}

@@ -255,3 +255,26 @@ def _sensor_unit_errors(payload: list, failing: set, sensor_units: dict, assume_
         if problem:
             errors[str(index)] = {"value": [problem]}
     return errors
+
+
+def merge_groups(into: ReadingGroups, groups: ReadingGroups) -> None:
+    """Add the validated, grouped readings of ``groups`` to ``into``, as if
+    they had come after ``into``'s in one batch: many small batches (the
+    MQTT bridge's messages) are written by one ingest. Takes over
+    ``groups``' lists."""
+    for sensor, group in groups.items():
+        held = into.get(sensor)
+        if held is None:
+            into[sensor] = group
+            continue
+        if group[0] > held[0]:
+            held[0], held[1], held[2] = group[0], group[1], group[2]
+        buckets = held[3]
+        for bucket, pairs in group[3].items():
+            existing = buckets.get(bucket)
+            if existing is None:
+                buckets[bucket] = pairs
+            else:
+                existing += pairs
+    for sensor, kinds in groups.unit_kinds.items():
+        into.unit_kinds.setdefault(sensor, set()).update(kinds)

@@ -127,7 +127,7 @@ def test_service_sensorhub_forwards_8080_to_the_api_pods_only(resources, app, wo
     assert not _selects(selector, worker["spec"]["template"]["metadata"]["labels"])
 
 
-@pytest.mark.parametrize("name", ["sensorhub", "sensorhub-worker"])
+@pytest.mark.parametrize("name", ["sensorhub", "sensorhub-worker", "sensorhub-mqtt"])
 def test_sensorhub_pods_are_locked_down_and_write_only_to_empty_dirs(resources, name):
     workload = resources[("Deployment", name)]
     pod = _pod(workload)
@@ -245,3 +245,20 @@ def test_the_ingress_buffers_and_caps_bodies_and_the_service_trusts_it_with_uplo
     assert backend == {"name": "sensorhub", "port": {"name": "http"}}
     # Behind the proxy every request has its address: no per-address upload limit.
     assert resources[("ConfigMap", "sensorhub-config")]["data"]["MAX_BODY_READS_PER_CLIENT"] == "0"
+
+
+def test_mqtt_bridge_runs_one_at_a_time_with_the_service_settings(resources, app):
+    bridge = resources[("Deployment", "sensorhub-mqtt")]
+    container = _container(bridge)
+    assert container["command"] == ["python", "-m", "service.mqtt"]
+    assert container["image"] == _container(app)["image"]
+    assert container["envFrom"] == _container(app)["envFrom"]
+    # One session per client id: never two bridges at once, even in a rollout.
+    assert bridge["spec"]["replicas"] <= 1
+    assert bridge["spec"]["strategy"]["type"] == "Recreate"
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert _container_port(container, "metrics") == int(env["MQTT_METRICS_PORT"])
+    labels = bridge["spec"]["template"]["metadata"]["labels"]
+    for (kind, name), document in resources.items():
+        if kind == "Service":
+            assert not _selects(document["spec"]["selector"], labels), f"Service {name} selects the MQTT bridge"

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from service.fields import ReadingSchema
-from service.readings.validation import BatchError, parse_batch
+from service.readings.validation import BatchError, ReadingGroups, merge_groups, parse_batch
 
 BUCKET_US = 3600 * 1_000_000
 
@@ -98,3 +98,24 @@ def test_batch_larger_than_the_limit_is_413_before_any_item_is_read():
     with pytest.raises(BatchError) as caught:
         parse_batch([None] * 11, max_batch=10, bucket_us=BUCKET_US)
     assert caught.value.status == 413
+
+
+valid_readings = st.lists(
+    st.fixed_dictionaries({
+        "sensor": st.sampled_from(["a", "b", "c"]),
+        # Few instants over two buckets: repeats within and across batches.
+        "timestamp": st.integers(0, 7).map(lambda n: f"2021-11-08T{20 + n // 4}:{15 * (n % 4):02d}:00Z"),
+        "value": st.integers(-50, 50),
+    }),
+    max_size=8,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(valid_readings, min_size=1, max_size=4))
+def test_merged_batches_group_as_their_concatenation_does(batches):
+    merged = ReadingGroups()
+    for batch in batches:
+        merge_groups(merged, parse_batch(batch, max_batch=100, bucket_us=BUCKET_US)[0])
+    whole, _ = parse_batch([item for batch in batches for item in batch], max_batch=100, bucket_us=BUCKET_US)
+    assert merged == whole
