@@ -43,6 +43,7 @@ from http import HTTPStatus
 
 import orjson
 
+from .metrics import BODIES_REFUSED
 from .redisdb.roundtrips import gevent_patched
 
 _CHUNK = 64 * 1024
@@ -221,6 +222,7 @@ class BodyGate:
 
     @staticmethod
     def _refuse(environ, start_response, code: int, message: str, retry_after: int | None = None):
+        BODIES_REFUSED.labels(str(code)).inc()
         body = error_body(code, message)
         headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))), ("Connection", "close")]
         if retry_after is not None:
