@@ -15,11 +15,17 @@ reading and Redis CPU per reading (from INFO).
     python bench/ingest.py --spawn            # starts `make run`'s server itself
     python bench/ingest.py --spawn --gateway-size 400   # many sensors per batch
     python bench/ingest.py --url http://127.0.0.1:8080 --redis-url redis://...
+    python bench/ingest.py --spawn --gzip     # plain and gzipped bodies, alternating
+
+With --gzip each run is done twice, plain JSON then the same bodies gzipped
+(compressed before timing, level 6), each on a fresh database; the summary
+gives both medians, their ratio and the server's added cost per reading.
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import http.client
 import json
 import random
@@ -108,7 +114,7 @@ def expected_statistics(sensor: int, minutes: int, start: datetime = START) -> d
     }
 
 
-def post_all(url: str, bodies: list[bytes], connections: int):
+def post_all(url: str, bodies: list[bytes], connections: int, coding: str | None = None):
     parts = urlsplit(url)
     queue = list(enumerate(bodies))
     lock = threading.Lock()
@@ -123,7 +129,10 @@ def post_all(url: str, bodies: list[bytes], connections: int):
                     break
                 _, body = queue.pop()
             began = time.perf_counter()
-            conn.request("POST", "/data", body=body, headers={"Content-Type": "application/json"})
+            headers = {"Content-Type": "application/json"}
+            if coding:
+                headers["Content-Encoding"] = coding
+            conn.request("POST", "/data", body=body, headers=headers)
             response = conn.getresponse()
             payload = response.read()
             elapsed = time.perf_counter() - began
@@ -228,6 +237,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3, help="runs on a fresh database; the median is reported")
     parser.add_argument("--sample", type=int, default=100, help="sensors whose statistics are checked")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--gzip", action="store_true", help="also post the bodies gzipped, alternating with plain")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args()
 
@@ -238,11 +248,23 @@ def main() -> int:
     distinct = args.sensors * args.minutes
     print(f"{len(bodies)} batches, {posted} readings ({distinct} distinct)", file=sys.stderr)
 
+    variants = [("plain", None, bodies)]
+    if args.gzip:
+        began = time.perf_counter()
+        gzipped = [gzip.compress(body, 6) for body in bodies]
+        compress_us = (time.perf_counter() - began) * 1e6 / posted
+        began = time.perf_counter()
+        for body in gzipped:
+            gzip.decompress(body)
+        decompress_us = (time.perf_counter() - began) * 1e6 / posted
+        variants.append(("gzip", "gzip", gzipped))
+        print(f"gzip: {sum(map(len, bodies)) / sum(map(len, gzipped)):.1f}x smaller, "
+              f"{compress_us:.2f} us/reading to compress (client side)", file=sys.stderr)
     server = None
     url, redis_url = args.url, args.redis_url
     runs = []
     try:
-        for run in range(args.runs):
+        for run, (variant, coding, sent) in ((r, v) for r in range(args.runs) for v in variants):
             if args.spawn:
                 server = SpawnedService().start()
                 url, redis_url = server.url, server.redis_url
@@ -250,11 +272,12 @@ def main() -> int:
             if client is not None and not args.spawn:
                 client.flushall()
             memory_before, cpu_before = redis_info(client) if client else (0, 0.0)
-            elapsed, latencies, totals = post_all(url, bodies, args.connections)
+            elapsed, latencies, totals = post_all(url, sent, args.connections, coding)
             memory_after, cpu_after = redis_info(client) if client else (0, 0.0)
             problems = check(url, args.sensors, args.minutes, args.sample, args.seed)
             latencies.sort()
             result = {
+                "variant": variant,
                 "seconds": round(elapsed, 2),
                 "readings_per_s": round(posted / elapsed),
                 "batches_per_s": round(len(bodies) / elapsed, 1),
@@ -279,14 +302,32 @@ def main() -> int:
         if server is not None:
             server.stop()
 
-    median = {key: statistics.median(r[key] for r in runs) for key in ("readings_per_s", "batch_p50_ms", "batch_p99_ms")}
+    def median_of(variant: str) -> dict:
+        chosen = [r for r in runs if r["variant"] == variant]
+        return {key: statistics.median(r[key] for r in chosen) for key in ("readings_per_s", "batch_p50_ms", "batch_p99_ms")}
+
+    median = median_of("plain")
     summary = {
         "load": {k: getattr(args, k) for k in ("sensors", "minutes", "batch", "connections", "dup_share", "late_share")},
         "posted_readings": posted,
         "median": median,
+    }
+    if args.gzip:
+        zipped = median_of("gzip")
+        summary["gzip"] = {
+            "median": zipped,
+            "readings_per_s_ratio": round(zipped["readings_per_s"] / median["readings_per_s"], 3),
+            # Wall time per reading added by gzip (2 workers: about half the CPU it costs them).
+            "added_us_per_reading": round(1e6 / zipped["readings_per_s"] - 1e6 / median["readings_per_s"], 2),
+            "size_ratio": round(sum(map(len, bodies)) / sum(map(len, gzipped)), 1),
+            "client_compress_us_per_reading": round(compress_us, 2),
+            # What inflating costs the server, measured alone in this process.
+            "decompress_us_per_reading": round(decompress_us, 3),
+        }
+    summary.update({
         "all_exact": all(r["exact"] for r in runs),
         "runs": runs,
-    }
+    })
     print(json.dumps(summary, indent=2))
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2))

@@ -43,6 +43,15 @@ AUTH_FAILURES = Counter(
     registry=None,
 )
 
+BODIES_REFUSED = Counter(
+    "sensorhub_request_bodies_refused_total",
+    "Request bodies the body gate refused before any route ran, by status: 400 (cut short, corrupt gzip or "
+    "deflate), 408 (too slow), 413 (over MAX_BODY_BYTES, also once decompressed), 415 (unknown "
+    "Content-Encoding), 429 (too many uploads from one client).",
+    ["status"],
+    registry=None,
+)
+
 # Webhook delivery, recorded by whichever process delivers (the worker;
 # under `make run` it shares gunicorn's PROMETHEUS_MULTIPROC_DIR, so its
 # samples are in /metrics). Labelled by webhook id, never URL: bounded by
@@ -79,7 +88,9 @@ MQTT_MESSAGES = Counter(
     registry=None,
 )
 
-OWN_METRICS = [READINGS, REDIS_OUT_OF_MEMORY, AUTH_FAILURES, WEBHOOK_LATENCY, WEBHOOK_DELIVERIES, WEBHOOK_CIRCUIT_OPEN]
+OWN_METRICS = [
+    READINGS, REDIS_OUT_OF_MEMORY, AUTH_FAILURES, BODIES_REFUSED, WEBHOOK_LATENCY, WEBHOOK_DELIVERIES, WEBHOOK_CIRCUIT_OPEN,
+]
 
 
 @contextmanager

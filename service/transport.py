@@ -17,6 +17,11 @@ body of a request that has one:
   its new uploads are answered 429 at once, so slow uploads cost their own
   slots, not everyone's. Requests without a body (probes, reads) are never
   counted or refused.
+- a body sent with ``Content-Encoding: gzip`` or ``deflate`` is decompressed
+  as it arrives, and the decompressed size is held to ``max_bytes`` too: a
+  decompression bomb is answered 413 once that much has come out of it,
+  never inflated whole; a truncated or corrupt stream is answered 400; any
+  other coding 415, naming those accepted. The route sees the plain body.
 
 Each refusal uses the common JSON error shape and closes the connection
 without reading what is left of the body (gunicorn ignores an application's
@@ -32,14 +37,69 @@ import functools
 import io
 import socket
 import threading
+import zlib
 from collections import Counter
 from http import HTTPStatus
 
 import orjson
 
+from .metrics import BODIES_REFUSED
 from .redisdb.roundtrips import gevent_patched
 
 _CHUNK = 64 * 1024
+# Content-Encoding values a body may be sent with; "x-gzip" is gzip's old
+# name (RFC 9110 8.4.1.3).
+ACCEPTED_CODINGS = ("gzip", "deflate")
+_CODINGS = {"gzip": "gzip", "x-gzip": "gzip", "deflate": "deflate"}
+
+
+class _BadCoding(Exception):
+    """The compressed body is truncated or corrupt."""
+
+
+class _Inflater:
+    """A gzip or deflate body decompressed chunk by chunk, never yielding
+    more than ``limit`` + 1 bytes in all (so its caller sees the overflow).
+
+    gzip may hold several members one after the other (RFC 1952 2.2);
+    ``deflate`` is the zlib format (RFC 1950), and raw deflate, which some
+    clients send under that name, is accepted too.
+    """
+
+    def __init__(self, coding: str, limit: int):
+        self.coding = coding
+        self.left = limit + 1
+        self._decoder = None
+
+    def _new_decoder(self, first: bytes):
+        if self.coding == "gzip":
+            return zlib.decompressobj(16 + zlib.MAX_WBITS)
+        zlib_header = len(first) >= 2 and first[0] & 0x0F == 8 and (first[0] << 8 | first[1]) % 31 == 0
+        return zlib.decompressobj(zlib.MAX_WBITS if zlib_header else -zlib.MAX_WBITS)
+
+    def feed(self, data: bytes) -> bytes:
+        parts = []
+        try:
+            while data and self.left > 0:
+                if self._decoder is not None and self._decoder.eof:
+                    if self.coding != "gzip":
+                        raise _BadCoding("data follows the end of the deflate stream")
+                    self._decoder = None
+                if self._decoder is None:
+                    self._decoder = self._new_decoder(data)
+                out = self._decoder.decompress(data, self.left)
+                self.left -= len(out)
+                parts.append(out)
+                data = self._decoder.unconsumed_tail or self._decoder.unused_data
+        except zlib.error as error:
+            # "Error -3 while decompressing data: incorrect header check": the reason is the last part.
+            raise _BadCoding(str(error).rpartition(": ")[2]) from None
+        return b"".join(parts)
+
+    def finish(self) -> None:
+        """Raise ``_BadCoding`` unless the stream ended where its format ends."""
+        if self.left > 0 and (self._decoder is None or not self._decoder.eof):
+            raise _BadCoding("the compressed stream ends before its end marker (truncated)")
 
 
 def error_body(code: int, message: str, status: str | None = None) -> bytes:
@@ -70,6 +130,16 @@ class BodyGate:
                 return self._refuse(environ, start_response, 400, "The Content-Length header is not a number.")
             if length > self.max_bytes:
                 return self._refuse(environ, start_response, 413, self._too_large())
+        declared_coding = environ.get("HTTP_CONTENT_ENCODING", "").strip().lower()
+        coding = None
+        if declared_coding and declared_coding != "identity":
+            coding = _CODINGS.get(declared_coding)
+            if coding is None:
+                return self._refuse(
+                    environ, start_response, 415,
+                    f"The Content-Encoding {declared_coding!r} is not accepted; send the body as "
+                    f"{' or '.join(ACCEPTED_CODINGS)}, or not compressed; nothing was written.",
+                )
         client = environ.get("REMOTE_ADDR") or ""
         if not self._enter(client):
             return self._refuse(
@@ -77,28 +147,42 @@ class BodyGate:
                 f"This client already has {self.reads_per_client} request bodies being received; "
                 "send fewer uploads at once.", retry_after=1,
             )
+        inflater = _Inflater(coding, self.max_bytes) if coding else None
         try:
-            body = self._read(environ["wsgi.input"], length)
+            received, body = self._read(environ["wsgi.input"], length, inflater)
         except TimeoutError:
             return self._refuse(environ, start_response, 408,
                                 f"The request body did not arrive within {self.read_timeout:g} s; nothing was written.")
+        except _BadCoding as error:
+            return self._refuse(environ, start_response, 400,
+                                f"The request body is not valid {coding} data: {error}; nothing was written.")
         finally:
             self._leave(client)
         if len(body) > self.max_bytes:
+            return self._refuse(environ, start_response, 413, self._too_large(decompressed=inflater is not None))
+        if received > self.max_bytes:
             return self._refuse(environ, start_response, 413, self._too_large())
-        if length is not None and len(body) < length:
+        if length is not None and received < length:
             return self._refuse(
                 environ, start_response, 400,
-                f"The request body ended after {len(body)} of the {length} bytes its Content-Length announced; "
+                f"The request body ended after {received} of the {length} bytes its Content-Length announced; "
                 "nothing was written.",
             )
+        if inflater is not None:
+            try:
+                inflater.finish()
+            except _BadCoding as error:
+                return self._refuse(environ, start_response, 400,
+                                    f"The request body is not valid {coding} data: {error}; nothing was written.")
+            environ.pop("HTTP_CONTENT_ENCODING", None)
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
         environ.pop("HTTP_TRANSFER_ENCODING", None)
         return self.app(environ, start_response)
 
-    def _too_large(self) -> str:
-        return f"The request body is larger than {self.max_bytes} bytes (MAX_BODY_BYTES); nothing was written."
+    def _too_large(self, decompressed: bool = False) -> str:
+        what = "decompresses to more" if decompressed else "is larger"
+        return f"The request body {what} than {self.max_bytes} bytes (MAX_BODY_BYTES); nothing was written."
 
     def _enter(self, client: str) -> bool:
         if not self.reads_per_client:
@@ -117,22 +201,28 @@ class BodyGate:
             if self._reading[client] <= 0:
                 del self._reading[client]
 
-    def _read(self, stream, length: int | None) -> bytes:
-        """Up to ``max_bytes + 1`` bytes of the body, within the deadline."""
+    def _read(self, stream, length: int | None, inflater: _Inflater | None) -> tuple[int, bytes]:
+        """The count of bytes received (up to ``max_bytes + 1``) and the body
+        they make, decompressed by ``inflater`` if any (up to ``max_bytes + 1``
+        bytes: reading stops there), within the deadline."""
         wanted = self.max_bytes + 1 if length is None else length
         with _deadline(self.read_timeout):
             parts = []
-            got = 0
-            while got < wanted:
+            got = made = 0
+            while got < wanted and made <= self.max_bytes:
                 chunk = stream.read(min(_CHUNK, wanted - got))
                 if not chunk:
                     break
-                parts.append(chunk)
                 got += len(chunk)
-        return b"".join(parts)
+                if inflater is not None:
+                    chunk = inflater.feed(chunk)
+                parts.append(chunk)
+                made += len(chunk)
+        return got, b"".join(parts)
 
     @staticmethod
     def _refuse(environ, start_response, code: int, message: str, retry_after: int | None = None):
+        BODIES_REFUSED.labels(str(code)).inc()
         body = error_body(code, message)
         headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))), ("Connection", "close")]
         if retry_after is not None:

@@ -162,3 +162,22 @@ def test_generated_request_ids_are_unique_across_threads_and_forks():
     os.waitpid(child, 0)
     from_child = os.read(read, 64).decode()
     assert from_child[:16] != seen[0][:16]
+
+
+def _bodies_refused(client, status: int) -> float:
+    text = client.get("/metrics").get_data(as_text=True)
+    prefix = f'sensorhub_request_bodies_refused_total{{status="{status}"}} '
+    return sum(float(line[len(prefix):]) for line in text.splitlines() if line.startswith(prefix))
+
+
+@pytest.mark.parametrize(
+    "coding, payload, status",
+    [("gzip", b"not gzip", 400), ("br", b"[]", 415)],
+    ids=["corrupt gzip", "unknown coding"],
+)
+def test_bodies_the_body_gate_refuses_are_counted_by_status(client, coding, payload, status):
+    before = _bodies_refused(client, status)
+    response = client.post("/data", data=payload,
+                           headers={"Content-Type": "application/json", "Content-Encoding": coding})
+    assert response.status_code == status
+    assert _bodies_refused(client, status) - before == 1

@@ -7,9 +7,12 @@ gunicorn's own refusals use the JSON error shape.
 
 from __future__ import annotations
 
+import gzip
 import json
 import socket
+import threading
 import time
+import zlib
 
 import pytest
 import requests
@@ -186,3 +189,121 @@ def test_slow_body_senders_do_not_starve_probes_or_reads(redis_url, redis_cluste
         for sock in senders:
             sock.close()
         server.stop()
+
+
+def _batch(sensor: str, count: int) -> tuple[bytes, float]:
+    """``count`` readings of ``sensor`` (values 0.25 apart) as a JSON array, and their exact mean."""
+    values = [0.25 * n for n in range(count)]
+    readings = [
+        {"sensor": sensor, "timestamp": f"2024-01-01T00:{n // 60:02d}:{n % 60:02d}Z", "value": value}
+        for n, value in enumerate(values)
+    ]
+    return json.dumps(readings).encode(), sum(values) / count
+
+
+def _raw_deflate(data: bytes) -> bytes:
+    compressor = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    return compressor.compress(data) + compressor.flush()
+
+
+@pytest.mark.parametrize(
+    "coding, compress",
+    [("gzip", gzip.compress), ("x-gzip", gzip.compress), ("deflate", zlib.compress), ("deflate", _raw_deflate)],
+    ids=["gzip", "x-gzip", "deflate (zlib)", "deflate (raw)"],
+)
+def test_a_compressed_batch_is_accepted_with_exact_statistics(server, coding, compress):
+    sensor = f"coded-{coding}-{compress.__name__}"
+    body, mean = _batch(sensor, 40)
+    assert len(body) < MAX_BODY
+    response = requests.post(f"{server.url}/data", data=compress(body), timeout=10,
+                             headers={"Content-Type": "application/json", "Content-Encoding": coding})
+    assert response.status_code == 200, response.text
+    assert response.json() == {"accepted": 40, "duplicates": 0}
+    statistics = requests.get(f"{server.url}/statistics/{sensor}", timeout=5).json()
+    assert statistics["count"] == 40 and statistics["avg"] == mean
+
+
+def test_gzip_members_one_after_another_make_one_body(server):
+    body, _ = _batch("coded-members", 10)
+    half = body.index(b"}, {") + 1
+    response = requests.post(f"{server.url}/data", data=gzip.compress(body[:half]) + gzip.compress(body[half:]),
+                             headers={"Content-Type": "application/json", "Content-Encoding": "gzip"}, timeout=10)
+    assert response.status_code == 200 and response.json() == {"accepted": 10, "duplicates": 0}
+
+
+@pytest.mark.parametrize(
+    "coding, payload",
+    [
+        ("gzip", gzip.compress(b"[" + _reading(3) + b"]")[:-12]),
+        ("gzip", b"[" + _reading(3) + b"]"),
+        ("deflate", zlib.compress(b"[" + _reading(3) + b"]")[:-6]),
+        ("deflate", zlib.compress(b"[" + _reading(3) + b"]") + b"junk"),
+    ],
+    ids=["truncated gzip", "not gzip at all", "truncated deflate", "junk after deflate"],
+)
+def test_a_truncated_or_corrupt_compressed_body_is_400_and_writes_nothing(server, coding, payload):
+    response = requests.post(f"{server.url}/data", data=payload, timeout=10,
+                             headers={"Content-Type": "application/json", "Content-Encoding": coding})
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == 400 and f"not valid {coding} data" in body["message"]
+    _nothing_written(server)
+
+
+def _gzipped_zeros(total: int):
+    """``total`` zero bytes gzipped, generated piece by piece (never whole in memory)."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    piece = bytes(1 << 20)
+    for _ in range(total // len(piece)):
+        yield compressor.compress(piece)
+    yield compressor.flush()
+
+
+def test_a_gzip_bomb_is_413_after_reading_at_most_max_body_bytes_of_it(server):
+    """1 GB of zeros in about 1 MB of gzip, sent chunked: refused once
+    MAX_BODY_BYTES have come out of it, long before the sender is done."""
+    with _connect(server) as sock:
+        sock.sendall(b"POST /data HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n")
+        sent = 0
+
+        def send_bomb():
+            nonlocal sent
+            try:
+                for piece in _gzipped_zeros(1 << 30):
+                    if piece:
+                        sock.sendall(b"%x\r\n%s\r\n" % (len(piece), piece))
+                        sent += len(piece)
+                sock.sendall(b"0\r\n\r\n")
+            except OSError:
+                pass  # the server closed its side: the answer is already there
+
+        sender = threading.Thread(target=send_bomb, daemon=True)
+        started = time.monotonic()
+        sender.start()
+        status, _, raw = _answer(sock)
+        answered_after = time.monotonic() - started
+    sender.join(30)
+    assert status == 413
+    assert "decompresses to more than" in json.loads(raw)["message"]
+    assert answered_after < 5
+    # The answer came while most of the bomb was still unsent: it was never read whole.
+    assert sent < 1 << 20
+    _nothing_written(server)
+
+
+@pytest.mark.parametrize("coding", ["br", "zstd", "gzip, gzip", "compress"])
+def test_an_unknown_coding_is_415_naming_the_accepted_ones(server, coding):
+    response = requests.post(f"{server.url}/data", data=b"[" + _reading(4) + b"]", timeout=10,
+                             headers={"Content-Type": "application/json", "Content-Encoding": coding})
+    assert response.status_code == 415
+    message = response.json()["message"]
+    assert repr(coding) in message and "gzip" in message and "deflate" in message
+    _nothing_written(server)
+
+
+def test_identity_coding_is_the_plain_body(server):
+    body, _ = _batch("coded-identity", 3)
+    response = requests.post(f"{server.url}/data", data=body, timeout=10,
+                             headers={"Content-Type": "application/json", "Content-Encoding": "identity"})
+    assert response.status_code == 200 and response.json()["accepted"] == 3
