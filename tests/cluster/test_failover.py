@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 
 import pytest
+import redis
 from redis.cluster import RedisCluster
 
 from service import create_app, keys
@@ -43,6 +44,14 @@ def _master_of(cluster: EmbeddedCluster, sensor_id: str):
     try:
         node = client.get_node_from_key(keys.sensor(sensor_id))
         return cluster.node_for_port(node.port)
+    finally:
+        client.close()
+
+
+def _wait_for_replica(node) -> None:
+    client = redis.Redis.from_url(node.url)
+    try:
+        assert client.execute_command("WAIT", 1, 5000) == 1, "the replica never caught up"
     finally:
         client.close()
 
