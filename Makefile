@@ -39,8 +39,15 @@ worker: venv-run
 mqtt: venv-run
 	$(BIN)/python -m service.mqtt
 
+# Two passes: the tests not marked slow in one process per core (each with
+# its own redis-server), then the slow ones (real servers, timing-sensitive
+# fault and fairness tests, fuzzing) one at a time. Both always run; a pass
+# that selects no test (exit 5) is not a failure.
 test: venv
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	@status=0; \
+	$(BIN)/python -m pytest -m "not slow" -n 2 $(PYTEST_ARGS) || { rc=$$?; [ $$rc -eq 5 ] || status=$$rc; }; \
+	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS) || { rc=$$?; [ $$rc -eq 5 ] || status=$$rc; }; \
+	exit $$status
 
 # The inner loop: the suite without the tests marked slow (fuzzing, real
 # gunicorn and browser tests, container, fault and failover tests), one
