@@ -93,10 +93,16 @@ def epoch_to_us(number: int | float, precision: str = "s") -> int:
     per_unit = EPOCH_PRECISIONS[precision]
     if type(number) is int:
         us = number * per_unit
-    elif math.isfinite(number):
-        us = math.floor(Decimal(repr(number)) * per_unit)
     else:
-        raise ValueError(epoch_range_message(precision))
+        if not MIN_US <= number < MAX_US / per_unit:  # NaN too
+            raise ValueError(epoch_range_message(precision))
+        us = round(number * per_unit)
+        # In 1970-2100 whole microseconds lie further apart than doubles, so
+        # a float that is the double of a whole microsecond was sent as that
+        # microsecond's decimal (what the repr below would give, cheaper);
+        # any other is read from its decimal and truncated.
+        if us / per_unit != number:
+            us = math.floor(Decimal(repr(number)) * per_unit)
     if not MIN_US <= us < MAX_US:
         raise ValueError(epoch_range_message(precision))
     return us
