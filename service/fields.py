@@ -116,7 +116,8 @@ class IngestQuerySchema(ma.Schema):
         metadata={
             "description": (
                 "Units of timestamps sent as numbers since the Unix epoch: s (seconds), ms (milliseconds) "
-                "or us (microseconds); fractions allowed. ISO 8601 timestamps are not affected."
+                "or us (microseconds); fractions allowed; never guessed from a number's size. "
+                "ISO 8601 timestamps are not affected."
             ),
         },
     )
