@@ -16,10 +16,14 @@ reading and Redis CPU per reading (from INFO).
     python bench/ingest.py --spawn --gateway-size 400   # many sensors per batch
     python bench/ingest.py --url http://127.0.0.1:8080 --redis-url redis://...
     python bench/ingest.py --spawn --gzip     # plain and gzipped bodies, alternating
+    python bench/ingest.py --spawn --epoch    # ISO and epoch-second timestamps, alternating
 
 With --gzip each run is done twice, plain JSON then the same bodies gzipped
 (compressed before timing, level 6), each on a fresh database; the summary
 gives both medians, their ratio and the server's added cost per reading.
+With --epoch likewise: the same load with each reading's first copy
+timestamped in integer epoch seconds (its re-sent copies stay ISO text in
+another offset, so dedup across the two forms is checked too).
 """
 
 from __future__ import annotations
@@ -59,9 +63,15 @@ def value_of(sensor: int, minute: int) -> float:
 
 
 def generate(sensors: int, minutes: int, batch: int, dup_share: float, late_share: float, seed: int,
-             gateway_size: int = GATEWAY_SIZE, first: datetime = START):
+             gateway_size: int = GATEWAY_SIZE, first: datetime = START, epoch: bool = False):
     """Bodies (bytes) in send order, and the expected statistics per sensor;
-    readings from ``first`` on, one a minute."""
+    readings from ``first`` on, one a minute. With ``epoch`` a reading's
+    first copy has its timestamp in epoch seconds (a JSON integer)."""
+    first_s = int(first.timestamp())
+
+    def stamp(minute: int):
+        return first_s + 60 * minute if epoch else iso(first + timedelta(minutes=minute))
+
     rng = random.Random(seed)
     new_per_batch = round(batch * (1 - dup_share))
     gateways = [list(range(g, min(g + gateway_size, sensors))) for g in range(0, sensors, gateway_size)]
@@ -80,7 +90,7 @@ def generate(sensors: int, minutes: int, batch: int, dup_share: float, late_shar
         for start in range(0, len(events), new_per_batch):
             chunk = events[start : start + new_per_batch]
             items = [
-                {"sensor": f"sensor-{s:05d}", "timestamp": iso(first + timedelta(minutes=m)), "value": value_of(s, m)}
+                {"sensor": f"sensor-{s:05d}", "timestamp": stamp(m), "value": value_of(s, m)}
                 for _, s, m in chunk
             ]
             for _ in range(batch - len(chunk) if sent else 0):
@@ -238,6 +248,7 @@ def main() -> int:
     parser.add_argument("--sample", type=int, default=100, help="sensors whose statistics are checked")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--gzip", action="store_true", help="also post the bodies gzipped, alternating with plain")
+    parser.add_argument("--epoch", action="store_true", help="also post epoch-second timestamps, alternating with ISO")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args()
 
@@ -260,6 +271,9 @@ def main() -> int:
         variants.append(("gzip", "gzip", gzipped))
         print(f"gzip: {sum(map(len, bodies)) / sum(map(len, gzipped)):.1f}x smaller, "
               f"{compress_us:.2f} us/reading to compress (client side)", file=sys.stderr)
+    if args.epoch:
+        variants.append(("epoch", None, generate(args.sensors, args.minutes, args.batch, args.dup_share,
+                                                  args.late_share, args.seed, args.gateway_size, epoch=True)))
     server = None
     url, redis_url = args.url, args.redis_url
     runs = []
@@ -323,6 +337,12 @@ def main() -> int:
             "client_compress_us_per_reading": round(compress_us, 2),
             # What inflating costs the server, measured alone in this process.
             "decompress_us_per_reading": round(decompress_us, 3),
+        }
+    if args.epoch:
+        epoch = median_of("epoch")
+        summary["epoch"] = {
+            "median": epoch,
+            "readings_per_s_ratio": round(epoch["readings_per_s"] / median["readings_per_s"], 3),
         }
     summary.update({
         "all_exact": all(r["exact"] for r in runs),

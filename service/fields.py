@@ -2,7 +2,7 @@
 
 Id patterns and their messages (sensor, site, org, building and room ids),
 the check of a sensor id in a URL path, the number, instant and time-zone fields, and the schemas of a reading that
-several domains take or show. Domains import these from here, never from
+several domains take or show (with the query that says how to read its epoch timestamps). Domains import these from here, never from
 one another's schemas.
 """
 
@@ -88,6 +88,41 @@ class Instant(ma.fields.Field):
             raise ma.ValidationError(str(exc)) from None
 
 
+class ReadingTimestamp(Instant):
+    """A reading's timestamp: ISO 8601 text (``Instant``) or a JSON number
+    since the Unix epoch in ``precision`` units (s, ms, us; never guessed
+    from its size); deserialises like ``Instant``."""
+
+    def __init__(self, assume_tz=None, precision: str = "s", **kwargs):
+        super().__init__(assume_tz, **kwargs)
+        self.precision = precision
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            return timeutil.reading_instant(value, self.precision, self.assume_tz)
+        except ValueError as exc:
+            raise ma.ValidationError(str(exc)) from None
+
+
+MSG_PRECISION = f"Not a known precision; one of: {', '.join(timeutil.EPOCH_PRECISIONS)}."
+
+
+class IngestQuerySchema(ma.Schema):
+    """The query of the routes that take readings: how to read epoch numbers."""
+
+    precision = ma.fields.String(
+        load_default="s",
+        validate=ma.validate.OneOf(tuple(timeutil.EPOCH_PRECISIONS), error=MSG_PRECISION),
+        metadata={
+            "description": (
+                "Units of timestamps sent as numbers since the Unix epoch: s (seconds), ms (milliseconds) "
+                "or us (microseconds); fractions allowed; never guessed from a number's size. "
+                "ISO 8601 timestamps are not affected."
+            ),
+        },
+    )
+
+
 class QueryInstant(ma.fields.Field):
     """ISO 8601 instant (with offset) or epoch seconds; deserialises to microseconds."""
 
@@ -144,12 +179,14 @@ class ReadingSchema(ma.Schema):
         unknown = ma.RAISE
 
     sensor = SensorId(required=True, metadata={"example": "sensor-42"})
-    timestamp = Instant(
+    timestamp = ReadingTimestamp(
         required=True,
         metadata={
-            "type": "string",
-            "format": "date-time",
-            "description": "ISO 8601 with Z or an offset; the same instant in another offset is the same reading.",
+            "oneOf": [{"type": "string", "format": "date-time"}, {"type": "number", "minimum": 0}],
+            "description": (
+                "ISO 8601 with Z or an offset, or a number since the Unix epoch in the units of the query's "
+                "precision (default seconds). The same instant in another offset or form is the same reading."
+            ),
             "example": "2021-11-08T22:38:09.123+01:00",
         },
     )
@@ -166,9 +203,10 @@ class ReadingSchema(ma.Schema):
         },
     )
 
-    def __init__(self, *args, assume_tz=None, **kwargs):
+    def __init__(self, *args, assume_tz=None, precision: str = "s", **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["timestamp"].assume_tz = assume_tz
+        self.fields["timestamp"].precision = precision
 
     # Not skipped on field errors: in a batch those would silence every item.
     @ma.validates_schema(skip_on_field_errors=False)

@@ -8,9 +8,11 @@ events, webhooks) are written in UTC with milliseconds.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from decimal import Decimal
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -61,16 +63,71 @@ def parse_instant(text, assume_tz: tzinfo | None = None) -> tuple[int, str]:
     return us, iso
 
 
-def epoch_seconds_to_us(seconds: int | float) -> int:
-    """Microseconds since the epoch of a JSON number of seconds; ValueError
-    outside 1970-2100 (huge integers included: no float overflow)."""
-    try:
-        us = round(seconds * 1_000_000) if type(seconds) is float else seconds * 1_000_000
-    except (OverflowError, ValueError):
-        raise ValueError(MSG_RANGE) from None
+# A reading's epoch number counts these units (``?precision=``): microseconds per unit.
+EPOCH_PRECISIONS = {"s": 1_000_000, "ms": 1_000, "us": 1}
+EPOCH_UNIT_NAMES = {"s": "seconds", "ms": "milliseconds", "us": "microseconds"}
+MSG_NOT_TIMESTAMP = (
+    "Not a valid timestamp: send ISO 8601 text such as 2021-11-08T22:38:09+01:00, "
+    "or a number since the Unix epoch (true and false are not numbers)."
+)
+
+
+def epoch_range_message(precision: str) -> str:
+    """MSG_RANGE in the units of ``precision``: a number in the wrong units
+    (milliseconds read as seconds) shows by how far it misses."""
+    per_unit = EPOCH_PRECISIONS[precision]
+    return (f"The timestamp must lie between 1970-01-01 and 2100-01-01 UTC: from 0 to below "
+            f"{MAX_US // per_unit} {EPOCH_UNIT_NAMES[precision]} since the Unix epoch (precision {precision}).")
+
+
+def epoch_to_us(number: int | float, precision: str = "s") -> int:
+    """Microseconds since the epoch of a JSON number counted in ``precision``
+    units; ValueError outside 1970-2100, NaN and infinities included.
+
+    Exact: an integer is scaled in integer arithmetic, a float is read as
+    the shortest decimal that gives it back (``repr``), the text a client
+    sent: 1078977288.94025 s is .940250, where float arithmetic gives
+    1078977288940249.9 us. Fractions finer than a microsecond are dropped,
+    as in ISO text.
+    """
+    per_unit = EPOCH_PRECISIONS[precision]
+    if type(number) is int:
+        us = number * per_unit
+    else:
+        if not MIN_US <= number < MAX_US / per_unit:  # NaN too
+            raise ValueError(epoch_range_message(precision))
+        us = round(number * per_unit)
+        # In 1970-2100 whole microseconds lie further apart than doubles, so
+        # a float that is the double of a whole microsecond was sent as that
+        # microsecond's decimal (what the repr below would give, cheaper);
+        # any other is read from its decimal and truncated.
+        if us / per_unit != number:
+            us = math.floor(Decimal(repr(number)) * per_unit)
     if not MIN_US <= us < MAX_US:
-        raise ValueError(MSG_RANGE)
+        raise ValueError(epoch_range_message(precision))
     return us
+
+
+def epoch_seconds_to_us(seconds: int | float) -> int:
+    """Microseconds since the epoch of a JSON number of seconds (``epoch_to_us``);
+    ValueError with MSG_RANGE outside 1970-2100."""
+    try:
+        return epoch_to_us(seconds, "s")
+    except ValueError:
+        raise ValueError(MSG_RANGE) from None
+
+
+def reading_instant(stamp, precision: str = "s", assume_tz: tzinfo | None = None) -> tuple[int, str]:
+    """A reading's timestamp, ISO 8601 text or an epoch number in
+    ``precision`` units, as ``(microseconds since the epoch, ISO text)``: the
+    text as sent, or in UTC for a number. Booleans are not numbers."""
+    kind = type(stamp)
+    if kind is str:
+        return parse_instant(stamp, assume_tz)
+    if kind is int or kind is float:
+        us = epoch_to_us(stamp, precision)
+        return us, us_to_iso(us)
+    raise ValueError(MSG_NOT_TIMESTAMP)
 
 
 def us_to_datetime(us: int) -> datetime:

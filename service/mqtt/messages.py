@@ -3,9 +3,11 @@
 ``sensorhub/<sensor>`` carries one reading object or an array of them for
 the sensor its last topic level names (``sensor`` may be left out, or must
 name that sensor); a topic ending in ``/data`` carries a ``POST /data``
-batch. The JSON is read as ``POST /data`` reads a body (orjson: no NaN, no
+batch (or one reading object). The JSON is read as ``POST /data`` reads a body (orjson: no NaN, no
 Infinity, no number beyond a double; repeated keys refused); the readings
-then go through the batch checker of ``POST /data``.
+then go through the batch checker of ``POST /data``, where a number for a
+timestamp counts seconds since the epoch (``POST /data``'s default
+precision: a topic has no query to name another).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ def batch_of(topic: str, payload: bytes, *, max_bytes: int) -> list:
         raise BatchError(400, problem)
     level = topic.rpartition("/")[2]
     if level == DATA_LEVEL:
-        return document
+        return [document] if type(document) is dict else document
     return _sensor_readings(level, document)
 
 

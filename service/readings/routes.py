@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from flask import request
+
 from ..auth import claim_sensors, refuse_foreign_sensors, require_sensor, requires
 from ..errors import abort
-from ..fields import checked_sensor_id
+from ..fields import IngestQuerySchema, checked_sensor_id
 from ..jsonio import Blueprint, direct_view, json_response, read_json, reject_duplicate_keys
 from ..metrics import READINGS, refused_readings
 from ..stores import stores
@@ -20,13 +22,19 @@ blp = Blueprint(
 _BATCH_BODY = {
     "required": True,
     "description": (
-        "A JSON array of readings, many sensors per batch. A reading already known "
+        "A JSON array of readings, many sensors per batch, or one reading object (a batch of one). "
+        "A reading already known "
         "(same sensor, same instant in any offset) is a duplicate: ignored, the first value wins. "
         "Any invalid item rejects the whole batch with 422 and nothing is written."
     ),
     "content": {
         "application/json": {
-            "schema": {"type": "array", "maxItems": 10000, "items": {"$ref": "#/components/schemas/Reading"}},
+            "schema": {
+                "oneOf": [
+                    {"type": "array", "maxItems": 10000, "items": {"$ref": "#/components/schemas/Reading"}},
+                    {"$ref": "#/components/schemas/Reading"},
+                ]
+            },
         }
     },
 }
@@ -34,6 +42,17 @@ _BATCH_BODY = {
 
 def _store():
     return stores().readings
+
+
+_INGEST_QUERY = IngestQuerySchema()
+
+
+def _precision() -> str:
+    """``?precision=``, parsed as ``@blp.arguments`` would (422 naming it),
+    without its per-request wrapper when there is no query at all."""
+    if not request.args:
+        return "s"
+    return blp.ARGUMENTS_PARSER.parse(_INGEST_QUERY, location="query")["precision"]
 
 
 def _reachable_sensor_id(sensor_id: str) -> str:
@@ -45,25 +64,30 @@ def _reachable_sensor_id(sensor_id: str) -> str:
 @blp.route("/data", methods=["POST"])
 @requires("ingest")
 @direct_view
+@blp.arguments(IngestQuerySchema, location="query")
 @blp.doc(requestBody=_BATCH_BODY)
 @blp.response(200, IngestResultSchema, description="The batch was stored; counts of new and duplicate readings.")
-@blp.alt_response(400, description="Not JSON, not an array, or an item repeating a key")
+@blp.alt_response(400, description="Not JSON, neither an array nor a reading object, or an item repeating a key")
 @blp.alt_response(413, description="Body over MAX_BODY_BYTES or more than MAX_BATCH readings")
 @blp.alt_response(404, description="A sensor of the batch belongs to another org than the API key's; nothing written")
 @blp.alt_response(415, description="Body not sent as application/json")
-@blp.alt_response(422, description="Invalid readings, listed by item index and field; nothing written")
+@blp.alt_response(422, description="Invalid readings, listed by item index and field, or an unknown precision; nothing written")
 @blp.alt_response(503, description="Redis not answering; nothing acknowledged, retry")
 def post_data():
     """Ingest a batch of readings"""
     payload, raw = read_json()
+    if type(payload) is dict:
+        payload = [payload]  # a lone reading: a batch of one, answered as one
     settings = stores().settings
     with refused_readings(len(payload) if isinstance(payload, list) else 1):
+        precision = _precision()
         try:
             groups, total = parse_batch(
                 payload,
                 max_batch=settings.max_batch,
                 bucket_us=settings.bucket_seconds * 1_000_000,
                 assume_tz=settings.assume_tz,
+                precision=precision,
             )
             # Before the unit check, which reads each sensor's kind: another
             # org's sensor answers 404 like a missing one, not a hint of its kind.
@@ -73,8 +97,10 @@ def post_data():
         except BatchError as exc:
             abort(exc.status, exc.message, exc.errors)
         # Checked once the batch is known valid: then every item holds five
-        # strings (three keys, the sensor id, the timestamp), two more with a unit.
-        reject_duplicate_keys(raw, 5 * total + 2 * sum("unit" in item for item in payload))
+        # strings (three keys, the sensor id, the timestamp unless a number),
+        # two more with a unit.
+        strings = 5 * total - groups.epoch_timestamps + 2 * sum("unit" in item for item in payload)
+        reject_duplicate_keys(raw, strings)
         claim_sensors(unclaimed)
     accepted = _store().ingest(groups)
     READINGS.labels("accepted").inc(accepted)

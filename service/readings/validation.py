@@ -38,11 +38,15 @@ class Canonical(str):
 
 class ReadingGroups(dict):
     """sensor -> group, plus ``unit_kinds``: sensor -> kinds named by the
-    units its readings carried (checked against the sensor's kind)."""
+    units its readings carried (checked against the sensor's kind), and
+    ``epoch_timestamps``: how many readings of the batch had a number for
+    a timestamp, not a string (the route's repeated-key check counts strings)."""
 
     def __init__(self):
         super().__init__()
         self.unit_kinds: dict[str, set[str]] = {}
+        self.epoch_timestamps = 0
+
 
 class BatchError(Exception):
     """The batch cannot be accepted; nothing of it is written."""
@@ -63,7 +67,7 @@ def _value_error(value) -> str | None:
     return None
 
 
-def item_errors(item, assume_tz=None) -> dict:
+def item_errors(item, assume_tz=None, precision: str = "s") -> dict:
     """Every problem of one item, shaped like marshmallow's error dict."""
     if type(item) is not dict:
         return {"_schema": [MSG_ITEM_TYPE]}
@@ -81,7 +85,7 @@ def item_errors(item, assume_tz=None) -> dict:
             errors["sensor"] = [MSG_SENSOR_ID]
     if "timestamp" not in errors:
         try:
-            timeutil.parse_instant(item["timestamp"], assume_tz)
+            timeutil.reading_instant(item["timestamp"], precision, assume_tz)
         except ValueError as exc:
             errors["timestamp"] = [str(exc)]
     if "value" not in errors:
@@ -114,17 +118,21 @@ def _canonical_text(value, unit: str) -> Canonical | None:
     return Canonical(repr(canonical) if unit in ("F", "K") else repr(value))
 
 
-def parse_batch(payload, *, max_batch: int, bucket_us: int, assume_tz=None) -> tuple[dict, int]:
+def parse_batch(payload, *, max_batch: int, bucket_us: int, assume_tz=None, precision: str = "s") -> tuple[dict, int]:
     """Validate a batch and group it for the ingest script.
 
-    Returns ``(groups, number of readings)``; raises BatchError.
+    Timestamps are ISO 8601 text or numbers since the epoch in ``precision``
+    units (``timeutil.reading_instant``). Returns ``(groups, number of
+    readings)``; raises BatchError.
     """
     if type(payload) is not list:
-        raise BatchError(400, "The body must be a JSON array of readings: [{\"sensor\", \"timestamp\", \"value\"}, ...].")
+        raise BatchError(400, "The body must be a reading or a JSON array of readings: "
+                              "[{\"sensor\", \"timestamp\", \"value\"}, ...].")
     if len(payload) > max_batch:
         raise BatchError(413, f"A batch holds at most {max_batch} readings; this one has {len(payload)}. Split it.")
     groups = ReadingGroups()
-    instants: dict[str, tuple[int, str] | None] = {}
+    # Timestamp (text or number) -> its instant, None when invalid.
+    instants: dict[str | int | float, tuple[int, str] | None] = {}
     good_sensors: set[str] = set()
     errors: dict[str, dict] | None = None
     for index, item in enumerate(payload):
@@ -134,13 +142,26 @@ def parse_batch(payload, *, max_batch: int, bucket_us: int, assume_tz=None) -> t
             sensor = item.get("sensor")
             stamp = item.get("timestamp")
             value = item.get("value")
-            instant = instants.get(stamp) if type(stamp) is str else None
-            if instant is None and type(stamp) is str and stamp not in instants:
-                try:
-                    instant = timeutil.parse_instant(stamp, assume_tz)
-                except ValueError:
-                    instant = None
-                instants[stamp] = instant
+            stamp_type = type(stamp)
+            if stamp_type is str:
+                instant = instants.get(stamp)
+                if instant is None and stamp not in instants:
+                    try:
+                        instant = timeutil.parse_instant(stamp, assume_tz)
+                    except ValueError:
+                        instant = None
+                    instants[stamp] = instant
+            elif stamp_type is int or stamp_type is float:  # not bool
+                groups.epoch_timestamps += 1
+                instant = instants.get(stamp)
+                if instant is None and stamp not in instants:
+                    try:
+                        instant = timeutil.reading_instant(stamp, precision)
+                    except ValueError:
+                        instant = None
+                    instants[stamp] = instant
+            else:
+                instant = None
             sensor_ok = False
             if type(sensor) is str:
                 if sensor in good_sensors:
@@ -161,7 +182,7 @@ def parse_batch(payload, *, max_batch: int, bucket_us: int, assume_tz=None) -> t
                     if text is None:
                         if errors is None:
                             errors = {}
-                        errors[str(index)] = item_errors(item, assume_tz)
+                        errors[str(index)] = item_errors(item, assume_tz, precision)
                         continue
                 if errors is not None:
                     continue
@@ -189,7 +210,7 @@ def parse_batch(payload, *, max_batch: int, bucket_us: int, assume_tz=None) -> t
                 continue
         if errors is None:
             errors = {}
-        errors[str(index)] = item_errors(item, assume_tz)
+        errors[str(index)] = item_errors(item, assume_tz, precision)
     if errors:
         raise BatchError(
             422,

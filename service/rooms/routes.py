@@ -7,7 +7,7 @@ import marshmallow as ma
 from .. import units
 from ..auth import claim_sensors, listing_org, principal, refuse_foreign_sensors, requires, sensor_orgs
 from ..errors import abort
-from ..fields import MSG_PLACE_ID, is_place_id
+from ..fields import MSG_PLACE_ID, IngestQuerySchema, is_place_id
 from ..jsonio import Blueprint, json_body
 from ..metrics import READINGS, refused_readings
 from ..stores import stores
@@ -50,14 +50,16 @@ def checked_place(building: str, room: str) -> None:
 
 @blp.route("/<building>/rooms/<room>/temperatures", methods=["POST"])
 @requires("ingest")
+@blp.arguments(IngestQuerySchema, location="query")
 @blp.doc(requestBody=_BODY)
 @blp.response(200, RoomIngestResultSchema)
 @blp.alt_response(400, description="Not JSON, or an invalid building or room id")
 @blp.alt_response(409, description="A sensor belongs to another room or measures something else; nothing written")
 @blp.alt_response(413, description="Body over MAX_BODY_BYTES or more than MAX_BATCH readings")
 @blp.alt_response(415, description="Body not sent as application/json")
-@blp.alt_response(422, description="Invalid readings (by index and field), e.g. below absolute zero; nothing written")
-def post_temperatures(building: str, room: str):
+@blp.alt_response(422, description="Invalid readings (by index and field), e.g. below absolute zero, "
+                                   "or an unknown precision; nothing written")
+def post_temperatures(query: dict, building: str, room: str):
     """Record temperatures of a room
 
     Without ``sensor``, a reading goes to the room's own sensor
@@ -79,7 +81,7 @@ def post_temperatures(building: str, room: str):
         if not items:
             return {"accepted": 0, "duplicates": 0, "sensors": []}
         try:
-            readings = RoomReadingSchema(many=True, assume_tz=settings.assume_tz).load(items)
+            readings = RoomReadingSchema(many=True, assume_tz=settings.assume_tz, precision=query["precision"]).load(items)
         except ma.ValidationError as exc:
             errors = exc.messages.get(0, exc.messages) if single else exc.messages
             abort(422, "Invalid readings; nothing was written.", errors={"json": errors})

@@ -4,45 +4,26 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from .. import timeutil
-from ..fields import MSG_ORG_ID, ReadingSchema, SensorId
+from ..fields import MSG_ORG_ID, ReadingSchema, ReadingTimestamp, SensorId
 from ..units import TEMPERATURE_UNITS
 from ..windows import AggregateQuerySchema, WindowSchema
-
-MSG_STAMP = "Send an ISO 8601 timestamp with an offset or epoch seconds (a number)."
-
-
-class Timestamp(ma.fields.Field):
-    """ISO 8601 with an offset, or epoch seconds; deserialises to
-    ``(microseconds since the epoch, ISO text)``."""
-
-    def __init__(self, assume_tz=None, **kwargs):
-        super().__init__(**kwargs)
-        self.assume_tz = assume_tz
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if type(value) in (int, float):
-            try:
-                us = timeutil.epoch_seconds_to_us(value)
-            except ValueError as exc:
-                raise ma.ValidationError(str(exc)) from None
-            return us, timeutil.us_to_iso(us)
-        if type(value) is not str:
-            raise ma.ValidationError(MSG_STAMP)
-        try:
-            return timeutil.parse_instant(value, self.assume_tz)
-        except ValueError as exc:
-            raise ma.ValidationError(str(exc)) from None
 
 
 class RoomReadingSchema(ReadingSchema):
     """One temperature reading of a room: a reading whose sensor defaults to
-    the room's own, timestamped in epoch seconds or ISO 8601, in a
-    temperature unit (the unit-bounds check is ReadingSchema's)."""
+    the room's own, timestamped in ISO 8601 or a number since the epoch,
+    in a temperature unit (the unit-bounds check is ReadingSchema's)."""
 
-    timestamp = Timestamp(
+    timestamp = ReadingTimestamp(
         required=True,
-        metadata={"description": "ISO 8601 with an offset, or epoch seconds", "example": 1658739178},
+        metadata={
+            "oneOf": [{"type": "string", "format": "date-time"}, {"type": "number", "minimum": 0}],
+            "description": (
+                "ISO 8601 with an offset, or a number since the Unix epoch in the units of the query's "
+                "precision (default seconds)"
+            ),
+            "example": 1658739178,
+        },
     )
     unit = ma.fields.String(
         validate=ma.validate.OneOf(TEMPERATURE_UNITS, error=f"Not a temperature unit; one of: {', '.join(TEMPERATURE_UNITS)}."),

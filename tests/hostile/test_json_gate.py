@@ -125,8 +125,8 @@ HOSTILE = {
     "deep array nesting": (lambda valid, limit: b"[" * 100_000 + b"]" * 100_000, JSON, 400, "The request body"),
     "deep object nesting": (lambda valid, limit: b'{"a":' * 5000 + b"1" + b"}" * 5000, JSON, 400, "The request body"),
     "nesting just over the parser's limit": (lambda valid, limit: b"[" * 1025 + b"]" * 1025, JSON, 400, "The request body"),
-    # Deeper than the repeated-key check's parser goes (POST /data checks its
-    # batch is an array first, and says so).
+    # Deeper than the repeated-key check's parser goes (POST /data takes the
+    # object as a lone reading and refuses its unknown field first: below).
     "nesting with an escape": (lambda valid, limit: b'{"a":' * 1000 + b'"\\n"' + b"}" * 1000, JSON, 400, ""),
     "not JSON": (lambda valid, limit: orjson.dumps(valid)[:-1], JSON, 400, "The request body is not valid JSON"),
     "NaN literal": (lambda valid, limit: b'{"a": NaN}', JSON, 400, "The request body is not valid JSON"),
@@ -137,6 +137,12 @@ HOSTILE = {
     "form": (lambda valid, limit: b"name=x", "application/x-www-form-urlencoded", 415, "Send the body as application/json"),
     "no Content-Type, no body": (lambda valid, limit: b"", None, 415, "Send the body as application/json"),
     "over MAX_BODY_BYTES": (lambda valid, limit: orjson.dumps(valid).ljust(limit + 1), JSON, 413, ""),
+}
+
+
+# Where an operation answers a hostile body otherwise: (case, operation) -> (status, message start).
+HOSTILE_ELSEWHERE = {
+    ("nesting with an escape", "POST /data"): (422, "1 of 1 readings are invalid"),
 }
 
 
@@ -175,6 +181,7 @@ def test_the_valid_example_is_accepted(client, seeded, operation):
 @pytest.mark.parametrize("operation", OPERATIONS)
 def test_hostile_body_is_a_clear_4xx_and_changes_nothing(app, client, seeded, redis_client, operation, case):
     make_body, content_type, status, message = HOSTILE[case]
+    status, message = HOSTILE_ELSEWHERE.get((case, operation), (status, message))
     method, url = _url(operation)
     body = make_body(valid_bodies()[operation], stores(app).settings.max_body_bytes)
     before = snapshot(redis_client)

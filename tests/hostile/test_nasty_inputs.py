@@ -53,7 +53,7 @@ NASTY_BODIES = {
     "two documents": (orjson.dumps([GOOD]) + orjson.dumps([GOOD]), 400),
     "empty": (b"", 400),
     "whitespace only": (b"   \n", 400),
-    "an object, not an array": (orjson.dumps(GOOD), 400),
+    "an object wrapping the array": (orjson.dumps({"readings": [GOOD]}), 422),  # a lone reading, and not one
     "null": (b"null", 400),
     "array of arrays": (b"[[1, 2, 3]]", 422),
     "duplicate key, last one valid": (

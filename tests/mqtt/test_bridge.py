@@ -47,15 +47,19 @@ def test_an_array_on_a_sensor_topic_is_that_sensors_readings_and_repeats_are_dup
 
 
 def test_a_batch_on_the_data_topic_is_stored_as_post_data_stores_it(client, start_bridge, peer, topics):
+    """Epoch numbers count seconds (POST /data's default precision)."""
     start_bridge()
+    epoch_seconds = START.timestamp()
     batch = [
         {"sensor": "a", "timestamp": stamp(0), "value": 1},
         {"sensor": "b", "timestamp": stamp(0), "value": 20, "unit": "C"},
         {"sensor": "a", "timestamp": stamp(60), "value": 3},
+        {"sensor": "a", "timestamp": epoch_seconds + 120.5, "value": 5},
+        {"sensor": "b", "timestamp": epoch_seconds, "value": 99},  # b's first reading again
     ]
     peer.publish(f"{topics['root']}/data", batch)
-    wait_for(lambda: statistics(client, "a")["count"] == 2, 10, "sensor a's readings")
-    assert statistics(client, "a") == {"last_measurement": stamp(60), "count": 2, "avg": 2.0}
+    wait_for(lambda: statistics(client, "a")["count"] == 3, 10, "sensor a's readings")
+    assert statistics(client, "a") == {"last_measurement": "2026-11-30T12:02:00.500000Z", "count": 3, "avg": 3.0}
     assert statistics(client, "b") == {"last_measurement": stamp(0), "count": 1, "avg": 20.0}
 
 

@@ -33,7 +33,7 @@ def post_raw(client, body, content_type="application/json"):
         ({**GOOD, "sensor": "ok\n"}, "sensor", "1 to 128 characters"),
         ({**GOOD, "timestamp": "2021-11-08T21:38:09"}, "timestamp", "no UTC offset"),
         ({**GOOD, "timestamp": "yesterday"}, "timestamp", "Not a valid ISO 8601"),
-        ({**GOOD, "timestamp": 1636407489}, "timestamp", "Not a valid string"),
+        ({**GOOD, "timestamp": [1636407489]}, "timestamp", "Not a valid timestamp"),
         ({**GOOD, "timestamp": "0001-01-01T00:00:00+01:00"}, "timestamp", "between 1970"),
         ({**GOOD, "timestamp": "9999-12-31T23:59:59Z"}, "timestamp", "between 1970"),
         ({**GOOD, "value": True}, "value", "Not a valid number"),
@@ -71,7 +71,7 @@ def test_every_problem_is_listed_by_index_and_field(client, assert_nothing_writt
     [
         (b"[{", "application/json", 400),
         (b"", "application/json", 400),
-        (b'{"sensor": "s"}', "application/json", 400),
+        (b'{"sensor": "s"}', "application/json", 422),  # a lone reading, missing fields
         (b'"just a string"', "application/json", 400),
         (b"[NaN]", "application/json", 400),
         (b'[{"sensor":"s","timestamp":"2021-11-08T21:38:09Z","value":Infinity}]', "application/json", 400),
