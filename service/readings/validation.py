@@ -106,7 +106,7 @@ def item_errors(item, assume_tz=None) -> dict:
     return errors
 
 
-def _canonical_text(value, unit: str) -> Canonical | None:
+def canonical_text(value, unit: str) -> Canonical | None:
     """The canonical text of a value sent with a unit, or None if impossible."""
     canonical = units.to_canonical(float(value), unit)
     if units.bounds_error(canonical, units.KIND_OF_UNIT[unit]):
@@ -157,7 +157,7 @@ def parse_batch(payload, *, max_batch: int, bucket_us: int, assume_tz=None) -> t
                 if unit is None:
                     text = repr(value)
                 else:
-                    text = _canonical_text(value, unit)
+                    text = canonical_text(value, unit)
                     if text is None:
                         if errors is None:
                             errors = {}
@@ -197,6 +197,36 @@ def parse_batch(payload, *, max_batch: int, bucket_us: int, assume_tz=None) -> t
             {"json": errors},
         )
     return groups, len(payload)
+
+
+def add_reading(groups: ReadingGroups, sensor: str, us: int, text: str, bucket_us: int, unit: str | None = None) -> None:
+    """Group one reading already checked (instant in microseconds, value
+    text as ``canonical_text`` or ``repr`` gives it, the unit it carried)
+    as ``parse_batch`` groups its items (which it does inline, on POST
+    /data's hot path). The group's latest text is left None:
+    ``name_latest_instants`` writes it once the batch is grouped."""
+    if unit is not None:
+        groups.unit_kinds.setdefault(sensor, set()).add(units.KIND_OF_UNIT[unit])
+    group = groups.get(sensor)
+    if group is None:
+        group = groups[sensor] = [us, None, text, {}]
+    elif us > group[0]:
+        group[0] = us
+        group[2] = text
+    bucket, offset = divmod(us, bucket_us)
+    pairs = group[3].get(bucket)
+    if pairs is None:
+        group[3][bucket] = [offset, text]
+    else:
+        pairs.append(offset)
+        pairs.append(text)
+
+
+def name_latest_instants(groups: ReadingGroups) -> None:
+    """Write each group's latest instant as UTC text (``add_reading``'s
+    groups): formatted once per sensor, not once per reading."""
+    for group in groups.values():
+        group[1] = timeutil.us_to_iso(group[0])
 
 
 def apply_sensor_units(groups: ReadingGroups, sensor_units: dict, payload: list, assume_tz=None) -> None:
