@@ -2,7 +2,7 @@
 
 Each line is parsed by line-protocol-parser (C); each of its numeric
 fields becomes one reading, grouped straight into the form the readings
-store ingests (``readings.validation.add_reading``): instants stay integers
+store ingests (``readings.validation.group_checked``): instants stay integers
 of microseconds from the line to Redis, and only each sensor's latest one
 is written as text.
 
@@ -19,7 +19,7 @@ from line_protocol_parser import LineFormatError, parse_line
 
 from .. import timeutil, units
 from ..fields import MSG_SENSOR_ID, is_sensor_id
-from ..readings.validation import BatchError, ReadingGroups, add_reading, canonical_text, name_latest_instants
+from ..readings.validation import BatchError, ReadingGroups, canonical_text, group_checked
 
 # A timestamp's precision -> microseconds per unit (ns: divided by 1000,
 # finer digits truncated as POST /data truncates them).
@@ -37,8 +37,8 @@ _LISTED = 100
 
 class LineBatch:
     """A parsed body: the grouped readings (for the ingest), their count,
-    and each reading's (sensor, unit, value, line number) for the error
-    report of a unit check that fails later."""
+    and each reading's (sensor, microseconds, text, unit, value, line
+    number), for the error report of a unit check that fails later."""
 
     __slots__ = ("groups", "total", "readings", "lines")
 
@@ -73,7 +73,6 @@ def parse_lines(body: bytes, *, precision: str, now_us: int, max_batch: int, buc
     """Check and group every reading of a line protocol body; LineError
     (400) when a line is bad, BatchError (413) over ``max_batch`` readings.
     Lines without a timestamp take ``now_us``."""
-    groups = ReadingGroups()
     readings: list[tuple] = []
     problems: dict[int, str] = {}
     good_sensors: set[str] = set()
@@ -136,24 +135,21 @@ def parse_lines(body: bytes, *, precision: str, now_us: int, max_batch: int, buc
             if problem is not None:
                 problems[number] = f"unable to parse '{_shown(line)}': {problem}"
                 break
-            readings.append((sensor, unit, value, number))
-            if not problems:
-                add_reading(groups, sensor, us, text, bucket_us, unit)
+            readings.append((sensor, us, text, unit, value, number))
     if problems:
         raise LineError(problems, len(lines), carried)
     if not readings:
         raise BatchError(400, "The body holds no line protocol point; send lines such as 'temp,sensor=t-1 value=21.5'.")
     if carried > max_batch:
         raise BatchError(413, f"A write holds at most {max_batch} readings (MAX_BATCH); this one has {carried}. Split it.")
-    name_latest_instants(groups)
-    return LineBatch(groups, readings, len(lines))
+    return LineBatch(group_checked(readings, bucket_us), readings, len(lines))
 
 
 def sensor_unit_errors(batch: LineBatch, error: BatchError) -> LineError:
     """``apply_sensor_units``' refusal (by reading index) as lines."""
     problems = {}
     for index, detail in error.errors["json"].items():
-        sensor, _, value, number = batch.readings[int(index)]
+        sensor, _, _, _, value, number = batch.readings[int(index)]
         messages = " ".join(message for messages in detail.values() for message in messages)
         problems.setdefault(number, f"sensor {sensor!r}, value {value!r}: {messages}")
     return LineError(problems, batch.lines, batch.total)
@@ -170,5 +166,5 @@ class SensorItems:
         return self.batch.total
 
     def __iter__(self):
-        for sensor, unit, value, _ in self.batch.readings:
+        for sensor, _, _, unit, value, _ in self.batch.readings:
             yield {"sensor": sensor, "value": value} if unit is None else {"sensor": sensor, "value": value, "unit": unit}

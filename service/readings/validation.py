@@ -199,34 +199,37 @@ def parse_batch(payload, *, max_batch: int, bucket_us: int, assume_tz=None) -> t
     return groups, len(payload)
 
 
-def add_reading(groups: ReadingGroups, sensor: str, us: int, text: str, bucket_us: int, unit: str | None = None) -> None:
-    """Group one reading already checked (instant in microseconds, value
-    text as ``canonical_text`` or ``repr`` gives it, the unit it carried)
-    as ``parse_batch`` groups its items (which it does inline, on POST
-    /data's hot path). The group's latest text is left None:
-    ``name_latest_instants`` writes it once the batch is grouped."""
-    if unit is not None:
-        groups.unit_kinds.setdefault(sensor, set()).add(units.KIND_OF_UNIT[unit])
-    group = groups.get(sensor)
-    if group is None:
-        group = groups[sensor] = [us, None, text, {}]
-    elif us > group[0]:
-        group[0] = us
-        group[2] = text
-    bucket, offset = divmod(us, bucket_us)
-    pairs = group[3].get(bucket)
-    if pairs is None:
-        group[3][bucket] = [offset, text]
-    else:
-        pairs.append(offset)
-        pairs.append(text)
-
-
-def name_latest_instants(groups: ReadingGroups) -> None:
-    """Write each group's latest instant as UTC text (``add_reading``'s
-    groups): formatted once per sensor, not once per reading."""
+def group_checked(readings: list[tuple], bucket_us: int) -> ReadingGroups:
+    """Group readings already checked as ``parse_batch`` groups its items
+    (which it does inline, on POST /data's hot path), from tuples
+    ``(sensor, microseconds, value text, unit or None, ...)`` (text as
+    ``canonical_text`` or ``repr`` gives it). Each sensor's latest instant
+    is written as UTC text once the batch is grouped, once per instant."""
+    groups = ReadingGroups()
+    for reading in readings:
+        sensor, us, text, unit = reading[0], reading[1], reading[2], reading[3]
+        if unit is not None:
+            groups.unit_kinds.setdefault(sensor, set()).add(units.KIND_OF_UNIT[unit])
+        group = groups.get(sensor)
+        if group is None:
+            group = groups[sensor] = [us, None, text, {}]
+        elif us > group[0]:
+            group[0] = us
+            group[2] = text
+        bucket, offset = divmod(us, bucket_us)
+        pairs = group[3].get(bucket)
+        if pairs is None:
+            group[3][bucket] = [offset, text]
+        else:
+            pairs.append(offset)
+            pairs.append(text)
+    texts: dict[int, str] = {}
     for group in groups.values():
-        group[1] = timeutil.us_to_iso(group[0])
+        text = texts.get(group[0])
+        if text is None:
+            text = texts[group[0]] = timeutil.us_to_iso(group[0])
+        group[1] = text
+    return groups
 
 
 def apply_sensor_units(groups: ReadingGroups, sensor_units: dict, payload: list, assume_tz=None) -> None:
