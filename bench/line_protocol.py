@@ -5,9 +5,9 @@ The load is bench/ingest.py's many-sensors-per-batch shape (batches of 500
 readings of 400 sensors behind one gateway, 10 % re-sent copies, 5 % late);
 each JSON batch is also written as line protocol, one line a reading
 (``sensorhub,sensor=sensor-00042 value=21.5 1793491200000000000``), before
-timing. Each run posts one variant on a fresh `make run`-like service
-(gunicorn, 2 workers, embedded Redis), JSON and line protocol alternating,
-and checks sampled statistics for exactness afterwards.
+timing. Each run posts both variants, each on a fresh `make run`-like
+service (gunicorn, 2 workers, embedded Redis), which goes first
+alternating, and checks sampled statistics for exactness afterwards.
 
 Before the runs it also measures, in this process, what each front costs per
 reading before Redis: orjson + the batch checker for a JSON body,
@@ -35,6 +35,8 @@ from urllib.parse import urlsplit
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from line_protocol_parser import parse_line  # noqa: E402
 
 from bench.ingest import SpawnedService, check, generate  # noqa: E402
 from service import timeutil  # noqa: E402
@@ -88,17 +90,44 @@ def post_all(url: str, path: str, content_type: str, ok: int, bodies: list[bytes
     return time.perf_counter() - began, errors
 
 
-def front_costs(bodies: list[bytes], lines: list[bytes], readings: int, profile: bool) -> dict:
-    """µs per reading of each front's parse and check, in this process."""
-    began = time.perf_counter()
-    for body in bodies:
-        parse_batch(orjson.loads(body), max_batch=10_000, bucket_us=BUCKET_US)
-    json_us = (time.perf_counter() - began) * 1e6 / readings
+def split_parse(line: bytes):
+    """The least a hand-written parser must do, for the simplest lines only
+    (no escapes, no quoted strings, float fields): the parser choice is
+    measured against it (docs/decisions.md)."""
+    head, fields, stamp = line.split(b" ")
+    measurement, *tags = head.split(b",")
+    tag_values = {key.decode(): value.decode() for key, value in (tag.split(b"=", 1) for tag in tags)}
+    values = {key.decode(): float(value) for key, value in (field.split(b"=", 1) for field in fields.split(b","))}
+    return measurement.decode(), tag_values, values, int(stamp)
+
+
+def parser_costs(lines: list[bytes], repeats: int = 10) -> dict:
+    """µs per line of line-protocol-parser and of ``split_parse`` (best of ``repeats``)."""
+    every = [line for body in lines for line in body.split(b"\n")]
+    best = {}
+    for _ in range(repeats):
+        for name, parse in (("line_protocol_parser_us_per_line", parse_line), ("hand_split_us_per_line", split_parse)):
+            began = time.perf_counter()
+            for line in every:
+                parse(line)
+            best[name] = min(best.get(name, float("inf")), (time.perf_counter() - began) * 1e6 / len(every))
+    return {name: round(us, 2) for name, us in best.items()}
+
+
+def front_costs(bodies: list[bytes], lines: list[bytes], readings: int, profile: bool, repeats: int = 10) -> dict:
+    """µs per reading of each front's parse and check, in this process: the
+    best of ``repeats`` passes over all bodies (other load only slows a pass)."""
     now = timeutil.now_us()
-    began = time.perf_counter()
-    for body in lines:
-        parse_lines(body, precision="ns", now_us=now, max_batch=10_000, bucket_us=BUCKET_US)
-    line_us = (time.perf_counter() - began) * 1e6 / readings
+    json_us = line_us = float("inf")
+    for _ in range(repeats):
+        began = time.perf_counter()
+        for body in bodies:
+            parse_batch(orjson.loads(body), max_batch=10_000, bucket_us=BUCKET_US)
+        json_us = min(json_us, (time.perf_counter() - began) * 1e6 / readings)
+        began = time.perf_counter()
+        for body in lines:
+            parse_lines(body, precision="ns", now_us=now, max_batch=10_000, bucket_us=BUCKET_US)
+        line_us = min(line_us, (time.perf_counter() - began) * 1e6 / readings)
     if profile:
         profiler = cProfile.Profile()
         profiler.enable()
@@ -106,7 +135,8 @@ def front_costs(bodies: list[bytes], lines: list[bytes], readings: int, profile:
             parse_lines(body, precision="ns", now_us=now, max_batch=10_000, bucket_us=BUCKET_US)
         profiler.disable()
         pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(8)
-    return {"json_us_per_reading": round(json_us, 2), "line_protocol_us_per_reading": round(line_us, 2)}
+    return {"json_us_per_reading": round(json_us, 2), "line_protocol_us_per_reading": round(line_us, 2),
+            "added_us_per_reading": round(line_us - json_us, 2)}
 
 
 def main() -> int:
@@ -128,13 +158,16 @@ def main() -> int:
     lines = [as_line_protocol(body) for body in bodies]
     posted = sum(body.count(b'"sensor"') for body in bodies)
     print(f"{len(bodies)} batches, {posted} readings", file=sys.stderr)
-    fronts = front_costs(bodies, lines, posted, args.profile)
+    fronts = {**front_costs(bodies, lines, posted, args.profile), **parser_costs(lines)}
     print(json.dumps({"in_process": fronts}), file=sys.stderr)
 
     sent = {"json": bodies, "line_protocol": lines}
     runs = []
     for run in range(args.runs):
-        for variant, (path, content_type, ok) in VARIANTS.items():
+        # Alternating which goes first cancels a drift of the machine's load.
+        order = list(VARIANTS) if run % 2 == 0 else list(reversed(VARIANTS))
+        for variant in order:
+            path, content_type, ok = VARIANTS[variant]
             server = SpawnedService().start() if args.spawn else None
             url = server.url if server else args.url
             try:
@@ -151,13 +184,15 @@ def main() -> int:
                 print("PROBLEM", problem, file=sys.stderr)
 
     medians = {v: statistics.median(r["readings_per_s"] for r in runs if r["variant"] == v) for v in VARIANTS}
-    pairs = [runs[i + 1]["readings_per_s"] / runs[i]["readings_per_s"] for i in range(0, len(runs), 2)]
+    by_run = [{r["variant"]: r["readings_per_s"] for r in runs[i : i + 2]} for i in range(0, len(runs), 2)]
+    pairs = [pair["line_protocol"] / pair["json"] for pair in by_run]
     summary = {
         "load": {k: getattr(args, k) for k in ("sensors", "minutes", "batch", "gateway_size", "connections")},
         "posted_readings": posted,
         "median_readings_per_s": medians,
         "ratio_of_medians": round(medians["line_protocol"] / medians["json"], 3),
         "per_run_ratios": [round(r, 3) for r in pairs],
+        "median_of_per_run_ratios": round(statistics.median(pairs), 3),
         "in_process": fronts,
         "all_exact": all(r["exact"] for r in runs),
         "runs": runs,
