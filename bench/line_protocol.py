@@ -5,9 +5,13 @@ The load is bench/ingest.py's many-sensors-per-batch shape (batches of 500
 readings of 400 sensors behind one gateway, 10 % re-sent copies, 5 % late);
 each JSON batch is also written as line protocol, one line a reading
 (``sensorhub,sensor=sensor-00042 value=21.5 1793491200000000000``), before
-timing. Each run posts both variants, each on a fresh `make run`-like
-service (gunicorn, 2 workers, embedded Redis), which goes first
-alternating, and checks sampled statistics for exactness afterwards.
+timing. One `make run`-like service (gunicorn, 2 workers, embedded Redis)
+takes every run; each run posts both variants, each on an emptied Redis
+(FLUSHALL), which goes first alternating, and checks sampled statistics
+for exactness afterwards. Besides readings/s it reports the CPU the web
+workers and Redis spent per reading (from /proc and INFO): on a machine
+shared with other work, wall-clock throughput swings from run to run, CPU
+per reading much less.
 
 Before the runs it also measures, in this process, what each front costs per
 reading before Redis: orjson + the batch checker for a JSON body,
@@ -15,7 +19,7 @@ reading before Redis: orjson + the batch checker for a JSON body,
 top functions of the latter).
 
     python bench/line_protocol.py --spawn
-    python bench/line_protocol.py --spawn --runs 5 --profile
+    python bench/line_protocol.py --spawn --runs 9 --minutes 40 --profile
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import argparse
 import cProfile
 import http.client
 import json
+import os
 import pstats
 import statistics
 import sys
@@ -33,6 +38,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import orjson
+import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -58,6 +64,25 @@ def as_line_protocol(body: bytes) -> bytes:
         ns = timeutil.parse_instant(item["timestamp"])[0] * 1000
         lines.append(f"sensorhub,sensor={item['sensor']} value={item['value']!r} {ns}")
     return "\n".join(lines).encode()
+
+
+def worker_cpu_seconds(master_pid: int) -> float:
+    """User + system CPU seconds of the gunicorn master's children (its workers)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[1]) == master_pid:  # ppid
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
+def redis_cpu_seconds(client) -> float:
+    cpu = client.info("cpu")
+    return cpu["used_cpu_sys"] + cpu["used_cpu_user"]
 
 
 def post_all(url: str, path: str, content_type: str, ok: int, bodies: list[bytes], connections: int):
@@ -139,10 +164,40 @@ def front_costs(bodies: list[bytes], lines: list[bytes], readings: int, profile:
             "added_us_per_reading": round(line_us - json_us, 2)}
 
 
+def timed_run(run: int, variant: str, bodies: list[bytes], posted: int, url: str, client, master, args) -> dict:
+    """Post ``bodies`` as ``variant`` on an emptied Redis; readings/s, CPU per reading, exactness."""
+    path, content_type, ok = VARIANTS[variant]
+    if client is not None:
+        client.flushall()
+        redis_before = redis_cpu_seconds(client)
+    web_before = worker_cpu_seconds(master) if master else 0.0
+    elapsed, errors = post_all(url, path, content_type, ok, bodies, args.connections)
+    web_cpu = worker_cpu_seconds(master) - web_before if master else None
+    redis_cpu = redis_cpu_seconds(client) - redis_before if client is not None else None
+    problems = check(url, args.sensors, args.minutes, args.sample, args.seed)
+    result = {
+        "variant": variant, "readings_per_s": round(posted / elapsed), "seconds": round(elapsed, 2),
+        "web_cpu_us_per_reading": round(web_cpu * 1e6 / posted, 2) if web_cpu is not None else None,
+        "redis_cpu_us_per_reading": round(redis_cpu * 1e6 / posted, 2) if redis_cpu is not None else None,
+        "errors": len(errors), "exact": not problems and not errors,
+    }
+    print(json.dumps({"run": run + 1, **result}), file=sys.stderr)
+    for problem in (problems + [str(e) for e in errors])[:5]:
+        print("PROBLEM", problem, file=sys.stderr)
+    return result
+
+
+def capacity_ratio(cpu: dict) -> float | None:
+    spent = {v: sum(us for us in cpu[v].values() if us is not None) for v in VARIANTS}
+    return round(spent["json"] / spent["line_protocol"], 3) if spent["line_protocol"] else None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--spawn", action="store_true", help="start gunicorn (2 workers) with an embedded Redis per run")
-    parser.add_argument("--url", default="http://127.0.0.1:8080", help="without --spawn (flush Redis between runs yourself)")
+    parser.add_argument("--spawn", action="store_true", help="start gunicorn (2 workers) with an embedded Redis")
+    parser.add_argument("--url", default="http://127.0.0.1:8080", help="without --spawn")
+    parser.add_argument("--redis-url", default=None, help="without --spawn: the server's Redis, flushed between runs")
+    parser.add_argument("--gunicorn-pid", type=int, default=None, help="without --spawn: the master, for worker CPU")
     parser.add_argument("--sensors", type=int, default=1000)
     parser.add_argument("--minutes", type=int, default=120)
     parser.add_argument("--batch", type=int, default=500)
@@ -163,27 +218,27 @@ def main() -> int:
 
     sent = {"json": bodies, "line_protocol": lines}
     runs = []
-    for run in range(args.runs):
-        # Alternating which goes first cancels a drift of the machine's load.
-        order = list(VARIANTS) if run % 2 == 0 else list(reversed(VARIANTS))
-        for variant in order:
-            path, content_type, ok = VARIANTS[variant]
-            server = SpawnedService().start() if args.spawn else None
-            url = server.url if server else args.url
-            try:
-                elapsed, errors = post_all(url, path, content_type, ok, sent[variant], args.connections)
-                problems = check(url, args.sensors, args.minutes, args.sample, args.seed)
-            finally:
-                if server is not None:
-                    server.stop()
-            result = {"variant": variant, "readings_per_s": round(posted / elapsed), "seconds": round(elapsed, 2),
-                      "errors": len(errors), "exact": not problems and not errors}
-            runs.append(result)
-            print(json.dumps({"run": run + 1, **result}), file=sys.stderr)
-            for problem in (problems + [str(e) for e in errors])[:5]:
-                print("PROBLEM", problem, file=sys.stderr)
+    server = SpawnedService().start() if args.spawn else None
+    url = server.url if server else args.url
+    redis_url = server.redis_url if server else args.redis_url
+    master = server.web.process.pid if server else args.gunicorn_pid
+    client = redis.Redis.from_url(redis_url) if redis_url else None
+    try:
+        for run in range(args.runs):
+            # Alternating which goes first cancels a drift of the machine's load.
+            order = list(VARIANTS) if run % 2 == 0 else list(reversed(VARIANTS))
+            for variant in order:
+                runs.append(timed_run(run, variant, sent[variant], posted, url, client, master, args))
+    finally:
+        if server is not None:
+            server.stop()
 
-    medians = {v: statistics.median(r["readings_per_s"] for r in runs if r["variant"] == v) for v in VARIANTS}
+    def median(variant: str, key: str) -> float:
+        values = [r[key] for r in runs if r["variant"] == variant and r[key] is not None]
+        return statistics.median(values) if values else None
+
+    medians = {v: median(v, "readings_per_s") for v in VARIANTS}
+    cpu = {v: {key: median(v, key) for key in ("web_cpu_us_per_reading", "redis_cpu_us_per_reading")} for v in VARIANTS}
     by_run = [{r["variant"]: r["readings_per_s"] for r in runs[i : i + 2]} for i in range(0, len(runs), 2)]
     pairs = [pair["line_protocol"] / pair["json"] for pair in by_run]
     summary = {
@@ -193,6 +248,9 @@ def main() -> int:
         "ratio_of_medians": round(medians["line_protocol"] / medians["json"], 3),
         "per_run_ratios": [round(r, 3) for r in pairs],
         "median_of_per_run_ratios": round(statistics.median(pairs), 3),
+        "median_cpu_us_per_reading": cpu,
+        # Readings a given CPU takes in, line protocol to JSON (web workers + Redis).
+        "cpu_capacity_ratio": capacity_ratio(cpu),
         "in_process": fronts,
         "all_exact": all(r["exact"] for r in runs),
         "runs": runs,

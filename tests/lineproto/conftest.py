@@ -18,9 +18,20 @@ def keyed_app(make_app):
 
 
 @pytest.fixture
-def served(keyed_app):
+def content_encodings() -> list:
+    """The Content-Encoding of each request ``served`` took (None: none)."""
+    return []
+
+
+@pytest.fixture
+def served(keyed_app, content_encodings):
     """The URL of an app with the test API keys, its body gate included."""
-    server = make_server("127.0.0.1", 0, keyed_app, threaded=True)
+
+    def noting_encodings(environ, start_response):
+        content_encodings.append(environ.get("HTTP_CONTENT_ENCODING"))
+        return keyed_app(environ, start_response)
+
+    server = make_server("127.0.0.1", 0, noting_encodings, threaded=True)
     # A short poll: shutdown() waits for it.
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()

@@ -35,12 +35,13 @@ def stats(app, sensor: str, key: str = ALL_READ) -> dict:
     return app.test_client().get(f"/statistics/{sensor}", headers=bearer(key)).get_json()
 
 
-def test_the_influx_client_writes_gzipped_line_protocol_with_its_token(influx, keyed_app):
+def test_the_influx_client_writes_gzipped_line_protocol_with_its_token(influx, keyed_app, content_encodings):
     influx(ALL_INGEST, [f"cpu,host=a usage_idle=98.5 {NS}", f"temp,sensor=t-1,unit=C value=21.5 {NS}"])
     influx(ALL_INGEST, Point("temp").tag("sensor", "t-1").field("value", 23.5).time(NS // 10**9 + 60, WritePrecision.S),
            write_precision=WritePrecision.S)
     assert stats(keyed_app, "cpu.usage_idle") == {"last_measurement": "2024-05-01T00:00:00Z", "count": 1, "avg": 98.5}
     assert stats(keyed_app, "t-1") == {"last_measurement": "2024-05-01T00:01:00Z", "count": 2, "avg": 22.5}
+    assert content_encodings == ["gzip", "gzip"]
 
 
 def test_a_bad_line_comes_back_to_the_client_as_a_400_naming_it(influx, redis_client):
