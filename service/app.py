@@ -6,7 +6,21 @@ import logging
 
 from flask import Flask
 
-from . import dashboard, events, heartbeats, history, ops, orgs, readings, rooms, sensors, sites, toohot, webhooks
+from . import (
+    dashboard,
+    events,
+    heartbeats,
+    history,
+    lineproto,
+    ops,
+    orgs,
+    readings,
+    rooms,
+    sensors,
+    sites,
+    toohot,
+    webhooks,
+)
 from .auth import init_auth
 from .auth.guard import AccessControl
 from .auth.keyring import api_keys_of
@@ -32,7 +46,7 @@ from .transport import BodyGate
 from .webhooks.store import WebhookStore
 
 # One module per domain; each registers its blueprint (its store is built by build_stores).
-DOMAINS = (readings, ops, sensors, history, rooms, sites, orgs, toohot, events, heartbeats, webhooks, dashboard)
+DOMAINS = (readings, lineproto, ops, sensors, history, rooms, sites, orgs, toohot, events, heartbeats, webhooks, dashboard)
 
 
 def create_app(settings: Settings | None = None, *, redis_client=None) -> Flask:

@@ -15,7 +15,8 @@ import service
 
 SERVICE = Path(service.__file__).parent
 DOMAINS = frozenset(
-    {"readings", "sensors", "rooms", "sites", "orgs", "toohot", "events", "heartbeats", "webhooks", "dashboard", "ops", "history"}
+    {"readings", "sensors", "rooms", "sites", "orgs", "toohot", "events", "heartbeats", "webhooks", "dashboard", "ops", "history",
+     "lineproto"}
 )
 # Shared modules the domains take their vocabulary from: they import no domain.
 VOCABULARY = ("fields", "timeutil", "windows", "units", "keys")
@@ -36,6 +37,10 @@ ALLOWED = {
         "a webhook subscribes to the event types the event store publishes",
     ("service.webhooks.store", "service.events.store"):
         "webhook fan-out reads the published events from the event store",
+    ("service.lineproto.parsing", "service.readings.validation"):
+        "line protocol readings are grouped as the batch checker of POST /data groups them, for the readings store",
+    ("service.lineproto.routes", "service.readings.validation"):
+        "line protocol writes go through the units pass of POST /data before the readings store ingests them",
     ("service.rooms.store", "service.readings.store"):
         "room readings are ingested by the readings store, with its dedup and statistics",
     ("service.rooms.store", "service.sensors.store"):

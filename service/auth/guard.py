@@ -96,12 +96,17 @@ class AccessControl:
         return Principal(role=api_key.role, org=api_key.org, key_id=api_key.key_id, rate_limit=api_key.rate_limit)
 
 
+# Authorization schemes that carry an API key: Bearer, and Token as the
+# InfluxDB clients and Telegraf send it (line protocol writes).
+KEY_SCHEMES = frozenset({"bearer", "token"})
+
+
 def _presented_key() -> str | None:
     bearer = None
     authorization = request.headers.get("Authorization")
     if authorization:
         scheme, _, credentials = authorization.strip().partition(" ")
-        if scheme.lower() == "bearer":
+        if scheme.lower() in KEY_SCHEMES:
             bearer = credentials.strip() or None
     header_key = request.headers.get("X-API-Key") or None
     if bearer is not None and header_key is not None and bearer != header_key:
@@ -134,7 +139,7 @@ def _check_access() -> None:
         return
     presented = _presented_key()
     if presented is None:
-        _unauthorized("An API key is required: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'.")
+        _unauthorized("An API key is required: send 'Authorization: Bearer <key>' (or 'Token <key>') or 'X-API-Key: <key>'.")
     throttle = access.throttle
     if throttle is not None:
         throttle.refuse_if_blocked(asked.remote_addr or "")

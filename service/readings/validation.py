@@ -110,7 +110,7 @@ def item_errors(item, assume_tz=None, precision: str = "s") -> dict:
     return errors
 
 
-def _canonical_text(value, unit: str) -> Canonical | None:
+def canonical_text(value, unit: str) -> Canonical | None:
     """The canonical text of a value sent with a unit, or None if impossible."""
     canonical = units.to_canonical(float(value), unit)
     if units.bounds_error(canonical, units.KIND_OF_UNIT[unit]):
@@ -178,7 +178,7 @@ def parse_batch(payload, *, max_batch: int, bucket_us: int, assume_tz=None, prec
                 if unit is None:
                     text = repr(value)
                 else:
-                    text = _canonical_text(value, unit)
+                    text = canonical_text(value, unit)
                     if text is None:
                         if errors is None:
                             errors = {}
@@ -218,6 +218,39 @@ def parse_batch(payload, *, max_batch: int, bucket_us: int, assume_tz=None, prec
             {"json": errors},
         )
     return groups, len(payload)
+
+
+def group_checked(readings: list[tuple], bucket_us: int) -> ReadingGroups:
+    """Group readings already checked as ``parse_batch`` groups its items
+    (which it does inline, on POST /data's hot path), from tuples
+    ``(sensor, microseconds, value text, unit or None, ...)`` (text as
+    ``canonical_text`` or ``repr`` gives it). Each sensor's latest instant
+    is written as UTC text once the batch is grouped, once per instant."""
+    groups = ReadingGroups()
+    for reading in readings:
+        sensor, us, text, unit = reading[0], reading[1], reading[2], reading[3]
+        if unit is not None:
+            groups.unit_kinds.setdefault(sensor, set()).add(units.KIND_OF_UNIT[unit])
+        group = groups.get(sensor)
+        if group is None:
+            group = groups[sensor] = [us, None, text, {}]
+        elif us > group[0]:
+            group[0] = us
+            group[2] = text
+        bucket, offset = divmod(us, bucket_us)
+        pairs = group[3].get(bucket)
+        if pairs is None:
+            group[3][bucket] = [offset, text]
+        else:
+            pairs.append(offset)
+            pairs.append(text)
+    texts: dict[int, str] = {}
+    for group in groups.values():
+        text = texts.get(group[0])
+        if text is None:
+            text = texts[group[0]] = timeutil.us_to_iso(group[0])
+        group[1] = text
+    return groups
 
 
 def apply_sensor_units(groups: ReadingGroups, sensor_units: dict, payload: list, assume_tz=None) -> None:

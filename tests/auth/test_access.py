@@ -67,7 +67,16 @@ def test_two_different_keys_in_one_request_are_refused(keyed):
     assert keyed.get("/statistics/abc", headers={**bearer(ALL_READ), "X-API-Key": ALL_READ}).status_code == 200
 
 
-@pytest.mark.parametrize("headers", [bearer(ALL_READ), {"X-API-Key": ALL_READ}, {"Authorization": f"bearer  {ALL_READ} "}])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        bearer(ALL_READ),
+        {"X-API-Key": ALL_READ},
+        {"Authorization": f"bearer  {ALL_READ} "},
+        # The scheme InfluxDB clients and Telegraf send.
+        {"Authorization": f"Token {ALL_READ}"},
+    ],
+)
 def test_a_key_is_accepted_in_either_header(keyed, headers):
     assert keyed.get("/statistics/abc", headers=headers).status_code == 200
 
