@@ -35,6 +35,42 @@ UNAVAILABLE_ERRORS = (
 )
 
 
+class RedisRefusesCredentials(RuntimeError):
+    """Redis answers but refuses sensorhub's credentials: the password in
+    REDIS_URL is wrong or missing. A configuration error that waiting will
+    not mend, so the start stops on it."""
+
+
+def refuses_credentials(error: Exception) -> bool:
+    """A wrong or missing password (WRONGPASS, NOAUTH, AUTH without a requirepass)."""
+    return isinstance(error, redis.exceptions.AuthenticationError) or (
+        isinstance(error, redis.exceptions.ResponseError) and str(error).startswith(("NOAUTH", "WRONGPASS"))
+    )
+
+
+def check_at_start(settings: Settings) -> str | None:
+    """PING REDIS_URL once. Raises RedisRefusesCredentials when Redis refuses
+    the password; returns why Redis cannot be reached (the service starts
+    anyway and answers 503 until it can: in Kubernetes the pods may start
+    before Redis), None when it answers. Messages name the server, never the
+    password."""
+    server = settings.redis_server
+    try:
+        client = connect(settings)
+        try:
+            client.ping()
+        finally:
+            client.close()
+    except Exception as exc:  # noqa: BLE001 - sorted below; nothing here may end in a traceback
+        if refuses_credentials(exc) or refuses_credentials(exc.__cause__ or exc.__context__ or exc):
+            raise RedisRefusesCredentials(
+                f"Redis at {server} refuses sensorhub's credentials ({exc}): "
+                "check the password in REDIS_URL (redis://:<password>@host:port/0)"
+            ) from None
+        return f"Redis at {server} is not reachable yet ({exc.__class__.__name__}: {exc})"
+    return None
+
+
 def connect(settings: Settings) -> redis.Redis | RedisCluster:
     if not settings.redis_url:
         raise RuntimeError(
