@@ -79,7 +79,13 @@ def post_data():
     accepted = _store().ingest(groups)
     READINGS.labels("accepted").inc(accepted)
     READINGS.labels("duplicate").inc(total - accepted)
-    return json_response({"accepted": accepted, "duplicates": total - accepted})
+    answer = {"accepted": accepted, "duplicates": total - accepted}
+    # Stored, yet beyond every time query: said so, never plainly accepted
+    # (present only when some are, so the usual answer is unchanged).
+    expired = _store().unreachable(groups)
+    if expired:
+        answer["expired"] = expired
+    return json_response(answer)
 
 
 @blp.route("/statistics/<sensor_id>", methods=["GET"])

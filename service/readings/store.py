@@ -8,7 +8,7 @@ from redis.cluster import RedisCluster
 from redis.crc import key_slot
 
 from .. import exactsum, keys
-from ..history.store import HistoryStore
+from ..history.store import HistoryStore, oldest_reachable
 from ..redisdb.connection import ReplicasNotAcknowledged
 from ..redisdb.scripts import ScriptBatch, Scripts
 from ..redisdb.slots import slot_groups
@@ -28,6 +28,7 @@ class ReadingStore:
         # outlive whichever of the two is longer.
         self.ttl = max(settings.dedup_ttl, settings.retention)
         self.bucket_us = settings.bucket_seconds * 1_000_000
+        self.retention = settings.retention
         self.wait_replicas = settings.redis_wait_replicas
         self.wait_timeout_ms = settings.redis_wait_timeout_ms
         self._ingest = scripts.register(__package__, "ingest.lua")
@@ -81,6 +82,24 @@ class ReadingStore:
             return 0
         calls, results = self._write(groups, now, False)
         return sum(sum(result) for result in results[: len(calls)])
+
+    def unreachable(self, groups: dict, now: float | None = None) -> int:
+        """How many readings of ``groups`` are older than any query reaches
+        (older than RETENTION and than the longest history tier keeps): they
+        count in their sensor's statistics, no time query will ever show
+        them. One comparison per bucket; readings are looked at only in the
+        bucket that straddles the horizon."""
+        now = time.time() if now is None else now
+        horizon = oldest_reachable(self.history.tiers, int(now * 1_000_000), self.retention)
+        old_bucket, old_offset = divmod(horizon, self.bucket_us)
+        count = 0
+        for group in groups.values():
+            for bucket, pairs in group[3].items():
+                if bucket < old_bucket:
+                    count += len(pairs) // 2
+                elif bucket == old_bucket:
+                    count += sum(1 for offset in pairs[::2] if offset < old_offset)
+        return count
 
     def ingest_with_winners(self, groups: dict, now: float | None = None) -> tuple[int, dict]:
         """``ingest``, also answering the value that won each duplicate's
