@@ -66,7 +66,8 @@ class Worker:
             try:
                 busy = step()
             except UNAVAILABLE_ERRORS as exc:
-                log.warning("redis unavailable", extra={"fields": {"loop": name, "error": repr(exc)}})
+                log.warning("redis unavailable", extra={"fields": {
+                    "loop": name, "error": repr(exc), "redis": self.settings.redis_server}})
                 self.stop.wait(BACKOFF_SECONDS)
                 continue
             except Exception:
