@@ -76,15 +76,15 @@ def post_data():
         # strings (three keys, the sensor id, the timestamp), two more with a unit.
         reject_duplicate_keys(raw, 5 * total + 2 * sum("unit" in item for item in payload))
         claim_sensors(unclaimed)
-    accepted = _store().ingest(groups)
+    expired = [0]
+    accepted = _store().ingest(groups, expired=expired)
     READINGS.labels("accepted").inc(accepted)
     READINGS.labels("duplicate").inc(total - accepted)
     answer = {"accepted": accepted, "duplicates": total - accepted}
     # Stored, yet beyond every time query: said so, never plainly accepted
     # (present only when some are, so the usual answer is unchanged).
-    expired = _store().unreachable(groups)
-    if expired:
-        answer["expired"] = expired
+    if expired[0]:
+        answer["expired"] = expired[0]
     return json_response(answer)
 
 
