@@ -33,11 +33,10 @@ def _statistics_of_every_sensor(url: str) -> dict:
 def _snapshot(url: str) -> None:
     """BGSAVE, then wait until Redis reports it done (as the documented commands do)."""
     client = redis.Redis.from_url(url)
-    before = client.lastsave()
-    client.bgsave()
-    while client.lastsave() == before or client.info("persistence")["rdb_bgsave_in_progress"]:
+    client.bgsave()  # forks before it answers: in progress from here until done
+    while (persistence := client.info("persistence"))["rdb_bgsave_in_progress"]:
         time.sleep(0.05)
-    assert client.info("persistence")["rdb_last_bgsave_status"] == "ok"
+    assert persistence["rdb_last_bgsave_status"] == "ok" and persistence["rdb_changes_since_last_save"] == 0
     client.close()
 
 
