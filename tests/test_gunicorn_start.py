@@ -112,3 +112,15 @@ def test_a_redis_that_refuses_the_password_later_is_answered_503_naming_the_caus
     assert response.status_code == 503
     assert "credentials" in response.get_json()["message"] and "REDIS_URL" in response.get_json()["message"]
     assert response.headers["Retry-After"]
+
+
+@pytest.mark.parametrize("module", ["service.worker", "service.mqtt"])
+def test_the_worker_and_the_mqtt_bridge_also_stop_at_start_on_a_refused_password(protected_redis, module):
+    env = GunicornServer({"REDIS_URL": _url(protected_redis, "wrong-password"),
+                          "MQTT_URL": "mqtt://127.0.0.1:1", "PROMETHEUS_MULTIPROC_DIR": ""}).env
+    result = subprocess.run([sys.executable, "-m", module], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 1
+    (refusal,) = [json.loads(line) for line in result.stdout.splitlines() if '"critical"' in line]
+    assert f"127.0.0.1:{protected_redis.port}" in refusal["msg"] and "REDIS_URL" in refusal["msg"]
+    assert "Traceback" not in result.stderr and "wrong-password" not in result.stdout + result.stderr

@@ -88,3 +88,17 @@ def connect(settings: Settings) -> redis.Redis | RedisCluster:
     if settings.redis_cluster:
         return RedisCluster.from_url(settings.redis_url, max_connections=settings.redis_max_connections, **common)
     return redis.Redis.from_url(settings.redis_url, max_connections=settings.redis_max_connections, **common)
+
+
+def refuse_start_on_refused_credentials(settings: Settings, log) -> bool:
+    """For the processes other than gunicorn (worker, MQTT bridge): True,
+    after one critical line naming the server, when Redis refuses the
+    password; an unreachable Redis is only a warning (they retry)."""
+    try:
+        problem = check_at_start(settings)
+    except RedisRefusesCredentials as exc:
+        log.critical(f"cannot start: {exc}", extra={"fields": {"redis": settings.redis_server}})
+        return True
+    if problem:
+        log.warning(problem, extra={"fields": {"redis": settings.redis_server}})
+    return False
