@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
-# sensorhub image: `docker build -t sensorhub:latest .` then
-# `docker run --rm -it -p 8080:8080 sensorhub:latest` (embedded Redis when
+# sensorhub image: `docker build -t sensorhub:1.0.0 .` then
+# `docker run --rm -it -p 8080:8080 sensorhub:1.0.0` (embedded Redis when
 # REDIS_URL is unset, data in the /data volume).
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm

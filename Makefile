@@ -6,7 +6,7 @@ PYTEST_ARGS ?=
 # Kubernetes version the manifests are validated against (tests/deploy reads it here).
 K8S_VERSION ?= 1.33.0
 # Image tag of `make image` (docs/operations.md "Container"; k8s/manifest.yaml uses the same).
-IMAGE ?= sensorhub:latest
+IMAGE ?= sensorhub:1.0.0
 
 .PHONY: run worker mqtt test test-fast test-cluster lint venv venv-run clean lint-docker validate-k8s image
 

@@ -15,6 +15,17 @@ import subprocess
 import sys
 import tempfile
 
+# The gevent worker patches the standard library when it boots, after this
+# file has imported redis, which holds ssl's SSLContext by direct import:
+# gevent then warns (MonkeyPatchWarning) in every worker that such modules
+# stay unpatched. Patching ssl here, before anything imports it from ssl,
+# leaves nothing to warn about; the rest (sockets, threads) is still
+# patched in the worker only: the master stays a plain process.
+if os.environ.get("GUNICORN_WORKER_CLASS", "gevent") == "gevent":
+    from gevent import monkey
+
+    monkey.patch_ssl()
+
 # prometheus_client picks its multi-process mode at import time, so the
 # directory must be in the environment before anything imports it.
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -23,20 +34,37 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
 os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
 _owns_metrics_dir = not os.listdir(os.environ["PROMETHEUS_MULTIPROC_DIR"])
 
+import gunicorn.glogging  # noqa: E402
 import gunicorn.util  # noqa: E402
 
 from service.auth.keyring import api_keys_of  # noqa: E402
 from service.embedded_redis import DataDirLock, EmbeddedRedis, memory_limit_bytes  # noqa: E402
-from service.settings import Settings  # noqa: E402
+from service.logs import JsonFormatter  # noqa: E402
+from service.redisdb.connection import RedisRefusesCredentials, check_at_start  # noqa: E402
+from service.settings import Settings, SettingsError  # noqa: E402
 from service.transport import write_json_error  # noqa: E402
 
 # gunicorn's own refusals (bad request line, headers too large) in the JSON
 # error shape of every other answer; workers inherit this at fork.
 gunicorn.util.write_error = write_json_error
 
-_settings = Settings.from_env()
-# Unusable API keys stop the server here, before it forks workers.
-api_keys_of(_settings)
+
+def _refuse_to_start(message: str) -> None:
+    """One JSON line naming what is wrong, exit status 1, no traceback."""
+    import logging
+
+    record = logging.LogRecord("sensorhub.start", logging.CRITICAL, __file__, 0, "%s", (message,), None)
+    print(JsonFormatter().format(record), flush=True)
+    sys.exit(1)
+
+
+try:
+    _settings = Settings.from_env()
+    # Unusable API keys (or none where REQUIRE_API_KEYS asks for some) stop
+    # the server here, before it forks workers.
+    api_keys_of(_settings)
+except SettingsError as exc:
+    _refuse_to_start(f"sensorhub cannot start: {exc}")
 
 bind = os.environ.get("BIND", f"0.0.0.0:{_settings.port}")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -62,6 +90,32 @@ errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 worker_tmp_dir = os.environ.get("GUNICORN_WORKER_TMP_DIR") or None
 
+
+class _JsonLinesLogger(gunicorn.glogging.Logger):
+    # sensorhub writes its own access lines (LOG_REQUESTS); a logconfig_dict
+    # alone would turn gunicorn's plain ones on as well.
+    @property
+    def access_log_enabled(self) -> bool:
+        return False
+
+    def access(self, resp, req, environ, request_time) -> None:
+        pass
+
+
+logger_class = _JsonLinesLogger
+# Every line a JSON object, gunicorn's own included: its loggers hand their
+# records to the root logger's handler, the one sensorhub's workers use
+# (service/logs.py; configure_logging adds no second one).
+logconfig_dict = {
+    "root": {"level": _settings.log_level, "handlers": ["json"]},
+    "loggers": {
+        "gunicorn.error": {"level": loglevel.upper(), "handlers": [], "propagate": True},
+        "gunicorn.access": {"level": "INFO", "handlers": [], "propagate": True},
+    },
+    "handlers": {"json": {"class": "service.logs.BufferedStdoutHandler", "formatter": "json"}},
+    "formatters": {"json": {"()": "service.logs.JsonFormatter"}},
+}
+
 _embedded = None
 _data_dir_lock = None
 _worker = None
@@ -72,7 +126,17 @@ def on_starting(server):
     metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
     for name in os.listdir(metrics_dir):
         os.unlink(os.path.join(metrics_dir, name))
-    if not os.environ.get("REDIS_URL"):
+    if os.environ.get("REDIS_URL"):
+        # A wrong password will not mend itself: refuse now, plainly. An
+        # unreachable Redis may yet come (answered 503 until then).
+        try:
+            problem = check_at_start(_settings)
+        except RedisRefusesCredentials as exc:
+            _refuse_to_start(f"sensorhub cannot start: {exc}")
+        if problem:
+            server.log.warning("%s; requests are answered 503 until it is", problem,
+                               extra={"fields": {"redis": _settings.redis_server}})
+    else:
         # Before anything starts: gunicorn prints the error and exits 1.
         try:
             _data_dir_lock = DataDirLock(_settings.data_dir).acquire()
@@ -102,6 +166,23 @@ def when_ready(server):
         # Inherits REDIS_URL (set above for an embedded Redis); dies with the master.
         _worker = subprocess.Popen([sys.executable, "-m", "service.worker"], preexec_fn=_stop_with_parent)
         server.log.info("background worker started (pid %s)", _worker.pid)
+    _announce(server)
+
+
+def _announce(server) -> None:
+    """Where to point a browser or a gateway, in one line."""
+    host, _, port = bind.rpartition(":")
+    host = host.strip("[]")
+    if host in ("0.0.0.0", "::", ""):
+        host = "localhost"
+    elif ":" in host:
+        host = f"[{host}]"
+    base = f"http://{host}:{port}"
+    server.log.info(
+        "sensorhub ready: API %s/data, dashboard %s/, API docs %s/docs", base, base, base,
+        extra={"fields": {"api": f"{base}/", "dashboard": f"{base}/", "docs": f"{base}/docs",
+                          "openapi": f"{base}/openapi.json"}},
+    )
 
 
 def child_exit(server, worker):

@@ -70,7 +70,7 @@ def create_app(settings: Settings | None = None, *, redis_client=None) -> Flask:
     register_error_handlers(app, api)
     # Request ids first, so 401/403/429 answers carry one; access control
     # before the domains, whose routes it documents as they register.
-    init_request_logging(app, settings.log_requests)
+    init_request_logging(app, settings.log_requests, settings.trusted_proxies)
     init_auth(app, api, built.access)
     register_domains(app, api)
     init_metrics(app)

@@ -168,6 +168,11 @@ class EmbeddedRedis:
         self._socket_dir: str | None = None
         self.url: str | None = None
 
+    @property
+    def password(self) -> str | None:
+        """The requirepass given in extra_config (tests of a protected Redis); not in ``url``."""
+        return self.extra_config.get("requirepass")
+
     def _config_args(self) -> list[str]:
         args = [
             "--dir", str(self.data_dir),
@@ -216,7 +221,7 @@ class EmbeddedRedis:
             pass_fds=(self.lock.fd,) if self.lock is not None and self.lock.fd is not None else (),
         )
         deadline = time.monotonic() + timeout
-        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5, socket_timeout=1)
+        client = redis.Redis.from_url(self.url, password=self.password, socket_connect_timeout=0.5, socket_timeout=1)
         try:
             while True:
                 if self.process.poll() is not None:
@@ -294,7 +299,8 @@ class EmbeddedRedis:
             return
         if self.process.poll() is None:
             try:
-                client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5, socket_timeout=timeout)
+                client = redis.Redis.from_url(self.url, password=self.password, socket_connect_timeout=0.5,
+                                           socket_timeout=timeout)
                 client.shutdown(nosave=not self.appendonly)
             except (redis.exceptions.ConnectionError, redis.exceptions.ResponseError, redis.exceptions.TimeoutError):
                 self.process.terminate()

@@ -19,7 +19,8 @@ from flask_smorest import abort as smorest_abort
 from werkzeug.exceptions import HTTPException, InternalServerError, NotFound, ServiceUnavailable
 
 from .metrics import REDIS_OUT_OF_MEMORY
-from .redisdb.connection import UNAVAILABLE_ERRORS, ReplicasNotAcknowledged
+from .redisdb.connection import UNAVAILABLE_ERRORS, ReplicasNotAcknowledged, refuses_credentials
+from .stores import stores
 
 log = logging.getLogger("sensorhub.errors")
 
@@ -81,6 +82,8 @@ def error_payload(error: HTTPException) -> tuple[dict, dict]:
     request_id = g.get("request_id")
     if request_id:
         payload["request_id"] = request_id
+    # For the access line (service/logs.py).
+    g.error_message = payload["message"]
     return payload, headers
 
 
@@ -102,7 +105,13 @@ def register_error_handlers(app: Flask, api: SensorhubApi) -> None:
         return api.handle_http_exception(exc)
 
     def redis_unavailable(error):
-        log.warning("redis unavailable", extra={"fields": {"error": repr(error), "request_id": g.get("request_id")}})
+        # The server by host:port (a timeout's message names none), never REDIS_URL: it may hold the password.
+        log.warning("redis unavailable", extra={"fields": {
+            "error": repr(error), "redis": stores().settings.redis_server, "request_id": g.get("request_id")}})
+        if refuses_credentials(error):
+            return unavailable(
+                "The data store refuses sensorhub's credentials (the password in REDIS_URL); nothing was "
+                "written. An operator must correct it; retry later.", 30)
         if isinstance(error, ReplicasNotAcknowledged):
             return unavailable(
                 "The data store did not confirm replication in time (REDIS_WAIT_REPLICAS); "
@@ -110,6 +119,8 @@ def register_error_handlers(app: Flask, api: SensorhubApi) -> None:
         return unavailable("The data store is not answering; nothing was written. Retry shortly.", 1)
 
     def redis_refused(error):
+        if refuses_credentials(error):
+            return redis_unavailable(error)
         if not is_out_of_memory(error):
             return unexpected(error)
         REDIS_OUT_OF_MEMORY.inc()

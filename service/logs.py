@@ -1,11 +1,13 @@
 """JSON log lines on stdout, each request tagged with a request id.
 
 The id is taken from the client's X-Request-ID when it is sane, otherwise
-generated, and returned in the response's X-Request-ID header.
+generated, and returned in the response's X-Request-ID header. gunicorn's
+own lines go through the same handler (``logconfig_dict`` in gunicorn.conf.py).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import logging
 import os
@@ -48,11 +50,16 @@ class BufferedStdoutHandler(logging.Handler):
     """
 
     FLUSH_SECONDS = 0.2
+    # configure_logging adds no second one (gunicorn's logconfig_dict may have installed it).
+    _sensorhub = True
 
     def __init__(self) -> None:
         super().__init__()
         self._lines: list[str] = []
         self._flusher_pid: int | None = None
+        # Lines the gunicorn master holds when it forks a worker are its own
+        # to write, not the worker's.
+        os.register_at_fork(after_in_child=self._lines.clear)
 
     def emit(self, record: logging.LogRecord) -> None:  # called with self.lock held
         try:
@@ -96,7 +103,6 @@ def configure_logging(level: str) -> None:
     if not any(getattr(h, "_sensorhub", False) for h in root.handlers):
         handler = BufferedStdoutHandler()
         handler.setFormatter(JsonFormatter())
-        handler._sensorhub = True
         root.addHandler(handler)
     root.setLevel(level)
 
@@ -128,7 +134,40 @@ class RequestIds:
 _request_ids = RequestIds()
 
 
-def init_request_logging(app: Flask, log_requests: bool) -> None:
+def client_address(environ: dict, trusted_proxies: tuple) -> str | None:
+    """The address of the client: the TCP peer, or, when the peer is one of
+    ``trusted_proxies``, the address X-Forwarded-For names for it.
+
+    Proxies append the address they received from, so the list is read from
+    the right, past every trusted proxy; the first address no trusted proxy
+    holds is the client (what comes before it, anyone could have written).
+    werkzeug's ProxyFix trusts a fixed number of hops whatever the peer is;
+    here the peer itself must be trusted.
+    """
+    peer = environ.get("REMOTE_ADDR")
+    if not trusted_proxies or not _in_networks(peer, trusted_proxies):
+        return peer
+    forwarded = environ.get("HTTP_X_FORWARDED_FOR")
+    if not forwarded:
+        return peer
+    for hop in reversed([part.strip() for part in forwarded.split(",")]):
+        if not _in_networks(hop, trusted_proxies):
+            try:
+                return str(ipaddress.ip_address(hop))
+            except ValueError:
+                return peer  # not an address: the proxy's word is all there is
+    return peer
+
+
+def _in_networks(address: str | None, networks: tuple) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
+def init_request_logging(app: Flask, log_requests: bool, trusted_proxies: tuple = ()) -> None:
     @app.before_request
     def _assign_request_id():
         given = request.headers.get("X-Request-ID")
@@ -142,16 +181,17 @@ def init_request_logging(app: Flask, log_requests: bool) -> None:
             response.headers["X-Request-ID"] = request_id
         if log_requests:
             started = g.get("started")
-            access_log.info(
-                "request",
-                extra={
-                    "fields": {
-                        "request_id": request_id,
-                        "method": request.method,
-                        "path": request.path,
-                        "status": response.status_code,
-                        "ms": round((time.perf_counter() - started) * 1000, 2) if started else None,
-                    }
-                },
-            )
+            fields = {
+                "request_id": request_id,
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "ms": round((time.perf_counter() - started) * 1000, 2) if started else None,
+                "client": client_address(request.environ, trusted_proxies),
+                "user_agent": request.environ.get("HTTP_USER_AGENT"),
+            }
+            if 400 <= response.status_code < 500:
+                # Why it was refused: the message of the JSON error answered (service/errors.py).
+                fields["error"] = g.get("error_message")
+            access_log.info("request", extra={"fields": fields})
         return response

@@ -7,10 +7,12 @@ by the application factory; tests build ``Settings`` directly.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from dataclasses import dataclass, field, fields
 from datetime import UTC, tzinfo
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
@@ -56,6 +58,17 @@ def _env_bool(env, name: str, default: bool) -> bool:
     raise SettingsError(f"{name} must be a boolean (1/0, true/false), got {raw!r}")
 
 
+def _env_networks(env, name: str) -> tuple:
+    raw = env.get(name) or ""
+    networks = []
+    for part in filter(None, (p.strip() for p in raw.split(","))):
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise SettingsError(f"{name} must be comma-separated CIDRs such as 10.0.0.0/8, got {part!r}") from None
+    return tuple(networks)
+
+
 def _env_zone(env, name: str) -> tzinfo | None:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -91,7 +104,9 @@ class Settings:
     port: int = 8080
     # REDIS_URL: redis://, rediss:// or unix:// URL of the system of record.
     # Unset: `make run` and the container start an embedded redis-server.
-    redis_url: str | None = None
+    # A password in it (redis://:password@host:6379/0) is sent with AUTH;
+    # kept out of repr and of every message (redis_server names the server).
+    redis_url: str | None = field(default=None, repr=False)
     # REDIS_CLUSTER=1: REDIS_URL names any node of a Redis Cluster.
     redis_cluster: bool = False
     # REDIS_CONNECT_TIMEOUT / REDIS_TIMEOUT (seconds): fail fast with 503
@@ -140,6 +155,11 @@ class Settings:
     # LOG_LEVEL and LOG_REQUESTS (one JSON line per request).
     log_level: str = "INFO"
     log_requests: bool = True
+    # TRUSTED_PROXIES: comma-separated CIDRs of the proxies in front of
+    # sensorhub (an ingress controller, a load balancer). A request from one
+    # of them is logged with the client address it names in X-Forwarded-For;
+    # from anywhere else, X-Forwarded-For is ignored (anyone can send it).
+    trusted_proxies: tuple = ()
     # RETENTION (seconds): how long raw readings stay queryable by time
     # windows and series (older ones still count in the running statistics).
     # Bucket hashes live max(DEDUP_TTL, RETENTION) after their last new reading.
@@ -210,6 +230,11 @@ class Settings:
     # start). Kept as text, never shown (repr=False); service.auth.keyring
     # parses it at start into digests (api_keys_of).
     api_keys_text: str | None = field(default=None, repr=False)
+    # REQUIRE_API_KEYS=1: refuse to start without at least one API key
+    # (the Kubernetes manifest sets it), unless ALLOW_OPEN_API=1 says the
+    # open mode is meant.
+    require_api_keys: bool = False
+    allow_open_api: bool = False
     # REDIS_WAIT_REPLICAS: after the writes of a request, WAIT until this many
     # replicas of each written Redis node acknowledged them (0: don't wait).
     # Fewer acknowledgements within REDIS_WAIT_TIMEOUT_MS answer 503 (the
@@ -263,6 +288,7 @@ class Settings:
             assume_tz=_env_zone(env, "ASSUME_TZ"),
             log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
             log_requests=_env_bool(env, "LOG_REQUESTS", True),
+            trusted_proxies=_env_networks(env, "TRUSTED_PROXIES"),
             retention=_env_int(env, "RETENTION", 48 * 3600, minimum=60),
             live_retention_days=_env_int(env, "LIVE_RETENTION_DAYS", 0),
             rollups=_env_rollups(env, "ROLLUPS", "1h:400d,1d:3650d"),
@@ -282,6 +308,8 @@ class Settings:
             events_max=_env_int(env, "EVENTS_MAX", 100_000, minimum=100),
             toohot_retention_days=_env_int(env, "TOOHOT_RETENTION_DAYS", 3, minimum=2),
             api_keys_text=_env_api_keys_text(env),
+            require_api_keys=_env_bool(env, "REQUIRE_API_KEYS", False),
+            allow_open_api=_env_bool(env, "ALLOW_OPEN_API", False),
             redis_wait_replicas=_env_int(env, "REDIS_WAIT_REPLICAS", 0),
             redis_wait_timeout_ms=_env_int(env, "REDIS_WAIT_TIMEOUT_MS", 500, minimum=1),
             mqtt_url=env.get("MQTT_URL") or None,
@@ -313,6 +341,20 @@ class Settings:
             raise SettingsError("MQTT_DEAD_LETTER_TOPIC must be a topic name (no + or #)")
         if self.mqtt_batch_size > MQTT_MAX_BATCH:
             raise SettingsError(f"MQTT_BATCH_SIZE must be at most {MQTT_MAX_BATCH}")
+
+    @property
+    def redis_server(self) -> str:
+        """host:port (or the socket path) of REDIS_URL, for messages: never the password."""
+        if not self.redis_url:
+            return "embedded redis-server"
+        url = urlsplit(self.redis_url)
+        if url.scheme == "unix":
+            return url.path
+        try:
+            port = url.port or 6379
+        except ValueError:
+            port = "?"
+        return f"{url.hostname}:{port}"
 
     @property
     def mqtt_topic_filters(self) -> tuple[str, ...]:

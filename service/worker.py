@@ -27,7 +27,8 @@ import threading
 
 from .app import create_app
 from .heartbeats.detector import OfflineDetector
-from .redisdb.connection import UNAVAILABLE_ERRORS
+from .logs import configure_logging
+from .redisdb.connection import UNAVAILABLE_ERRORS, refuse_start_on_refused_credentials
 from .settings import Settings
 from .stores import stores
 from .webhooks.pool import DeliveryPool
@@ -66,7 +67,8 @@ class Worker:
             try:
                 busy = step()
             except UNAVAILABLE_ERRORS as exc:
-                log.warning("redis unavailable", extra={"fields": {"loop": name, "error": repr(exc)}})
+                log.warning("redis unavailable", extra={"fields": {
+                    "loop": name, "error": repr(exc), "redis": self.settings.redis_server}})
                 self.stop.wait(BACKOFF_SECONDS)
                 continue
             except Exception:
@@ -137,7 +139,11 @@ class Worker:
 
 
 def main() -> int:
-    worker = Worker(Settings.from_env())
+    settings = Settings.from_env()
+    configure_logging(settings.log_level)
+    if settings.redis_url and refuse_start_on_refused_credentials(settings, log):
+        return 1
+    worker = Worker(settings)
 
     def request_stop(signum, frame):
         worker.stop.set()

@@ -39,8 +39,15 @@ def test_values_are_read_from_the_environment():
         ({"REDIS_MAXMEMORY": "lots"}, "REDIS_MAXMEMORY must be a share such as 50%"),
         ({"REDIS_MAXMEMORY": "150%"}, "at most 100%"),
         ({"REDIS_MAXMEMORY": "100kb"}, "at least 1mb"),
+        ({"TRUSTED_PROXIES": "10.0.0.0/8, proxy.local"}, "TRUSTED_PROXIES must be comma-separated CIDRs"),
     ],
 )
 def test_bad_values_fail_at_start_with_a_clear_message(env, message):
     with pytest.raises(SettingsError, match=message):
         Settings.from_env(env)
+
+
+def test_the_redis_server_is_named_by_host_and_port_and_its_password_never_shown():
+    settings = Settings.from_env({"REDIS_URL": "redis://:hunter2@redis.internal:6380/0"})
+    assert settings.redis_server == "redis.internal:6380"
+    assert "hunter2" not in repr(settings)

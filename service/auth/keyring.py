@@ -107,12 +107,17 @@ def api_keys_of(settings: Settings) -> tuple[ApiKey, ...]:
 
     Raises SettingsError, like any setting sensorhub cannot use at start.
     """
-    if settings.api_keys_text is None:
-        return ()
     try:
-        return parse_api_keys(settings.api_keys_text)
+        keys = () if settings.api_keys_text is None else parse_api_keys(settings.api_keys_text)
     except ApiKeysError as exc:
         raise SettingsError(str(exc)) from None
+    if not keys and settings.require_api_keys and not settings.allow_open_api:
+        raise SettingsError(
+            "REQUIRE_API_KEYS=1 but no API key is configured (API_KEYS, API_KEYS_FILE): every endpoint "
+            "would be open to anyone. Configure keys (docs/configuration.md, \"API keys\"), or set "
+            "ALLOW_OPEN_API=1 to run open on purpose"
+        )
+    return keys
 
 
 class KeyRing:

@@ -83,6 +83,16 @@ def _ceil(value: int, step: int) -> int:
     return -(-value // step) * step
 
 
+def oldest_reachable(tiers, now_us: int, retention: int) -> int:
+    """The oldest instant (us) a query can reach at ``now_us``: where the
+    longest tier stops keeping (plan's last boundary), without tiers the
+    RETENTION boundary. A reading older than this no window, series or
+    history query will ever show."""
+    if not tiers:
+        return now_us - retention * 1_000_000
+    return _ceil(now_us - tiers[-1].keep * 1_000_000, tiers[-1].us)
+
+
 def plan(tiers, start_us: int, end_us: int, now_us: int, retention: int, raw_from: int | None = None) -> list[Segment]:
     """Which source answers which part of [start, end), oldest first: the
     raw readings from the RETENTION boundary on, each tier from where the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 
@@ -10,6 +11,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 from ..app import build_stores
 from ..logs import configure_logging
 from ..metrics import MQTT_MESSAGES, READINGS
+from ..redisdb.connection import refuse_start_on_refused_credentials
 from ..settings import Settings
 from .bridge import Bridge
 
@@ -20,6 +22,8 @@ def main() -> int:
     if not settings.mqtt_url:
         print("MQTT_URL is not set: the bridge needs a broker, e.g. mqtt://broker:1883", file=sys.stderr)
         return 2
+    if settings.redis_url and refuse_start_on_refused_credentials(settings, logging.getLogger("sensorhub.mqtt")):
+        return 1
     bridge = Bridge(settings, build_stores(settings).readings)
     if settings.mqtt_metrics_port:
         registry = CollectorRegistry(auto_describe=True)

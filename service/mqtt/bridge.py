@@ -234,7 +234,8 @@ class Bridge:
                 if not is_out_of_memory(exc):
                     raise
                 problem = exc
-            log.warning("redis unavailable; the batch waits", extra={"fields": {"error": repr(problem)}})
+            log.warning("redis unavailable; the batch waits", extra={"fields": {
+                "error": repr(problem), "redis": self.settings.redis_server}})
             if self.stop.wait(BACKOFF_SECONDS):
                 raise Stopped from problem
 

@@ -102,10 +102,16 @@ def post_data():
         strings = 5 * total - groups.epoch_timestamps + 2 * sum("unit" in item for item in payload)
         reject_duplicate_keys(raw, strings)
         claim_sensors(unclaimed)
-    accepted = _store().ingest(groups)
+    expired = [0]
+    accepted = _store().ingest(groups, expired=expired)
     READINGS.labels("accepted").inc(accepted)
     READINGS.labels("duplicate").inc(total - accepted)
-    return json_response({"accepted": accepted, "duplicates": total - accepted})
+    answer = {"accepted": accepted, "duplicates": total - accepted}
+    # Stored, yet beyond every time query: said so, never plainly accepted
+    # (present only when some are, so the usual answer is unchanged).
+    if expired[0]:
+        answer["expired"] = expired[0]
+    return json_response(answer)
 
 
 @blp.route("/statistics/<sensor_id>", methods=["GET"])

@@ -15,6 +15,10 @@ import marshmallow as ma
 class IngestResultSchema(ma.Schema):
     accepted = ma.fields.Integer(metadata={"description": "Readings new to sensorhub, now counted"})
     duplicates = ma.fields.Integer(metadata={"description": "Readings already known (same sensor, same instant), ignored"})
+    expired = ma.fields.Integer(metadata={"description": (
+        "Present only when above 0: readings (accepted or duplicate) older than any query reaches, "
+        "RETENTION and the longest ROLLUPS tier; they count in the sensor's statistics, no window, "
+        "series or history will show them")})
 
 
 class StatisticsSchema(ma.Schema):

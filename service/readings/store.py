@@ -8,7 +8,7 @@ from redis.cluster import RedisCluster
 from redis.crc import key_slot
 
 from .. import exactsum, keys
-from ..history.store import HistoryStore
+from ..history.store import HistoryStore, oldest_reachable
 from ..redisdb.connection import ReplicasNotAcknowledged
 from ..redisdb.scripts import ScriptBatch, Scripts
 from ..redisdb.slots import slot_groups
@@ -28,6 +28,7 @@ class ReadingStore:
         # outlive whichever of the two is longer.
         self.ttl = max(settings.dedup_ttl, settings.retention)
         self.bucket_us = settings.bucket_seconds * 1_000_000
+        self.retention = settings.retention
         self.wait_replicas = settings.redis_wait_replicas
         self.wait_timeout_ms = settings.redis_wait_timeout_ms
         self._ingest = scripts.register(__package__, "ingest.lua")
@@ -36,9 +37,13 @@ class ReadingStore:
 
     # -- ingest -----------------------------------------------------------
 
-    def _calls(self, groups: dict, now: float, winners: bool = False) -> list[tuple[list, list]]:
+    def _calls(self, groups: dict, now: float, winners: bool = False,
+               expired: list | None = None) -> list[tuple[list, list]]:
         """Split grouped readings into script calls of (KEYS, ARGV); with
-        ``winners`` the calls answer the value stored for each duplicate.
+        ``winners`` the calls answer the value stored for each duplicate;
+        ``expired`` (a one-item list), when given, has the number of
+        readings older than any query reaches added to it (``unreachable``),
+        counted in this loop over the buckets rather than a second one.
 
         On a cluster a call carries only sensors of one hash slot; on a
         single Redis any sensors, up to READINGS_PER_CALL readings. This is
@@ -49,6 +54,7 @@ class ReadingStore:
         calls: list[list] = []
         open_call: dict[int, list] = {}
         header = [self.ttl, 1 if winners else 0, self.bucket_us, *self.history.ingest_args(now)]
+        old_bucket, old_offset = self._horizon(now) if expired is not None else (-1 << 62, 0)
         for sensor, (latest_us, latest_iso, latest_value, buckets) in groups.items():
             key = keys.sensor(sensor)
             slot = key_slot(key.encode()) if self.cluster else 0
@@ -64,9 +70,11 @@ class ReadingStore:
                 args += (bucket, readings)
                 args += pairs
                 call[2] += readings
+                if bucket <= old_bucket:
+                    expired[0] += readings if bucket < old_bucket else sum(o < old_offset for o in pairs[::2])
         return [(call_keys, args) for call_keys, args, _ in calls]
 
-    def ingest(self, groups: dict, now: float | None = None) -> int:
+    def ingest(self, groups: dict, now: float | None = None, expired: list | None = None) -> int:
         """Apply validated, grouped readings; returns how many were new.
 
         Also marks every sensor of the batch as heard of now in
@@ -75,12 +83,19 @@ class ReadingStore:
         sends each node its commands (one script call per hash slot, each
         touching one slot) and reads the answers after writing to all nodes,
         following MOVED/ASK. The index writes are idempotent, so a client
-        retrying a failed batch repairs them.
+        retrying a failed batch repairs them. ``expired``: see ``_calls``.
         """
         if not groups:
             return 0
-        calls, results = self._write(groups, now, False)
+        calls, results = self._write(groups, now, False, expired)
         return sum(sum(result) for result in results[: len(calls)])
+
+    def _horizon(self, now: float) -> tuple[int, int]:
+        """(bucket, offset) of the oldest instant any query reaches at ``now``:
+        a reading before it counts in its sensor's statistics, no window,
+        series or history query will ever show it."""
+        horizon = oldest_reachable(self.history.tiers, int(now * 1_000_000), self.retention)
+        return divmod(horizon, self.bucket_us)
 
     def ingest_with_winners(self, groups: dict, now: float | None = None) -> tuple[int, dict]:
         """``ingest``, also answering the value that won each duplicate's
@@ -100,10 +115,10 @@ class ReadingStore:
                     winners[sensor_of[key]] = [(reply[n], reply[n + 1].decode()) for n in range(1, len(reply), 2)]
         return accepted, winners
 
-    def _write(self, groups: dict, now: float | None, winners: bool) -> tuple[list, list]:
+    def _write(self, groups: dict, now: float | None, winners: bool, expired: list | None = None) -> tuple[list, list]:
         """The ingest calls and the pipeline's replies (the calls' first)."""
         heard_at = time.time() if now is None else now
-        calls = self._calls(groups, heard_at, winners)
+        calls = self._calls(groups, heard_at, winners, expired)
         heard = dict.fromkeys(groups, heard_at)
         written = [call_keys[0] for call_keys, _ in calls] + [keys.SENSORS_SEEN, keys.SENSOR_IDS]
         batch = ScriptBatch(self.client, trailer=lambda pipe: self._queue_waits(pipe, written))

@@ -35,6 +35,42 @@ UNAVAILABLE_ERRORS = (
 )
 
 
+class RedisRefusesCredentials(RuntimeError):
+    """Redis answers but refuses sensorhub's credentials: the password in
+    REDIS_URL is wrong or missing. A configuration error that waiting will
+    not mend, so the start stops on it."""
+
+
+def refuses_credentials(error: Exception) -> bool:
+    """A wrong or missing password (WRONGPASS, NOAUTH, AUTH without a requirepass)."""
+    return isinstance(error, redis.exceptions.AuthenticationError) or (
+        isinstance(error, redis.exceptions.ResponseError) and str(error).startswith(("NOAUTH", "WRONGPASS"))
+    )
+
+
+def check_at_start(settings: Settings) -> str | None:
+    """PING REDIS_URL once. Raises RedisRefusesCredentials when Redis refuses
+    the password; returns why Redis cannot be reached (the service starts
+    anyway and answers 503 until it can: in Kubernetes the pods may start
+    before Redis), None when it answers. Messages name the server, never the
+    password."""
+    server = settings.redis_server
+    try:
+        client = connect(settings)
+        try:
+            client.ping()
+        finally:
+            client.close()
+    except Exception as exc:  # noqa: BLE001 - sorted below; nothing here may end in a traceback
+        if refuses_credentials(exc) or refuses_credentials(exc.__cause__ or exc.__context__ or exc):
+            raise RedisRefusesCredentials(
+                f"Redis at {server} refuses sensorhub's credentials ({exc}): "
+                "check the password in REDIS_URL (redis://:<password>@host:port/0)"
+            ) from None
+        return f"Redis at {server} is not reachable yet ({exc.__class__.__name__}: {exc})"
+    return None
+
+
 def connect(settings: Settings) -> redis.Redis | RedisCluster:
     if not settings.redis_url:
         raise RuntimeError(
@@ -52,3 +88,17 @@ def connect(settings: Settings) -> redis.Redis | RedisCluster:
     if settings.redis_cluster:
         return RedisCluster.from_url(settings.redis_url, max_connections=settings.redis_max_connections, **common)
     return redis.Redis.from_url(settings.redis_url, max_connections=settings.redis_max_connections, **common)
+
+
+def refuse_start_on_refused_credentials(settings: Settings, log) -> bool:
+    """For the processes other than gunicorn (worker, MQTT bridge): True,
+    after one critical line naming the server, when Redis refuses the
+    password; an unreachable Redis is only a warning (they retry)."""
+    try:
+        problem = check_at_start(settings)
+    except RedisRefusesCredentials as exc:
+        log.critical(f"cannot start: {exc}", extra={"fields": {"redis": settings.redis_server}})
+        return True
+    if problem:
+        log.warning(problem, extra={"fields": {"redis": settings.redis_server}})
+    return False

@@ -50,6 +50,9 @@ class TemperatureIngestResultSchema(ma.Schema):
     accepted = ma.fields.Integer(metadata={"description": "New readings"})
     duplicates = ma.fields.Integer(metadata={"description": "Readings already known (ignored)"})
     sitesRegistered = ma.fields.List(ma.fields.String(), metadata={"description": "Sites seen for the first time"})
+    expired = ma.fields.Integer(metadata={"description": (
+        "Present only when above 0: readings (accepted or duplicate) of a site's local day that ended more "
+        "than TOOHOT_RETENTION_DAYS ago; kept as their sensor's readings, in no too-hot answer")})
 
 
 class Date(ma.fields.String):

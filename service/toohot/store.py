@@ -239,9 +239,14 @@ class TooHotStore:
             sent = [index for indexes in order[sensor].values() for index in indexes]
             for position, stored in duplicates:
                 values[sent[position - 1]] = stored
-        too_hot = self._apply_days(self._days(items, resolution, values, now))
+        days, expired = self._days(items, resolution, values, now)
+        too_hot = self._apply_days(days)
         self._publish_too_hot(too_hot)
-        return {"accepted": accepted, "duplicates": len(items) - accepted, "sitesRegistered": registered}
+        answer = {"accepted": accepted, "duplicates": len(items) - accepted, "sitesRegistered": registered}
+        if expired:
+            # Stored as their sensors' readings, but their day can no longer be asked about.
+            answer["expired"] = expired
+        return answer
 
     def _register(self, site_id: str, org_id: str) -> None:
         created = self.sites.create({"id": site_id, "name": site_id, "location": FIRST_SIGHT_LOCATION, "org": org_id})
@@ -252,10 +257,12 @@ class TooHotStore:
                 raise Rejected(409, f"The site {site_id!r} belongs to another org; nothing was written.")
         self.orgs.copy_to_site(site_id, org_id)
 
-    def _days(self, items, resolution: Resolution, values: list[str], now) -> dict:
+    def _days(self, items, resolution: Resolution, values: list[str], now) -> tuple[dict, int]:
         """(site, local date) -> [org, ttl, threshold in force, then sensor,
-        offset, value per reading]; ``values``: each reading's °C text."""
+        offset, value per reading]; ``values``: each reading's °C text. And
+        how many readings are of a day beyond TOOHOT_RETENTION_DAYS (in none)."""
         days: dict[tuple[str, date], list] = {}
+        expired = 0
         sensor_of = resolution.sensor_of
         for index, item in enumerate(items):
             site = resolution.sites[item["siteId"]]
@@ -265,13 +272,14 @@ class TooHotStore:
             day, start, end = local_day(zone_name, us)
             ttl = int(end / 1_000_000 + self.retention_days * 86_400 - now)
             if ttl <= 0:
-                continue  # beyond retention: kept by the readings store only
+                expired += 1  # beyond retention: kept by the readings store only
+                continue
             args = days.get((site.id, day))
             if args is None:
                 threshold = site.threshold if site.threshold is not None else org["threshold"]
                 args = days[(site.id, day)] = [item["orgId"], ttl, repr(threshold)]
             args += (sensor_of[index], us - start, values[index])
-        return days
+        return days, expired
 
     def _day_calls(self, days: dict) -> list[list[tuple[str, date]]]:
         """The (site, day) pairs of each day.lua call: one hash slot per call

@@ -121,3 +121,15 @@ def test_the_application_refuses_unusable_keys_at_start(settings):
     with pytest.raises(SettingsError, match="not valid JSON") as caught:
         create_app(settings.replace(api_keys_text="{" + json.dumps(SECRET)))
     assert SECRET not in str(caught.value)
+
+
+@pytest.mark.parametrize("env", [{"REQUIRE_API_KEYS": "1"}, {"REQUIRE_API_KEYS": "1", "API_KEYS": ""}])
+def test_a_deployment_that_requires_api_keys_refuses_to_start_open(env):
+    with pytest.raises(SettingsError, match="REQUIRE_API_KEYS=1 but no API key is configured.*ALLOW_OPEN_API=1"):
+        api_keys_of(Settings.from_env(env))
+
+
+def test_open_mode_where_keys_are_required_only_when_asked_for_explicitly():
+    assert api_keys_of(Settings.from_env({"REQUIRE_API_KEYS": "1", "ALLOW_OPEN_API": "1"})) == ()
+    assert len(api_keys_of(Settings.from_env({"REQUIRE_API_KEYS": "1", "API_KEYS": json.dumps(
+        {SECRET: {"role": "read", "org": "*"}})}))) == 1

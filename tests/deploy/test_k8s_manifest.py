@@ -1,10 +1,12 @@
-"""k8s/manifest.yaml: valid against the pinned Kubernetes schemas, and
-shaped for production (two replicas on 8080, probes on the health paths,
-Redis with AOF on a volume, the image README builds)."""
+"""k8s/manifest.yaml and k8s/redis-ha.yaml: valid against the pinned
+Kubernetes schemas, and shaped for production (two replicas on 8080, probes
+on the health paths, Redis with AOF on a volume, the image README builds)
+and secure by default (Redis behind a password from a Secret, with its
+dangerous commands disabled, a memory limit below its container's and a
+NetworkPolicy; pinned images; no key shipped)."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -20,6 +22,12 @@ from dockerfile_model import REPO, parse
 MANIFESTS = sorted((REPO / "k8s").glob("*.yaml"))
 NAMESPACE = "sensorhub"
 APP_PORT = 8080
+REDIS_PASSWORD_SECRET = {"name": "sensorhub-redis", "key": "password"}
+# Commands that wipe, reconfigure or stall a whole Redis; disabled in every Redis of k8s/.
+DISABLED_COMMANDS = {"FLUSHALL", "FLUSHDB", "CONFIG", "DEBUG", "KEYS", "MODULE"}
+# Commands sensorhub sends (service/), which must stay.
+SENSORHUB_COMMANDS = {"EVAL", "EVALSHA", "SCRIPT", "SCAN", "UNLINK", "WAIT", "INFO", "PING", "CLUSTER", "AUTH", "HELLO"}
+REDIS_WORKLOADS = [("StatefulSet", "redis"), ("StatefulSet", "redis-cluster")]
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +88,7 @@ def _makefile_variable(name: str) -> str:
 
 
 def test_every_manifest_is_valid_for_the_pinned_kubernetes_version():
-    assert MANIFESTS == [REPO / "k8s" / "manifest.yaml"], "one file: kubectl apply -f k8s/manifest.yaml"
+    assert MANIFESTS == [REPO / "k8s" / "manifest.yaml", REPO / "k8s" / "redis-ha.yaml"]
     bin_dir = Path(sys.executable).parent
     validate = shutil.which("kubernetes-validate", path=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
     assert validate, "kubernetes-validate is missing: pip install -r requirements-dev.txt"
@@ -153,31 +161,52 @@ def test_sensorhub_pods_are_locked_down_and_write_only_to_empty_dirs(resources, 
         assert any(image_env[variable].startswith(m + "/") or image_env[variable] == m for m in mounts), variable
 
 
-def test_settings_come_from_the_config_map_and_keys_from_the_secret(resources, app, worker):
+def test_settings_come_from_the_config_map_and_keys_from_a_secret_no_manifest_ships(resources, app, worker):
     config = resources[("ConfigMap", "sensorhub-config")]
-    secret = resources[("Secret", "sensorhub-secrets")]
     for workload in (app, worker):
         sources = _container(workload)["envFrom"]
         assert sources == [
             {"configMapRef": {"name": "sensorhub-config"}},
             {"secretRef": {"name": "sensorhub-secrets"}},
         ]
-    assert isinstance(json.loads(secret["stringData"]["API_KEYS"]), dict)
+    # Created by the operator (a shipped key or password would be everyone's).
+    assert not [name for kind, name in resources if kind == "Secret"]
     assert "API_KEYS" not in config["data"], "keys belong in the Secret"
+    # Without keys in that Secret the service refuses to start rather than run open.
+    assert config["data"]["REQUIRE_API_KEYS"] == "1" and "ALLOW_OPEN_API" not in config["data"]
+    text = MANIFESTS[0].read_text()
+    for secret in REDIS_PASSWORD_SECRET["name"], "sensorhub-secrets":
+        assert f"kubectl -n {NAMESPACE} create secret generic {secret}" in text
 
 
-def test_redis_url_names_the_bundled_redis_service(resources, redis):
-    url = urlsplit(resources[("ConfigMap", "sensorhub-config")]["data"]["REDIS_URL"])
-    assert url.scheme == "redis"
+def _env(container: dict) -> dict:
+    return {e["name"]: e for e in container.get("env", [])}
+
+
+def _secret_ref(variable: dict) -> dict:
+    return variable["valueFrom"]["secretKeyRef"]
+
+
+@pytest.mark.parametrize("name", ["sensorhub", "sensorhub-worker", "sensorhub-mqtt"])
+def test_redis_url_names_the_bundled_redis_with_the_password_from_its_secret(resources, redis, name):
+    container = _container(resources[("Deployment", name)])
+    env = _env(container)
+    names = [e["name"] for e in container["env"]]
+    # Kubernetes expands $(VAR) only from variables defined before.
+    assert names.index("REDIS_PASSWORD") < names.index("REDIS_URL")
+    assert _secret_ref(env["REDIS_PASSWORD"]) == REDIS_PASSWORD_SECRET
+    url = urlsplit(env["REDIS_URL"]["value"])
+    assert url.scheme == "redis" and url.password == "$(REDIS_PASSWORD)"
     service = resources[("Service", url.hostname)]
     assert [p["port"] for p in service["spec"]["ports"]] == [url.port]
     assert _selects(service["spec"]["selector"], redis["spec"]["template"]["metadata"]["labels"])
     assert redis["spec"]["serviceName"] == url.hostname
+    assert "REDIS_URL" not in resources[("ConfigMap", "sensorhub-config")]["data"]
 
 
 def test_redis_keeps_an_append_only_file_on_a_persistent_volume(redis):
     container = _container(redis, "redis")
-    assert re.fullmatch(r"redis:(6\.2|7)(\.\d+)*(-\S+)?", container["image"]), container["image"]
+    assert re.fullmatch(r"redis:(6\.2|7)\.\d+\.\d+(-\S+)?", container["image"]), container["image"]
     args = container["args"]
     assert args[args.index("--appendonly") + 1] == "yes"
     assert args[args.index("--maxmemory-policy") + 1] == "noeviction"
@@ -256,9 +285,82 @@ def test_mqtt_bridge_runs_one_at_a_time_with_the_service_settings(resources, app
     # One session per client id: never two bridges at once, even in a rollout.
     assert bridge["spec"]["replicas"] <= 1
     assert bridge["spec"]["strategy"]["type"] == "Recreate"
-    env = {e["name"]: e["value"] for e in container["env"]}
+    env = {e["name"]: e.get("value") for e in container["env"]}
     assert _container_port(container, "metrics") == int(env["MQTT_METRICS_PORT"])
     labels = bridge["spec"]["template"]["metadata"]["labels"]
     for (kind, name), document in resources.items():
         if kind == "Service":
             assert not _selects(document["spec"]["selector"], labels), f"Service {name} selects the MQTT bridge"
+
+
+def _memory_bytes(text: str) -> int:
+    number, unit = re.fullmatch(r"(\d+)([a-zA-Z]*)", text).groups()
+    units = {"": 1, "mb": 2**20, "gb": 2**30, "Mi": 2**20, "Gi": 2**30}
+    return int(number) * units[unit]
+
+
+def _option(args: list[str], name: str) -> str:
+    return args[args.index(name) + 1]
+
+
+@pytest.mark.parametrize("workload", REDIS_WORKLOADS, ids=lambda w: w[1])
+def test_every_redis_asks_the_password_of_its_secret(resources, workload):
+    container = _container(resources[workload], "redis")
+    env = _env(container)
+    args = container["args"]
+    assert _option(args, "--requirepass") == "$(REDIS_PASSWORD)"
+    assert _secret_ref(env["REDIS_PASSWORD"]) == REDIS_PASSWORD_SECRET
+    # The probes' redis-cli authenticates too.
+    assert _secret_ref(env["REDISCLI_AUTH"]) == REDIS_PASSWORD_SECRET
+    if "--cluster-enabled" in args:
+        assert _option(args, "--masterauth") == "$(REDIS_PASSWORD)", "replicas must authenticate to their master"
+
+
+@pytest.mark.parametrize("workload", REDIS_WORKLOADS, ids=lambda w: w[1])
+def test_every_redis_disables_dangerous_commands_but_none_sensorhub_sends(resources, workload):
+    args = _container(resources[workload], "redis")["args"]
+    renamed = {args[i + 1].upper(): args[i + 2] for i, arg in enumerate(args) if arg == "--rename-command"}
+    assert DISABLED_COMMANDS <= {command for command, to in renamed.items() if to == ""}
+    assert not SENSORHUB_COMMANDS & renamed.keys()
+
+
+@pytest.mark.parametrize("workload", REDIS_WORKLOADS, ids=lambda w: w[1])
+def test_every_redis_refuses_writes_before_its_container_limit_and_never_evicts(resources, workload):
+    container = _container(resources[workload], "redis")
+    args = container["args"]
+    limit = _memory_bytes(container["resources"]["limits"]["memory"])
+    assert 0 < _memory_bytes(_option(args, "--maxmemory")) <= 0.8 * limit
+    assert _option(args, "--maxmemory-policy") == "noeviction"
+    assert _option(args, "--appendonly") == "yes"
+
+
+@pytest.mark.parametrize(("workload", "peers"), [
+    (("StatefulSet", "redis"), ("sensorhub",)),
+    # The nodes of a cluster talk to each other; a Job forms the cluster.
+    (("StatefulSet", "redis-cluster"), ("sensorhub", "redis-cluster")),
+], ids=["redis", "redis-cluster"])
+def test_only_sensorhub_pods_reach_redis(resources, workload, peers):
+    redis_labels = resources[workload]["spec"]["template"]["metadata"]["labels"]
+    policies = [d for (kind, _), d in resources.items()
+                if kind == "NetworkPolicy" and _selects(d["spec"]["podSelector"]["matchLabels"], redis_labels)]
+    assert policies
+    allowed = [(peer, rule.get("ports", [])) for policy in policies for rule in policy["spec"]["ingress"]
+               for peer in rule["from"]]
+    for peer, ports in allowed:
+        assert set(peer) == {"podSelector"}, "no namespace or address range is let in"
+        assert ports, "each rule names its ports"
+    pods = {name: _pod(document) and document["spec"]["template"]["metadata"]["labels"]
+            for (kind, name), document in resources.items() if kind in ("Deployment", "StatefulSet", "Job")}
+    for name, labels in pods.items():
+        let_in = any(_selects(peer["podSelector"]["matchLabels"], labels) for peer, _ in allowed)
+        assert let_in == name.startswith(peers), name
+
+
+def test_every_image_is_pinned_to_a_version(resources):
+    images = [c["image"] for (kind, _), document in resources.items() if kind in ("Deployment", "StatefulSet", "Job")
+              for c in _pod(document)["containers"]]
+    assert images
+    for image in images:
+        name, _, tag = image.rpartition(":")
+        assert name and re.fullmatch(r"\d+\.\d+\.\d+", tag), f"{image}: not a pinned version"
+    assert _makefile_variable("IMAGE") in images

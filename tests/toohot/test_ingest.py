@@ -122,3 +122,13 @@ def test_retry_after_a_half_written_batch_repairs_without_double_counting(app, p
     assert answer("abc123")["readings"] == 1
     assert post(reading(at="2024-07-15 10:00", temperature=26.0))["accepted"] == 0
     assert answer("abc123")["readings"] == 2
+
+
+def test_readings_of_a_day_beyond_retention_are_counted_as_expired_not_plainly_accepted(client, post, answer, set_now):
+    # TOOHOT_RETENTION_DAYS is 3: on the 20th, the 15th can no longer be asked about.
+    set_now("2024-07-20 12:00")
+    body = post([reading(at="2024-07-15 10:00", temperature=40), reading(at="2024-07-20 10:00")])
+    assert body == {"accepted": 2, "duplicates": 0, "sitesRegistered": ["abc123"], "expired": 1}
+    assert answer("abc123", date="2024-07-15", status=422)
+    # A day still in retention answers as before, without the count.
+    assert post(reading(at="2024-07-19 10:00")) == {"accepted": 1, "duplicates": 0, "sitesRegistered": []}
