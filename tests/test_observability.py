@@ -91,9 +91,10 @@ def test_openapi_document_describes_every_route(client):
     assert {"/data", "/statistics/{sensor_id}", "/healthz", "/livez"} <= set(spec["paths"])
     reading = spec["components"]["schemas"]["Reading"]
     assert set(reading["required"]) == {"sensor", "timestamp", "value"}
-    assert spec["paths"]["/data"]["post"]["requestBody"]["content"]["application/json"]["schema"]["items"] == {
-        "$ref": "#/components/schemas/Reading"
-    }
+    # A batch of readings, or one reading object (a batch of one).
+    body = spec["paths"]["/data"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body["oneOf"][0]["items"] == {"$ref": "#/components/schemas/Reading"}
+    assert body["oneOf"][1] == {"$ref": "#/components/schemas/Reading"}
     assert client.get("/docs").status_code == 200
 
 
