@@ -34,6 +34,16 @@ COMPRESSED_MIMETYPES = (
 STATIC_ENDPOINTS = ("static", "dashboard.static", "apidocs.asset")
 
 
+class _Compress(Compress):
+    def after_request(self, response):
+        # A body known to be empty without a Content-Length (Flask's OPTIONS
+        # answer, CORS preflights) stays empty: flask-compress would send
+        # the compressed form of nothing, 9 to 20 bytes.
+        if response.content_length is None and not response.is_streamed and not response.get_data():
+            return response
+        return super().after_request(response)
+
+
 def init_compression(app: Flask, settings: Settings) -> None:
     """Compress answers as configured; call after the routes' own
     after-request hooks are installed (it then runs before them)."""
@@ -49,4 +59,4 @@ def init_compression(app: Flask, settings: Settings) -> None:
         COMPRESS_STREAMS=True,
         COMPRESS_STREAMING_ENDPOINT_CONDITIONAL=list(STATIC_ENDPOINTS),
     )
-    Compress(app)
+    _Compress(app)

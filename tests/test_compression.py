@@ -54,6 +54,12 @@ def test_an_answer_below_the_minimum_size_stays_identity(client, minutes):
     assert small.headers["Vary"] == "Accept-Encoding"
 
 
+def test_an_empty_answer_stays_empty(client):
+    response = client.options("/data", headers=GZIP)
+    assert response.status_code == 200 and "POST" in response.headers["Allow"]
+    assert "Content-Encoding" not in response.headers and response.data == b""
+
+
 def test_the_preferred_coding_the_client_accepts_is_chosen(client, minutes):
     both = client.get(series_url(*minutes), headers={"Accept-Encoding": "gzip, deflate, br, zstd"})
     assert both.headers["Content-Encoding"] == "zstd"  # first of COMPRESS_ALGORITHMS
