@@ -1,0 +1,129 @@
+"""Cost of compressed answers, in process, against a private redis-server.
+
+The same requests through the Flask app, interleaved round by round (order
+rotated) so that machine noise hits every mode alike:
+
+- series:  GET /v1/series of SENSORS sensors, a point a minute over HOURS
+           hours (JSON), with Accept-Encoding identity, gzip, br and zstd;
+- export:  GET /v1/export of those sensors (CSV, streamed: the body is read
+           chunk by chunk, as a WSGI server would), with the same codings;
+- ingest:  POST /data (its answer is tiny, below COMPRESS_MIN_BYTES) on an
+           app with COMPRESS_RESPONSES=0 and one with it on, the client
+           accepting gzip, br and zstd.
+
+Each mode's figure is its best round (the least disturbed by other load):
+requests/s, bytes on the wire and the ratio to identity (or to
+compression off) measured in the same run.
+
+    .venv/bin/python -m bench.response_compression [--rounds 7] [--sensors 20] [--hours 24]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+
+from service import create_app, timeutil
+from service.embedded_redis import EmbeddedRedis
+from service.settings import Settings
+
+MINUTE = 60_000_000
+CODINGS = ("identity", "gzip", "br", "zstd")
+
+
+def fill(client, sensors: int, hours: int) -> tuple[int, int]:
+    """A reading a minute of each sensor over the last ``hours``; the range."""
+    now = timeutil.now_us()
+    end = now - now % MINUTE
+    start = end - hours * 60 * MINUTE
+    for sensor in range(sensors):
+        readings = [{"sensor": f"bench-{sensor}", "timestamp": timeutil.us_to_iso(start + m * MINUTE),
+                     "value": round(20 + sensor / 10 + (m % 97) / 13, 2)} for m in range(hours * 60)]
+        for first in range(0, len(readings), 5000):
+            response = client.post("/data", json=readings[first : first + 5000])
+            assert response.status_code == 200, response.get_data(as_text=True)
+    return start, end
+
+
+def timed(client, url: str, headers: dict, times: int) -> tuple[float, int]:
+    """Seconds per request and bytes of the last answer's body (streamed
+    bodies are read chunk by chunk)."""
+    size = 0
+    started = time.perf_counter()
+    for _ in range(times):
+        response = client.get(url, headers=headers, buffered=False)
+        assert response.status_code == 200, response.status_code
+        size = sum(len(chunk) for chunk in response.response)
+        response.close()
+    return (time.perf_counter() - started) / times, size
+
+
+def ingest(client, headers: dict, times: int, start: int) -> float:
+    bodies = [json.dumps([{"sensor": f"ingest-{i % 20}", "timestamp": timeutil.us_to_iso(start + (n * 100 + i) * 1000),
+                           "value": 20.5} for i in range(100)]) for n in range(times)]
+    started = time.perf_counter()
+    for body in bodies:
+        response = client.post("/data", data=body, content_type="application/json", headers=headers)
+        assert response.status_code == 200 and "Content-Encoding" not in response.headers
+    return (time.perf_counter() - started) / times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--sensors", type=int, default=20)
+    parser.add_argument("--hours", type=int, default=24)
+    parser.add_argument("--reads", type=int, default=5, help="reads per mode per round")
+    parser.add_argument("--batches", type=int, default=100, help="POST /data batches per mode per round")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as data_dir:
+        server = EmbeddedRedis(data_dir, appendonly=False)
+        server.start()
+        try:
+            base = Settings(redis_url=server.url, log_requests=False, log_level="ERROR", series_cache_mb=0)
+            client = create_app(base).test_client()
+            plain = create_app(base.replace(compress_responses=False)).test_client()
+            start, end = fill(client, args.sensors, args.hours)
+            ids = ",".join(f"bench-{i}" for i in range(args.sensors))
+            span = f"start={timeutil.us_to_iso(start)}&end={timeutil.us_to_iso(end)}"
+            urls = {"series": f"/v1/series?sensors={ids}&{span}&bucket=1m",
+                    "export": f"/v1/export?sensors={ids}&start={start // 1_000_000}&format=csv"}
+            accept_all = {"Accept-Encoding": "gzip, br, zstd"}
+            reads = {(what, coding): (url, {"Accept-Encoding": coding}) for what, url in urls.items() for coding in CODINGS}
+            seconds: dict = {mode: [] for mode in [*reads, ("ingest", "off"), ("ingest", "on")]}
+            sizes: dict = {}
+            for url, headers in reads.values():  # warm up
+                timed(client, url, headers, 1)
+            at = timeutil.now_us() - 3600 * 1_000_000
+            order = list(seconds)
+            for round_number in range(args.rounds):
+                shift = round_number % len(order)
+                for mode in order[shift:] + order[:shift]:
+                    if mode[0] == "ingest":
+                        at += args.batches * 100 * 1000
+                        seconds[mode].append(ingest(plain if mode[1] == "off" else client, accept_all, args.batches, at))
+                    else:
+                        url, headers = reads[mode]
+                        took, sizes[mode] = timed(client, url, headers, args.reads)
+                        seconds[mode].append(took)
+        finally:
+            server.stop()
+
+    print(f"{args.sensors} sensors, a reading a minute over {args.hours} h; best of {args.rounds} rounds")
+    print(f"{'answer':<8} {'coding':<9} {'req/s':>8} {'vs identity':>12} {'bytes':>11} {'vs identity':>12}")
+    for what in urls:
+        base_s, base_size = min(seconds[(what, "identity")]), sizes[(what, "identity")]
+        for coding in CODINGS:
+            best = min(seconds[(what, coding)])
+            size = sizes[(what, coding)]
+            print(f"{what:<8} {coding:<9} {1 / best:>8.1f} {base_s / best:>12.2f} {size:>11,} {size / base_size:>12.3f}")
+    off, on = min(seconds[("ingest", "off")]), min(seconds[("ingest", "on")])
+    print(f"POST /data (100 readings, answer below the minimum): {1 / off:.0f} req/s compression off, "
+          f"{1 / on:.0f} req/s on (ratio {off / on:.3f})")
+
+
+if __name__ == "__main__":
+    main()
