@@ -12,8 +12,9 @@ rotated) so that machine noise hits every mode alike:
            accepting gzip, br and zstd.
 
 Each mode's figure is its best round (the least disturbed by other load):
-requests/s, bytes on the wire and the ratio to identity (or to
-compression off) measured in the same run.
+requests/s, CPU time of this process (the app's work; Redis runs apart)
+per request, bytes on the wire, each beside identity (or compression off)
+measured in the same run.
 
     .venv/bin/python -m bench.response_compression [--rounds 7] [--sensors 10] [--hours 12]
 """
@@ -47,27 +48,27 @@ def fill(client, sensors: int, hours: int) -> tuple[int, int]:
     return start, end
 
 
-def timed(client, url: str, headers: dict, times: int) -> tuple[float, int]:
-    """Seconds per request and bytes of the last answer's body (streamed
-    bodies are read chunk by chunk)."""
+def timed(client, url: str, headers: dict, times: int) -> tuple[tuple[float, float], int]:
+    """(wall, CPU) seconds per request and bytes of the last answer's body
+    (streamed bodies are read chunk by chunk)."""
     size = 0
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for _ in range(times):
         response = client.get(url, headers=headers, buffered=False)
         assert response.status_code == 200, response.status_code
         size = sum(len(chunk) for chunk in response.response)
         response.close()
-    return (time.perf_counter() - started) / times, size
+    return ((time.perf_counter() - started) / times, (time.process_time() - cpu) / times), size
 
 
-def ingest(client, headers: dict, times: int, start: int) -> float:
+def ingest(client, headers: dict, times: int, start: int) -> tuple[float, float]:
     bodies = [json.dumps([{"sensor": f"ingest-{i % 20}", "timestamp": timeutil.us_to_iso(start + (n * 100 + i) * 1000),
                            "value": 20.5} for i in range(100)]) for n in range(times)]
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for body in bodies:
         response = client.post("/data", data=body, content_type="application/json", headers=headers)
         assert response.status_code == 200 and "Content-Encoding" not in response.headers
-    return (time.perf_counter() - started) / times
+    return (time.perf_counter() - started) / times, (time.process_time() - cpu) / times
 
 
 def hook_us(app, repeat: int = 7, number: int = 20_000) -> float:
@@ -135,19 +136,24 @@ def main() -> None:
         finally:
             server.stop()
 
-    print(f"{args.sensors} sensors, a reading a minute over {args.hours} h; best of {args.rounds} rounds")
-    print(f"{'answer':<8} {'coding':<9} {'req/s':>8} {'vs identity':>12} {'bytes':>11} {'vs identity':>12}")
-    for what in urls:
-        base_s, base_size = min(seconds[(what, "identity")]), sizes[(what, "identity")]
-        for coding in CODINGS:
-            best = min(seconds[(what, coding)])
-            size = sizes[(what, coding)]
-            print(f"{what:<8} {coding:<9} {1 / best:>8.1f} {base_s / best:>12.2f} {size:>11,} {size / base_size:>12.3f}")
-    off, on = min(seconds[("ingest", "off")]), min(seconds[("ingest", "on")])
-    print(f"POST /data (100 readings, answer below the minimum): {1 / off:.0f} req/s compression off, "
-          f"{1 / on:.0f} req/s on (ratio {off / on:.3f}); the compression hook alone on its answer: "
-          f"{hook:.1f} us ({hook / (off * 1e6) * 100:.2f} % of a batch)")
+    def best(mode, which: int) -> float:
+        return min(sample[which] for sample in seconds[mode])
 
+    print(f"{args.sensors} sensors, a reading a minute over {args.hours} h; best of {args.rounds} rounds; "
+          f"CPU: of this process (the app; Redis is another process)")
+    print(f"{'answer':<8} {'coding':<9} {'req/s':>7} {'vs id.':>7} {'CPU ms/req':>11} {'vs id.':>7} {'bytes':>11} {'vs id.':>7}")
+    for what in urls:
+        identity = (what, "identity")
+        for coding in CODINGS:
+            mode = (what, coding)
+            print(f"{what:<8} {coding:<9} {1 / best(mode, 0):>7.1f} {best(identity, 0) / best(mode, 0):>7.2f} "
+                  f"{best(mode, 1) * 1e3:>11.1f} {best(mode, 1) / best(identity, 1):>7.2f} "
+                  f"{sizes[mode]:>11,} {sizes[mode] / sizes[identity]:>7.3f}")
+    off, on = ("ingest", "off"), ("ingest", "on")
+    print(f"POST /data (100 readings; its answer is below the minimum): {1 / best(off, 0):.0f} req/s compression off, "
+          f"{1 / best(on, 0):.0f} on (ratio {best(off, 0) / best(on, 0):.3f}); CPU {best(off, 1) * 1e6:.0f} us per batch off, "
+          f"{best(on, 1) * 1e6:.0f} on (ratio {best(on, 1) / best(off, 1):.3f}); the compression hook alone on its "
+          f"answer: {hook:.1f} us ({hook / (best(off, 1) * 1e6) * 100:.2f} % of a batch's CPU)")
 
 if __name__ == "__main__":
     main()
