@@ -6,21 +6,8 @@ import logging
 
 from flask import Flask
 
-from . import (
-    apidocs,
-    dashboard,
-    events,
-    heartbeats,
-    history,
-    ops,
-    orgs,
-    readings,
-    rooms,
-    sensors,
-    sites,
-    toohot,
-    webhooks,
-)
+from . import dashboard, events, heartbeats, history, ops, orgs, readings, rooms, sensors, sites, toohot, webhooks
+from .apidocs import SWAGGER_UI_URL, register_explorer
 from .auth import init_auth
 from .auth.guard import AccessControl
 from .auth.keyring import api_keys_of
@@ -48,7 +35,7 @@ from .transport import BodyGate
 from .webhooks.store import WebhookStore
 
 # One module per domain; each registers its blueprint (its store is built by build_stores).
-DOMAINS = (readings, ops, sensors, history, rooms, sites, orgs, toohot, events, heartbeats, webhooks, dashboard, apidocs)
+DOMAINS = (readings, ops, sensors, history, rooms, sites, orgs, toohot, events, heartbeats, webhooks, dashboard)
 
 
 def create_app(settings: Settings | None = None, *, redis_client=None) -> Flask:
@@ -63,7 +50,7 @@ def create_app(settings: Settings | None = None, *, redis_client=None) -> Flask:
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="/docs",
         # Swagger UI's assets from the service itself (service/apidocs), none from the network.
-        OPENAPI_SWAGGER_UI_URL=apidocs.SWAGGER_UI_URL,
+        OPENAPI_SWAGGER_UI_URL=SWAGGER_UI_URL,
         OPENAPI_SWAGGER_UI_CONFIG={"validatorUrl": None},
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
     )
@@ -79,6 +66,7 @@ def create_app(settings: Settings | None = None, *, redis_client=None) -> Flask:
     init_cors(app, settings.cors_origins)
     init_auth(app, api, built.access)
     register_domains(app, api)
+    register_explorer(app)
     init_metrics(app)
     init_compression(app, settings)  # last: compresses what the other hooks finished
     app.wsgi_app = BodyGate(app.wsgi_app, max_bytes=settings.max_body_bytes, read_timeout=settings.body_timeout,

@@ -28,5 +28,5 @@ def asset(filename: str):
     return send_from_directory(SWAGGER_UI_DIST, filename, max_age=ASSET_MAX_AGE)
 
 
-def register(app: Flask, api) -> None:
+def register_explorer(app: Flask) -> None:
     app.register_blueprint(bp)
