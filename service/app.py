@@ -21,10 +21,13 @@ from . import (
     toohot,
     webhooks,
 )
+from .apidocs import SWAGGER_UI_URL, register_explorer
 from .auth import init_auth
 from .auth.guard import AccessControl
 from .auth.keyring import api_keys_of
 from .auth.sensors import SensorOrgs
+from .compression import init_compression
+from .cors import init_cors
 from .errors import SensorhubApi, register_error_handlers
 from .events.store import EventStore
 from .heartbeats.store import HeartbeatStore
@@ -60,7 +63,9 @@ def create_app(settings: Settings | None = None, *, redis_client=None) -> Flask:
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="/docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+        # Swagger UI's assets from the service itself (service/apidocs), none from the network.
+        OPENAPI_SWAGGER_UI_URL=SWAGGER_UI_URL,
+        OPENAPI_SWAGGER_UI_CONFIG={"validatorUrl": None},
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
     )
     configure_logging(settings.log_level)
@@ -68,12 +73,16 @@ def create_app(settings: Settings | None = None, *, redis_client=None) -> Flask:
     app.extensions[EXTENSION] = built
     api = SensorhubApi(app)
     register_error_handlers(app, api)
-    # Request ids first, so 401/403/429 answers carry one; access control
+    # Request ids first, so 401/403/429 answers carry one; CORS preflights
+    # answered before access control (they carry no key); access control
     # before the domains, whose routes it documents as they register.
     init_request_logging(app, settings.log_requests, settings.trusted_proxies)
+    init_cors(app, settings.cors_origins)
     init_auth(app, api, built.access)
     register_domains(app, api)
+    register_explorer(app)
     init_metrics(app)
+    init_compression(app, settings)  # last: compresses what the other hooks finished
     app.wsgi_app = BodyGate(app.wsgi_app, max_bytes=settings.max_body_bytes, read_timeout=settings.body_timeout,
                             reads_per_client=settings.max_body_reads_per_client)
     logging.getLogger("sensorhub").debug("application created")

@@ -181,6 +181,20 @@ class Settings:
     # every entry (about 8 MB of Redis per site-year at one entry per 10
     # minutes; bench/sites_live.py).
     live_retention_days: int = 0
+    # -- browsers: CORS and compressed responses -----------------------------
+    # CORS_ORIGINS: comma-separated origins (scheme://host[:port]) whose
+    # pages may call the API from a browser, or * for any page (then never
+    # with credentials). Unset: same-origin only, no CORS header at all.
+    cors_origins: tuple = ()
+    # COMPRESS_RESPONSES: compress JSON, CSV, NDJSON and text answers when
+    # the client's Accept-Encoding allows (streamed exports as they stream).
+    compress_responses: bool = True
+    # COMPRESS_MIN_BYTES: answers smaller than this stay uncompressed (about
+    # one TCP segment: below it compression saves no round trip).
+    compress_min_bytes: int = 1400
+    # COMPRESS_ALGORITHMS: codings offered, preferred first among those the
+    # client accepts equally (zstd, br, gzip, deflate).
+    compress_algorithms: str = "zstd,br,gzip"
     # -- heartbeats, offline detection, events, webhooks ---------------------
     # OFFLINE_AFTER (seconds): a sensor heard of neither by heartbeat nor by
     # reading for this long is offline (10 minutes by default).
@@ -293,6 +307,10 @@ class Settings:
             live_retention_days=_env_int(env, "LIVE_RETENTION_DAYS", 0),
             rollups=_env_rollups(env, "ROLLUPS", "1h:400d,1d:3650d"),
             series_cache_mb=_env_int(env, "SERIES_CACHE_MB", 64),
+            cors_origins=_env_origins(env, "CORS_ORIGINS"),
+            compress_responses=_env_bool(env, "COMPRESS_RESPONSES", True),
+            compress_min_bytes=_env_int(env, "COMPRESS_MIN_BYTES", 1400),
+            compress_algorithms=(env.get("COMPRESS_ALGORITHMS") or "zstd,br,gzip").replace(" ", ""),
             offline_after=_env_float(env, "OFFLINE_AFTER", 600.0, minimum=0.1),
             offline_check_interval=_env_float(env, "OFFLINE_CHECK_INTERVAL", 15.0, minimum=0.05),
             worker=_env_bool(env, "WORKER", True),
@@ -339,6 +357,10 @@ class Settings:
             raise SettingsError(f"MQTT_TOPICS must be comma-separated MQTT topic filters, got {self.mqtt_topics!r}")
         if not self.mqtt_dead_letter_topic or any(c in self.mqtt_dead_letter_topic for c in "+#"):
             raise SettingsError("MQTT_DEAD_LETTER_TOPIC must be a topic name (no + or #)")
+        if not self.compress_codings or set(self.compress_codings) - set(COMPRESS_CODINGS):
+            raise SettingsError(
+                f"COMPRESS_ALGORITHMS must be a comma-separated list of {', '.join(COMPRESS_CODINGS)}, "
+                f"got {self.compress_algorithms!r}")
         if self.mqtt_batch_size > MQTT_MAX_BATCH:
             raise SettingsError(f"MQTT_BATCH_SIZE must be at most {MQTT_MAX_BATCH}")
 
@@ -360,10 +382,55 @@ class Settings:
     def mqtt_topic_filters(self) -> tuple[str, ...]:
         return tuple(topic.strip() for topic in self.mqtt_topics.split(","))
 
+    @property
+    def compress_codings(self) -> tuple[str, ...]:
+        return tuple(coding for coding in self.compress_algorithms.split(",") if coding)
+
     def replace(self, **changes) -> Settings:
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         values.update(changes)
         return Settings(**values)
+
+
+# Content codings flask-compress can produce.
+COMPRESS_CODINGS = ("zstd", "br", "gzip", "deflate")
+ANY_ORIGIN = "*"
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def parse_origin(text: str) -> str:
+    """``scheme://host[:port]`` as a browser sends it in ``Origin`` (lower
+    case, no path, no trailing slash); SettingsError otherwise."""
+    wrong = SettingsError(f"CORS_ORIGINS: {text!r} is not an origin such as https://dashboard.example.com:8443 "
+                          f"(scheme://host[:port], no path), nor *")
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        raise wrong from None
+    if (not re.fullmatch(r"[a-z][a-z0-9+.-]*", parts.scheme) or not parts.hostname or parts.username is not None
+            or parts.password is not None or parts.path or parts.query or parts.fragment or "#" in text
+            or "?" in text or text.endswith(":")):
+        raise wrong
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    # Browsers leave a scheme's default port out of Origin.
+    if port is None or _DEFAULT_PORTS.get(parts.scheme) == port:
+        return f"{parts.scheme}://{host}"
+    return f"{parts.scheme}://{host}:{port}"
+
+
+def parse_origins(text: str) -> tuple[str, ...]:
+    """CORS_ORIGINS text -> its origins, or (ANY_ORIGIN,); () when empty."""
+    origins = tuple(part.strip() for part in text.split(",") if part.strip())
+    if ANY_ORIGIN in origins:
+        if len(origins) > 1:
+            raise SettingsError("CORS_ORIGINS: * allows every origin; list origins or give * alone")
+        return origins
+    return tuple(dict.fromkeys(parse_origin(origin) for origin in origins))
+
+
+def _env_origins(env, name: str) -> tuple[str, ...]:
+    return parse_origins(env.get(name) or "")
 
 
 # Twice a batch is the Receive Maximum the bridge announces, at most 65535 in MQTT 5.
