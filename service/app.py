@@ -18,6 +18,7 @@ from .history.store import HistoryStore
 from .jsonio import OrjsonProvider
 from .logs import configure_logging, init_request_logging
 from .metrics import init_metrics
+from .ops.store import WorkerPasses
 from .orgs.store import OrgStore
 from .readings.store import ReadingStore
 from .redisdb.connection import connect
@@ -59,7 +60,7 @@ def create_app(settings: Settings | None = None, *, redis_client=None) -> Flask:
     init_request_logging(app, settings.log_requests)
     init_auth(app, api, built.access)
     register_domains(app, api)
-    init_metrics(app)
+    init_metrics(app, settings.version)
     app.wsgi_app = BodyGate(app.wsgi_app, max_bytes=settings.max_body_bytes, read_timeout=settings.body_timeout,
                             reads_per_client=settings.max_body_reads_per_client)
     logging.getLogger("sensorhub").debug("application created")
@@ -95,6 +96,7 @@ def build_stores(settings: Settings, redis_client=None) -> Stores:
         sites=sites,
         toohot=TooHotStore(client, scripts, settings, sites=sites, orgs=orgs, readings=readings, events=events),
         webhooks=WebhookStore(client, scripts, settings, events=events),
+        workers=WorkerPasses(client),
     )
 
 
