@@ -262,3 +262,13 @@ def test_mqtt_bridge_runs_one_at_a_time_with_the_service_settings(resources, app
     for (kind, name), document in resources.items():
         if kind == "Service":
             assert not _selects(document["spec"]["selector"], labels), f"Service {name} selects the MQTT bridge"
+
+
+def test_api_pods_run_no_worker_and_the_worker_is_probed_on_its_own_port(app, worker):
+    assert {"name": "WORKER", "value": "0"} in _container(app)["env"]
+    container = _container(worker)
+    port = {e["name"]: e["value"] for e in container["env"]}["WORKER_PORT"]
+    assert [(p["name"], p["containerPort"]) for p in container["ports"]] == [("metrics", int(port))]
+    assert container["livenessProbe"]["httpGet"] == {"path": "/livez", "port": "metrics"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
+    assert worker["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"] == port
