@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 
 class RunningWorker:
-    def __init__(self, redis_url: str, cluster: bool, log_path):
+    def __init__(self, redis_url: str, cluster: bool, log_path, **extra_env):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
@@ -26,6 +26,7 @@ class RunningWorker:
             **os.environ, "REDIS_URL": redis_url, "REDIS_CLUSTER": "1" if cluster else "0",
             "WORKER_PORT": str(self.port), "OFFLINE_CHECK_INTERVAL": "0.2", "REDIS_CONNECT_TIMEOUT": "0.2",
             "REDIS_TIMEOUT": "0.5", "LOG_LEVEL": "INFO", "LOG_REQUESTS": "0", "SENSORHUB_VERSION": "9.8.7-test",
+            **extra_env,
         }
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         with open(log_path, "wb") as log:
