@@ -127,7 +127,8 @@ class WorkerHealth:
         if before == "connected":
             log.error("redis lost", extra={"fields": {"worker": self.name, "error": f"{type(exc).__name__}: {exc}"}})
         else:
-            log.warning("redis not reachable yet; retrying", extra={"fields": {"worker": self.name, "error": f"{type(exc).__name__}: {exc}"}})
+            log.warning("redis not reachable yet; retrying",
+                        extra={"fields": {"worker": self.name, "error": f"{type(exc).__name__}: {exc}"}})
 
     def passed(self, now: float) -> None:
         if self.last_pass is not None:
@@ -144,14 +145,11 @@ class WorkerHealth:
         """Every loop thread still runs (before they start: the start is under way)."""
         return all(thread.is_alive() for thread in self.threads)
 
-    def ready(self) -> bool:
-        return self.redis_connected and self.last_pass is not None and not self.late()
-
 
 class Worker:
     def __init__(self, settings: Settings, health: WorkerHealth | None = None, stop: threading.Event | None = None):
         """Builds the stores; on a Redis Cluster this reaches Redis and may
-        raise one of TRANSIENT_ERRORS (``main`` retries)."""
+        raise one of TRANSIENT_ERRORS (``build`` retries)."""
         self.settings = settings
         self.consumer = health.name if health is not None else consumer_name()
         self.health = health or WorkerHealth(settings.offline_check_interval, self.consumer)
