@@ -256,9 +256,12 @@ class Worker:
                 self.prepare()
                 break
             except TRANSIENT_ERRORS as exc:
-                failures += 1
                 self.health.redis_failed(exc)
-                self.stop.wait(retry.compute(failures))
+            except Exception:
+                # Redis answered, but not as hoped (full, say): tried again.
+                log.exception("worker start failed; retrying")
+            failures += 1
+            self.stop.wait(retry.compute(failures))
         if self.stop.is_set():
             return
         interval = self.settings.offline_check_interval
