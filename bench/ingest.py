@@ -17,6 +17,11 @@ reading and Redis CPU per reading (from INFO).
     python bench/ingest.py --url http://127.0.0.1:8080 --redis-url redis://...
     python bench/ingest.py --spawn --gzip     # plain and gzipped bodies, alternating
     python bench/ingest.py --spawn --epoch    # ISO and epoch-second timestamps, alternating
+    python bench/ingest.py --spawn --redis-metrics   # Redis round trips timed or not, alternating
+
+With --redis-metrics each run is done twice, on servers with Redis round
+trips timed (the default) and with REDIS_COMMAND_METRICS=0; the summary
+gives the ratio of their medians.
 
 With --gzip each run is done twice, plain JSON then the same bodies gzipped
 (compressed before timing, level 6), each on a fresh database; the summary
@@ -249,8 +254,12 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--gzip", action="store_true", help="also post the bodies gzipped, alternating with plain")
     parser.add_argument("--epoch", action="store_true", help="also post epoch-second timestamps, alternating with ISO")
+    parser.add_argument("--redis-metrics", action="store_true",
+                        help="also run servers with REDIS_COMMAND_METRICS=0, alternating (needs --spawn)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args()
+    if args.redis_metrics and not args.spawn:
+        parser.error("--redis-metrics needs --spawn")
 
     print(f"generating {args.sensors} sensors x {args.minutes} minutes ...", file=sys.stderr)
     bodies = generate(args.sensors, args.minutes, args.batch, args.dup_share, args.late_share, args.seed,
@@ -259,7 +268,9 @@ def main() -> int:
     distinct = args.sensors * args.minutes
     print(f"{len(bodies)} batches, {posted} readings ({distinct} distinct)", file=sys.stderr)
 
-    variants = [("plain", None, bodies)]
+    variants = [("plain", None, bodies, {})]
+    if args.redis_metrics:
+        variants.append(("untimed", None, bodies, {"REDIS_COMMAND_METRICS": "0"}))
     if args.gzip:
         began = time.perf_counter()
         gzipped = [gzip.compress(body, 6) for body in bodies]
@@ -268,19 +279,19 @@ def main() -> int:
         for body in gzipped:
             gzip.decompress(body)
         decompress_us = (time.perf_counter() - began) * 1e6 / posted
-        variants.append(("gzip", "gzip", gzipped))
+        variants.append(("gzip", "gzip", gzipped, {}))
         print(f"gzip: {sum(map(len, bodies)) / sum(map(len, gzipped)):.1f}x smaller, "
               f"{compress_us:.2f} us/reading to compress (client side)", file=sys.stderr)
     if args.epoch:
         variants.append(("epoch", None, generate(args.sensors, args.minutes, args.batch, args.dup_share,
-                                                  args.late_share, args.seed, args.gateway_size, epoch=True)))
+                                                  args.late_share, args.seed, args.gateway_size, epoch=True), {}))
     server = None
     url, redis_url = args.url, args.redis_url
     runs = []
     try:
-        for run, (variant, coding, sent) in ((r, v) for r in range(args.runs) for v in variants):
+        for run, (variant, coding, sent, env) in ((r, v) for r in range(args.runs) for v in variants):
             if args.spawn:
-                server = SpawnedService().start()
+                server = SpawnedService(env).start()
                 url, redis_url = server.url, server.redis_url
             client = redis.Redis.from_url(redis_url) if redis_url else None
             if client is not None and not args.spawn:
@@ -343,6 +354,21 @@ def main() -> int:
         summary["epoch"] = {
             "median": epoch,
             "readings_per_s_ratio": round(epoch["readings_per_s"] / median["readings_per_s"], 3),
+        }
+    if args.redis_metrics:
+        untimed = median_of("untimed")
+        summary["redis_metrics"] = {
+            "untimed_median": untimed,
+            # Below 1: timing every Redis round trip costs throughput.
+            "readings_per_s_ratio": round(median["readings_per_s"] / untimed["readings_per_s"], 3),
+            # Each run's timed server against the untimed one started right
+            # after it: steadier than the ratio of medians on a busy machine.
+            "median_pair_ratio": round(statistics.median(
+                timed["readings_per_s"] / untimed_run["readings_per_s"]
+                for timed, untimed_run in zip(
+                    [r for r in runs if r["variant"] == "plain"], [r for r in runs if r["variant"] == "untimed"],
+                    strict=True)), 3),
+            "batch_p50_ms_ratio": round(median["batch_p50_ms"] / untimed["batch_p50_ms"], 3),
         }
     summary.update({
         "all_exact": all(r["exact"] for r in runs),

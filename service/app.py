@@ -35,6 +35,7 @@ from .history.store import HistoryStore
 from .jsonio import OrjsonProvider
 from .logs import configure_logging, init_request_logging
 from .metrics import init_metrics
+from .ops.store import WorkerPasses
 from .orgs.store import OrgStore
 from .readings.store import ReadingStore
 from .redisdb.connection import connect
@@ -81,7 +82,7 @@ def create_app(settings: Settings | None = None, *, redis_client=None) -> Flask:
     init_auth(app, api, built.access)
     register_domains(app, api)
     register_explorer(app)
-    init_metrics(app)
+    init_metrics(app, settings.version)
     init_compression(app, settings)  # last: compresses what the other hooks finished
     app.wsgi_app = BodyGate(app.wsgi_app, max_bytes=settings.max_body_bytes, read_timeout=settings.body_timeout,
                             reads_per_client=settings.max_body_reads_per_client)
@@ -118,6 +119,7 @@ def build_stores(settings: Settings, redis_client=None) -> Stores:
         sites=sites,
         toohot=TooHotStore(client, scripts, settings, sites=sites, orgs=orgs, readings=readings, events=events),
         webhooks=WebhookStore(client, scripts, settings, events=events),
+        workers=WorkerPasses(client),
     )
 
 

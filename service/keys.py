@@ -243,6 +243,15 @@ is refreshed by the reader.
 Sensor ids are restricted to ``A-Z a-z 0-9 . _ : -`` (no braces), so an id
 can never break out of its hash tag.
 
+Background workers (one key, no tag):
+
+``workers:passes``
+    hash worker name (host, pid and a random suffix) -> JSON ``{"at": <when
+    it last completed an offline detection pass, seconds since the epoch>,
+    "interval": <its OFFLINE_CHECK_INTERVAL>}``, written by each pass;
+    ``GET /v1/status`` reads it. A worker that stops removes its field; a
+    field not written for a day is removed by the next pass of any worker.
+
 Lua scripts spell none of this layout: a ``{{NAME}}`` in a ``.lua`` file
 stands for the constant ``NAME`` of this module (a key suffix or separator,
 or a hash field such as ``SensorMeta.ORG``), and ``render_lua`` replaces it
@@ -430,6 +439,7 @@ def parse_sensor_bucket(key: str | bytes) -> tuple[str, int, int] | None:
 
 
 SENSORS_SEEN = "sensors:seen"
+WORKER_PASSES = "workers:passes"
 SENSOR_IDS = "sensors:ids"
 SENSOR_IDS_COMPLETE = "sensors:ids:complete"
 SENSOR_IDS_FILL = "sensors:ids:fill"

@@ -1,5 +1,6 @@
 """Prometheus metrics: per-endpoint request counts and latencies from
 prometheus-flask-exporter, plus sensorhub's own counters.
+docs/operations.md "Metrics" lists them all.
 
 Under gunicorn, gunicorn.conf.py sets PROMETHEUS_MULTIPROC_DIR before any
 worker imports this module, so every worker writes its samples to shared
@@ -12,7 +13,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from flask import Flask
+from flask import Flask, has_request_context, request
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from werkzeug.exceptions import HTTPException
 
@@ -23,10 +24,24 @@ _GROUP_BY = "endpoint"
 # static files are left out.
 _EXCLUDED = r"^/(metrics|static/.*)$"
 
-READINGS = Counter(
+
+
+class _ReadingsCounter(Counter):
+    """``READINGS.labels(outcome)`` adds the route the readings came by: the
+    endpoint of the request being served (``readings.post_data``, ...), or
+    ``mqtt`` outside a request (the MQTT bridge)."""
+
+    def labels(self, *values, **named):
+        if len(values) == 1:
+            values = (values[0], (request.endpoint or "unknown") if has_request_context() else "mqtt")
+        return super().labels(*values, **named)
+
+
+READINGS = _ReadingsCounter(
     "sensorhub_readings_total",
-    "Readings received by outcome: accepted (new), duplicate (ignored), rejected (their post was refused).",
-    ["outcome"],
+    "Readings received by outcome and route: accepted (new), duplicate (ignored), rejected (their post "
+    "was refused); route is the endpoint (readings.post_data, ...) or mqtt.",
+    ["outcome", "route"],
     registry=None,
 )
 
@@ -88,9 +103,104 @@ MQTT_MESSAGES = Counter(
     registry=None,
 )
 
+# Every Redis command, timed by the client (service.redisdb.instrumented):
+# a pipeline or a batch of script calls is one observation (PIPELINE),
+# a script call alone is EVALSHA.
+REDIS_COMMAND_SECONDS = Histogram(
+    "sensorhub_redis_command_seconds",
+    "Duration of Redis round trips by command (PIPELINE for a pipeline), errors included.",
+    ["command"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+    registry=None,
+)
+REDIS_ERRORS = Counter(
+    "sensorhub_redis_errors_total",
+    "Redis round trips that failed, by kind: the redis-py exception (ConnectionError, TimeoutError, "
+    "BusyLoadingError, ReadOnlyError, OutOfMemoryError, ClusterDownError, ResponseError, ...).",
+    ["kind"],
+    registry=None,
+)
+
+EVENTS_PUBLISHED = Counter(
+    "sensorhub_events_published_total",
+    "Events appended to the event stream, by type (sensor.offline, sensor.online, site.too_hot, ...); "
+    "an event id already published is not counted again.",
+    ["type"],
+    registry=None,
+)
+
+# Fleet-wide figures computed by the background worker once per detection
+# pass (two ZCARDs), never per scrape.
+SENSORS_BY_STATUS = Gauge(
+    "sensorhub_sensors",
+    "Sensors by status as of the last detection pass: online (heard within OFFLINE_AFTER, or not yet "
+    "declared offline), offline (their offline event is published).",
+    ["status"],
+    multiprocess_mode="mostrecent",
+    registry=None,
+)
+WORKER_LAST_PASS = Gauge(
+    "sensorhub_worker_last_pass_timestamp_seconds",
+    "When this worker last completed an offline detection pass (seconds since the epoch).",
+    multiprocess_mode="max",
+    registry=None,
+)
+WORKER_LOOP_LAG = Gauge(
+    "sensorhub_worker_loop_lag_seconds",
+    "How much later than OFFLINE_CHECK_INTERVAL after the previous one the last detection pass completed "
+    "(a slow pass, a slow Redis or a stalled worker).",
+    multiprocess_mode="mostrecent",
+    registry=None,
+)
+WORKER_LATE = Gauge(
+    "sensorhub_worker_late",
+    "1 when this worker has completed no detection pass within 3 OFFLINE_CHECK_INTERVALs "
+    "(computed when scraped), else 0.",
+    multiprocess_mode="max",
+    registry=None,
+)
+WORKER_REDIS_CONNECTED = Gauge(
+    "sensorhub_worker_redis_connected",
+    "1 while the worker's last Redis round trip succeeded, 0 while Redis is unreachable.",
+    multiprocess_mode="min",
+    registry=None,
+)
+WORKER_REDIS_RECONNECTS = Counter(
+    "sensorhub_worker_redis_reconnects_total",
+    "Times the worker found Redis again after losing it (or after starting without it).",
+    registry=None,
+)
+
+BUILD_INFO = Gauge(
+    "sensorhub_build_info",
+    "Always 1; the version label is SENSORHUB_VERSION (default: the package's version).",
+    ["version"],
+    multiprocess_mode="max",
+    registry=None,
+)
+
 OWN_METRICS = [
     READINGS, REDIS_OUT_OF_MEMORY, AUTH_FAILURES, BODIES_REFUSED, WEBHOOK_LATENCY, WEBHOOK_DELIVERIES, WEBHOOK_CIRCUIT_OPEN,
+    REDIS_COMMAND_SECONDS, REDIS_ERRORS, EVENTS_PUBLISHED, BUILD_INFO,
 ]
+# The worker's own, beside OWN_METRICS on its WORKER_PORT.
+WORKER_METRICS = [
+    SENSORS_BY_STATUS, WORKER_LAST_PASS, WORKER_LOOP_LAG, WORKER_LATE, WORKER_REDIS_CONNECTED, WORKER_REDIS_RECONNECTS,
+]
+
+
+def single_process_registry(metrics: list) -> CollectorRegistry:
+    """A registry of ``metrics`` (a process without PROMETHEUS_MULTIPROC_DIR),
+    or of every process' files in that directory."""
+    registry = CollectorRegistry(auto_describe=True)
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.MultiProcessCollector(registry)
+        return registry
+    for metric in metrics:
+        registry.register(metric)
+    return registry
 
 
 @contextmanager
@@ -107,7 +217,8 @@ def refused_readings(count: int) -> Iterator[None]:
         raise
 
 
-def init_metrics(app: Flask) -> None:
+def init_metrics(app: Flask, version: str) -> None:
+    BUILD_INFO.labels(version).set(1)
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_flask_exporter.multiprocess import GunicornInternalPrometheusMetrics
 

@@ -15,6 +15,8 @@ from datetime import UTC, tzinfo
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .version import __version__
+
 
 class SettingsError(ValueError):
     """A setting in the environment has a value sensorhub cannot use."""
@@ -279,6 +281,16 @@ class Settings:
     mqtt_flush_interval: float = 0.01
     # MQTT_METRICS_PORT: the bridge's Prometheus /metrics port (0: none).
     mqtt_metrics_port: int = 9108
+    # -- background worker (python -m service.worker) -------------------------
+    # WORKER_PORT: the worker's own HTTP port: /livez, /readyz, /metrics (0: none).
+    worker_port: int = 9100
+    # -- observability --------------------------------------------------------
+    # SENSORHUB_VERSION: the version label of sensorhub_build_info (the
+    # image's tag, say); default the package's version.
+    version: str = __version__
+    # REDIS_COMMAND_METRICS=0: Redis round trips are not timed or counted
+    # (sensorhub_redis_command_seconds, sensorhub_redis_errors_total).
+    redis_command_metrics: bool = True
 
     @classmethod
     def from_env(cls, env=None) -> Settings:
@@ -337,6 +349,9 @@ class Settings:
             mqtt_batch_size=_env_int(env, "MQTT_BATCH_SIZE", 500, minimum=1),
             mqtt_flush_interval=_env_float(env, "MQTT_FLUSH_INTERVAL", 0.01),
             mqtt_metrics_port=_env_int(env, "MQTT_METRICS_PORT", 9108),
+            worker_port=_env_int(env, "WORKER_PORT", 9100),
+            version=env.get("SENSORHUB_VERSION") or __version__,
+            redis_command_metrics=_env_bool(env, "REDIS_COMMAND_METRICS", True),
         )
         settings.validate()
         return settings

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from .events.store import EventStore
     from .heartbeats.store import HeartbeatStore
     from .history.store import HistoryStore
+    from .ops.store import WorkerPasses
     from .orgs.store import OrgStore
     from .readings.store import ReadingStore
     from .redisdb.scripts import Scripts
@@ -54,6 +55,7 @@ class Stores:
     sites: SiteStore
     toohot: TooHotStore
     webhooks: WebhookStore
+    workers: WorkerPasses
 
 
 def stores(app: Flask | None = None) -> Stores:

@@ -70,8 +70,8 @@ def test_metrics_are_summed_over_workers(two_instances):
         for minute in range(10):
             session.post(f"{a.url}/data", json=[reading("m", minute, 1), reading("m", minute, 1)], timeout=5)
     text = requests.get(f"{a.url}/metrics", timeout=5).text
-    assert 'sensorhub_readings_total{outcome="accepted"} 10.0' in text
-    assert 'sensorhub_readings_total{outcome="duplicate"} 10.0' in text
+    assert 'sensorhub_readings_total{outcome="accepted",route="readings.post_data"} 10.0' in text
+    assert 'sensorhub_readings_total{outcome="duplicate",route="readings.post_data"} 10.0' in text
     assert "flask_http_request_duration_seconds" in text
 
 

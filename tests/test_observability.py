@@ -40,21 +40,22 @@ def test_each_request_logs_one_json_line(settings, clean_redis, caplog):
     logging.getLogger().setLevel(logging.WARNING)
 
 
-def test_metrics_count_readings_by_outcome_and_requests_by_endpoint(client):
+def test_metrics_count_readings_by_outcome_and_route_and_requests_by_endpoint(client):
     batch = [{"sensor": "s", "timestamp": "2021-11-08T21:38:09Z", "value": 1}] * 3
     client.post("/data", json=batch)
     client.post("/data", json=[{"sensor": "s"}])
     text = client.get("/metrics").get_data(as_text=True)
-    assert 'sensorhub_readings_total{outcome="accepted"}' in text
-    assert 'sensorhub_readings_total{outcome="rejected"}' in text
+    assert 'sensorhub_readings_total{outcome="accepted",route="readings.post_data"}' in text
+    assert 'sensorhub_readings_total{outcome="duplicate",route="readings.post_data"}' in text
+    assert 'sensorhub_readings_total{outcome="rejected",route="readings.post_data"}' in text
     assert 'flask_http_request_total{method="POST",status="200"}' in text
     assert 'endpoint="readings.post_data"' in text
 
 
 def _readings_counted(client, outcome: str) -> float:
     text = client.get("/metrics").get_data(as_text=True)
-    prefix = f'sensorhub_readings_total{{outcome="{outcome}"}} '
-    return sum(float(line[len(prefix):]) for line in text.splitlines() if line.startswith(prefix))
+    prefix = f'sensorhub_readings_total{{outcome="{outcome}",'
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(prefix))
 
 
 def _rejected_by(client, post) -> float:

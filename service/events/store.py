@@ -15,6 +15,7 @@ import uuid
 import orjson
 
 from .. import keys
+from ..metrics import EVENTS_PUBLISHED
 from ..redisdb.scripts import Scripts
 from ..settings import Settings
 from ..timeutil import iso_now
@@ -71,7 +72,10 @@ class EventStore:
                 repr(now), PUBLISHED_MEMORY_SECONDS, self.max_len, watch, heard,
             ],
         )
-        return stream_id.decode() if stream_id else None
+        if not stream_id:
+            return None
+        EVENTS_PUBLISHED.labels(event["type"]).inc()
+        return stream_id.decode()
 
     def publish_outbox(self, sensor_id: str, entries: list[bytes], now: float | None = None) -> list[dict]:
         """Publish a sensor's claimed transitions in order, then drop them

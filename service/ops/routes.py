@@ -1,15 +1,18 @@
-"""Probes for Kubernetes and load balancers."""
+"""Probes for Kubernetes and load balancers, and the background workers' status."""
 
 from __future__ import annotations
 
 import logging
 
+from ..auth import requires
 from ..errors import abort
 from ..jsonio import Blueprint
 from ..redisdb.connection import UNAVAILABLE_ERRORS
 from ..stores import stores
+from ..timeutil import iso_now
+from .schemas import StatusSchema
 
-blp = Blueprint("ops", __name__, description="Readiness and liveness probes.")
+blp = Blueprint("ops", __name__, description="Readiness and liveness probes; the background workers' status.")
 log = logging.getLogger("sensorhub.ops")
 
 
@@ -30,3 +33,22 @@ def healthz():
 @blp.response(204, description="The process runs.")
 def livez():
     """Liveness: 204 while the process runs (Redis is not consulted)"""
+
+
+@blp.route("/v1/status", methods=["GET"])
+@requires("admin")
+@blp.response(200, StatusSchema)
+@blp.alt_response(503, description="Redis not answering; retry")
+def status():
+    """The background workers' offline detection
+
+    Each worker records in Redis when it completes a detection pass; a
+    worker with no pass for more than three of its intervals is late
+    (stalled, cut off from Redis, or gone without notice). A worker that
+    stops cleanly leaves the list. ``/healthz`` stays about this web process.
+    """
+    workers = stores().workers.status()
+    return {
+        "detection_current": any(not worker["late"] for worker in workers),
+        "workers": [{**worker, "last_pass": iso_now(worker["last_pass"])} for worker in workers],
+    }

@@ -13,6 +13,7 @@ from redis.cluster import RedisCluster
 from redis.retry import Retry
 
 from ..settings import Settings
+from .instrumented import InstrumentedRedis, InstrumentedRedisCluster
 
 
 class ReplicasNotAcknowledged(redis.exceptions.RedisError):
@@ -85,9 +86,12 @@ def connect(settings: Settings) -> redis.Redis | RedisCluster:
         retry=Retry(ConstantBackoff(0.05), 1),
         health_check_interval=30,
     )
+    timed = settings.redis_command_metrics
     if settings.redis_cluster:
-        return RedisCluster.from_url(settings.redis_url, max_connections=settings.redis_max_connections, **common)
-    return redis.Redis.from_url(settings.redis_url, max_connections=settings.redis_max_connections, **common)
+        cluster = InstrumentedRedisCluster if timed else RedisCluster
+        return cluster.from_url(settings.redis_url, max_connections=settings.redis_max_connections, **common)
+    single = InstrumentedRedis if timed else redis.Redis
+    return single.from_url(settings.redis_url, max_connections=settings.redis_max_connections, **common)
 
 
 def refuse_start_on_refused_credentials(settings: Settings, log) -> bool:

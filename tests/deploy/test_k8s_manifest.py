@@ -364,3 +364,11 @@ def test_every_image_is_pinned_to_a_version(resources):
         name, _, tag = image.rpartition(":")
         assert name and re.fullmatch(r"\d+\.\d+\.\d+", tag), f"{image}: not a pinned version"
     assert _makefile_variable("IMAGE") in images
+def test_api_pods_run_no_worker_and_the_worker_is_probed_on_its_own_port(app, worker):
+    assert {"name": "WORKER", "value": "0"} in _container(app)["env"]
+    container = _container(worker)
+    port = _env(container)["WORKER_PORT"]["value"]
+    assert [(p["name"], p["containerPort"]) for p in container["ports"]] == [("metrics", int(port))]
+    assert container["livenessProbe"]["httpGet"] == {"path": "/livez", "port": "metrics"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
+    assert worker["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"] == port

@@ -43,7 +43,7 @@ def test_an_array_on_a_sensor_topic_is_that_sensors_readings_and_repeats_are_dup
     peer.publish(f"{topics['root']}/t-2", [{"sensor": "t-2", **readings[0], "value": 99}])
     wait_for(lambda: bridge.metric("sensorhub_mqtt_messages_total", outcome="stored") == 2, 10, "both messages")
     assert statistics(client, "t-2") == {"last_measurement": stamp(2), "count": 3, "avg": 1.0}
-    assert bridge.metric("sensorhub_readings_total", outcome="duplicate") == 1
+    assert bridge.metric("sensorhub_readings_total", outcome="duplicate", route="mqtt") == 1
 
 
 def test_a_batch_on_the_data_topic_is_stored_as_post_data_stores_it(client, start_bridge, peer, topics):

@@ -23,7 +23,7 @@ def start_worker(redis_url: str, cluster: bool, **env) -> subprocess.Popen:
     environment = {
         **os.environ, "REDIS_URL": redis_url, "REDIS_CLUSTER": "1" if cluster else "0",
         "OFFLINE_AFTER": "1", "OFFLINE_CHECK_INTERVAL": "0.1", "WEBHOOK_ALLOW_PRIVATE": "1",
-        "WEBHOOK_TIMEOUT": "1", "WEBHOOK_RETRY_BASE": "0.05", "LOG_LEVEL": "WARNING", **env,
+        "WEBHOOK_TIMEOUT": "1", "WEBHOOK_RETRY_BASE": "0.05", "LOG_LEVEL": "WARNING", "WORKER_PORT": "0", **env,
     }
     return subprocess.Popen([sys.executable, "-m", "service.worker"], cwd=ROOT, env=environment,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

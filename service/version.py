@@ -1,0 +1,3 @@
+"""sensorhub's version (the default of SENSORHUB_VERSION)."""
+
+__version__ = "1.0.0"
