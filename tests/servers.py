@@ -16,6 +16,18 @@ from service.embedded_redis import free_port
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def wait_for(condition, timeout: float, what: str, every: float = 0.05):
+    """The condition's first truthy value within ``timeout`` seconds, else
+    an AssertionError naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 class GunicornServer:
     def __init__(self, env: dict[str, str], workers: int = 1, log_path: Path | None = None):
         self.port = free_port()

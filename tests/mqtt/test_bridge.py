@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from .conftest import wait_for
+from tests.servers import wait_for
 
 pytestmark = pytest.mark.slow
 

@@ -12,19 +12,13 @@ import pytest
 from service import keys
 from service.stores import stores
 from service.worker import Worker
+from tests.servers import wait_for
 from tests.webhook_receiver import Receiver, SilentReceiver
 
 SECRET = "s3cret-s3cret-s3cret"
 EVENTS = 40
 
 
-def wait_for(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture

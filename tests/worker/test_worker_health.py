@@ -12,7 +12,8 @@ import pytest
 import requests
 
 from service.embedded_redis import EmbeddedRedis, free_port
-from tests.worker.test_worker_processes import ROOT, stop, wait_for
+from tests.servers import wait_for
+from tests.worker.test_worker_processes import ROOT, stop
 
 pytestmark = pytest.mark.slow
 

@@ -13,6 +13,7 @@ import pytest
 
 from service import create_app, keys
 from service.stores import stores
+from tests.servers import wait_for
 from tests.webhook_receiver import Receiver
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,14 +40,6 @@ def stop(process: subprocess.Popen) -> None:
             process.wait()
 
 
-def wait_for(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def events(redis_client) -> list[tuple[str, str]]:
