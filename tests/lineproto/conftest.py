@@ -7,6 +7,7 @@ import json
 import threading
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from werkzeug.serving import make_server
 
 from ..auth.authkeys import KEYS
@@ -41,6 +42,14 @@ def served(keyed_app, content_encodings):
 
 
 def readings_counted(client, outcome: str) -> float:
+    """Readings of ``outcome`` counted on the line protocol routes."""
     text = client.get("/metrics").get_data(as_text=True)
-    prefix = f'sensorhub_readings_total{{outcome="{outcome}"}} '
-    return sum(float(line[len(prefix):]) for line in text.splitlines() if line.startswith(prefix))
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "sensorhub_readings"
+        for sample in family.samples
+        if sample.name == "sensorhub_readings_total"
+        and sample.labels["outcome"] == outcome
+        and sample.labels["route"].startswith("lineproto.")
+    )
