@@ -49,9 +49,15 @@ def _master_of(cluster: EmbeddedCluster, sensor_id: str):
 
 
 def _wait_for_replica(node) -> None:
+    # WAIT counts only the asking connection's own writes: compare the
+    # master's replication offset with its replica's instead.
     client = redis.Redis.from_url(node.url)
     try:
-        assert client.execute_command("WAIT", 1, 5000) == 1, "the replica never caught up"
+        target = client.info("replication")["master_repl_offset"]
+        deadline = time.monotonic() + 5
+        while client.info("replication").get("slave0", {}).get("offset", -1) < target:
+            assert time.monotonic() < deadline, "the replica never caught up"
+            time.sleep(0.01)
     finally:
         client.close()
 
