@@ -11,6 +11,7 @@ import sys
 import pytest
 import requests
 
+from service import keys
 from service.embedded_redis import EmbeddedRedis, free_port
 from tests.servers import wait_for
 from tests.worker.test_worker_processes import ROOT, stop
@@ -112,3 +113,27 @@ def test_the_worker_port_reports_passes_and_sensors(redis_url, redis_cluster_mod
     assert worker.status("/elsewhere") == 404
     stop(worker.process)
     assert worker.process.returncode == 0
+
+
+def test_a_worker_facing_a_full_redis_stays_up_says_so_and_carries_on_once_there_is_room(tmp_path, worker_of):
+    import redis
+
+    from service.embedded_redis import memory_limit_bytes
+
+    with EmbeddedRedis(tmp_path / "full", port=free_port(), unix_socket=False, appendonly=False,
+                       maxmemory=memory_limit_bytes("3mb")) as server:
+        filler = redis.Redis.from_url(server.url)
+        with pytest.raises(redis.exceptions.OutOfMemoryError):
+            for number in range(1000):
+                filler.set(f"filler:{number}", b"x" * 100_000)
+        worker = worker_of(server.url)
+        wait_for(lambda: worker.status("/livez") == 204, 20, "the worker's port")
+        wait_for(lambda: worker.metric('sensorhub_redis_errors_total{kind="OutOfMemoryError"}'), 20,
+                 "the refusal to be counted")
+        assert "OutOfMemoryError" in worker.log_path.read_text()
+        assert worker.process.poll() is None
+        filler.flushall()
+        # Its writes go through again: the detection passes are recorded.
+        wait_for(lambda: filler.exists(keys.WORKER_PASSES), 20, "the worker to record a pass")
+        assert worker.status("/readyz") == 204
+        filler.close()
