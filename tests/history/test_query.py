@@ -40,6 +40,18 @@ def utc_day(days_ago: int) -> int:
     return (now_us() // DAY_US - days_ago) * DAY_US
 
 
+def us_of(text: str) -> int:
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()) * SECOND_US
+
+
+def days_then_hours(raw_start_us: int) -> list[str]:
+    """Sources of a range of whole UTC days up to the raw readings: the
+    daily tier, the hourly one for the hours between the last midnight and
+    where the raw part starts (none when that is a midnight: between 00:00
+    and 01:00 UTC with a RETENTION of whole days), then the raw readings."""
+    return ["1d", *(["1h"] if raw_start_us % DAY_US else []), "raw"]
+
+
 def post(client, sensor: str, readings: list[tuple[int, float]]):
     for first in range(0, len(readings), 5000):
         batch = [{"sensor": sensor, "timestamp": iso(at), "value": value} for at, value in readings[first : first + 5000]]
@@ -114,7 +126,8 @@ def test_a_range_aggregate_over_raw_readings_and_tiers_matches_the_distinct_read
     (expected,) = model(readings, start, now_us() + HOUR_US, lambda at: 0)
     assert (body["count"], body["avg"], body["min"], body["max"]) == (len(values), expected["avg"], min(values), max(values))
     # The whole days from the daily tier, the rest of the hours from the hourly one.
-    assert [source["source"] for source in body["sources"]] == ["1d", "1h", "raw"]
+    raw_start = us_of(body["sources"][-1]["start"])
+    assert [source["source"] for source in body["sources"]] == days_then_hours(raw_start)
     assert body["window"]["start"] == iso(start)
 
 
@@ -133,7 +146,8 @@ def test_a_daily_series_in_utc_reads_the_daily_tier_where_the_hourly_one_holds_t
     assert body["points"] == model(readings, start, now_us() + HOUR_US, floor_of(DAY_US))
     # Identical sums from 24 times fewer buckets; the hours before the raw
     # part starts from the hourly tier.
-    assert [source["source"] for source in body["sources"]] == ["1d", "1h", "raw"]
+    raw_start = us_of(body["sources"][-1]["start"])
+    assert [source["source"] for source in body["sources"]] == days_then_hours(raw_start)
 
 
 def test_a_daily_series_in_utc_beyond_the_hourly_tier_comes_from_the_daily_tier(client):
@@ -331,7 +345,7 @@ def test_parts_read_whole_days_from_the_daily_tier_and_the_edges_from_the_hourly
     history, now = stores(app).history, now_us()
     start = (now // DAY_US - 20) * DAY_US + 5 * HOUR_US
     found = query.parts(history, query.grid("1d"), start, now, now, 48 * 3600)
-    assert [part.source for part in found] == ["1h", "1d", "1h", "raw"]
+    assert [part.source for part in found] == ["1h", *days_then_hours(found[-1].start_us)]
     assert all(a.end_us == b.start_us for a, b in zip(found, found[1:], strict=False))  # no gap, no overlap
     assert found[1].start_us % DAY_US == 0 and found[1].end_us % DAY_US == 0
     brussels = query.parts(history, query.grid("1d", "Europe/Brussels"), start, now, now, 48 * 3600)
