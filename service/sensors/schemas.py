@@ -160,6 +160,8 @@ MAX_SERIES_SENSORS = 100
 
 
 class SeriesBatchQuerySchema(SeriesRangeSchema):
+    unit = unit_field(metadata={
+        "description": "The series of the sensors of this unit's kind in it (the others in their own unit)"})
     sensors = SensorIdList(MAX_SERIES_SENSORS, "request", required=True, metadata={
         "type": "string", "example": "lobby-1,lobby-2",
         "description": f"Comma-separated sensor ids, at most {MAX_SERIES_SENSORS}",

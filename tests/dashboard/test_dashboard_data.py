@@ -1,0 +1,102 @@
+"""What the dashboard polls (GET /sensors, GET /v1/series) tells the truth:
+too hot only on a hot site's thermometers and exactly as too hot or not
+answers, one sensor per device, every registered sensor, stale values
+marked, thermometer readings in the viewer's unit; and the empty page's
+command sends a reading that works."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+
+def by_id(page: dict) -> dict[str, dict]:
+    return {sensor["id"]: sensor for sensor in page["sensors"]}
+
+
+def iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def test_too_hot_is_a_hot_sites_thermometers_and_its_heading_as_toohotornot_answers(client):
+    now = time.time()
+    for sensor, kind in (("hq-temp", "temperature"), ("hq-humidity", "humidity"), ("hq-co2", "co2"),
+                         ("hq-pressure", "pressure")):
+        assert client.put(f"/v1/sensors/{sensor}", json={"org": "acme", "site": "hq", "kind": kind}).status_code == 201
+    # The simulator's way: readings of a site with no sensorId (the site is the sensor).
+    hot = [{"siteId": "hq", "orgId": "acme", "sensorId": "hq-temp", "temperature": 29.5, "timestamp": now},
+           {"siteId": "sim-site00001", "orgId": "sim-org000", "temperature": 31.0, "timestamp": now},
+           {"siteId": "sim-site00002", "orgId": "sim-org000", "temperature": 20.0, "timestamp": now}]
+    assert client.post("/v1/temperatures", json=hot).status_code == 200
+
+    page = client.get("/sensors").json
+    flags = {sensor_id: sensor["too_hot"] for sensor_id, sensor in by_id(page).items()}
+    assert flags == {"hq-temp": True, "hq-humidity": False, "hq-co2": False, "hq-pressure": False,
+                     "sim-site00001": True, "sim-site00002": False}
+    assert page["too_hot_sites"] == ["hq", "sim-site00001"]
+    for site in ("hq", "sim-site00001", "sim-site00002"):
+        assert client.get(f"/v1/admin/toohotornot?siteId={site}").json["tooHot"] == (site in page["too_hot_sites"])
+
+
+def test_a_sensor_fed_through_temperatures_shows_its_site_org_and_unit(client):
+    assert client.put("/v1/orgs/us-org", json={"unit": "F"}).status_code in (200, 201)
+    reading = {"siteId": "us-site", "orgId": "us-org", "temperature": 77.0, "timestamp": time.time()}
+    assert client.post("/v1/temperatures", json=reading).status_code == 200
+    sensor = by_id(client.get("/sensors").json)["us-site"]
+    assert (sensor["site"], sensor["org"], sensor["kind"]) == ("us-site", "us-org", "temperature")
+    assert sensor["last_reading"]["unit"] == "F" and sensor["last_reading"]["value"] == 77.0
+    # The registry finds it under its site too; a later registration wins.
+    assert [s["id"] for s in client.get("/v1/sensors?site=us-site").json["sensors"]] == ["us-site"]
+    registered = {"org": "us-org", "site": "us-site", "building": "A", "room": "lab", "kind": "temperature", "unit": "C"}
+    assert client.put("/v1/sensors/us-site", json=registered).status_code == 201
+    assert by_id(client.get("/sensors").json)["us-site"]["last_reading"] == {
+        "at": sensor["last_reading"]["at"], "value": 25.0, "unit": "C"}
+
+
+def test_a_device_is_one_sensor_whether_known_by_id_mac_or_both(app, client):
+    mac = "02:00:00:00:00:c1"
+    # Heartbeats before the device was registered: heard of under its MAC.
+    client.post("/heartbeat", json={"mac_address": mac})
+    assert client.put("/v1/sensors/boiler-1", json={"org": "acme", "site": "hq", "kind": "temperature", "mac": mac}
+                      ).status_code == 201
+    client.post("/data", json=[{"sensor": "boiler-1", "timestamp": iso(time.time() - 3600), "value": 60}])
+    page = client.get("/sensors").json
+    assert list(by_id(page)) == ["boiler-1"] and page["total"] == 1
+    boiler = page["sensors"][0]
+    assert (boiler["mac_address"], boiler["org"], boiler["site"], boiler["status"]) == (mac, "acme", "hq", "online")
+
+
+def test_every_registered_sensor_is_listed_the_never_heard_last_with_their_own_status(client):
+    client.post("/data", json=[{"sensor": "heard-1", "timestamp": iso(time.time()), "value": 1}])
+    for sensor in ("quiet-b", "quiet-a"):
+        assert client.put(f"/v1/sensors/{sensor}", json={"org": "acme", "kind": "humidity"}).status_code == 201
+    page = client.get("/sensors").json
+    assert [(s["id"], s["status"]) for s in page["sensors"]] == [
+        ("heard-1", "online"), ("quiet-a", "never_heard"), ("quiet-b", "never_heard")]
+    assert page["total"] == 3
+    paged = client.get("/sensors?limit=2&cursor=1").json
+    assert [s["id"] for s in paged["sensors"]] == ["quiet-a", "quiet-b"] and paged["next_cursor"] is None
+    assert [s["id"] for s in client.get("/sensors?org=acme").json["sensors"]] == ["quiet-a", "quiet-b"]
+
+
+def test_a_reading_older_than_offline_after_is_stale_even_on_an_online_sensor(client, settings):
+    now = time.time()
+    client.post("/data", json=[{"sensor": "old", "timestamp": "2022-03-01T12:00:00Z", "value": 5},
+                               {"sensor": "new", "timestamp": iso(now), "value": 5}])
+    page = by_id(client.get("/sensors").json)
+    assert (page["old"]["status"], page["old"]["stale"]) == ("online", True)
+    assert (page["new"]["status"], page["new"]["stale"]) == ("online", False)
+
+
+def test_thermometer_readings_come_in_the_unit_asked_the_others_in_their_own(client):
+    now = time.time()
+    client.put("/v1/sensors/t-c", json={"kind": "temperature", "unit": "C"})
+    client.put("/v1/sensors/h-1", json={"kind": "humidity"})
+    client.post("/data", json=[{"sensor": "t-c", "timestamp": iso(now - 60), "value": 100},
+                               {"sensor": "h-1", "timestamp": iso(now - 60), "value": 40}])
+    page = by_id(client.get("/sensors?unit=F").json)
+    assert (page["t-c"]["last_reading"]["value"], page["t-c"]["last_reading"]["unit"]) == (212.0, "F")
+    assert (page["h-1"]["last_reading"]["value"], page["h-1"]["last_reading"]["unit"]) == (40.0, "%")
+    series = client.get(f"/v1/series?sensors=t-c,h-1&unit=F&bucket=1h&start={iso(now - 7200)}").json["series"]
+    assert [(one["unit"], one["points"][0]["max"]) for one in series] == [("F", 212.0), ("%", 40.0)]
+    assert client.get("/sensors?unit=kelvins").status_code == 422
