@@ -67,8 +67,8 @@ def list_sensors(query: dict):
     ``never_heard``. A device is one sensor whether known by its sensor id,
     its MAC address or both. An org key sees its org's sensors only (a
     sensor's org is its registry metadata's); an all-orgs key sees all, or
-    one org with ``org=``. ``too_hot``: a temperature sensor whose site has
-    been too hot today, as ``GET /v1/admin/toohotornot`` answers;
+    one org with ``org=``. ``too_hot``: a temperature sensor with a reading
+    whose site has been too hot today, as ``GET /v1/admin/toohotornot`` answers;
     ``too_hot_sites`` lists this page's sites that are. A sensor of no org
     shows its site's. ``unit`` converts the last readings of the sensors of
     its kind (``F``: every thermometer in °F).
@@ -79,7 +79,8 @@ def list_sensors(query: dict):
     today = stores().toohot.today({s["site"] for s in sensors if s["site"]})
     for sensor in sensors:
         site = today.get(sensor["site"]) or {"too_hot": False, "org": None}
-        sensor["too_hot"] = site["too_hot"] and sensor["kind"] == "temperature"
+        # A thermometer with a reading: one never heard has nothing to say of its site.
+        sensor["too_hot"] = site["too_hot"] and sensor["kind"] == "temperature" and sensor["last_reading"] is not None
         sensor["org"] = sensor["org"] or site["org"]
     following = query["cursor"] + len(sensors)
     return {

@@ -70,7 +70,7 @@ class SensorStatusSchema(ma.Schema):
     stale = ma.fields.Boolean(metadata={
         "description": "last_reading's instant is OFFLINE_AFTER seconds or more before server_time"})
     too_hot = ma.fields.Boolean(metadata={
-        "description": "A temperature sensor whose site has been too hot today (site's local day)"})
+        "description": "A temperature sensor with a reading whose site has been too hot today (site's local day)"})
     org = ma.fields.String(allow_none=True)
     site = ma.fields.String(allow_none=True)
     building = ma.fields.String(allow_none=True)
