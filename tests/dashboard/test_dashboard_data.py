@@ -6,8 +6,10 @@ command sends a reading that works."""
 
 from __future__ import annotations
 
+import subprocess
 import time
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 
 def by_id(page: dict) -> dict[str, dict]:
@@ -21,7 +23,7 @@ def iso(seconds: float) -> str:
 def test_too_hot_is_a_hot_sites_thermometers_and_its_heading_as_toohotornot_answers(client):
     now = time.time()
     for sensor, kind in (("hq-temp", "temperature"), ("hq-humidity", "humidity"), ("hq-co2", "co2"),
-                         ("hq-pressure", "pressure")):
+                         ("hq-pressure", "pressure"), ("hq-temp-never-heard", "temperature")):
         assert client.put(f"/v1/sensors/{sensor}", json={"org": "acme", "site": "hq", "kind": kind}).status_code == 201
     # The simulator's way: readings of a site with no sensorId (the site is the sensor).
     hot = [{"siteId": "hq", "orgId": "acme", "sensorId": "hq-temp", "temperature": 29.5, "timestamp": now},
@@ -32,7 +34,7 @@ def test_too_hot_is_a_hot_sites_thermometers_and_its_heading_as_toohotornot_answ
     page = client.get("/sensors").json
     flags = {sensor_id: sensor["too_hot"] for sensor_id, sensor in by_id(page).items()}
     assert flags == {"hq-temp": True, "hq-humidity": False, "hq-co2": False, "hq-pressure": False,
-                     "sim-site00001": True, "sim-site00002": False}
+                     "hq-temp-never-heard": False, "sim-site00001": True, "sim-site00002": False}
     assert page["too_hot_sites"] == ["hq", "sim-site00001"]
     for site in ("hq", "sim-site00001", "sim-site00002"):
         assert client.get(f"/v1/admin/toohotornot?siteId={site}").json["tooHot"] == (site in page["too_hot_sites"])
@@ -100,3 +102,21 @@ def test_thermometer_readings_come_in_the_unit_asked_the_others_in_their_own(cli
     series = client.get(f"/v1/series?sensors=t-c,h-1&unit=F&bucket=1h&start={iso(now - 7200)}").json["series"]
     assert [(one["unit"], one["points"][0]["max"]) for one in series] == [("F", 212.0), ("%", 40.0)]
     assert client.get("/sensors?unit=kelvins").status_code == 422
+
+
+def test_the_empty_pages_command_sends_a_reading_that_is_stored(client):
+    page = client.get("/", base_url="http://sensors.example:8080").get_data(as_text=True)
+    assert "No sensors yet" in page
+    shown = page.split('<code id="first-reading">', 1)[1].split("</code>", 1)[0]
+    command = shown.replace("&#39;", "'").replace("&#34;", '"').replace("&quot;", '"')
+    assert command.startswith("curl ")
+    # The shell's own reading of the command (its quoting, its $(date)), curl's part played by the test client.
+    argv = subprocess.run(["bash", "-c", "printf '%s\\0' " + command[len("curl "):]], capture_output=True, check=True,
+                          text=True).stdout.split("\0")[:-1]
+    assert argv[:3] == ["-X", "POST", "http://sensors.example:8080/data"]
+    headers = dict(argv[argv.index(h) + 1].split(": ", 1) for h in argv if h == "-H")
+    url = urlsplit(argv[2])
+    sent = client.post(url.path, data=argv[argv.index("-d") + 1], headers=headers, base_url=f"http://{url.netloc}")
+    assert sent.status_code == 200, sent.json
+    [sensor] = client.get("/sensors").json["sensors"]
+    assert (sensor["id"], sensor["last_reading"]["value"], sensor["stale"]) == ("my-first-sensor", 21.5, False)
