@@ -6,6 +6,7 @@ command sends a reading that works."""
 
 from __future__ import annotations
 
+import html
 import subprocess
 import time
 from datetime import UTC, datetime
@@ -81,7 +82,7 @@ def test_every_registered_sensor_is_listed_the_never_heard_last_with_their_own_s
     assert [s["id"] for s in client.get("/sensors?org=acme").json["sensors"]] == ["quiet-a", "quiet-b"]
 
 
-def test_a_reading_older_than_offline_after_is_stale_even_on_an_online_sensor(client, settings):
+def test_a_reading_older_than_offline_after_is_stale_even_on_an_online_sensor(client):
     now = time.time()
     client.post("/data", json=[{"sensor": "old", "timestamp": "2022-03-01T12:00:00Z", "value": 5},
                                {"sensor": "new", "timestamp": iso(now), "value": 5}])
@@ -108,13 +109,13 @@ def test_the_empty_pages_command_sends_a_reading_that_is_stored(client):
     page = client.get("/", base_url="http://sensors.example:8080").get_data(as_text=True)
     assert "No sensors yet" in page
     shown = page.split('<code id="first-reading">', 1)[1].split("</code>", 1)[0]
-    command = shown.replace("&#39;", "'").replace("&#34;", '"').replace("&quot;", '"')
+    command = html.unescape(shown)
     assert command.startswith("curl ")
     # The shell's own reading of the command (its quoting, its $(date)), curl's part played by the test client.
     argv = subprocess.run(["bash", "-c", "printf '%s\\0' " + command[len("curl "):]], capture_output=True, check=True,
                           text=True).stdout.split("\0")[:-1]
     assert argv[:3] == ["-X", "POST", "http://sensors.example:8080/data"]
-    headers = dict(argv[argv.index(h) + 1].split(": ", 1) for h in argv if h == "-H")
+    headers = dict(argv[i + 1].split(": ", 1) for i, arg in enumerate(argv) if arg == "-H")
     url = urlsplit(argv[2])
     sent = client.post(url.path, data=argv[argv.index("-d") + 1], headers=headers, base_url=f"http://{url.netloc}")
     assert sent.status_code == 200, sent.json
