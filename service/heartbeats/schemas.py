@@ -68,7 +68,8 @@ class SensorStatusSchema(ma.Schema):
         metadata={"description": "In the sensor's own unit: its declared unit, else its input unit, else its kind's"},
     )
     stale = ma.fields.Boolean(metadata={
-        "description": "last_reading's instant is OFFLINE_AFTER seconds or more before server_time"})
+        "description": "last_reading's instant is the sensor's reading_interval (else OFFLINE_AFTER) seconds or more "
+                       "before server_time"})
     too_hot = ma.fields.Boolean(metadata={
         "description": "A temperature sensor with a reading whose site has been too hot today (site's local day)"})
     org = ma.fields.String(allow_none=True)

@@ -167,9 +167,10 @@ class HeartbeatStore:
             sensor["mac_address"] = sensor["mac_address"] or meta.get("mac_address") or meta.get("mac")
             shown_in = unit if unit and units.KIND_OF_UNIT.get(unit) == meta.get("kind") else units.own_unit(meta)
             sensor["last_reading"] = self.last_reading(*stats[:3], shown_in)
-            # Stale: the reading's own instant (not its arrival) is older than OFFLINE_AFTER.
-            sensor["stale"] = bool(sensor["last_reading"] and stats[3]
-                                   and now - int(stats[3]) / 1_000_000 >= self.offline_after)
+            # Stale: the reading's own instant (not its arrival) is older than
+            # the sensor's reading interval, else OFFLINE_AFTER.
+            expected = float(meta.get(keys.SensorMeta.READING_INTERVAL) or self.offline_after)
+            sensor["stale"] = bool(sensor["last_reading"] and stats[3] and now - int(stats[3]) / 1_000_000 >= expected)
             for name in META_FIELDS:
                 sensor[name] = meta.get(name)
             sensors.append(sensor)

@@ -82,13 +82,21 @@ def test_every_registered_sensor_is_listed_the_never_heard_last_with_their_own_s
     assert [s["id"] for s in client.get("/sensors?org=acme").json["sensors"]] == ["quiet-a", "quiet-b"]
 
 
-def test_a_reading_older_than_offline_after_is_stale_even_on_an_online_sensor(client):
+def test_a_reading_older_than_its_interval_or_offline_after_is_stale_even_on_an_online_sensor(client, settings):
     now = time.time()
+    client.put("/v1/sensors/every-minute", json={"kind": "co2", "reading_interval": 60})
+    client.put("/v1/sensors/hourly", json={"kind": "co2", "reading_interval": 3600})
+    assert client.put("/v1/sensors/bad", json={"kind": "co2", "reading_interval": "1m"}).status_code == 422
+    recent = iso(now - 120)  # two minutes: well within OFFLINE_AFTER
+    assert now - 120 > now - settings.offline_after
     client.post("/data", json=[{"sensor": "old", "timestamp": "2022-03-01T12:00:00Z", "value": 5},
-                               {"sensor": "new", "timestamp": iso(now), "value": 5}])
+                               {"sensor": "new", "timestamp": iso(now), "value": 5},
+                               {"sensor": "every-minute", "timestamp": recent, "value": 500},
+                               {"sensor": "hourly", "timestamp": recent, "value": 500}])
     page = by_id(client.get("/sensors").json)
-    assert (page["old"]["status"], page["old"]["stale"]) == ("online", True)
-    assert (page["new"]["status"], page["new"]["stale"]) == ("online", False)
+    assert {sensor_id: (sensor["status"], sensor["stale"]) for sensor_id, sensor in page.items()} == {
+        "old": ("online", True), "new": ("online", False), "every-minute": ("online", True), "hourly": ("online", False)}
+    assert client.get("/v1/sensors/every-minute").json["reading_interval"] == 60
 
 
 def test_thermometer_readings_come_in_the_unit_asked_the_others_in_their_own(client):
