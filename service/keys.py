@@ -313,6 +313,7 @@ class SensorMeta:
     INPUT_UNIT = "input_unit"
     MAC = "mac"
     NAME = "name"
+    READING_INTERVAL = "reading_interval"
     REGISTERED = "registered"
     UPDATED = "updated"
 

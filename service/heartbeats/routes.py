@@ -59,24 +59,33 @@ def _heartbeat(mac: str) -> dict:
 @blp.arguments(SensorsQuerySchema, location="query")
 @blp.response(200, SensorsPageSchema)
 @blp.alt_response(404, description="An org key asked for another org")
-@blp.alt_response(422, description="Invalid limit, cursor or org")
+@blp.alt_response(422, description="Invalid limit, cursor, org or unit")
 def list_sensors(query: dict):
-    """Sensors heard of, most recently heard first, with status
+    """Every sensor heard of or registered, most recently heard first, with status
 
-    An org key sees its org's sensors only (a sensor's org is its registry
-    metadata's); an all-orgs key sees all, or one org with ``org=``.
-    ``too_hot``: the sensor's site (registry metadata) has been too hot
-    today, as ``GET /v1/admin/toohotornot`` answers.
+    The never heard (registered only) come last with status
+    ``never_heard``. A device is one sensor whether known by its sensor id,
+    its MAC address or both. An org key sees its org's sensors only (a
+    sensor's org is its registry metadata's); an all-orgs key sees all, or
+    one org with ``org=``. ``too_hot``: a temperature sensor with a reading
+    whose site has been too hot today, as ``GET /v1/admin/toohotornot`` answers;
+    ``too_hot_sites`` lists this page's sites that are. A sensor of no org
+    shows its site's. ``unit`` converts the last readings of the sensors of
+    its kind (``F``: every thermometer in °F).
     """
     org = listing_org(query.get("org"))
     now = time.time()
-    sensors, total = _store().overview(query["cursor"], query["limit"], now, org=org)
-    hot = stores().toohot.too_hot_today({s["site"] for s in sensors if s["site"]})
+    sensors, total = _store().overview(query["cursor"], query["limit"], now, org=org, unit=query.get("unit"))
+    today = stores().toohot.today({s["site"] for s in sensors if s["site"]})
     for sensor in sensors:
-        sensor["too_hot"] = hot.get(sensor["site"], False)
+        site = today.get(sensor["site"]) or {"too_hot": False, "org": None}
+        # A thermometer with a reading: one never heard has nothing to say of its site.
+        sensor["too_hot"] = site["too_hot"] and sensor["kind"] == "temperature" and sensor["last_reading"] is not None
+        sensor["org"] = sensor["org"] or site["org"]
     following = query["cursor"] + len(sensors)
     return {
         "sensors": sensors,
+        "too_hot_sites": sorted(site_id for site_id, site in today.items() if site["too_hot"]),
         "total": total,
         "offline_after": stores().settings.offline_after,
         "server_time": iso_now(now),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from ..fields import MSG_SENSOR_ID, SENSOR_ID_PATTERN, LastReadingSchema
+from ..fields import MSG_SENSOR_ID, SENSOR_ID_PATTERN, LastReadingSchema, unit_field
 from .mac import MAC_PATTERN, MSG_MAC, normalise_mac
 
 
@@ -51,11 +51,15 @@ class SensorsQuerySchema(ma.Schema):
         validate=ma.validate.Regexp(SENSOR_ID_PATTERN, error="Org id: " + MSG_SENSOR_ID),
         metadata={"description": "Only this org's sensors (an org key always gets its own)"},
     )
+    unit = unit_field(metadata={
+        "description": "Last readings of the sensors of this unit's kind in it (the others in their own unit)"})
 
 
 class SensorStatusSchema(ma.Schema):
     id = ma.fields.String()
-    status = ma.fields.String(metadata={"description": "online, or offline when silent for OFFLINE_AFTER seconds"})
+    status = ma.fields.String(metadata={
+        "description": "online; offline when silent for OFFLINE_AFTER seconds; never_heard: registered, nothing heard yet",
+        "enum": ["online", "offline", "never_heard"]})
     last_heard = ma.fields.String(metadata={"description": "Last heartbeat or reading arrival (server time)"})
     last_heartbeat = ma.fields.String(allow_none=True)
     mac_address = ma.fields.String(allow_none=True)
@@ -63,7 +67,11 @@ class SensorStatusSchema(ma.Schema):
         LastReadingSchema, allow_none=True,
         metadata={"description": "In the sensor's own unit: its declared unit, else its input unit, else its kind's"},
     )
-    too_hot = ma.fields.Boolean(metadata={"description": "Its site has been too hot today (site's local day)"})
+    stale = ma.fields.Boolean(metadata={
+        "description": "last_reading's instant is the sensor's reading_interval (else OFFLINE_AFTER) seconds or more "
+                       "before server_time"})
+    too_hot = ma.fields.Boolean(metadata={
+        "description": "A temperature sensor with a reading whose site has been too hot today (site's local day)"})
     org = ma.fields.String(allow_none=True)
     site = ma.fields.String(allow_none=True)
     building = ma.fields.String(allow_none=True)
@@ -75,7 +83,9 @@ class SensorStatusSchema(ma.Schema):
 
 class SensorsPageSchema(ma.Schema):
     sensors = ma.fields.List(ma.fields.Nested(SensorStatusSchema))
-    total = ma.fields.Integer(metadata={"description": "Sensors known in all"})
+    too_hot_sites = ma.fields.List(ma.fields.String(), metadata={
+        "description": "Sites of this page's sensors too hot today, as GET /v1/admin/toohotornot answers"})
+    total = ma.fields.Integer(metadata={"description": "Sensors heard of or registered in all"})
     offline_after = ma.fields.Float(metadata={"description": "Seconds of silence after which a sensor is offline"})
     server_time = ma.fields.String()
     next_cursor = ma.fields.Integer(allow_none=True)

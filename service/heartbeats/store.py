@@ -124,26 +124,28 @@ class HeartbeatStore:
     # -- overview ----------------------------------------------------------
 
     def overview(self, offset: int = 0, limit: int = 1000, now: float | None = None,
-                 org: str | None = None) -> tuple[list[dict], int]:
-        """Sensors most recently heard first, with status, last heartbeat,
-        last reading (in the sensor's own unit) and registry metadata;
-        returns (sensors, total). With ``org``, only that org's sensors."""
+                 org: str | None = None, unit: str | None = None) -> tuple[list[dict], int]:
+        """Every sensor heard of or registered, most recently heard first
+        (the never heard last, in id order), with status (online, offline,
+        never_heard), last heartbeat, last reading (in ``unit`` where it
+        applies to the sensor's kind, else in the sensor's own unit), whether
+        that reading is stale, and registry metadata; returns (sensors,
+        total). With ``org``, only that org's sensors.
+
+        A device is one sensor: the id a MAC address was heard by before it
+        was registered to a sensor (``sensors:mac``) is folded into that
+        sensor (its latest heard time counts).
+        """
         now = time.time() if now is None else now
-        if org is None:
-            pipe = self.client.pipeline(transaction=False)
-            pipe.zrevrange(keys.SENSORS_SEEN, offset, offset + limit - 1, withscores=True)
-            pipe.zcard(keys.SENSORS_SEEN)
-            raw_seen, total = pipe.execute()
-            seen = [(raw_id.decode(), heard) for raw_id, heard in raw_seen]
-        else:
-            ranked = self._org_sensors(org)
-            seen, total = ranked[offset : offset + limit], len(ranked)
+        ranked = self._ranked(org)
+        total = len(ranked)
+        seen = ranked[offset : offset + limit]
         if not seen:
             return [], total
         pipe = self.client.pipeline(transaction=False)
         for sensor_id, _ in seen:
             self.queue_liveness(pipe, sensor_id)
-            pipe.hmget(keys.sensor(sensor_id), "count", "last_iso", "last_value")
+            pipe.hmget(keys.sensor(sensor_id), "count", "last_iso", "last_value", "last_us")
             pipe.hgetall(keys.sensor_meta(sensor_id))
         replies = pipe.execute(raise_on_error=False)
         sensors = []
@@ -160,15 +162,46 @@ class HeartbeatStore:
             meta = {_text(k) if isinstance(k, bytes) else k: _text(v) if isinstance(v, bytes) else v for k, v in meta.items()}
             meta = {name: value for name, value in meta.items() if isinstance(value, str) and value}
             sensor = {"id": sensor_id, **self.liveness(heard, hb, now)}
+            if heard is None:
+                sensor["status"] = "never_heard"
             sensor["mac_address"] = sensor["mac_address"] or meta.get("mac_address") or meta.get("mac")
-            sensor["last_reading"] = self.last_reading(*stats, units.own_unit(meta))
+            shown_in = unit if unit and units.KIND_OF_UNIT.get(unit) == meta.get("kind") else units.own_unit(meta)
+            sensor["last_reading"] = self.last_reading(*stats[:3], shown_in)
+            # Stale: the reading's own instant (not its arrival) is older than
+            # the sensor's reading interval, else OFFLINE_AFTER.
+            expected = float(meta.get(keys.SensorMeta.READING_INTERVAL) or self.offline_after)
+            sensor["stale"] = bool(sensor["last_reading"] and stats[3] and now - int(stats[3]) / 1_000_000 >= expected)
             for name in META_FIELDS:
                 sensor[name] = meta.get(name)
             sensors.append(sensor)
         return sensors, total
 
-    def _org_sensors(self, org: str) -> list[tuple[str, float]]:
-        """(id, last heard) of the org's heard-of sensors, most recent first.
+    def _ranked(self, org: str | None) -> list[tuple[str, float | None]]:
+        """(id, last heard or None) of the sensors to list, most recently
+        heard first, then the never heard in id order; MAC-address ids
+        registered to another sensor folded into it."""
+        if org is None:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.zrange(keys.SENSORS_SEEN, 0, -1, withscores=True)
+            pipe.smembers(keys.SENSORS_REGISTERED)
+            pipe.hgetall(keys.SENSORS_BY_MAC)
+            raw_seen, registered, by_mac = pipe.execute()
+            heard = {raw_id.decode(): score for raw_id, score in raw_seen}
+            for raw_id in registered:
+                heard.setdefault(raw_id.decode(), None)
+        else:
+            heard = self._org_sensors(org)
+            by_mac = self.client.hgetall(keys.SENSORS_BY_MAC) if heard else {}
+        for raw_mac, raw_owner in by_mac.items():
+            mac, owner = raw_mac.decode(), raw_owner.decode()
+            if mac != owner and mac in heard and owner in heard:
+                alias = heard.pop(mac)
+                if alias is not None and (heard[owner] is None or alias > heard[owner]):
+                    heard[owner] = alias
+        return sorted(heard.items(), key=lambda pair: (pair[1] is None, -(pair[1] or 0), pair[0]))
+
+    def _org_sensors(self, org: str) -> dict[str, float | None]:
+        """id -> last heard (None: never) of the org's sensors.
 
         Candidates come from the registry's org index (which also holds the
         sensors claimed by the org's keys); each is checked against its
@@ -178,22 +211,21 @@ class HeartbeatStore:
         """
         members = sorted(m.decode() for m in self.client.smembers(keys.sensors_by("org", org)))
         if not members:
-            return []
+            return {}
         pipe = self.client.pipeline(transaction=False)
         for sensor_id in members:
             pipe.zscore(keys.SENSORS_SEEN, sensor_id)
             pipe.hget(keys.sensor_meta(sensor_id), keys.SENSOR_ORG_FIELD)
         replies = pipe.execute(raise_on_error=False)
-        ranked = []
+        found = {}
         for index, sensor_id in enumerate(members):
             heard, owner = replies[2 * index : 2 * index + 2]
             if isinstance(heard, Exception):
                 raise heard
             # An error here is metadata kept as a JSON document: not indexed by org.
-            if heard is not None and not isinstance(owner, Exception) and _text(owner) == org:
-                ranked.append((sensor_id, heard))
-        ranked.sort(key=lambda pair: (-pair[1], pair[0]))
-        return ranked
+            if not isinstance(owner, Exception) and _text(owner) == org:
+                found[sensor_id] = heard
+        return found
 
     def _meta_document(self, sensor_id: str) -> dict:
         raw = self.client.get(keys.sensor_meta(sensor_id))

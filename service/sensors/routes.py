@@ -269,10 +269,12 @@ def series_of_many(query: dict):
     tiers: their keys hold each sensor's clear generation), each in the
     sensor's own unit (as ``GET /sensors`` shows its last reading: its
     declared unit, else the one its readings arrive in, else its kind's
-    canonical unit). A sensor never registered nor heard of, or not of the
+    canonical unit), or with ``unit`` in that unit where it is of the sensor's
+    kind (``F``: every thermometer in °F). A sensor never registered nor heard of, or not of the
     API key's org, is listed in ``unknown`` (no hint which).
     """
     start, end, out, parts = series_plan(query, len(query["sensors"]), MAX_SERIES_POINTS_MANY)
+    asked = query.get("unit")
     who = principal()
     series, unknown = [], []
     # The script reads each sensor's org with its series: another org's
@@ -281,8 +283,9 @@ def series_of_many(query: dict):
     found_all = registry().series_parts(query["sensors"], parts, stores().history, rendered)
     for sensor_id, found in zip(query["sensors"], found_all, strict=True):
         if found.known and who.can_access_org(found.org):
-            points = series_points(out, sensor_id, found, found.unit)
-            series.append({"sensor": sensor_id, "unit": found.unit, "points": points})
+            unit = asked if asked and units.KIND_OF_UNIT.get(asked) == found.kind else found.unit
+            points = series_points(out, sensor_id, found, unit)
+            series.append({"sensor": sensor_id, "unit": unit, "points": points})
         else:
             unknown.append(sensor_id)
     # Serialised directly, as one sensor's series (a test holds it to SeriesBatchSchema).

@@ -38,6 +38,9 @@ def _id_field(check, message, pattern, **kwargs):
     return ma.fields.String(validate=_id_validator(check, message), metadata={"description": message, "pattern": pattern}, **kwargs)
 
 
+MAX_READING_INTERVAL = 7 * 86_400
+
+
 class SensorMetadataSchema(ReplaceSchema):
     """What PUT /v1/sensors/<id> sets. Fields left out or null are cleared;
     an empty object is refused (it would clear them all)."""
@@ -57,6 +60,10 @@ class SensorMetadataSchema(ReplaceSchema):
     unit = unit_field(allow_none=True, metadata={"description": "Unit of its readings sent without one (must suit the kind)."})
     mac = ma.fields.String(validate=_id_validator(is_mac, MSG_MAC), allow_none=True, metadata={"description": MSG_MAC, "example": "00:1a:2b:3c:4d:5e"})
     name = ma.fields.String(validate=ma.validate.Length(min=1, max=200), allow_none=True, metadata={"description": "Display name"})
+    reading_interval = ma.fields.Integer(
+        strict=True, validate=ma.validate.Range(min=1, max=MAX_READING_INTERVAL), allow_none=True,
+        metadata={"description": "Seconds expected between its readings: an older last value is stale "
+                                 "(GET /sensors); without it, OFFLINE_AFTER"})
 
     @ma.validates_schema(skip_on_field_errors=True)
     def _consistent(self, data, **kwargs):
@@ -97,6 +104,7 @@ class SensorSchema(ma.Schema):
     )
     mac = ma.fields.String(allow_none=True)
     name = ma.fields.String(allow_none=True)
+    reading_interval = ma.fields.Integer(allow_none=True, metadata={"description": "Seconds expected between readings"})
     registered_at = ma.fields.String(allow_none=True)
     updated_at = ma.fields.String(allow_none=True)
     last_seen = ma.fields.String(allow_none=True, metadata={"description": "When sensorhub last heard of it (as last_heard)"})
@@ -160,6 +168,8 @@ MAX_SERIES_SENSORS = 100
 
 
 class SeriesBatchQuerySchema(SeriesRangeSchema):
+    unit = unit_field(metadata={
+        "description": "The series of the sensors of this unit's kind in it (the others in their own unit)"})
     sensors = SensorIdList(MAX_SERIES_SENSORS, "request", required=True, metadata={
         "type": "string", "example": "lobby-1,lobby-2",
         "description": f"Comma-separated sensor ids, at most {MAX_SERIES_SENSORS}",

@@ -12,7 +12,7 @@ from ..settings import Settings
 
 # Metadata fields that have an index set of their own.
 INDEXED = ("org", "site", "building", "kind")
-META_FIELDS = ("org", "site", "building", "room", "kind", "unit", "mac", "name")
+META_FIELDS = ("org", "site", "building", "room", "kind", "unit", "mac", "name", "reading_interval")
 
 
 class MacInUse(Exception):

@@ -17,7 +17,7 @@ with the readings store and nothing is counted twice. Layout: ``service.keys``.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
 
@@ -128,6 +128,9 @@ class Resolution:
     first_org: dict[str, str]  # org of each site seen for the first time
     invalid: dict[str, dict]  # problems by reading index (impossible values, wrong kind)
     conflicts: dict[str, dict]  # readings naming a site of another org, by index
+    # Sensors whose metadata names no kind or no site -> the site of their
+    # first reading here (``label_sensors``).
+    unlabelled: dict[str, str] = field(default_factory=dict)
 
 
 class TooHotStore:
@@ -147,9 +150,10 @@ class TooHotStore:
 
     # -- lookups ----------------------------------------------------------
 
-    def _lookup(self, site_ids, org_ids, sensor_ids) -> tuple[dict, dict, dict, dict]:
+    def _lookup(self, site_ids, org_ids, sensor_ids) -> tuple[dict, dict, dict, dict, set]:
         """Sites, orgs (defaults filled in), registered sensors' (kind,
-        declared unit) and every sensor's org (or None), in one round trip."""
+        declared unit), every sensor's org (or None) and the sensors whose
+        metadata names no kind or no site, in one round trip."""
         site_ids, org_ids, sensor_ids = list(site_ids), list(org_ids), list(sensor_ids)
         pipe = self.client.pipeline(transaction=False)
         for site_id in site_ids:
@@ -157,7 +161,7 @@ class TooHotStore:
         for org_id in org_ids:
             pipe.hmget(keys.org(org_id), *ORG_FIELDS)
         for sensor in sensor_ids:
-            pipe.hmget(keys.sensor_meta(sensor), "kind", "unit", keys.SENSOR_ORG_FIELD)
+            pipe.hmget(keys.sensor_meta(sensor), "kind", "unit", keys.SENSOR_ORG_FIELD, keys.SensorMeta.SITE)
         replies = pipe.execute()
         sites = {}
         for site_id, (found, org, zone_name, threshold) in zip(site_ids, replies, strict=False):
@@ -168,12 +172,14 @@ class TooHotStore:
         replies = replies[len(site_ids):]
         orgs = {org_id: effective(org_id, raw) for org_id, raw in zip(org_ids, replies, strict=False)}
         replies = replies[len(org_ids):]
-        sensors, sensor_orgs = {}, {}
-        for sensor, (kind, unit, org) in zip(sensor_ids, replies, strict=True):
+        sensors, sensor_orgs, unlabelled = {}, {}, set()
+        for sensor, (kind, unit, org, site) in zip(sensor_ids, replies, strict=True):
             if kind is not None:
                 sensors[sensor] = (kind.decode(), _text(unit))
+            if kind is None or site is None:
+                unlabelled.add(sensor)
             sensor_orgs[sensor] = _text(org)
-        return sites, orgs, sensors, sensor_orgs
+        return sites, orgs, sensors, sensor_orgs, unlabelled
 
     # -- ingest -----------------------------------------------------------
 
@@ -182,7 +188,7 @@ class TooHotStore:
         written: what ``ingest`` needs, and what the caller checks first
         (the sensors' orgs, the problems of each item)."""
         sensor_of = [item.get("sensorId") or item["siteId"] for item in items]
-        sites, orgs, sensors, sensor_orgs = self._lookup(
+        sites, orgs, sensors, sensor_orgs, unlabelled = self._lookup(
             dict.fromkeys(item["siteId"] for item in items),
             dict.fromkeys(item["orgId"] for item in items),
             dict.fromkeys(sensor_of),
@@ -210,7 +216,11 @@ class TooHotStore:
             if problem:
                 invalid[str(index)] = {"temperature": [problem]}
             celsius.append(value)
-        return Resolution(sites, orgs, sensor_of, sensor_orgs, celsius, first_org, invalid, conflicts)
+        first_site = {}
+        for index, item in enumerate(items):
+            if sensor_of[index] in unlabelled:
+                first_site.setdefault(sensor_of[index], item["siteId"])
+        return Resolution(sites, orgs, sensor_of, sensor_orgs, celsius, first_org, invalid, conflicts, first_site)
 
     def ingest(self, items: list[dict], resolution: Resolution, now: float | None = None) -> dict:
         """Store validated readings (``siteId``, ``orgId``, ``temperature``,
@@ -242,11 +252,34 @@ class TooHotStore:
         days, expired = self._days(items, resolution, values, now)
         too_hot = self._apply_days(days)
         self._publish_too_hot(too_hot)
+        self.label_sensors(resolution)
         answer = {"accepted": accepted, "duplicates": len(items) - accepted, "sitesRegistered": registered}
         if expired:
             # Stored as their sensors' readings, but their day can no longer be asked about.
             answer["expired"] = expired
         return answer
+
+    def label_sensors(self, resolution: Resolution) -> None:
+        """Give each sensor first heard here whatever its metadata lacks of
+        kind (temperature), site (its reading's), and the unit its readings
+        arrive in (its org's), and index it by them: the sensor overview and
+        the registry then show it under its site, in its unit. Fields only
+        set where missing, so a registration always wins; a sensor's org
+        (its owner) is left alone."""
+        if not resolution.unlabelled:
+            return
+        org_of_site = {site_id: site.org if site.exists else resolution.first_org.get(site_id)
+                       for site_id, site in resolution.sites.items()}
+        pipe = self.client.pipeline(transaction=False)
+        for sensor, site_id in resolution.unlabelled.items():
+            org = resolution.orgs.get(org_of_site.get(site_id) or "", {})
+            meta = keys.sensor_meta(sensor)
+            pipe.hsetnx(meta, keys.SensorMeta.KIND, "temperature")
+            pipe.hsetnx(meta, keys.SensorMeta.SITE, site_id)
+            pipe.hsetnx(meta, keys.SensorMeta.INPUT_UNIT, units.input_unit("temperature", None, org.get("unit")))
+            pipe.sadd(keys.sensors_by("kind", "temperature"), sensor)
+            pipe.sadd(keys.sensors_by("site", site_id), sensor)
+        pipe.execute()
 
     def _register(self, site_id: str, org_id: str) -> None:
         created = self.sites.create({"id": site_id, "name": site_id, "location": FIRST_SIGHT_LOCATION, "org": org_id})
@@ -424,21 +457,29 @@ class TooHotStore:
         return answer
 
     def too_hot_today(self, site_ids, now: float | None = None) -> dict[str, bool]:
-        """tooHot of today's answer (each site's local day) for many sites:
-        the answer script of every site in one pipelined round trip (a site
-        whose org copy needs refreshing takes the single-site path). An
-        unknown site is not too hot."""
+        """tooHot of today's answer (each site's local day) for many sites
+        (``today``'s flags). An unknown site is not too hot."""
+        return {site_id: found["too_hot"] for site_id, found in self.today(site_ids, now).items()}
+
+    def today(self, site_ids, now: float | None = None) -> dict[str, dict]:
+        """Each site's ``too_hot`` (tooHot of today's answer, the site's
+        local day) and ``org`` (None for an unknown site, which is not too
+        hot): the answer script of every site in one pipelined round trip (a
+        site whose org copy needs refreshing takes the single-site path)."""
         site_ids = list(dict.fromkeys(site_ids))
         now_us = round((self.clock() if now is None else now) * 1_000_000)
         days, args = candidate_days(now_us // HOUR_US)
         batch = ScriptBatch(self.client)
         for site_id in site_ids:
             batch.script(self._answer, [keys.site(site_id)], args)
-        hot = {}
+        found_all = {}
         for site_id, reply in zip(site_ids, batch.execute(), strict=True):
             if reply is not None and len(reply) == 1:
                 found = self.answer(site_id)
             else:
                 found = None if reply is None else self._interpret(reply, now_us, days, None)
-            hot[site_id] = bool(found and found["max"] is not None and found["max"] > found["threshold"])
-        return hot
+            found_all[site_id] = {
+                "too_hot": bool(found and found["max"] is not None and found["max"] > found["threshold"]),
+                "org": found["org"] if found else None,
+            }
+        return found_all

@@ -173,7 +173,7 @@ def registered_fleet(base: str, headers: dict | None = None) -> dict[str, list[d
 def group_of(driver, sensor_id) -> tuple[str, str]:
     """(org · site heading, building / room heading) of a sensor's card."""
     return tuple(driver.execute_script(
-        "var c = arguments[0]; return [c.closest('section.group').querySelector('h2').textContent,"
+        "var c = arguments[0]; return [c.closest('section.group').querySelector('h2 .site-name').textContent,"
         " c.closest('div.room').querySelector('h3').textContent];", card(driver, sensor_id)))
 
 
@@ -203,18 +203,18 @@ def test_dashboard_shows_new_sensors_and_offline_ones_without_reload(server, bro
     assert card(browser, silent).get_attribute("data-status") == "online"
 
     # A registered sensor sits under its org · site and building / room, its
-    # value in its own unit (stored in °C, declared in °F), with a sparkline.
+    # value in the viewer's unit (°C unless switched; declared in °F), with a sparkline.
     wait_until(lambda: card(browser, "lobby-1") is not None, 10, "the registered sensor's card")
     assert group_of(browser, "lobby-1") == ("acme · hq", "B1 / lobby")
     assert group_of(browser, "office-3") == ("acme · annex", "A / office")
     lobby = card(browser, "lobby-1")
     assert lobby.find_element("css selector", ".name").text == "Lobby"
-    assert lobby.find_element("css selector", ".value").text == f"{latest['lobby-1'][0]['value']:.1f}"
-    assert lobby.find_element("css selector", ".unit").text == "°F"
+    assert lobby.find_element("css selector", ".value").text == f"{(latest['lobby-1'][0]['value'] - 32) / 1.8:.1f}"
+    assert lobby.find_element("css selector", ".unit").text == "°C"
     assert card(browser, "meeting-2").find_element("css selector", ".unit").text == "%"
     wait_until(lambda: sparkline_drawn(browser, "lobby-1"), 10, "the sparkline of a sensor with readings")
     # In the card's unit; the sparklines of all cards come from GET /v1/series, not one request each.
-    assert "°F" in lobby.find_element("css selector", "svg.spark").get_attribute("aria-label")
+    assert "°C" in lobby.find_element("css selector", "svg.spark").get_attribute("aria-label")
     fetched = browser.execute_script("return performance.getEntriesByType('resource').map(function (e) { return e.name; })")
     assert any("/v1/series?sensors=" in url for url in fetched)
     assert not any("/series" in url and "/v1/sensors/" in url for url in fetched)
@@ -339,3 +339,107 @@ def test_a_null_value_or_a_card_that_cannot_be_drawn_never_stops_the_others(serv
 
     wait_until(lambda: huge_sparkline() is not None, 10, "the sparkline of huge values")
     assert "NaN" not in huge_sparkline() and "Infinity" not in huge_sparkline()
+
+
+def cards_in_room_of(driver, sensor_id) -> list[str]:
+    """The sensor ids of the cards in the room of a sensor's card, in page order."""
+    return driver.execute_script(
+        "return Array.prototype.map.call(arguments[0].closest('div.cards').children,"
+        " function (c) { return c.dataset.sensor; });", card(driver, sensor_id))
+
+
+def text_of(driver, sensor_id, selector) -> str:
+    return card(driver, sensor_id).find_element("css selector", selector).text
+
+
+HOSTILE_NAME = '<img src=x onerror="window.pwned=1"><script>window.pwned=1</script>'
+
+
+def test_dashboard_tells_the_truth_from_an_empty_install_to_a_mixed_fleet(server, browser, tmp_path):
+    """Screenshots of each state: tmp_path/dashboard-*.png."""
+    from selenium.webdriver.common.by import By
+
+    # Empty: what to send, and a command that works.
+    browser.get(server + "/")
+    empty = browser.find_element(By.ID, "empty")
+    wait_until(empty.is_displayed, 10, "the empty install's instructions")
+    browser.save_screenshot(str(tmp_path / "dashboard-empty.png"))
+    command = browser.find_element(By.ID, "first-reading").text
+    if shutil.which("curl"):
+        sent = subprocess.run(["bash", "-c", command + " --silent --fail"], capture_output=True, text=True, timeout=20)
+        assert sent.returncode == 0, sent.stderr
+    else:  # the request the command makes
+        requests.post(server + "/data", json={"sensor": "my-first-sensor", "timestamp": time.time(), "value": 21.5})
+    wait_until(lambda: card(browser, "my-first-sensor") is not None, 10, "the first sensor's card")
+    assert not empty.is_displayed()
+
+    mac = "02:00:00:00:00:d1"
+    sensors = {
+        "hq-temp": {"kind": "temperature", "room": "open-space", "name": "Hq temp", "unit": "F"},  # sent in °C below
+        "aa-humid": {"kind": "humidity", "room": "open-space", "name": "Aa humidity"},
+        "zz-silent": {"kind": "humidity", "room": "open-space", "name": "Zz silent"},
+        "hq-co2": {"kind": "co2", "room": "hall"},
+        "door-1": {"kind": "temperature", "room": "hall", "mac": mac},
+        "new-1": {"kind": "temperature", "room": "hall"},
+        "old-1": {"kind": "temperature", "room": "storage"},
+        "xss-1": {"kind": "temperature", "room": "storage", "name": HOSTILE_NAME},
+    }
+    requests.post(server + "/heartbeat", json={"mac_address": mac}, timeout=5)  # heard before it was registered
+    for sensor, metadata in sensors.items():
+        body = {"org": "acme", "site": "hq", "building": "B1", **metadata}
+        assert requests.put(f"{server}/v1/sensors/{sensor}", json=body, timeout=5).status_code == 201
+    requests.post(server + "/data", json=[{"sensor": "zz-silent", "timestamp": time.time(), "value": 40}], timeout=5)
+
+    def keep_alive():
+        now = time.time()
+        requests.post(server + "/heartbeat", json={"mac_address": mac}, timeout=5)
+        requests.post(server + "/data", timeout=5, json=[
+            {"sensor": "aa-humid", "timestamp": now, "value": 41}, {"sensor": "hq-co2", "timestamp": now, "value": 600},
+            {"sensor": "xss-1", "timestamp": now, "value": 21}, {"sensor": "my-first-sensor", "timestamp": now, "value": 21.5},
+            {"sensor": "old-1", "timestamp": "2022-03-01T12:00:00Z", "value": 19.0}])
+        # The hq site too hot (its thermometer), and one of the fleet simulator's sites (no sensorId).
+        requests.post(server + "/v1/temperatures", timeout=5, json=[
+            {"siteId": "hq", "orgId": "acme", "sensorId": "hq-temp", "temperature": 29.5, "unit": "C",
+             "timestamp": now},
+            {"siteId": "sim-site00001", "orgId": "sim-org000", "temperature": 31.0, "timestamp": now}])
+
+    keep_alive()
+    wait_until(lambda: card(browser, "sim-site00001") is not None and card(browser, "new-1") is not None
+               and card(browser, "zz-silent").get_attribute("data-status") == "offline", 15,
+               "the fleet, with the silent sensor offline", keep_alive=keep_alive)
+    keep_alive()
+    browser.set_window_size(1280, 1400)
+    browser.save_screenshot(str(tmp_path / "dashboard-fleet.png"))
+
+    # Too hot: the hot site's heading and thermometer, not its other sensors; the simulator's site too.
+    assert card(browser, "hq-temp").find_element(By.CSS_SELECTOR, ".badge").is_displayed()
+    for other in ("aa-humid", "hq-co2", "zz-silent", "new-1"):
+        assert not card(browser, other).find_element(By.CSS_SELECTOR, ".badge").is_displayed()
+    assert group_of(browser, "sim-site00001") == ("sim-org000 · sim-site00001", "no room")
+    assert card(browser, "sim-site00001").find_element(By.CSS_SELECTOR, ".badge").is_displayed()
+    hot_headings = [h.text for h in by_css(browser, "section.group h2") if "too hot" in h.text.lower()]
+    assert sorted(hot_headings) == ["acme · hq\nTOO HOT", "sim-org000 · sim-site00001\nTOO HOT"]
+    # Offline and too hot first in their room.
+    assert cards_in_room_of(browser, "aa-humid") == ["hq-temp", "zz-silent", "aa-humid"]
+    # One card per device; the never heard shown as such; a stale value says how old it is.
+    assert card(browser, mac) is None and text_of(browser, "door-1", ".status") == "ONLINE"
+    assert text_of(browser, "new-1", ".status") == "NEVER HEARD"
+    assert text_of(browser, "old-1", ".status") == "ONLINE"
+    assert text_of(browser, "old-1", ".stale-note").startswith("stale: reading ") and " y old" in text_of(
+        browser, "old-1", ".stale-note")
+    assert not card(browser, "aa-humid").find_element(By.CSS_SELECTOR, ".stale-note").is_displayed()
+    # A name with HTML in it is text.
+    assert text_of(browser, "xss-1", ".name") == HOSTILE_NAME
+    assert card(browser, "xss-1").find_elements(By.CSS_SELECTOR, "img, script") == []
+    assert browser.execute_script("return window.pwned === undefined")
+
+    # One unit for the viewer: °C, then °F after the switch (thermometers only), kept over a reload.
+    assert {text_of(browser, s, ".unit") for s in ("hq-temp", "sim-site00001", "old-1")} == {"°C"}
+    browser.find_element(By.CSS_SELECTOR, '#unit-switch button[data-unit="F"]').click()
+    wait_until(lambda: text_of(browser, "sim-site00001", ".unit") == "°F", 10, "°F", keep_alive=keep_alive)
+    assert text_of(browser, "sim-site00001", ".value") == "87.8"
+    assert text_of(browser, "aa-humid", ".unit") == "%"
+    browser.save_screenshot(str(tmp_path / "dashboard-fahrenheit.png"))
+    browser.refresh()
+    wait_until(lambda: card(browser, "hq-temp") is not None and text_of(browser, "hq-temp", ".unit") == "°F", 10,
+               "°F after a reload", keep_alive=keep_alive)

@@ -1,7 +1,11 @@
 // sensorhub dashboard: polls GET /sensors (every page), keeps one card per
 // sensor grouped by org · site and building / room, and updates it in place,
-// so new sensors appear and offline ones turn red without a reload. Sparklines
-// come from GET /v1/series, up to 100 sensors a request. Sensor data is only ever set as text
+// so new sensors appear and offline ones turn red without a reload; within a
+// room, offline and too-hot cards come first. The API says what is true
+// (status, never heard, stale, too hot, the site a sensor is of); this page
+// only shows it. Values come converted by the API into the viewer's unit
+// (the °C/°F switch, kept in localStorage). Sparklines come from GET
+// /v1/series, up to 100 sensors a request. Sensor data is only ever set as text
 // (never as HTML). With API keys configured, the read key typed into the key
 // form is kept in localStorage and sent as X-API-Key. A value that is not a
 // finite number (null) shows as a dash, and a card that cannot be drawn shows
@@ -16,6 +20,9 @@
   var keyToggle = document.getElementById("key-toggle");
   var refreshMs = Number(grid.dataset.refreshMs) || 3000;
   var KEY_STORE = "sensorhub.apiKey";
+  var UNIT_STORE = "sensorhub.unit";
+  var unitSwitch = document.getElementById("unit-switch");
+  var empty = document.getElementById("empty");
   var SVG = "http://www.w3.org/2000/svg";
   var SPARK_HOURS = 6;
   var SPARK_BUCKET = "15m";
@@ -40,6 +47,31 @@
   }
 
   var sessionKey = storedKey();
+
+  // -- display unit (one per viewer; the API converts) ----------------------
+
+  function storedUnit() {
+    try { return window.localStorage.getItem(UNIT_STORE) === "F" ? "F" : "C"; } catch (e) { return "C"; }
+  }
+
+  var viewUnit = storedUnit();
+
+  function showUnit() {
+    Array.prototype.forEach.call(unitSwitch.querySelectorAll("button"), function (button) {
+      button.setAttribute("aria-pressed", String(button.dataset.unit === viewUnit));
+    });
+  }
+
+  unitSwitch.addEventListener("click", function (event) {
+    var unit = event.target && event.target.dataset ? event.target.dataset.unit : null;
+    if (!unit || unit === viewUnit) return;
+    viewUnit = unit;
+    try { window.localStorage.setItem(UNIT_STORE, unit); } catch (e) { /* private mode: for this page only */ }
+    showUnit();
+    Object.keys(cards).forEach(function (id) { cards[id].seriesAt = 0; });
+    refreshNow();
+  });
+  showUnit();
 
   function apiHeaders() {
     var headers = {"Accept": "application/json"};
@@ -71,14 +103,20 @@
 
   // -- formatting -----------------------------------------------------------
 
-  function ago(iso, now) {
-    if (!iso) return "never";
+  function age(iso, now) {
     var s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
-    if (s < 60) return s + " s ago";
-    if (s < 3600) return Math.floor(s / 60) + " min ago";
-    if (s < 86400) return Math.floor(s / 3600) + " h ago";
-    return Math.floor(s / 86400) + " d ago";
+    if (s < 60) return s + " s";
+    if (s < 3600) return Math.floor(s / 60) + " min";
+    if (s < 86400) return Math.floor(s / 3600) + " h";
+    if (s < 86400 * 365) return Math.floor(s / 86400) + " d";
+    return Math.floor(s / (86400 * 365)) + " y";
   }
+
+  function ago(iso, now) {
+    return iso ? age(iso, now) + " ago" : "never";
+  }
+
+  var STATUS_TEXT = {online: "online", offline: "offline", never_heard: "never heard"};
 
   function isNumber(v) {
     return typeof v === "number" && isFinite(v);
@@ -101,6 +139,7 @@
   function groupOf(s) {
     return {
       key: [s.org || "", s.site || ""].join("\u0000"),
+      site: s.site || null,
       title: (s.org || "no org") + " · " + (s.site || "no site"),
       roomKey: [s.building || "", s.room || ""].join("\u0000"),
       roomTitle: s.room ? (s.building ? s.building + " / " : "") + s.room : (s.building ? s.building + " / no room" : "no room")
@@ -133,9 +172,14 @@
     if (!group) {
       var section = el("section", "group");
       section.dataset.group = g.key;
-      el("h2", null, section).textContent = g.title;
+      var heading = el("h2", null, section);
+      el("span", "site-name", heading).textContent = g.title;
+      var hot = el("span", "badge", heading);
+      hot.textContent = "too hot";
+      hot.title = "This site has been above its threshold today";
+      hot.hidden = true;
       insertSorted(grid, section, sortKeyOf(g.key));
-      group = groups[g.key] = {section: section, rooms: el("div", "rooms", section), boxes: {}};
+      group = groups[g.key] = {section: section, hot: hot, site: g.site, rooms: el("div", "rooms", section), boxes: {}};
     }
     var box = group.boxes[g.roomKey];
     if (!box) {
@@ -160,11 +204,13 @@
     var sub = el("span", "sub", title);
     var badge = el("span", "badge", top);
     badge.textContent = "too hot";
-    badge.title = "This sensor's site has been above its threshold today";
+    badge.title = "A thermometer of a site above its threshold today";
     badge.hidden = true;
     var reading = el("div", "reading", card);
     var value = el("span", "value", reading);
     var unit = el("span", "unit", reading);
+    var stale = el("div", "stale-note", card);
+    stale.hidden = true;
     var foot = el("div", "foot", card);
     var status = el("span", "status", foot);
     var heard = el("span", "heard", foot);
@@ -178,8 +224,8 @@
     spark.setAttribute("hidden", "");  // SVG elements have no .hidden property
     card.appendChild(spark);
     return {el: card, seriesAt: 0, seriesOf: null,
-            parts: {name: name, sub: sub, badge: badge, value: value, unit: unit, status: status, heard: heard, spark: spark,
-                    error: error}};
+            parts: {name: name, sub: sub, badge: badge, value: value, unit: unit, stale: stale, status: status, heard: heard,
+                    spark: spark, error: error}};
   }
 
   // Renders one sensor's card; if that fails (data this page does not
@@ -216,9 +262,11 @@
     var entry = cards[s.id];
     if (!entry) entry = cards[s.id] = createCard(s);
     var g = groupOf(s);
-    if (entry.group !== g.key + "\u0001" + g.roomKey) {
+    // Offline and too-hot cards first in their room, then by name.
+    var sortKey = (s.status === "offline" || s.too_hot ? "0" : "1") + (s.name || s.id).toLowerCase() + "\u0000" + s.id;
+    if (entry.group !== g.key + "\u0001" + g.roomKey || entry.el.dataset.sort !== sortKey) {
       var box = cardsBox(g);
-      insertSorted(box, entry.el, (s.name || s.id).toLowerCase() + "\u0000" + s.id);
+      insertSorted(box, entry.el, sortKey);
       entry.group = g.key + "\u0001" + g.roomKey;
       pruneEmpty();
     }
@@ -228,9 +276,11 @@
     p.sub.textContent = s.name ? s.id : (s.kind || "");
     p.badge.hidden = !s.too_hot;
     entry.el.classList.toggle("offline", s.status === "offline");
+    entry.el.classList.toggle("never", s.status === "never_heard");
     entry.el.classList.toggle("hot", !!s.too_hot);
+    entry.el.classList.toggle("stale", !!(s.stale && s.last_reading));
     entry.el.dataset.status = s.status;
-    p.status.textContent = s.status;
+    p.status.textContent = STATUS_TEXT[s.status] || s.status;
     if (s.last_reading) {
       p.value.textContent = formatValue(s.last_reading.value);
       p.unit.textContent = unitText(s.last_reading.unit);
@@ -240,7 +290,9 @@
       p.unit.textContent = "";
       p.value.title = "no reading yet";
     }
-    p.heard.textContent = "heard " + ago(s.last_heard, now);
+    p.stale.hidden = !(s.stale && s.last_reading);
+    p.stale.textContent = p.stale.hidden ? "" : "stale: reading " + age(s.last_reading.at, now) + " old";
+    p.heard.textContent = s.last_heard ? "heard " + ago(s.last_heard, now) : "";
     p.heard.title = s.last_heard || "";
     maybeSparkline(entry, now);
   }
@@ -276,7 +328,7 @@
   function fetchSparklines(now) {
     var due = dueSparklines;
     dueSparklines = [];
-    var query = "&bucket=" + SPARK_BUCKET + "&start=" + encodeURIComponent(new Date(now - SPARK_HOURS * 3600000).toISOString());
+    var query = "&unit=" + viewUnit + "&bucket=" + SPARK_BUCKET + "&start=" + encodeURIComponent(new Date(now - SPARK_HOURS * 3600000).toISOString());
     for (var i = 0; i < due.length; i += SERIES_CHUNK) {
       fetchSparklineChunk(due.slice(i, i + SERIES_CHUNK), query);
     }
@@ -346,7 +398,7 @@
     var q = filterBox.value.trim().toLowerCase();
     Object.keys(cards).forEach(function (id) {
       var c = cards[id], s = c.sensor || {id: id};
-      var text = [s.id, s.name, s.org, s.site, s.building, s.room, s.mac_address, s.kind, s.status,
+      var text = [s.id, s.name, s.org, s.site, s.building, s.room, s.mac_address, s.kind, STATUS_TEXT[s.status] || s.status,
                   s.too_hot ? "too hot" : ""].join(" ").toLowerCase();
       c.el.hidden = q !== "" && text.indexOf(q) < 0;
     });
@@ -363,7 +415,7 @@
   }
 
   function fetchPage(cursor) {
-    return fetch("/sensors?limit=" + PAGE + "&cursor=" + cursor, {headers: apiHeaders()}).then(function (r) {
+    return fetch("/sensors?limit=" + PAGE + "&unit=" + viewUnit + "&cursor=" + cursor, {headers: apiHeaders()}).then(function (r) {
       if (r.status === 401 || r.status === 403) {
         var error = new Error(sessionKey ? "this API key may not read sensors" : "a read API key is needed");
         error.needsKey = true;
@@ -376,11 +428,14 @@
 
   function fetchAll() {
     var sensors = [];
+    var hotSites = {};
     function next(cursor) {
       return fetchPage(cursor).then(function (doc) {
         sensors = sensors.concat(doc.sensors);
+        (doc.too_hot_sites || []).forEach(function (site) { hotSites[site] = true; });
         if (doc.next_cursor !== null && doc.next_cursor !== undefined) return next(doc.next_cursor);
         doc.sensors = sensors;
+        doc.hotSites = hotSites;
         return doc;
       });
     }
@@ -393,10 +448,18 @@
       .then(function (doc) {
         var now = Date.parse(doc.server_time) || Date.now();
         doc.sensors.forEach(function (s) { renderSafely(s, now); });
+        Object.keys(groups).forEach(function (key) {
+          var group = groups[key];
+          group.hot.hidden = !(group.site && doc.hotSites[group.site]);
+          group.section.classList.toggle("hot", !group.hot.hidden);
+        });
+        empty.hidden = doc.total !== 0;
         fetchSparklines(now);
         var offline = doc.sensors.filter(function (s) { return s && s.status === "offline"; }).length;
+        var never = doc.sensors.filter(function (s) { return s && s.status === "never_heard"; }).length;
         var hot = doc.sensors.filter(function (s) { return s && s.too_hot; }).length;
-        summary.textContent = doc.total + " sensors · " + offline + " offline" + (hot ? " · " + hot + " too hot" : "") +
+        summary.textContent = doc.total + " sensors · " + offline + " offline" + (never ? " · " + never + " never heard" : "") +
+          (hot ? " · " + hot + " too hot" : "") +
           " · updated " + new Date().toLocaleTimeString();
         summary.classList.remove("error");
         keyAsked = false;
@@ -417,6 +480,23 @@
   }
 
   filterBox.addEventListener("input", applyFilter);
+  // The empty page's command: the clipboard where the browser allows it
+  // (https or localhost), else selected for the viewer to copy.
+  document.getElementById("copy-first-reading").addEventListener("click", function (event) {
+    var code = document.getElementById("first-reading"), button = event.target;
+    function selectIt() {
+      var range = document.createRange();
+      range.selectNodeContents(code);
+      window.getSelection().removeAllRanges();
+      window.getSelection().addRange(range);
+      button.textContent = "Selected: press Ctrl+C";
+    }
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(code.textContent).then(function () { button.textContent = "Copied"; }, selectIt);
+    } else {
+      selectIt();
+    }
+  });
   if (grid.dataset.keysRequired === "true" && !sessionKey) showKeyForm(true);
   refresh();
 })();
