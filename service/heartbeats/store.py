@@ -9,9 +9,11 @@ after a crash, by the next check of that sensor.
 
 from __future__ import annotations
 
+import threading
 import time
 
 import orjson
+from cachetools import TTLCache
 from redis.exceptions import ResponseError
 
 from .. import keys, units
@@ -21,6 +23,10 @@ from ..settings import Settings
 from ..timeutil import iso_now
 
 META_FIELDS = ("org", "site", "building", "room", "name", "kind", "unit")
+# How long the ranking a listing's first page computed serves its next
+# pages in this process: ranking reads every sensor id (O(fleet)), a page
+# only its own sensors.
+RANKING_REUSE_SECONDS = 5.0
 
 
 def _text(value) -> str | None:
@@ -38,6 +44,9 @@ class HeartbeatStore:
         self.events = events
         self.offline_after = settings.offline_after
         self._status = scripts.register(__package__, "status.lua")
+        self._rankings: TTLCache = TTLCache(maxsize=256, ttl=RANKING_REUSE_SECONDS)
+        # cachetools' caches are not thread-safe (gthread workers).
+        self._rankings_lock = threading.Lock()
 
     # -- heartbeats --------------------------------------------------------
 
@@ -137,7 +146,7 @@ class HeartbeatStore:
         sensor (its latest heard time counts).
         """
         now = time.time() if now is None else now
-        ranked = self._ranked(org)
+        ranked = self._ranking(org, fresh=offset == 0)
         total = len(ranked)
         seen = ranked[offset : offset + limit]
         if not seen:
@@ -175,6 +184,20 @@ class HeartbeatStore:
                 sensor[name] = meta.get(name)
             sensors.append(sensor)
         return sensors, total
+
+    def _ranking(self, org: str | None, fresh: bool) -> list[tuple[str, float | None]]:
+        """``_ranked``, computed afresh for a listing's first page and kept a
+        few seconds for the pages that follow it (one ranking per listing,
+        and pages of one snapshot); computed again when it is gone."""
+        if not fresh:
+            with self._rankings_lock:
+                kept = self._rankings.get(org)
+            if kept is not None:
+                return kept
+        ranked = self._ranked(org)
+        with self._rankings_lock:
+            self._rankings[org] = ranked
+        return ranked
 
     def _ranked(self, org: str | None) -> list[tuple[str, float | None]]:
         """(id, last heard or None) of the sensors to list, most recently

@@ -92,3 +92,18 @@ def test_sensor_list_pages_with_cursor(client):
     assert len(first["sensors"]) == 3 and len(second["sensors"]) == 2
     assert second["next_cursor"] is None
     assert {s["id"] for s in first["sensors"] + second["sensors"]} == {f"02:00:00:00:00:1{n}" for n in range(5)}
+
+
+def test_the_pages_after_the_first_follow_its_ranking_while_a_new_first_page_ranks_afresh(client):
+    # Ranking reads every sensor id: the first page ranks, the next pages of
+    # the same listing reuse it for a few seconds (each page one snapshot).
+    for n in range(4):
+        client.post("/heartbeat", json={"mac_address": f"02:00:00:00:00:2{n}"})
+    first = client.get("/sensors?limit=2").json
+    client.post("/heartbeat", json={"mac_address": "02:00:00:00:00:29"})  # now the most recently heard
+    second = client.get(f"/sensors?limit=2&cursor={first['next_cursor']}").json
+    listed = [s["id"] for s in first["sensors"] + second["sensors"]]
+    assert sorted(listed) == [f"02:00:00:00:00:2{n}" for n in range(4)]  # none twice, none skipped
+    assert (first["total"], second["total"]) == (4, 4)
+    again = client.get("/sensors?limit=2").json
+    assert again["sensors"][0]["id"] == "02:00:00:00:00:29" and again["total"] == 5
