@@ -24,7 +24,9 @@ from ..readings.validation import BatchError, ReadingGroups, canonical_text, gro
 # A timestamp's precision -> microseconds per unit (ns: divided by 1000,
 # finer digits truncated as POST /data truncates them).
 PRECISIONS = ("ns", "us", "ms", "s")
-_US_PER = {"us": 1, "ms": 1000, "s": 1_000_000}
+# InfluxDB 1.x's /write also names them n and u, and takes minutes and hours.
+V1_PRECISIONS = ("ns", "n", "us", "u", "ms", "s", "m", "h")
+_US_PER = {"us": 1, "u": 1, "ms": 1000, "s": 1_000_000, "m": 60_000_000, "h": 3_600_000_000}
 SENSOR_TAG = "sensor"
 UNIT_TAG = "unit"
 # The field that is the sensor itself when a line names it with the sensor tag.

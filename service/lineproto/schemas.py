@@ -7,12 +7,20 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from .parsing import PRECISIONS
+from .parsing import PRECISIONS, V1_PRECISIONS
 
 _PRECISION = ma.fields.String(
     load_default="ns",
     validate=ma.validate.OneOf(PRECISIONS, error=f"Not a known precision; one of: {', '.join(PRECISIONS)}."),
     metadata={"description": "Unit of the lines' timestamps (nanoseconds by default, as InfluxDB)"},
+)
+
+
+_V1_PRECISION = ma.fields.String(
+    load_default="ns",
+    validate=ma.validate.OneOf(V1_PRECISIONS, error=f"Not a known precision; one of: {', '.join(V1_PRECISIONS)}."),
+    metadata={"description": "Unit of the lines' timestamps, as InfluxDB 1.x names them (n and u are ns and us; "
+                             "m and h are minutes and hours; nanoseconds by default)"},
 )
 
 
@@ -30,4 +38,4 @@ class WriteV1QuerySchema(ma.Schema):
         unknown = ma.EXCLUDE
 
     db = ma.fields.String(metadata={"description": "Accepted and ignored (sensorhub has one store)"})
-    precision = _PRECISION
+    precision = _V1_PRECISION

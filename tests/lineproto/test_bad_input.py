@@ -63,7 +63,7 @@ def test_a_reading_its_sensor_kind_refuses_names_its_line(client, assert_refused
 
 def test_an_unknown_precision_is_refused(client, redis_client):
     rejected = readings_counted(client, "rejected")
-    response = client.post("/write?precision=h", data=GOOD)
+    response = client.post("/api/v2/write?precision=h", data=GOOD)
     assert response.status_code == 400
     assert response.get_json()["errors"] == {"query": {"precision": ["Not a known precision; one of: ns, us, ms, s."]}}
     assert redis_client.dbsize() == 0

@@ -61,6 +61,16 @@ def test_every_precision_names_the_same_instant(client, precision, stamp):
     assert stats(client, "t-1") == {"last_measurement": "2024-05-01T00:00:00Z", "count": 1, "avg": 20.0}
 
 
+@pytest.mark.parametrize(
+    ("precision", "stamp"),
+    [("n", NS), ("u", NS // 1000), ("m", NS // (60 * 10**9)), ("h", NS // (3600 * 10**9))],
+)
+def test_the_v1_route_takes_influxdb_1x_precision_names(client, precision, stamp):
+    # n and u are ns and us; m and h count minutes and hours.
+    assert write(client, f"temp,sensor=t-1 value=30 {stamp}", f"/write?precision={precision}").status_code == 204
+    assert stats(client, "t-1") == {"last_measurement": "2024-05-01T00:00:00Z", "count": 1, "avg": 30.0}
+
+
 def test_a_repeated_instant_keeps_the_first_value_within_and_across_writes(client):
     write(client, f"temp,sensor=t-1 value=20 {NS}\ntemp,sensor=t-1 value=25 {NS}")
     write(client, f"temp,sensor=t-1 value=30 {NS}\ntemp,sensor=t-1 value=40 {NS + 10**9}")
