@@ -49,7 +49,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -59,6 +58,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import line_protocol  # noqa: E402
 from bench.ingest import START, SpawnedService, check, expected_statistics, generate  # noqa: E402
 from bench.read import RANDOM_PATH, UNITS  # noqa: E402
 from service import timeutil  # noqa: E402
@@ -254,34 +254,11 @@ def as_line_protocol(body: bytes) -> bytes:
 
 
 def post_all(url: str, write: tuple[str, str, int], bodies: list[bytes], connections: int):
+    """``bodies`` posted over ``connections`` keep-alive connections:
+    (seconds, errors as text)."""
     path, content_type, ok = write
-    parts = urlsplit(url)
-    queue = list(reversed(bodies))
-    lock = threading.Lock()
-    errors = []
-
-    def worker():
-        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
-        while True:
-            with lock:
-                if not queue:
-                    break
-                body = queue.pop()
-            conn.request("POST", path, body=body, headers={"Content-Type": content_type})
-            response = conn.getresponse()
-            payload = response.read()
-            if response.status != ok:
-                with lock:
-                    errors.append(f"{response.status} {payload[:200]!r}")
-        conn.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(connections)]
-    began = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return time.perf_counter() - began, errors
+    seconds, errors = line_protocol.post_all(url, path, content_type, ok, bodies, connections)
+    return seconds, [f"{status} {payload!r}" for status, payload in errors]
 
 
 def ingest_run(system, bodies: list[bytes], posted: int, args, minutes: int) -> dict:
