@@ -130,7 +130,8 @@ def test_a_worker_facing_a_full_redis_stays_up_says_so_and_carries_on_once_there
         wait_for(lambda: worker.status("/livez") == 204, 20, "the worker's port")
         wait_for(lambda: worker.metric('sensorhub_redis_errors_total{kind="OutOfMemoryError"}'), 20,
                  "the refusal to be counted")
-        assert "OutOfMemoryError" in worker.log_path.read_text()
+        # Log lines are written a moment after the metric moves.
+        wait_for(lambda: "OutOfMemoryError" in worker.log_path.read_text(), 10, "the refusal to be logged")
         assert worker.process.poll() is None
         filler.flushall()
         # Its writes go through again: the detection passes are recorded.
