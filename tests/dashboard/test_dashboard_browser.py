@@ -517,6 +517,17 @@ def test_a_card_opens_its_sensors_page_with_chart_range_picker_metadata_events_a
     week_url = browser.find_element(By.ID, "sensor-chart").get_attribute("data-series")
     start, end = (int(part.split("=")[1]) for part in week_url.split("?")[1].split("&")[:2])
     assert end - start == 7 * 86400 and "bucket=5m" not in week_url
+    # A custom range (the browser's local time, to the minute): 1-minute buckets, the posted values again.
+    browser.execute_script(
+        "function local(s) { var d = new Date(s * 1000); return new Date(d - d.getTimezoneOffset() * 60000)"
+        ".toISOString().slice(0, 16); }"
+        "document.getElementById('sensor-start').value = local(arguments[0]);"
+        "document.getElementById('sensor-end').value = local(arguments[1]);", aligned - 3 * 3600, aligned + 60)
+    browser.find_element(By.CSS_SELECTOR, "#sensor-custom button[type=submit]").click()
+    wait_until(lambda: f"start={aligned - 3 * 3600}&end={aligned + 60}&bucket=1m" in (
+        browser.find_element(By.ID, "sensor-chart").get_attribute("data-series") or ""), 10, "the custom range")
+    xs, avg = browser.execute_script("return window.sensorhub.chart.data.slice(0, 2)")
+    assert dict(zip(xs, avg, strict=True)) == posted
     browser.find_element(By.CSS_SELECTOR, '#unit-switch button[data-unit="F"]').click()
     wait_until(lambda: "unit=F" in (browser.find_element(By.ID, "sensor-chart").get_attribute("data-series") or ""),
                10, "the series in °F")
