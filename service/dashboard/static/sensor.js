@@ -147,6 +147,20 @@
       width: Math.max(280, (chartBox.clientWidth || page.clientWidth) - 16), height: 320,
       series: series,
       bands: [{series: [3, 2], fill: "rgba(9,105,218,.12)"}],
+      // The threshold series (legend, y range) only spans the readings: the line goes across the whole chart.
+      hooks: {draw: [function (u) {
+        if (limit === null) return;
+        var y = Math.round(u.valToPos(limit, "y", true)), ctx = u.ctx;
+        ctx.save();
+        ctx.strokeStyle = "#bc4c00";
+        ctx.lineWidth = 1.5 * (window.devicePixelRatio || 1);
+        ctx.setLineDash([6, 4]);
+        ctx.beginPath();
+        ctx.moveTo(u.bbox.left, y);
+        ctx.lineTo(u.bbox.left + u.bbox.width, y);
+        ctx.stroke();
+        ctx.restore();
+      }]},
       axes: [{label: "time"}, {label: doc.unit ? unit : "value", size: 60}],
       // The whole range asked for, not only where there are readings (a bucket may start before it).
       scales: {x: {time: true, range: function () { return [Math.min(view.start, xs[0] || view.start), view.end]; }}}
