@@ -272,10 +272,11 @@ def test_dashboard_with_api_keys_asks_for_a_read_key_and_shows_that_orgs_sensors
     wait_until(lambda: sparkline_drawn(browser, "lobby-1"), 10, "the sparkline, fetched with the key")
     assert card(browser, "b-lab") is None  # another org's sensor
     assert not key_field.is_displayed()
-    # The key is remembered by this browser: a reload needs no typing.
+    # The key is remembered for this browser session (not beyond): a reload needs no typing.
     browser.refresh()
     wait_until(lambda: card(browser, "office-3") is not None, 10, "the sensors after a reload")
-    assert browser.execute_script("return window.localStorage.getItem('sensorhub.apiKey')") == READ_KEY
+    assert browser.execute_script("return window.sessionStorage.getItem('sensorhub.apiKey')") == READ_KEY
+    assert browser.execute_script("return window.localStorage.getItem('sensorhub.apiKey')") is None
 
 
 # Wraps fetch in the page so that GET /sensors answers one sensor whose
@@ -443,3 +444,96 @@ def test_dashboard_tells_the_truth_from_an_empty_install_to_a_mixed_fleet(server
     browser.refresh()
     wait_until(lambda: card(browser, "hq-temp") is not None and text_of(browser, "hq-temp", ".unit") == "°F", 10,
                "°F after a reload", keep_alive=keep_alive)
+
+
+def test_a_card_opens_its_sensors_page_with_chart_range_picker_metadata_events_and_csv(keyed_server, browser, tmp_path):
+    """Screenshot: tmp_path/sensor-page.png."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    admin, read = {"X-API-Key": ADMIN_KEY}, {"X-API-Key": READ_KEY}
+    metadata = {"org": "acme", "site": "annex", "building": "A", "room": "lab", "kind": "temperature",
+                "name": HOSTILE_NAME}
+    assert requests.put(f"{keyed_server}/v1/sensors/lab-7", json=metadata, headers=admin, timeout=5).status_code == 201
+    # One reading in each of six 5-minute buckets (the 24 h range's), at known instants.
+    aligned = int(time.time()) // 300 * 300
+    posted = {aligned - 600 * n: round(20.0 + n * 0.75, 2) for n in range(1, 7)}
+    readings = [{"sensor": "lab-7", "timestamp": at, "value": value} for at, value in posted.items()]
+    assert requests.post(keyed_server + "/data", json=readings, headers=admin, timeout=5).status_code == 200
+    # The annex is a too-hot site (its threshold: the default 25 °C).
+    hot = {"siteId": "annex", "orgId": "acme", "temperature": 21.0, "timestamp": time.time()}
+    assert requests.post(keyed_server + "/v1/temperatures", json=hot, headers=admin, timeout=5).status_code == 200
+    browser.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(tmp_path)})
+
+    browser.get(keyed_server + "/")
+    key_field = browser.find_element(By.ID, "api-key")
+    wait_until(key_field.is_displayed, 5, "the key form")
+    key_field.send_keys(READ_KEY)
+    key_field.submit()
+    wait_until(lambda: card(browser, "lab-7") is not None, 10, "the sensor's card")
+    # The key lasts for this browser session only.
+    assert browser.execute_script("return window.sessionStorage.getItem('sensorhub.apiKey')") == READ_KEY
+    assert browser.execute_script("return window.localStorage.getItem('sensorhub.apiKey')") is None
+    # Silent for OFFLINE_AFTER (3 s): the worker records it going offline.
+    wait_until(lambda: requests.get(keyed_server + "/v1/events?sensor=lab-7", headers=read, timeout=5).json()["events"],
+               15, "the sensor's offline event")
+
+    card(browser, "lab-7").send_keys(Keys.ENTER)  # cards are focusable; Enter opens them as a click does
+    wait_until(lambda: browser.execute_script("return !!(window.sensorhub.chart && document.getElementById("
+                                              "'sensor-chart').dataset.series)"), 10, "the sensor page's chart")
+    assert browser.execute_script("return location.hash") == "#/sensors/lab-7"
+    assert not browser.find_element(By.ID, "grid").is_displayed()
+    series_url = browser.find_element(By.ID, "sensor-chart").get_attribute("data-series")
+    assert "bucket=5m" in series_url and "unit=C" in series_url
+    start, end = (int(part.split("=")[1]) for part in series_url.split("?")[1].split("&")[:2])
+    assert end - start == 86400
+    xs, avg, low, high, threshold = browser.execute_script("return window.sensorhub.chart.data")
+    answer = requests.get(keyed_server + series_url, headers=read, timeout=5).json()
+    assert xs == [datetime.fromisoformat(p["t"].replace("Z", "+00:00")).timestamp() for p in answer["points"]]
+    assert avg == [p["avg"] for p in answer["points"]] and low == [p["min"] for p in answer["points"]]
+    assert high == [p["max"] for p in answer["points"]]
+    assert dict(zip(xs, avg, strict=True)) == posted and threshold == [25] * len(posted)
+    # Name and metadata as text; the status history.
+    assert browser.find_element(By.ID, "sensor-title").text == HOSTILE_NAME
+    assert browser.find_element(By.CSS_SELECTOR, '#sensor-meta dd[data-field="name"]').text == HOSTILE_NAME
+    assert browser.find_element(By.CSS_SELECTOR, '#sensor-meta dd[data-field="room"]').text == "lab"
+    assert browser.find_elements(By.CSS_SELECTOR, "#sensor-page img, #sensor-page script") == []
+    assert browser.execute_script("return window.pwned === undefined")
+    assert "went offline" in browser.find_element(By.ID, "sensor-events").text
+    browser.set_window_size(1280, 1000)
+    browser.save_screenshot(str(tmp_path / "sensor-page.png"))
+
+    # The CSV link, with the key, downloads the sensor's rows of the range.
+    browser.find_element(By.ID, "sensor-csv").click()
+    wait_until(lambda: list(tmp_path.glob("lab-7-*.csv")), 10, "the CSV download")
+    rows = list(tmp_path.glob("lab-7-*.csv"))[0].read_text().splitlines()
+    assert rows[0].startswith("sensor,time,source,unit,value")
+    assert sorted(float(row.split(",")[4]) for row in rows[1:]) == sorted(posted.values())
+
+    # The range picker and the unit switch change the request; the chart follows.
+    browser.find_element(By.CSS_SELECTOR, '#sensor-ranges button[data-range="7d"]').click()
+    wait_until(lambda: "range=7d" in browser.execute_script("return location.hash") and browser.find_element(
+        By.ID, "sensor-chart").get_attribute("data-series") != series_url, 10, "the 7 d range")
+    week_url = browser.find_element(By.ID, "sensor-chart").get_attribute("data-series")
+    start, end = (int(part.split("=")[1]) for part in week_url.split("?")[1].split("&")[:2])
+    assert end - start == 7 * 86400 and "bucket=5m" not in week_url
+    # A custom range (the browser's local time, to the minute): 1-minute buckets, the posted values again.
+    browser.execute_script(
+        "function local(s) { var d = new Date(s * 1000); return new Date(d - d.getTimezoneOffset() * 60000)"
+        ".toISOString().slice(0, 16); }"
+        "document.getElementById('sensor-start').value = local(arguments[0]);"
+        "document.getElementById('sensor-end').value = local(arguments[1]);", aligned - 3 * 3600, aligned + 60)
+    browser.find_element(By.CSS_SELECTOR, "#sensor-custom button[type=submit]").click()
+    wait_until(lambda: f"start={aligned - 3 * 3600}&end={aligned + 60}&bucket=1m" in (
+        browser.find_element(By.ID, "sensor-chart").get_attribute("data-series") or ""), 10, "the custom range")
+    xs, avg = browser.execute_script("return window.sensorhub.chart.data.slice(0, 2)")
+    assert dict(zip(xs, avg, strict=True)) == posted
+    browser.find_element(By.CSS_SELECTOR, '#unit-switch button[data-unit="F"]').click()
+    wait_until(lambda: "unit=F" in (browser.find_element(By.ID, "sensor-chart").get_attribute("data-series") or ""),
+               10, "the series in °F")
+    fahrenheit = browser.execute_script("return window.sensorhub.chart.data[4]")
+    assert fahrenheit == [77] * len(fahrenheit)  # the threshold, 25 °C
+
+    browser.find_element(By.ID, "sensor-back").click()
+    wait_until(lambda: card(browser, "lab-7").is_displayed(), 10, "the overview again")
+    assert not browser.find_element(By.ID, "sensor-page").is_displayed()

@@ -12,15 +12,17 @@ def test_dashboard_page_is_served_with_its_script_and_styles(client):
     html = page.get_data(as_text=True)
     assert 'id="grid"' in html and 'id="filter"' in html
     assert 'name="viewport"' in html  # usable on a phone
-    for asset in ("/dashboard/static/dashboard.js", "/dashboard/static/dashboard.css"):
+    for asset in ("/dashboard/static/dashboard.js", "/dashboard/static/dashboard.css", "/dashboard/static/sensor.js",
+                  "/dashboard/static/vendor/uplot/uPlot.iife.min.js", "/dashboard/static/vendor/uplot/uPlot.min.css"):
         assert asset in html
         assert client.get(asset).status_code == 200
 
 
-def test_dashboard_script_never_injects_sensor_data_as_html(client):
-    script = client.get("/dashboard/static/dashboard.js").get_data(as_text=True)
-    assert "innerHTML" not in script and "insertAdjacentHTML" not in script
-    assert 'fetch("/sensors?' in script
+def test_dashboard_scripts_never_inject_sensor_data_as_html(client):
+    for name in ("dashboard.js", "sensor.js"):
+        script = client.get(f"/dashboard/static/{name}").get_data(as_text=True)
+        assert "innerHTML" not in script and "insertAdjacentHTML" not in script
+    assert 'fetch("/sensors?' in client.get("/dashboard/static/dashboard.js").get_data(as_text=True)
 
 
 def test_dashboard_page_says_whether_its_data_calls_need_a_key(client, settings):

@@ -7,7 +7,9 @@
 // (the °C/°F switch, kept in localStorage). Sparklines come from GET
 // /v1/series, up to 100 sensors a request. Sensor data is only ever set as text
 // (never as HTML). With API keys configured, the read key typed into the key
-// form is kept in localStorage and sent as X-API-Key. A value that is not a
+// form is kept in sessionStorage (this browser session only) and sent as
+// X-API-Key. A card opens its sensor's page (sensor.js, #/sensors/<id>):
+// click or Enter; the overview stops polling while it shows. A value that is not a
 // finite number (null) shows as a dash, and a card that cannot be drawn shows
 // its own error while the others carry on.
 (function () {
@@ -36,14 +38,17 @@
   // -- API key -------------------------------------------------------------
 
   function storedKey() {
-    try { return window.localStorage.getItem(KEY_STORE) || ""; } catch (e) { return ""; }
+    // Earlier versions kept the key in localStorage, beyond the session: drop it.
+    try { window.localStorage.removeItem(KEY_STORE); } catch (e) { /* storage disabled */ }
+    try { return window.sessionStorage.getItem(KEY_STORE) || ""; } catch (e) { return ""; }
   }
 
   function storeKey(value) {
     try {
-      if (value) window.localStorage.setItem(KEY_STORE, value); else window.localStorage.removeItem(KEY_STORE);
-    } catch (e) { /* private mode: the key lasts for this page only */ }
+      if (value) window.sessionStorage.setItem(KEY_STORE, value); else window.sessionStorage.removeItem(KEY_STORE);
+    } catch (e) { /* storage disabled: the key lasts for this page only */ }
     sessionKey = value;
+    document.dispatchEvent(new Event("sensorhub:key"));
   }
 
   var sessionKey = storedKey();
@@ -69,6 +74,7 @@
     try { window.localStorage.setItem(UNIT_STORE, unit); } catch (e) { /* private mode: for this page only */ }
     showUnit();
     Object.keys(cards).forEach(function (id) { cards[id].seriesAt = 0; });
+    document.dispatchEvent(new Event("sensorhub:unit"));
     refreshNow();
   });
   showUnit();
@@ -78,6 +84,15 @@
     if (sessionKey) headers["X-API-Key"] = sessionKey;
     return headers;
   }
+
+  // What the sensor page (sensor.js) shares with the overview.
+  window.sensorhub = {
+    headers: function () { return apiHeaders(); },
+    unit: function () { return viewUnit; },
+    askKey: function () { showKeyForm(true); },
+    formatValue: function (v) { return formatValue(v); },
+    unitText: function (u) { return unitText(u); }
+  };
 
   function showKeyForm(show) {
     keyForm.hidden = !show;
@@ -198,6 +213,13 @@
   function createCard(s) {
     var card = el("article", "card");
     card.dataset.sensor = s.id;
+    // Opens the sensor's page: a link in all but tag (a card holds more than a link may).
+    card.tabIndex = 0;
+    card.setAttribute("role", "link");
+    card.addEventListener("click", function () { openSensor(card.dataset.sensor); });
+    card.addEventListener("keydown", function (event) {
+      if (event.key === "Enter") openSensor(card.dataset.sensor);
+    });
     var top = el("div", "top", card);
     var title = el("div", "title", top);
     var name = el("span", "name", title);
@@ -226,6 +248,10 @@
     return {el: card, seriesAt: 0, seriesOf: null,
             parts: {name: name, sub: sub, badge: badge, value: value, unit: unit, stale: stale, status: status, heard: heard,
                     spark: spark, error: error}};
+  }
+
+  function openSensor(id) {
+    window.location.hash = "#/sensors/" + encodeURIComponent(id);
   }
 
   // Renders one sensor's card; if that fails (data this page does not
@@ -444,6 +470,10 @@
 
   function refresh() {
     timer = null;
+    if (document.body.classList.contains("sensor-view")) {  // the sensor page shows: no need for the overview
+      timer = setTimeout(refresh, refreshMs);
+      return;
+    }
     fetchAll()
       .then(function (doc) {
         var now = Date.parse(doc.server_time) || Date.now();
@@ -480,6 +510,7 @@
   }
 
   filterBox.addEventListener("input", applyFilter);
+  document.addEventListener("sensorhub:overview", refreshNow);  // back from a sensor's page
   // The empty page's command: the clipboard where the browser allows it
   // (https or localhost), else selected for the viewer to copy.
   document.getElementById("copy-first-reading").addEventListener("click", function (event) {
