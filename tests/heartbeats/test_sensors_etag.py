@@ -61,3 +61,4 @@ def test_a_compressed_page_answers_304_to_its_coding_etag(client, fleet):
     again = client.get("/sensors", headers={**GZIP, "If-None-Match": packed.headers["ETag"]})
     assert (again.status_code, again.data, again.headers["ETag"]) == (304, b"", packed.headers["ETag"])
     assert "Content-Encoding" not in again.headers
+
