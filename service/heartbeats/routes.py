@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from ..auth import listing_org, require_sensor_writes, requires
+from ..conditional import conditional_json
 from ..jsonio import Blueprint
 from ..stores import stores
 from ..timeutil import iso_now
@@ -57,7 +58,10 @@ def _heartbeat(mac: str) -> dict:
 @blp.route("/sensors", methods=["GET"])
 @requires("read")
 @blp.arguments(SensorsQuerySchema, location="query")
-@blp.response(200, SensorsPageSchema)
+@blp.response(200, SensorsPageSchema, headers={"ETag": {
+    "description": "Of the page's content (not server_time); sent back in If-None-Match, an unchanged page is a 304",
+    "schema": {"type": "string"}}})
+@blp.alt_response(304, description="Not Modified: the page is as the If-None-Match ETag says (no body)")
 @blp.alt_response(404, description="An org key asked for another org")
 @blp.alt_response(422, description="Invalid limit, cursor, org or unit")
 def list_sensors(query: dict):
@@ -72,6 +76,10 @@ def list_sensors(query: dict):
     ``too_hot_sites`` lists this page's sites that are. A sensor of no org
     shows its site's. ``unit`` converts the last readings of the sensors of
     its kind (``F``: every thermometer in °F).
+
+    The page has a strong ``ETag`` of its content (all but ``server_time``):
+    a status turning with time, a reading or a heartbeat changes it. With
+    ``If-None-Match`` holding it, the answer is ``304 Not Modified``.
     """
     org = listing_org(query.get("org"))
     now = time.time()
@@ -83,11 +91,12 @@ def list_sensors(query: dict):
         sensor["too_hot"] = site["too_hot"] and sensor["kind"] == "temperature" and sensor["last_reading"] is not None
         sensor["org"] = sensor["org"] or site["org"]
     following = query["cursor"] + len(sensors)
-    return {
+    page = SensorsPageSchema().dump({
         "sensors": sensors,
         "too_hot_sites": sorted(site_id for site_id, site in today.items() if site["too_hot"]),
         "total": total,
         "offline_after": stores().settings.offline_after,
         "server_time": iso_now(now),
         "next_cursor": following if following < total else None,
-    }
+    })
+    return conditional_json(page, volatile=("server_time",))

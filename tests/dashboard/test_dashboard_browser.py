@@ -104,6 +104,8 @@ def browser():
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
                  f"--user-data-dir={profile}", "--window-size=1000,800"):
         options.add_argument(flag)
+    # Network events (statuses of the page's requests) for received_statuses().
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     yield driver
     driver.quit()
@@ -115,6 +117,23 @@ def card(driver, sensor_id):
 
     found = driver.find_elements(By.CSS_SELECTOR, f'article.card[data-sensor="{sensor_id}"]')
     return found[0] if found else None
+
+
+def received_statuses(driver, url_part: str) -> list[int]:
+    """HTTP statuses, as sent by the server, of the page's requests whose
+    URL holds url_part since the last call (Chrome's performance log,
+    drained; Network.responseReceived shows a revalidated copy as 200, its
+    ExtraInfo the 304 received)."""
+    # A request's URL may come in one drain, its response in the next.
+    urls, statuses = driver.__dict__.setdefault("sensorhub_request_urls", {}), []
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        params = message["params"]
+        if message["method"] == "Network.requestWillBeSent":
+            urls[params["requestId"]] = params["request"]["url"]
+        elif message["method"] == "Network.responseReceivedExtraInfo" and url_part in urls.get(params["requestId"], ""):
+            statuses.append(params["statusCode"])
+    return statuses
 
 
 def wait_until(condition, timeout, what, keep_alive=None):
@@ -364,6 +383,10 @@ def test_dashboard_tells_the_truth_from_an_empty_install_to_a_mixed_fleet(server
     browser.get(server + "/")
     empty = browser.find_element(By.ID, "empty")
     wait_until(empty.is_displayed, 10, "the empty install's instructions")
+    # Idle: the next poll asks with the page's ETag and gets a 304 (no body).
+    statuses = []
+    wait_until(lambda: 304 in statuses or statuses.extend(received_statuses(browser, "/sensors?")), 10,
+               "a 304 to an idle poll")
     browser.save_screenshot(str(tmp_path / "dashboard-empty.png"))
     command = browser.find_element(By.ID, "first-reading").text
     if shutil.which("curl"):

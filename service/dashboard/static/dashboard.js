@@ -8,7 +8,11 @@
 // /v1/series, up to 100 sensors a request. Sensor data is only ever set as text
 // (never as HTML). With API keys configured, the read key typed into the key
 // form is kept in sessionStorage (this browser session only) and sent as
-// X-API-Key. A card opens its sensor's page (sensor.js, #/sensors/<id>):
+// X-API-Key. Every poll is a conditional request (cache: "no-cache": the
+// browser sends the ETag it holds and takes a 304 as its copy), so an idle
+// page costs headers only; the first page of sensors is drawn as soon as it
+// arrives, and cards off screen are not laid out (content-visibility in
+// dashboard.css). A card opens its sensor's page (sensor.js, #/sensors/<id>):
 // click or Enter; the overview stops polling while it shows. A value that is not a
 // finite number (null) shows as a dash, and a card that cannot be drawn shows
 // its own error while the others carry on.
@@ -28,6 +32,7 @@
   var SVG = "http://www.w3.org/2000/svg";
   var SPARK_HOURS = 6;
   var SPARK_BUCKET = "15m";
+  var SPARK_BUCKET_MS = 15 * 60000;
   var SERIES_EVERY_MS = 60000;
   var PAGE = 1000;
   var cards = {};   // sensor id -> {el, parts, sensor, group, seriesAt, seriesOf}
@@ -354,7 +359,11 @@
   function fetchSparklines(now) {
     var due = dueSparklines;
     dueSparklines = [];
-    var query = "&unit=" + viewUnit + "&bucket=" + SPARK_BUCKET + "&start=" + encodeURIComponent(new Date(now - SPARK_HOURS * 3600000).toISOString());
+    // A window fixed for a bucket's length (whole buckets, the current one
+    // included): asked again, it is a 304 until a reading lands in it.
+    var end = (Math.floor(now / SPARK_BUCKET_MS) + 1) * SPARK_BUCKET_MS;
+    var query = "&unit=" + viewUnit + "&bucket=" + SPARK_BUCKET + "&start=" + encodeURIComponent(new Date(end - SPARK_HOURS * 3600000).toISOString()) +
+      "&end=" + encodeURIComponent(new Date(end).toISOString());
     for (var i = 0; i < due.length; i += SERIES_CHUNK) {
       fetchSparklineChunk(due.slice(i, i + SERIES_CHUNK), query);
     }
@@ -362,7 +371,7 @@
 
   function fetchSparklineChunk(entries, query) {
     var ids = entries.map(function (entry) { return entry.sensor.id; });
-    fetch("/v1/series?sensors=" + ids.map(encodeURIComponent).join(",") + query, {headers: apiHeaders()})
+    fetch("/v1/series?sensors=" + ids.map(encodeURIComponent).join(",") + query, {headers: apiHeaders(), cache: "no-cache"})
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (doc) {
         if (!doc) throw new Error("no series");
@@ -441,22 +450,30 @@
   }
 
   function fetchPage(cursor) {
-    return fetch("/sensors?limit=" + PAGE + "&unit=" + viewUnit + "&cursor=" + cursor, {headers: apiHeaders()}).then(function (r) {
+    return fetch("/sensors?limit=" + PAGE + "&unit=" + viewUnit + "&cursor=" + cursor, {headers: apiHeaders(), cache: "no-cache"}).then(function (r) {
       if (r.status === 401 || r.status === 403) {
         var error = new Error(sessionKey ? "this API key may not read sensors" : "a read API key is needed");
         error.needsKey = true;
         throw error;
       }
       if (!r.ok) throw new Error("HTTP " + r.status);
-      return r.json();
+      // A 304 hands back the kept page with its old server_time: the answer's time is its Date.
+      var answered = Date.parse(r.headers.get("Date"));
+      return r.json().then(function (doc) {
+        doc.answeredAt = Math.max(isNumber(answered) ? answered : 0, Date.parse(doc.server_time) || 0);
+        return doc;
+      });
     });
   }
 
-  function fetchAll() {
+  // Every page, each drawn as it arrives (onPage) so the first cards show
+  // before the last page is in.
+  function fetchAll(onPage) {
     var sensors = [];
     var hotSites = {};
     function next(cursor) {
       return fetchPage(cursor).then(function (doc) {
+        onPage(doc);
         sensors = sensors.concat(doc.sensors);
         (doc.too_hot_sites || []).forEach(function (site) { hotSites[site] = true; });
         if (doc.next_cursor !== null && doc.next_cursor !== undefined) return next(doc.next_cursor);
@@ -474,10 +491,12 @@
       timer = setTimeout(refresh, refreshMs);
       return;
     }
-    fetchAll()
+    fetchAll(function (page) {
+      var now = page.answeredAt || Date.now();
+      page.sensors.forEach(function (s) { renderSafely(s, now); });
+    })
       .then(function (doc) {
-        var now = Date.parse(doc.server_time) || Date.now();
-        doc.sensors.forEach(function (s) { renderSafely(s, now); });
+        var now = doc.answeredAt || Date.now();
         Object.keys(groups).forEach(function (key) {
           var group = groups[key];
           group.hot.hidden = !(group.site && doc.hotSites[group.site]);
