@@ -86,6 +86,12 @@ def test_batches_retried_through_a_master_failover_end_with_exact_statistics(clu
     deadline = time.monotonic() + DEADLINE_SECONDS
     for number in range(BATCHES):
         if number == BATCHES // 3:
+            # Replication is asynchronous: without REDIS_WAIT_REPLICAS a batch
+            # acknowledged a moment before the kill may not have reached the
+            # replica (docs/architecture.md, "What a failover can lose"). This
+            # test is about batches retried through the failover, so the kill
+            # comes once every replica holds every acknowledged batch.
+            _wait_for_replicas(cluster)
             victim.process.kill()
             victim.process.wait()
         while True:
