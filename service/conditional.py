@@ -6,8 +6,8 @@ changes on every answer, the content does not): a 304 tells the client its
 copy still holds, and the answer's time is its ``Date`` header. A
 compressed answer's ETag gets the coding appended by flask-compress
 (``"tag:gzip"``); it names the same content, so it matches as well, and the
-304 is decided here, before anything is serialised for the body or
-compressed.
+304 is decided here, before the body is serialised or compressed (the
+hash serialises the covered fields; a 200 serialises the body once more).
 """
 
 from __future__ import annotations

@@ -143,20 +143,13 @@ def parse_batch(payload, *, max_batch: int, bucket_us: int, assume_tz=None, prec
             stamp = item.get("timestamp")
             value = item.get("value")
             stamp_type = type(stamp)
-            if stamp_type is str:
+            if stamp_type is str or stamp_type is int or stamp_type is float:  # not bool
+                if stamp_type is not str:
+                    groups.epoch_timestamps += 1
                 instant = instants.get(stamp)
                 if instant is None and stamp not in instants:
                     try:
-                        instant = timeutil.parse_instant(stamp, assume_tz)
-                    except ValueError:
-                        instant = None
-                    instants[stamp] = instant
-            elif stamp_type is int or stamp_type is float:  # not bool
-                groups.epoch_timestamps += 1
-                instant = instants.get(stamp)
-                if instant is None and stamp not in instants:
-                    try:
-                        instant = timeutil.reading_instant(stamp, precision)
+                        instant = timeutil.reading_instant(stamp, precision, assume_tz)
                     except ValueError:
                         instant = None
                     instants[stamp] = instant
