@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from flask import Flask, has_request_context, request
+from flask import Flask, request
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from werkzeug.exceptions import HTTPException
 
@@ -25,19 +25,7 @@ _GROUP_BY = "endpoint"
 _EXCLUDED = r"^/(metrics|static/.*)$"
 
 
-
-class _ReadingsCounter(Counter):
-    """``READINGS.labels(outcome)`` adds the route the readings came by: the
-    endpoint of the request being served (``readings.post_data``, ...), or
-    ``mqtt`` outside a request (the MQTT bridge)."""
-
-    def labels(self, *values, **named):
-        if len(values) == 1:
-            values = (values[0], (request.endpoint or "unknown") if has_request_context() else "mqtt")
-        return super().labels(*values, **named)
-
-
-READINGS = _ReadingsCounter(
+READINGS = Counter(
     "sensorhub_readings_total",
     "Readings received by outcome and route: accepted (new), duplicate (ignored), rejected (their post "
     "was refused); route is the endpoint (readings.post_data, ...) or mqtt.",
@@ -203,6 +191,13 @@ def single_process_registry(metrics: list) -> CollectorRegistry:
     return registry
 
 
+def count_readings(outcome: str, amount: int, route: str | None = None) -> None:
+    """Count ``amount`` readings of ``outcome`` (accepted, duplicate,
+    rejected) by the route they came by: ``route``, else the endpoint of the
+    request being served (the MQTT bridge, outside a request, names itself)."""
+    READINGS.labels(outcome, route or request.endpoint or "unknown").inc(amount)
+
+
 @contextmanager
 def refused_readings(count: int) -> Iterator[None]:
     """Count a post's ``count`` readings as rejected when the post is
@@ -213,7 +208,7 @@ def refused_readings(count: int) -> Iterator[None]:
         yield
     except HTTPException as error:
         if error.code is not None and 400 <= error.code < 500:
-            READINGS.labels("rejected").inc(count)
+            count_readings("rejected", count)
         raise
 
 

@@ -15,7 +15,7 @@ from .. import timeutil
 from ..auth import claim_sensors, refuse_foreign_sensors, requires
 from ..errors import abort
 from ..jsonio import Blueprint, direct_view
-from ..metrics import READINGS, refused_readings
+from ..metrics import count_readings, refused_readings
 from ..readings.validation import BatchError, apply_sensor_units
 from ..stores import stores
 from .parsing import LineError, SensorItems, parse_lines, sensor_unit_errors
@@ -75,8 +75,8 @@ def _write(arguments: ma.Schema) -> Response:
             abort(refused.status, refused.message, refused.errors)
         claim_sensors(unclaimed)
     accepted = readings.ingest(groups)
-    READINGS.labels("accepted").inc(accepted)
-    READINGS.labels("duplicate").inc(batch.total - accepted)
+    count_readings("accepted", accepted)
+    count_readings("duplicate", batch.total - accepted)
     return Response(status=204)
 
 

@@ -32,7 +32,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from ..errors import is_out_of_memory
-from ..metrics import MQTT_MESSAGES, READINGS
+from ..metrics import MQTT_MESSAGES, count_readings
 from ..readings.store import ReadingStore
 from ..readings.validation import BatchError, ReadingGroups, apply_sensor_units, merge_groups, parse_batch
 from ..redisdb.connection import UNAVAILABLE_ERRORS
@@ -183,8 +183,8 @@ class Bridge:
             total_readings += total
             stored += 1
         accepted = self._with_redis(self.readings.ingest, merged) if merged else 0
-        READINGS.labels("accepted").inc(accepted)
-        READINGS.labels("duplicate").inc(total_readings - accepted)
+        count_readings("accepted", accepted, route="mqtt")
+        count_readings("duplicate", total_readings - accepted, route="mqtt")
         MQTT_MESSAGES.labels("stored").inc(stored)
         lost = {id(message) for message in self._dead_letters(dead)}
         connection = self.connection
@@ -217,7 +217,7 @@ class Bridge:
                 pass
             if info.is_published():
                 MQTT_MESSAGES.labels("dead_letter").inc()
-                READINGS.labels("rejected").inc(readings)
+                count_readings("rejected", readings, route="mqtt")
             else:
                 lost.append(message)
         return lost

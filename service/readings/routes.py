@@ -8,7 +8,7 @@ from ..auth import claim_sensors, refuse_foreign_sensors, require_sensor, requir
 from ..errors import abort
 from ..fields import IngestQuerySchema, checked_sensor_id
 from ..jsonio import Blueprint, direct_view, json_response, read_json, reject_duplicate_keys
-from ..metrics import READINGS, refused_readings
+from ..metrics import count_readings, refused_readings
 from ..stores import stores
 from .schemas import IngestResultSchema, StatisticsSchema
 from .validation import BatchError, apply_sensor_units, parse_batch
@@ -104,8 +104,8 @@ def post_data():
         claim_sensors(unclaimed)
     expired = [0]
     accepted = _store().ingest(groups, expired=expired)
-    READINGS.labels("accepted").inc(accepted)
-    READINGS.labels("duplicate").inc(total - accepted)
+    count_readings("accepted", accepted)
+    count_readings("duplicate", total - accepted)
     answer = {"accepted": accepted, "duplicates": total - accepted}
     # Stored, yet beyond every time query: said so, never plainly accepted
     # (present only when some are, so the usual answer is unchanged).

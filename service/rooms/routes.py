@@ -9,7 +9,7 @@ from ..auth import claim_sensors, listing_org, principal, refuse_foreign_sensors
 from ..errors import abort
 from ..fields import MSG_PLACE_ID, IngestQuerySchema, is_place_id
 from ..jsonio import Blueprint, json_body
-from ..metrics import READINGS, refused_readings
+from ..metrics import count_readings, refused_readings
 from ..stores import stores
 from ..timeutil import now_us
 from ..windows import trailing_window, window_doc
@@ -98,8 +98,8 @@ def post_temperatures(query: dict, building: str, room: str):
         except BatchError as exc:
             errors = exc.errors["json"].get("0", exc.errors["json"]) if single else exc.errors["json"]
             abort(exc.status, exc.message, errors={"json": errors})
-    READINGS.labels("accepted").inc(result["accepted"])
-    READINGS.labels("duplicate").inc(result["duplicates"])
+    count_readings("accepted", result["accepted"])
+    count_readings("duplicate", result["duplicates"])
     return result
 
 

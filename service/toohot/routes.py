@@ -9,7 +9,7 @@ from .. import units
 from ..auth import claim_sensors, principal, refuse_foreign_sensors, require_org, requires
 from ..errors import MSG_INVALID_REQUEST, abort
 from ..jsonio import Blueprint, direct_view, json_body, json_response
-from ..metrics import READINGS, refused_readings
+from ..metrics import count_readings, refused_readings
 from ..stores import stores
 from .schemas import AnswerQuerySchema, AnswerSchema, TemperatureIngestResultSchema, TemperatureSchema
 from .store import Rejected
@@ -116,8 +116,8 @@ def post_temperatures():
             result = _store().ingest(items, resolution)
         except Rejected as exc:
             abort(exc.status, exc.message, exc.errors)
-    READINGS.labels("accepted").inc(result["accepted"])
-    READINGS.labels("duplicate").inc(result["duplicates"])
+    count_readings("accepted", result["accepted"])
+    count_readings("duplicate", result["duplicates"])
     return json_response(result)
 
 
