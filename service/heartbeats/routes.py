@@ -9,7 +9,14 @@ from ..conditional import conditional_json
 from ..jsonio import Blueprint
 from ..stores import stores
 from ..timeutil import iso_now
-from .schemas import HeartbeatResultSchema, HeartbeatSchema, SensorsPageSchema, SensorsQuerySchema
+from .schemas import (
+    ChangesPageSchema,
+    ChangesQuerySchema,
+    HeartbeatResultSchema,
+    HeartbeatSchema,
+    SensorsPageSchema,
+    SensorsQuerySchema,
+)
 
 blp = Blueprint("heartbeats", __name__, description="Heartbeats: device heartbeats and sensor status.")
 
@@ -84,19 +91,69 @@ def list_sensors(query: dict):
     org = listing_org(query.get("org"))
     now = time.time()
     sensors, total = _store().overview(query["cursor"], query["limit"], now, org=org, unit=query.get("unit"))
-    today = stores().toohot.today({s["site"] for s in sensors if s["site"]})
-    for sensor in sensors:
-        site = today.get(sensor["site"]) or {"too_hot": False, "org": None}
-        # A thermometer with a reading: one never heard has nothing to say of its site.
-        sensor["too_hot"] = site["too_hot"] and sensor["kind"] == "temperature" and sensor["last_reading"] is not None
-        sensor["org"] = sensor["org"] or site["org"]
     following = query["cursor"] + len(sensors)
     page = SensorsPageSchema().dump({
         "sensors": sensors,
-        "too_hot_sites": sorted(site_id for site_id, site in today.items() if site["too_hot"]),
+        "too_hot_sites": _too_hot(sensors),
         "total": total,
         "offline_after": stores().settings.offline_after,
         "server_time": iso_now(now),
         "next_cursor": following if following < total else None,
     })
     return conditional_json(page, volatile=("server_time",))
+
+
+@blp.route("/sensors/changes", methods=["GET"])
+@requires("read")
+@blp.arguments(ChangesQuerySchema, location="query")
+@blp.response(200, ChangesPageSchema, headers={"ETag": {
+    "description": "Of the answer's content (not server_time); an unchanged answer to the same since is a 304",
+    "schema": {"type": "string"}}})
+@blp.alt_response(304, description="Not Modified: nothing changed since the answer the If-None-Match ETag names")
+@blp.alt_response(404, description="An org key asked for another org")
+@blp.alt_response(422, description="Invalid since, limit, org or unit")
+def sensor_changes(query: dict):
+    """The sensors that changed since a cursor, for a live view of GET /sensors
+
+    The sensors heard (a reading or a heartbeat) or turned offline since
+    ``since`` (epoch milliseconds of the server's clock), looking a couple of
+    seconds before it as well, so that nothing is missed (a sensor may be
+    answered twice), in the item shape of ``GET /sensors``, with the same
+    org filtering and ``unit=``. Start with the time of a ``GET /sensors``
+    answer (its ``server_time``, or its ``Date`` on a 304), then pass
+    ``next_cursor``: the latest change answered, unchanged when nothing
+    changed, so an idle view asking again gets a ``304`` to its ETag.
+    ``fleet`` changes when a sensor is registered or first heard of: list
+    ``GET /sensors`` again then (a registered sensor never heard of is no
+    change here). Registry edits, stale flags turning with time and sites
+    turning not-too-hot are not changes either: list ``GET /sensors`` again
+    now and then (the dashboard: every minute). ``complete: false`` (no sensors)
+    says more than ``limit`` changed: list ``GET /sensors`` again, then
+    carry on from its time.
+    """
+    org = listing_org(query.get("org"))
+    now = time.time()
+    sensors, cursor, complete = _store().changes(query["since"] / 1000, now, query["limit"], org=org,
+                                                 unit=query.get("unit"))
+    page = ChangesPageSchema().dump({
+        "sensors": sensors,
+        "too_hot_sites": _too_hot(sensors),
+        "complete": complete,
+        "fleet": _store().fleet_count(org),
+        "offline_after": stores().settings.offline_after,
+        "server_time": iso_now(now),
+        "next_cursor": int(cursor * 1000),
+    })
+    return conditional_json(page, volatile=("server_time",))
+
+
+def _too_hot(sensors: list[dict]) -> list[str]:
+    """Sets each sensor's too_hot (and its site's org where it has none) as
+    GET /v1/admin/toohotornot answers; returns their sites too hot today."""
+    today = stores().toohot.today({s["site"] for s in sensors if s["site"]})
+    for sensor in sensors:
+        site = today.get(sensor["site"]) or {"too_hot": False, "org": None}
+        # A thermometer with a reading: one never heard has nothing to say of its site.
+        sensor["too_hot"] = site["too_hot"] and sensor["kind"] == "temperature" and sensor["last_reading"] is not None
+        sensor["org"] = sensor["org"] or site["org"]
+    return sorted(site_id for site_id, site in today.items() if site["too_hot"])

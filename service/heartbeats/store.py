@@ -27,6 +27,10 @@ META_FIELDS = ("org", "site", "building", "room", "name", "kind", "unit")
 # pages in this process: ranking reads every sensor id (O(fleet)), a page
 # only its own sensors.
 RANKING_REUSE_SECONDS = 5.0
+# How far before its cursor the changes feed looks again: a sensors:seen
+# write that lands a little after the moment it records, or a score of
+# whole seconds, is still answered (the answers repeat rather than miss).
+CHANGES_OVERLAP_SECONDS = 2.0
 
 
 def _text(value) -> str | None:
@@ -148,9 +152,13 @@ class HeartbeatStore:
         now = time.time() if now is None else now
         ranked = self._ranking(org, fresh=offset == 0)
         total = len(ranked)
-        seen = ranked[offset : offset + limit]
+        return self.describe(ranked[offset : offset + limit], now, unit), total
+
+    def describe(self, seen: list[tuple[str, float | None]], now: float, unit: str | None = None) -> list[dict]:
+        """The overview's item of each (id, last heard or None) in ``seen``,
+        in that order (one round trip)."""
         if not seen:
-            return [], total
+            return []
         pipe = self.client.pipeline(transaction=False)
         for sensor_id, _ in seen:
             self.queue_liveness(pipe, sensor_id)
@@ -183,7 +191,88 @@ class HeartbeatStore:
             for name in META_FIELDS:
                 sensor[name] = meta.get(name)
             sensors.append(sensor)
-        return sensors, total
+        return sensors
+
+    # -- changes -----------------------------------------------------------
+
+    def fleet_count(self, org: str | None = None) -> int:
+        """A count that changes when a sensor is registered or first heard
+        of (of ``org``: its registry index), O(1): sensors registered plus
+        ids heard of, devices not folded (not the listing's total)."""
+        if org is not None:
+            return int(self.client.scard(keys.sensors_by("org", org)))
+        pipe = self.client.pipeline(transaction=False)
+        pipe.scard(keys.SENSORS_REGISTERED)
+        pipe.zcard(keys.SENSORS_SEEN)
+        return sum(int(n) for n in pipe.execute())
+
+    def changes(self, since: float, now: float, limit: int, org: str | None = None,
+                unit: str | None = None) -> tuple[list[dict], float, bool]:
+        """The overview's items of the sensors that changed since ``since``
+        (server seconds): those heard since (``sensors:seen``, whose score
+        only grows) and those whose status turned offline since (heard
+        OFFLINE_AFTER before a moment between ``since`` and ``now``), both
+        with an overlap of CHANGES_OVERLAP_SECONDS before ``since`` (a write
+        a little late, or a score of whole seconds, is not missed). Two
+        ZRANGEBYSCOREs of at most ``limit`` + 1 each: O(log N + changes).
+
+        Returns (sensors, cursor, complete): ``cursor`` is the latest
+        change answered (``since`` when none), so an idle feed asked again
+        with it answers the same; ``complete`` is False, with no sensors,
+        when more than ``limit`` changed (the caller lists everything again).
+        With ``org``, only that org's sensors; a MAC-address id registered
+        to a sensor is answered as that sensor, as the overview folds it.
+        """
+        low = since - CHANGES_OVERLAP_SECONDS
+        pipe = self.client.pipeline(transaction=False)
+        pipe.zrangebyscore(keys.SENSORS_SEEN, low, "+inf", start=0, num=limit + 1, withscores=True)
+        # Turned offline: heard OFFLINE_AFTER before a moment in [low, now].
+        pipe.zrangebyscore(keys.SENSORS_SEEN, low - self.offline_after, now - self.offline_after, start=0,
+                           num=limit + 1, withscores=True)
+        heard_since, turned = pipe.execute()
+        if len(heard_since) > limit or len(turned) > limit:
+            return [], since, False
+        changed: dict[str, float] = {}
+        changed_at: dict[str, float] = {}
+        for raw_id, score in turned:
+            changed[raw_id.decode()] = score
+            changed_at[raw_id.decode()] = score + self.offline_after
+        for raw_id, score in heard_since:
+            changed[raw_id.decode()] = score
+            changed_at[raw_id.decode()] = score
+        if not changed:
+            return [], since, True
+        cursor = max(since, max(changed_at.values()))
+        ids = list(changed)
+        owners = self.client.hmget(keys.SENSORS_BY_MAC, ids)
+        aliases: dict[str, list[str]] = {}  # the sensor answered -> the changed ids it stands for
+        for sensor_id, raw_owner in zip(ids, owners, strict=True):
+            owner = _text(raw_owner)
+            aliases.setdefault(owner if owner and owner != sensor_id else sensor_id, []).append(sensor_id)
+        pipe = self.client.pipeline(transaction=False)
+        for sensor_id in aliases:
+            pipe.zscore(keys.SENSORS_SEEN, sensor_id)
+            pipe.sismember(keys.SENSORS_REGISTERED, sensor_id)
+            pipe.hget(keys.sensor_meta(sensor_id), keys.SENSOR_ORG_FIELD)
+        replies = pipe.execute(raise_on_error=False)
+        seen = []
+        for index, (sensor_id, sources) in enumerate(aliases.items()):
+            score, registered, owner = replies[3 * index : 3 * index + 3]
+            for reply in (score, registered):
+                if isinstance(reply, Exception):
+                    raise reply
+            if score is None and not registered:
+                # A MAC's owner the overview does not list (neither heard nor
+                # registered): it lists the MAC itself, of no org.
+                seen += [(source, changed[source]) for source in sources if org is None]
+                continue
+            # An error here is metadata kept as a JSON document: of no org, as the overview's org index has it.
+            if org is not None and (isinstance(owner, Exception) or _text(owner) != org):
+                continue
+            seen.append((sensor_id, max([changed[source] for source in sources] + [score or 0.0])))
+        # Most recently heard first, as the overview.
+        seen.sort(key=lambda pair: (-pair[1], pair[0]))
+        return self.describe(seen, now, unit), cursor, True
 
     def _ranking(self, org: str | None, fresh: bool) -> list[tuple[str, float | None]]:
         """``_ranked``, computed afresh for a listing's first page and kept a
