@@ -18,7 +18,7 @@ def index():
     settings = stores().settings
     # The page itself is public; its data calls need a read key when keys are configured.
     keys_required = stores().access.ring is not None
-    return render_template("dashboard.html", offline_after=settings.offline_after, refresh_ms=3000,
+    return render_template("dashboard.html", offline_after=settings.offline_after, live_ms=1000, full_ms=60000,
                            keys_required=keys_required, first_reading=first_reading_command(keys_required))
 
 

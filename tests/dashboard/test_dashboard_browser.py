@@ -301,12 +301,12 @@ def test_dashboard_with_api_keys_asks_for_a_read_key_and_shows_that_orgs_sensors
 # Wraps fetch in the page so that GET /sensors answers one sensor whose
 # last_reading cannot even be read (the card that cannot be drawn), listed in
 # id order so that the broken cards come before the good ones.
-BREAK_ONE_CARD = """
+BREAK_ONE_CARD = r"""
 (function () {
   var realFetch = window.fetch;
   window.fetch = function (url, options) {
     return realFetch(url, options).then(function (response) {
-      if (String(url).indexOf("/sensors?") !== 0) return response;
+      if (!/^\/sensors(\/changes)?\?/.test(String(url))) return response;
       var realJson = response.json.bind(response);
       response.json = function () {
         return realJson().then(function (doc) {
@@ -383,9 +383,9 @@ def test_dashboard_tells_the_truth_from_an_empty_install_to_a_mixed_fleet(server
     browser.get(server + "/")
     empty = browser.find_element(By.ID, "empty")
     wait_until(empty.is_displayed, 10, "the empty install's instructions")
-    # Idle: the next poll asks with the page's ETag and gets a 304 (no body).
+    # Idle: the next poll of the changes feed asks with its ETag and gets a 304 (no body).
     statuses = []
-    wait_until(lambda: 304 in statuses or statuses.extend(received_statuses(browser, "/sensors?")), 10,
+    wait_until(lambda: 304 in statuses or statuses.extend(received_statuses(browser, "/sensors/changes?")), 10,
                "a 304 to an idle poll")
     browser.save_screenshot(str(tmp_path / "dashboard-empty.png"))
     command = browser.find_element(By.ID, "first-reading").text

@@ -24,7 +24,12 @@
   var keyForm = document.getElementById("key-form");
   var keyInput = document.getElementById("api-key");
   var keyToggle = document.getElementById("key-toggle");
-  var refreshMs = Number(grid.dataset.refreshMs) || 3000;
+  var liveMs = Number(grid.dataset.liveMs) || 1000;   // the changes feed
+  var fullMs = Number(grid.dataset.fullMs) || 60000;  // the whole listing
+  var RETRY_MS = 3000;
+  var AGES_EVERY_MS = 10000;
+  var FEED_LIMIT = 2000;
+  var LIST_AGAIN_MS = 5000;
   var KEY_STORE = "sensorhub.apiKey";
   var UNIT_STORE = "sensorhub.unit";
   var unitSwitch = document.getElementById("unit-switch");
@@ -33,11 +38,19 @@
   var SPARK_HOURS = 6;
   var SPARK_BUCKET = "15m";
   var SPARK_BUCKET_MS = 15 * 60000;
-  var SERIES_EVERY_MS = 60000;
   var PAGE = 1000;
   var cards = {};   // sensor id -> {el, parts, sensor, group, seriesAt, seriesOf}
   var groups = {};  // group key -> {section, boxes: {room key -> cards container}}
   var timer = null;
+  var fullDue = 0;         // when the whole listing is due next (Date.now())
+  var feedCursor = null;   // since of the next GET /sensors/changes (null: list everything first)
+  var feedTag = null;      // the ETag of the last changes answer drawn
+  var fleet = null;        // the feed's fleet count: when it changes, the whole listing again
+  var listedAt = 0, agesAt = 0;
+  var skew = 0;            // the server's clock - this browser's
+  var lastOpened = null;   // the card whose sensor page was opened last
+  // What the page has done (the browser tests and the bench read it).
+  var live = {polls: 0, drawn: 0, lastDrawnAt: 0};
   var keyAsked = false;  // the key form opened itself once for the current refusal
 
   // -- API key -------------------------------------------------------------
@@ -78,7 +91,7 @@
     viewUnit = unit;
     try { window.localStorage.setItem(UNIT_STORE, unit); } catch (e) { /* private mode: for this page only */ }
     showUnit();
-    Object.keys(cards).forEach(function (id) { cards[id].seriesAt = 0; });
+    Object.keys(cards).forEach(function (id) { cards[id].seriesOf = null; cards[id].seriesAt = 0; });
     document.dispatchEvent(new Event("sensorhub:unit"));
     refreshNow();
   });
@@ -96,7 +109,8 @@
     unit: function () { return viewUnit; },
     askKey: function () { showKeyForm(true); },
     formatValue: function (v) { return formatValue(v); },
-    unitText: function (u) { return unitText(u); }
+    unitText: function (u) { return unitText(u); },
+    live: live
   };
 
   function showKeyForm(show) {
@@ -112,7 +126,7 @@
     keyInput.value = "";
     keyForm.hidden = true;
     keyAsked = false;
-    Object.keys(cards).forEach(function (id) { cards[id].seriesAt = 0; });
+    Object.keys(cards).forEach(function (id) { cards[id].seriesOf = null; cards[id].seriesAt = 0; });
     refreshNow();
   });
   document.getElementById("key-forget").addEventListener("click", function () {
@@ -256,6 +270,7 @@
   }
 
   function openSensor(id) {
+    lastOpened = id;
     window.location.hash = "#/sensors/" + encodeURIComponent(id);
   }
 
@@ -302,6 +317,7 @@
       pruneEmpty();
     }
     entry.sensor = s;
+    entry.drawnAt = Date.now();
     var p = entry.parts;
     p.name.textContent = s.name || s.id;
     p.sub.textContent = s.name ? s.id : (s.kind || "");
@@ -344,14 +360,22 @@
   var SERIES_CHUNK = 100;  // sensors per request (the route's limit)
   var dueSparklines = [];  // cards whose sparkline is fetched after this refresh's render
 
+  // A sparkline is asked again after a new reading (at most every 15 s) or
+  // when its window has moved on by a bucket; else what it shows still holds.
   function maybeSparkline(entry, now) {
     var s = entry.sensor;
     if (!s.last_reading) return;
-    var fresh = entry.seriesOf === s.last_reading.at;
-    if (now - entry.seriesAt < (fresh ? SERIES_EVERY_MS : 15000)) return;
+    var fresh = entry.seriesOf === s.last_reading.at && entry.seriesEnd === sparkEnd(now);
+    if (fresh || now - entry.seriesAt < 15000) return;
     entry.seriesAt = now;
     entry.seriesOf = s.last_reading.at;
+    entry.seriesEnd = sparkEnd(now);
     dueSparklines.push(entry);
+  }
+
+  // The end of the sparklines' window: whole buckets, the current one included.
+  function sparkEnd(now) {
+    return (Math.floor(now / SPARK_BUCKET_MS) + 1) * SPARK_BUCKET_MS;
   }
 
   // The due sparklines of a refresh in requests of up to SERIES_CHUNK sensors
@@ -361,7 +385,7 @@
     dueSparklines = [];
     // A window fixed for a bucket's length (whole buckets, the current one
     // included): asked again, it is a 304 until a reading lands in it.
-    var end = (Math.floor(now / SPARK_BUCKET_MS) + 1) * SPARK_BUCKET_MS;
+    var end = sparkEnd(now);
     var query = "&unit=" + viewUnit + "&bucket=" + SPARK_BUCKET + "&start=" + encodeURIComponent(new Date(end - SPARK_HOURS * 3600000).toISOString()) +
       "&end=" + encodeURIComponent(new Date(end).toISOString());
     for (var i = 0; i < due.length; i += SERIES_CHUNK) {
@@ -387,7 +411,7 @@
           }
         });
       })
-      .catch(function () { entries.forEach(function (entry) { entry.seriesAt = 0; }); });
+      .catch(function () { entries.forEach(function (entry) { entry.seriesAt = 0; entry.seriesOf = null; }); });
   }
 
   function drawSparkline(svg, doc) {
@@ -451,11 +475,7 @@
 
   function fetchPage(cursor) {
     return fetch("/sensors?limit=" + PAGE + "&unit=" + viewUnit + "&cursor=" + cursor, {headers: apiHeaders(), cache: "no-cache"}).then(function (r) {
-      if (r.status === 401 || r.status === 403) {
-        var error = new Error(sessionKey ? "this API key may not read sensors" : "a read API key is needed");
-        error.needsKey = true;
-        throw error;
-      }
+      if (r.status === 401 || r.status === 403) throw keyError();
       if (!r.ok) throw new Error("HTTP " + r.status);
       // A 304 hands back the kept page with its old server_time: the answer's time is its Date.
       var answered = Date.parse(r.headers.get("Date"));
@@ -485,51 +505,177 @@
     return next(0);
   }
 
-  function refresh() {
+  // -- live: the changes feed every second, the whole listing every minute --
+
+  function countsText() {
+    var total = 0, offline = 0, never = 0, hot = 0;
+    Object.keys(cards).forEach(function (id) {
+      var s = cards[id].sensor;
+      if (!s) return;
+      total++;
+      if (s.status === "offline") offline++;
+      if (s.status === "never_heard") never++;
+      if (s.too_hot) hot++;
+    });
+    return total + " sensors · " + offline + " offline" + (never ? " · " + never + " never heard" : "") +
+      (hot ? " · " + hot + " too hot" : "");
+  }
+
+  // The summary is aria-live: rewritten only when what it says changes (not every second).
+  function showSummary() {
+    var text = countsText() + " · live";
+    if (summary.textContent !== text || summary.classList.contains("error")) {
+      summary.textContent = text;
+      summary.title = "listed " + new Date(listedAt).toLocaleTimeString();
+    }
+    summary.classList.remove("error");
+    keyAsked = false;
+  }
+
+  function showHotSites(sites, hotSites) {
+    Object.keys(groups).forEach(function (key) {
+      var group = groups[key];
+      if (sites !== null && !(group.site && sites[group.site])) return;
+      group.hot.hidden = !(group.site && hotSites[group.site]);
+      group.section.classList.toggle("hot", !group.hot.hidden);
+    });
+  }
+
+  // The whole listing: every page, each drawn as it arrives; cards of sensors
+  // no longer listed (another key's org) go, unless drawn since it began.
+  function listAll() {
+    var began = Date.now();
+    fullDue = began + fullMs;
+    return fetchAll(function (page) {
+      var now = page.answeredAt || Date.now();
+      if (feedCursor === null) {
+        // The feed carries on from the first page's time (its overlap covers the Date's whole seconds).
+        feedCursor = Math.floor(now);
+        feedTag = null;
+      }
+      page.sensors.forEach(function (s) { renderSafely(s, now); });
+    }).then(function (doc) {
+      var listed = {};
+      doc.sensors.forEach(function (s) { if (s) listed[String(s.id)] = true; });
+      Object.keys(cards).forEach(function (id) {
+        if (!listed[id] && cards[id].drawnAt < began) { cards[id].el.remove(); delete cards[id]; }
+      });
+      pruneEmpty();
+      listedAt = Date.now();
+      skew = (doc.answeredAt || listedAt) - listedAt;
+      showHotSites(null, doc.hotSites);
+      empty.hidden = doc.total !== 0;
+      fetchSparklines(doc.answeredAt || Date.now());
+      showSummary();
+      applyFilter();
+    });
+  }
+
+  // GET /sensors/changes since the cursor. An idle page asks the same URL
+  // again and gets a 304; the answer then is the one drawn already (same
+  // ETag): nothing to do.
+  function pollChanges() {
+    var url = "/sensors/changes?since=" + feedCursor + "&unit=" + viewUnit + "&limit=" + FEED_LIMIT;
+    return fetch(url, {headers: apiHeaders(), cache: "no-cache"}).then(function (r) {
+      if (r.status === 401 || r.status === 403) throw keyError();
+      if (r.status === 422) { feedCursor = null; return null; }  // a cursor it does not take: list again
+      if (!r.ok) throw new Error("HTTP " + r.status);
+      var tag = r.headers.get("ETag");
+      if (tag && tag === feedTag) return null;
+      var answered = Date.parse(r.headers.get("Date"));
+      return r.json().then(function (doc) {
+        feedTag = tag;
+        if (!doc.complete) { feedCursor = null; return null; }  // too many changes: list everything again
+        // A sensor registered or first heard of: the whole listing, soon (at most every LIST_AGAIN_MS).
+        if (fleet !== null && doc.fleet !== fleet) fullDue = Math.min(fullDue, listedAt + LIST_AGAIN_MS);
+        fleet = doc.fleet;
+        var now = Math.max(isNumber(answered) ? answered : 0, Date.parse(doc.server_time) || 0) || Date.now();
+        skew = now - Date.now();
+        var fresh = false, sites = {}, hotSites = {};
+        doc.sensors.forEach(function (s) {
+          fresh = fresh || !cards[s.id];
+          renderSafely(s, now);
+          if (s.site) sites[s.site] = true;
+        });
+        (doc.too_hot_sites || []).forEach(function (site) { hotSites[site] = true; });
+        if (doc.sensors.length) {
+          showHotSites(sites, hotSites);
+          empty.hidden = true;
+          fetchSparklines(now);
+          showSummary();
+          if (fresh || filterBox.value.trim()) applyFilter();
+          live.drawn += doc.sensors.length;
+          live.lastDrawnAt = Date.now();
+        }
+        feedCursor = doc.next_cursor;
+        return null;
+      });
+    });
+  }
+
+  function keyError() {
+    var error = new Error(sessionKey ? "this API key may not read sensors" : "a read API key is needed");
+    error.needsKey = true;
+    return error;
+  }
+
+  // "heard N s ago" and "stale: reading N old" of every card, as time passes
+  // (text only; a card is drawn again when the feed or the listing says so).
+  function showAges() {
+    var now = Date.now() + skew;
+    agesAt = Date.now();
+    Object.keys(cards).forEach(function (id) {
+      var entry = cards[id], s = entry.sensor;
+      if (!s || !s.last_heard) return;
+      var heard = "heard " + ago(s.last_heard, now);
+      if (entry.parts.heard.textContent !== heard) entry.parts.heard.textContent = heard;
+      if (!entry.parts.stale.hidden && s.last_reading) {
+        var note = "stale: reading " + age(s.last_reading.at, now) + " old";
+        if (entry.parts.stale.textContent !== note) entry.parts.stale.textContent = note;
+      }
+    });
+  }
+
+  function tick() {
     timer = null;
     if (document.body.classList.contains("sensor-view")) {  // the sensor page shows: no need for the overview
-      timer = setTimeout(refresh, refreshMs);
+      schedule(liveMs);
       return;
     }
-    fetchAll(function (page) {
-      var now = page.answeredAt || Date.now();
-      page.sensors.forEach(function (s) { renderSafely(s, now); });
-    })
-      .then(function (doc) {
-        var now = doc.answeredAt || Date.now();
-        Object.keys(groups).forEach(function (key) {
-          var group = groups[key];
-          group.hot.hidden = !(group.site && doc.hotSites[group.site]);
-          group.section.classList.toggle("hot", !group.hot.hidden);
-        });
-        empty.hidden = doc.total !== 0;
-        fetchSparklines(now);
-        var offline = doc.sensors.filter(function (s) { return s && s.status === "offline"; }).length;
-        var never = doc.sensors.filter(function (s) { return s && s.status === "never_heard"; }).length;
-        var hot = doc.sensors.filter(function (s) { return s && s.too_hot; }).length;
-        summary.textContent = doc.total + " sensors · " + offline + " offline" + (never ? " · " + never + " never heard" : "") +
-          (hot ? " · " + hot + " too hot" : "") +
-          " · updated " + new Date().toLocaleTimeString();
-        summary.classList.remove("error");
-        keyAsked = false;
-        applyFilter();
-      })
-      .catch(function (e) {
+    var listing = feedCursor === null || Date.now() >= fullDue;
+    (listing ? listAll() : pollChanges())
+      .then(function () {
+        live.polls++;
+        if (Date.now() - agesAt >= AGES_EVERY_MS) showAges();
+        schedule(liveMs);
+      }, function (e) {
         summary.textContent = e.needsKey ? "Enter an API key: " + e.message + "." :
           "Cannot reach sensorhub (" + e.message + "), retrying…";
         summary.classList.add("error");
         if (e.needsKey && !keyAsked) { keyAsked = true; showKeyForm(true); }
-      })
-      .then(function () { if (timer === null) timer = setTimeout(refresh, refreshMs); });
+        if (listing) fullDue = 0;  // the listing again at the next try
+        schedule(RETRY_MS);
+      });
   }
 
+  function schedule(ms) {
+    if (timer === null) timer = setTimeout(tick, ms);
+  }
+
+  // Everything listed again now (a new key or unit, back from a sensor's page).
   function refreshNow() {
     if (timer !== null) { clearTimeout(timer); timer = null; }
-    refresh();
+    feedCursor = null;
+    tick();
   }
 
   filterBox.addEventListener("input", applyFilter);
-  document.addEventListener("sensorhub:overview", refreshNow);  // back from a sensor's page
+  // Back from a sensor's page: listed again, the keyboard focus on the card it was opened from.
+  document.addEventListener("sensorhub:overview", function () {
+    refreshNow();
+    var back = lastOpened !== null && cards[lastOpened];
+    if (back) back.el.focus();
+  });
   // The empty page's command: the clipboard where the browser allows it
   // (https or localhost), else selected for the viewer to copy.
   document.getElementById("copy-first-reading").addEventListener("click", function (event) {
@@ -548,5 +694,5 @@
     }
   });
   if (grid.dataset.keysRequired === "true" && !sessionKey) showKeyForm(true);
-  refresh();
+  tick();
 })();

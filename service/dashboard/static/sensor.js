@@ -8,6 +8,7 @@
 // than the raw readings and the API refuses that bucket (422 naming
 // bucket), the next larger one. Requests carry the overview's API key and
 // unit (window.sensorhub, from dashboard.js); data is only ever set as text.
+// Opened, the keyboard focus is on "← All sensors"; Escape goes back too.
 (function () {
   "use strict";
   var shared = window.sensorhub;
@@ -219,6 +220,8 @@
       return;
     }
     window.scrollTo(0, 0);
+    // The keyboard starts on the way back (Escape goes back too).
+    if (!wasShown) document.getElementById("sensor-back").focus();
     load(view);
   }
 
@@ -258,6 +261,9 @@
       link.remove();
       setTimeout(function () { URL.revokeObjectURL(link.href); }, 60000);
     }).catch(function (e) { note.textContent = "Cannot download: " + e.message; });
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && !page.hidden) window.location.hash = "#/";
   });
   window.addEventListener("hashchange", show);
   window.addEventListener("resize", function () {
