@@ -147,6 +147,17 @@ def wait_until(condition, timeout, what, keep_alive=None):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def screenshot(driver, name: str, element=None) -> Path:
+    """A screenshot kept as a test artifact: test-output/<name> (git-ignored);
+    of one element when given."""
+    OUTPUT.mkdir(exist_ok=True)
+    if element is None:
+        driver.save_screenshot(str(OUTPUT / name))
+    else:
+        element.screenshot(str(OUTPUT / name))
+    return OUTPUT / name
+
+
 def by_css(driver, selector):
     from selenium.webdriver.common.by import By
 
@@ -258,15 +269,14 @@ def test_dashboard_shows_new_sensors_and_offline_ones_without_reload(server, bro
     wait_until(lambda: any(e["sensor"] == silent for e in requests.get(
         server + "/v1/events?type=sensor.offline", timeout=5).json()["events"]), 10, "the offline event")
 
-    OUTPUT.mkdir(exist_ok=True)
     keep_alive()
     browser.set_window_size(1280, 1250)
-    browser.save_screenshot(str(OUTPUT / "dashboard.png"))
+    screenshot(browser, "dashboard.png")
     # On a phone: one column, nothing wider than the screen.
     browser.set_window_size(400, 900)
     wait_until(lambda: browser.execute_script("return document.documentElement.clientWidth") <= 400, 5, "the narrow window")
     assert browser.execute_script("return document.documentElement.scrollWidth <= document.documentElement.clientWidth")
-    browser.save_screenshot(str(OUTPUT / "dashboard-phone.png"))
+    screenshot(browser, "dashboard-phone.png")
 
     from selenium.webdriver.common.by import By
 
@@ -375,8 +385,8 @@ def text_of(driver, sensor_id, selector) -> str:
 HOSTILE_NAME = '<img src=x onerror="window.pwned=1"><script>window.pwned=1</script>'
 
 
-def test_dashboard_tells_the_truth_from_an_empty_install_to_a_mixed_fleet(server, browser, tmp_path):
-    """Screenshots of each state: tmp_path/dashboard-*.png."""
+def test_dashboard_tells_the_truth_from_an_empty_install_to_a_mixed_fleet(server, browser):
+    """Screenshots of each state: test-output/dashboard-*.png."""
     from selenium.webdriver.common.by import By
 
     # Empty: what to send, and a command that works.
@@ -387,7 +397,7 @@ def test_dashboard_tells_the_truth_from_an_empty_install_to_a_mixed_fleet(server
     statuses = []
     wait_until(lambda: 304 in statuses or statuses.extend(received_statuses(browser, "/sensors/changes?")), 10,
                "a 304 to an idle poll")
-    browser.save_screenshot(str(tmp_path / "dashboard-empty.png"))
+    screenshot(browser, "dashboard-empty.png")
     command = browser.find_element(By.ID, "first-reading").text
     if shutil.which("curl"):
         sent = subprocess.run(["bash", "-c", command + " --silent --fail"], capture_output=True, text=True, timeout=20)
@@ -433,7 +443,7 @@ def test_dashboard_tells_the_truth_from_an_empty_install_to_a_mixed_fleet(server
                "the fleet, with the silent sensor offline", keep_alive=keep_alive)
     keep_alive()
     browser.set_window_size(1280, 1400)
-    browser.save_screenshot(str(tmp_path / "dashboard-fleet.png"))
+    screenshot(browser, "dashboard-fleet.png")
 
     # Too hot: the hot site's heading and thermometer, not its other sensors; the simulator's site too.
     assert card(browser, "hq-temp").find_element(By.CSS_SELECTOR, ".badge").is_displayed()
@@ -463,14 +473,14 @@ def test_dashboard_tells_the_truth_from_an_empty_install_to_a_mixed_fleet(server
     wait_until(lambda: text_of(browser, "sim-site00001", ".unit") == "°F", 10, "°F", keep_alive=keep_alive)
     assert text_of(browser, "sim-site00001", ".value") == "87.8"
     assert text_of(browser, "aa-humid", ".unit") == "%"
-    browser.save_screenshot(str(tmp_path / "dashboard-fahrenheit.png"))
+    screenshot(browser, "dashboard-fahrenheit.png")
     browser.refresh()
     wait_until(lambda: card(browser, "hq-temp") is not None and text_of(browser, "hq-temp", ".unit") == "°F", 10,
                "°F after a reload", keep_alive=keep_alive)
 
 
 def test_a_card_opens_its_sensors_page_with_chart_range_picker_metadata_events_and_csv(keyed_server, browser, tmp_path):
-    """Screenshot: tmp_path/sensor-page.png."""
+    """Screenshot: test-output/sensor-page.png."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
@@ -524,7 +534,7 @@ def test_a_card_opens_its_sensors_page_with_chart_range_picker_metadata_events_a
     assert browser.execute_script("return window.pwned === undefined")
     assert "went offline" in browser.find_element(By.ID, "sensor-events").text
     browser.set_window_size(1280, 1000)
-    browser.save_screenshot(str(tmp_path / "sensor-page.png"))
+    screenshot(browser, "sensor-page.png")
 
     # The CSV link, with the key, downloads the sensor's rows of the range.
     browser.find_element(By.ID, "sensor-csv").click()
@@ -560,3 +570,282 @@ def test_a_card_opens_its_sensors_page_with_chart_range_picker_metadata_events_a
     browser.find_element(By.ID, "sensor-back").click()
     wait_until(lambda: card(browser, "lab-7").is_displayed(), 10, "the overview again")
     assert not browser.find_element(By.ID, "sensor-page").is_displayed()
+
+
+# -- live, idle, keyboard, contrast, phone --------------------------------
+
+
+@pytest.fixture
+def quiet_server(redis_url, redis_cluster_mode, clean_redis):
+    """A server where no status turns by itself while a test watches (OFFLINE_AFTER an hour)."""
+    process, base = start_server(redis_url, redis_cluster_mode, OFFLINE_AFTER="3600")
+    yield base
+    stop_server(process)
+
+
+def put_fleet(base: str, count: int, seed: int = 7) -> None:
+    """``count`` registered thermometers in 2 sites with varied names and a reading each."""
+    import random
+
+    chooser = random.Random(seed)
+    session = requests.Session()
+    for index in range(count):
+        meta = {"org": "acme", "site": f"site-{index % 2}", "building": "B", "room": f"room-{index % 7}",
+                "kind": "temperature", "name": f"Sensor {chooser.getrandbits(64):016x}"}
+        assert session.put(f"{base}/v1/sensors/t-{index:04d}", json=meta, timeout=5).status_code == 201
+    readings = [{"sensor": f"t-{index:04d}", "timestamp": time.time() - 30, "value": round(chooser.uniform(15, 30), 2)}
+                for index in range(count)]
+    assert session.post(base + "/data", json=readings, timeout=30).status_code == 200
+
+
+def live_polls(driver) -> int:
+    return driver.execute_script("return window.sensorhub.live.polls")
+
+
+def test_a_reading_posted_with_the_page_open_shows_on_its_card_within_2_s(quiet_server, browser):
+    """The delay from the POST's answer to the card showing the value, for
+    several readings; the page is not reloaded (a mark set on it stays)."""
+    put_fleet(quiet_server, 20)
+    browser.get(quiet_server + "/")
+    wait_until(lambda: card(browser, "t-0003") is not None, 10, "the fleet's cards")
+    browser.execute_script("window.__notReloaded = true")
+    polls = live_polls(browser)
+    wait_until(lambda: live_polls(browser) >= polls + 3, 10, "the page polling")
+    delays = []
+    for n in range(5):
+        value = 40.5 + n
+        sent = requests.post(quiet_server + "/data", json={"sensor": "t-0003", "timestamp": time.time(), "value": value},
+                             timeout=5)
+        answered = time.monotonic()
+        assert sent.status_code == 200
+        shown = f"{value:.1f}"
+        while time.monotonic() - answered < 5 and text_of(browser, "t-0003", ".value") != shown:
+            time.sleep(0.02)
+        delays.append(time.monotonic() - answered)
+        assert text_of(browser, "t-0003", ".value") == shown, f"reading {n} not shown after 5 s"
+        time.sleep(0.3 * n)  # readings at different moments of the page's 1 s poll
+    print(f"\nreading to card: median {sorted(delays)[2]:.2f} s, max {max(delays):.2f} s ({delays})")
+    assert max(delays) <= 2.0, f"a reading took {max(delays):.2f} s to show: {delays}"
+    assert browser.execute_script("return window.__notReloaded === true")
+    # Only the changes feed carried them: not a full listing since the page opened.
+    listed = [url for url in browser.execute_script(
+        "return performance.getEntriesByType('resource').map(function (e) { return e.name; })") if "/sensors?" in url]
+    assert all("cursor=" in url for url in listed) and len(listed) <= 2
+
+
+def test_an_idle_page_polls_the_changes_feed_conditionally_and_nothing_else(quiet_server, browser):
+    """Idle: every request is a 304 of the changes feed (headers only), no
+    listing and no sparkline is asked again, and the bytes of the window are
+    fewer than one listing of the fleet would take (compressed as sent)."""
+    count = 400
+    put_fleet(quiet_server, count)
+    browser.get(quiet_server + "/")
+    wait_until(lambda: len(by_css(browser, "article.card")) == count, 20, "every card")
+    wait_until(lambda: browser.execute_script(
+        "return !arguments[0].querySelector('svg.spark').hasAttribute('hidden')", card(browser, "t-0001")), 10,
+        "the sparklines")
+    time.sleep(3)  # past the overlap of the readings posted before the page opened
+    urls = {}
+    def drain():
+        done = []
+        for entry in browser.get_log("performance"):
+            message = json.loads(entry["message"])["message"]
+            params = message["params"]
+            if message["method"] == "Network.requestWillBeSent":
+                urls[params["requestId"]] = params["request"]["url"]
+            elif message["method"] == "Network.responseReceivedExtraInfo":
+                done.append(("status", params["requestId"], params["statusCode"]))
+            elif message["method"] == "Network.loadingFinished":
+                done.append(("bytes", params["requestId"], params["encodedDataLength"]))
+        return done
+
+    drain()
+    window = 8.0
+    time.sleep(window)
+    events = drain()
+    statuses = [(urls.get(rid, ""), status) for kind, rid, status in events if kind == "status"]
+    received = sum(size for kind, _, size in events if kind == "bytes")
+    assert len(statuses) >= window / 2, statuses  # the feed asked about every second
+    assert all("/sensors/changes?" in url for url, _ in statuses), statuses
+    assert {status for _, status in statuses} == {304}, statuses
+    listing = requests.get(quiet_server + "/sensors?limit=1000&unit=C", headers={"Accept-Encoding": "gzip"}, timeout=10)
+    listing_bytes = len(listing.raw.headers) + int(listing.headers.get("Content-Length") or len(listing.content))
+    print(f"\nidle: {received / window:.0f} B/s in {len(statuses)} responses; one listing {listing_bytes} B "
+          f"({listing.headers.get('Content-Encoding')})")
+    assert received < listing_bytes
+    assert received / window < 10_000
+
+
+def focused(driver) -> dict:
+    return driver.execute_script(
+        "var e = document.activeElement, s = getComputedStyle(e);"
+        "return {id: e.id, tag: e.tagName, sensor: e.dataset ? e.dataset.sensor || null : null,"
+        " unit: e.dataset ? e.dataset.unit || null : null, outline: s.outlineStyle, width: parseFloat(s.outlineWidth),"
+        " shadow: s.boxShadow};")
+
+
+def test_the_dashboard_works_by_keyboard(quiet_server, browser):
+    """Tab reaches the filter, the unit switch and the cards, each with a
+    visible focus indicator; Enter on a card opens its sensor's page; Escape,
+    or Enter on "← All sensors", goes back to that card."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    put_fleet(quiet_server, 6)
+    browser.get(quiet_server + "/")
+    wait_until(lambda: card(browser, "t-0005") is not None, 10, "the cards")
+
+    def press(key):
+        ActionChains(browser).send_keys(key).perform()
+
+    reached = []
+    for _ in range(20):
+        press(Keys.TAB)
+        now = focused(browser)
+        reached.append(now)
+        assert now["outline"] != "none" and now["width"] >= 2, f"no visible focus on {now}"
+        if now["sensor"]:
+            break
+    kinds = [r["id"] or r["unit"] or r["sensor"] for r in reached]
+    assert kinds[:3] == ["filter", "C", "F"], kinds
+    first = reached[-1]["sensor"]
+    assert first is not None, kinds
+    screenshot(browser, "dashboard-keyboard-focus.png")
+    # Enter in the unit switch works as a click (buttons).
+    press(Keys.ENTER)
+    wait_until(lambda: browser.execute_script("return location.hash") == f"#/sensors/{first}", 5, "the sensor page")
+    assert focused(browser)["id"] == "sensor-back"
+    wait_until(lambda: browser.execute_script("return !!window.sensorhub.chart"), 10, "the chart")
+    press(Keys.ESCAPE)
+    wait_until(lambda: focused(browser)["sensor"] == first, 5, "the focus back on the card")
+    assert browser.execute_script("return location.hash") == "#/"
+    press(Keys.ENTER)
+    wait_until(lambda: focused(browser)["id"] == "sensor-back", 5, "the sensor page again")
+    press(Keys.ENTER)  # the back link
+    wait_until(lambda: focused(browser)["sensor"] == first, 5, "the card again")
+    assert by_css(browser, "#grid")[0].is_displayed()
+
+
+CONTRAST = """
+function parse(c) {
+  var m = c.match(/rgba?\\(([^)]+)\\)/); if (!m) return [0, 0, 0, 0];
+  var p = m[1].split(/[ ,\\/]+/).filter(Boolean).map(Number); return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1];
+}
+function over(top, bottom) {
+  var a = top[3];
+  return [0, 1, 2].map(function (i) { return top[i] * a + bottom[i] * (1 - a); }).concat([1]);
+}
+function background(e) {
+  var layers = [];
+  for (var n = e; n && n.nodeType === 1; n = n.parentElement) {
+    var b = parse(getComputedStyle(n).backgroundColor); if (b[3] > 0) layers.push(b); if (b[3] >= 1) break;
+  }
+  var color = [255, 255, 255, 1];
+  for (var i = layers.length - 1; i >= 0; i--) color = over(layers[i], color);
+  return color;
+}
+function lum(c) {
+  var v = c.slice(0, 3).map(function (x) { x /= 255; return x <= 0.03928 ? x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4); });
+  return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2];
+}
+function ratio(e) {
+  var bg = background(e), fg = over(parse(getComputedStyle(e).color), bg), a = lum(fg), b = lum(bg);
+  return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+}
+var found = [];
+arguments[0].forEach(function (selector) {
+  document.querySelectorAll(selector).forEach(function (e) {
+    if (!e.offsetParent && getComputedStyle(e).position !== "fixed") return;  // not shown
+    if (!e.textContent.trim()) return;
+    found.push({selector: selector, text: e.textContent.trim().slice(0, 40), ratio: Math.round(ratio(e) * 100) / 100,
+                state: (e.closest("article.card") || {dataset: {}}).dataset.state || null});
+  });
+});
+return found;
+"""
+
+STATE_OF_CARD = """
+document.querySelectorAll("article.card").forEach(function (c) {
+  c.dataset.state = c.classList.contains("hot") ? "too-hot" : c.classList.contains("offline") ? "offline" :
+    c.classList.contains("never") ? "never-heard" : c.classList.contains("stale") ? "stale" : "online";
+});
+"""
+
+
+def test_every_card_state_and_heading_is_readable_and_the_page_fits_a_phone(server, browser):
+    """WCAG 2 contrast of the text of each card state (online, offline,
+    stale, too hot, never heard) and of the headings: 4.5:1 or more. At
+    375 × 667 nothing is wider than the screen, the cards are one column and
+    a sensor's chart fits. A screenshot per state: test-output/card-*.png."""
+    sensors = {
+        "on-1": {"kind": "humidity", "room": "lab", "name": "Online"},
+        "off-1": {"kind": "humidity", "room": "lab", "name": "Offline"},
+        "stale-1": {"kind": "co2", "room": "lab", "name": "Stale"},
+        "hot-1": {"kind": "temperature", "room": "lab", "name": "Too hot"},
+        "never-1": {"kind": "temperature", "room": "lab", "name": "Never heard"},
+        "xss-2": {"kind": "humidity", "room": "lab", "name": HOSTILE_NAME},
+    }
+    for sensor, metadata in sensors.items():
+        body = {"org": "acme", "site": "hq", "building": "B1", **metadata}
+        assert requests.put(f"{server}/v1/sensors/{sensor}", json=body, timeout=5).status_code == 201
+    now = time.time()
+    requests.post(server + "/data", json=[{"sensor": "off-1", "timestamp": now - 600, "value": 40}], timeout=5)
+
+    def keep_alive():
+        at = time.time()
+        requests.post(server + "/data", timeout=5, json=[
+            {"sensor": "on-1", "timestamp": at, "value": 41}, {"sensor": "xss-2", "timestamp": at, "value": 42},
+            {"sensor": "stale-1", "timestamp": "2022-03-01T12:00:00Z", "value": 600}] + history("hot-1", 27, 1, 1))
+        requests.post(server + "/v1/temperatures", timeout=5, json=[
+            {"siteId": "hq", "orgId": "acme", "sensorId": "hot-1", "temperature": 29.5, "timestamp": at}])
+
+    keep_alive()
+    browser.get(server + "/")
+    wait_until(lambda: all(card(browser, s) is not None for s in sensors)
+               and card(browser, "off-1").get_attribute("data-status") == "offline", 15, "every state",
+               keep_alive=keep_alive)
+    keep_alive()
+    browser.execute_script(STATE_OF_CARD)
+    states = browser.execute_script(
+        "var m = {}; document.querySelectorAll('article.card').forEach(function (c) { m[c.dataset.sensor] = c.dataset.state; });"
+        " return m;")
+    assert states == {"on-1": "online", "off-1": "offline", "stale-1": "stale", "hot-1": "too-hot",
+                      "never-1": "never-heard", "xss-2": "online"}
+    assert text_of(browser, "xss-2", ".name") == HOSTILE_NAME and browser.execute_script("return window.pwned === undefined")
+    for sensor, state in states.items():
+        if sensor != "xss-2":
+            screenshot(browser, f"card-{state}.png", card(browser, sensor))
+
+    texts = browser.execute_script(CONTRAST, [
+        "article.card .name", "article.card .sub", "article.card .value", "article.card .unit", "article.card .status",
+        "article.card .heard", "article.card .stale-note", "article.card .badge", "header h1", "#summary",
+        "section.group h2 .site-name", "section.group h2 .badge", "div.room h3"])
+    seen_states = {t["state"] for t in texts if t["state"]}
+    assert seen_states == {"online", "offline", "stale", "too-hot", "never-heard"}
+    assert {t["selector"] for t in texts} >= {"header h1", "section.group h2 .site-name", "div.room h3",
+                                               "article.card .status", "article.card .stale-note"}
+    poor = [t for t in texts if t["ratio"] < 4.5]
+    print("\nlowest contrast:", sorted(texts, key=lambda t: t["ratio"])[:3])
+    assert poor == [], poor
+
+    # A phone: 375 × 667.
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                            {"width": 375, "height": 667, "deviceScaleFactor": 2, "mobile": True})
+    wait_until(lambda: browser.execute_script("return window.innerWidth") == 375, 5, "the phone's width")
+    keep_alive()
+    time.sleep(0.5)
+    assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+    lefts = browser.execute_script(
+        "return Array.prototype.map.call(document.querySelectorAll('article.card'), function (c) {"
+        " var r = c.getBoundingClientRect(); return [Math.round(r.left), Math.round(r.right)]; });")
+    assert len({left for left, _ in lefts}) == 1, lefts  # one column
+    assert all(right <= 375 and right - left >= 300 for left, right in lefts), lefts
+    screenshot(browser, "dashboard-phone-375.png")
+    card(browser, "hot-1").click()
+    wait_until(lambda: browser.execute_script("return !!window.sensorhub.chart"), 10, "the sensor's chart")
+    time.sleep(0.3)
+    chart = browser.execute_script(
+        "var r = document.querySelector('#sensor-chart .uplot').getBoundingClientRect();"
+        " return [r.left, r.right, document.documentElement.scrollWidth, window.innerWidth];")
+    assert chart[0] >= 0 and chart[1] <= 375 and chart[2] <= chart[3], chart
+    screenshot(browser, "sensor-page-phone-375.png")
