@@ -1,21 +1,32 @@
-// sensorhub dashboard: polls GET /sensors (every page), keeps one card per
-// sensor grouped by org · site and building / room, and updates it in place,
-// so new sensors appear and offline ones turn red without a reload; within a
-// room, offline and too-hot cards come first. The API says what is true
-// (status, never heard, stale, too hot, the site a sensor is of); this page
-// only shows it. Values come converted by the API into the viewer's unit
-// (the °C/°F switch, kept in localStorage). Sparklines come from GET
-// /v1/series, up to 100 sensors a request. Sensor data is only ever set as text
-// (never as HTML). With API keys configured, the read key typed into the key
-// form is kept in sessionStorage (this browser session only) and sent as
-// X-API-Key. Every poll is a conditional request (cache: "no-cache": the
-// browser sends the ETag it holds and takes a 304 as its copy), so an idle
-// page costs headers only; the first page of sensors is drawn as soon as it
-// arrives, and cards off screen are not laid out (content-visibility in
-// dashboard.css). A card opens its sensor's page (sensor.js, #/sensors/<id>):
-// click or Enter; the overview stops polling while it shows. A value that is not a
-// finite number (null) shows as a dash, and a card that cannot be drawn shows
-// its own error while the others carry on.
+// sensorhub dashboard. Lists GET /sensors (every page, each drawn as it
+// arrives) and keeps one card per sensor grouped by org · site and
+// building / room; within a room, offline and too-hot cards come first. Live
+// updates come from the changes feed: every second GET
+// /sensors/changes?since=<cursor> answers the sensors heard or turned offline
+// since the cursor (the server's clock, epoch ms; first the listing's time,
+// then the answer's next_cursor), and only their cards are drawn again. When
+// nothing changed the cursor stays, so an idle page asks the same URL: a
+// conditional request (cache: "no-cache": the browser sends the ETag it
+// holds) answered by a 304, headers only, and an answer whose ETag was drawn
+// already is skipped. The whole listing comes again every minute (stale
+// flags and ages turning with time, registry edits; cards no longer listed go),
+// within 5 s when the feed's fleet count changes (a sensor registered or first
+// heard of), and when the feed says complete: false (too many changes) or
+// refuses the cursor. The API says what is true (status, never heard, stale,
+// too hot, the site a sensor is of); this page only shows it. Values come
+// converted by the API into the viewer's unit (the °C/°F switch, kept in
+// localStorage). Sparklines come from GET /v1/series, up to 100 sensors a
+// request, asked again after a new reading or when their window moves on.
+// Sensor data is only ever set as text (never as HTML). With API keys
+// configured, the read key typed into the key form is kept in sessionStorage
+// (this browser session only) and sent as X-API-Key. Cards off screen are not
+// laid out (content-visibility in dashboard.css). A card opens its sensor's
+// page (sensor.js, #/sensors/<id>): click, or Enter on it (cards take the
+// keyboard focus after the filter and the unit switch); back from it, the
+// focus returns to that card. The overview stops polling while a sensor's
+// page shows. A value that is not a finite number (null) shows as a dash,
+// and a card that cannot be drawn shows its own error while the others
+// carry on.
 (function () {
   "use strict";
   var grid = document.getElementById("grid");
