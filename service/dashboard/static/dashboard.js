@@ -39,7 +39,7 @@
   var fullMs = Number(grid.dataset.fullMs) || 60000;  // the whole listing
   var RETRY_MS = 3000;
   var AGES_EVERY_MS = 10000;
-  var FEED_LIMIT = 2000;
+  var FEED_LIMIT = 5000;  // changes an answer may carry (the route's most); more: the whole listing
   var LIST_AGAIN_MS = 5000;
   var KEY_STORE = "sensorhub.apiKey";
   var UNIT_STORE = "sensorhub.unit";
