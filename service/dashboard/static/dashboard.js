@@ -60,6 +60,7 @@
   var listedAt = 0, agesAt = 0;
   var skew = 0;            // the server's clock - this browser's
   var lastOpened = null;   // the card whose sensor page was opened last
+  var generation = 0;      // a new unit or key: answers to requests asked before it are dropped
   // What the page has done (the browser tests and the bench read it).
   var live = {polls: 0, drawn: 0, lastDrawnAt: 0};
   var keyAsked = false;  // the key form opened itself once for the current refusal
@@ -555,9 +556,10 @@
   // The whole listing: every page, each drawn as it arrives; cards of sensors
   // no longer listed (another key's org) go, unless drawn since it began.
   function listAll() {
-    var began = Date.now();
+    var began = Date.now(), mine = generation;
     fullDue = began + fullMs;
     return fetchAll(function (page) {
+      if (mine !== generation) return;  // asked before a new unit or key: a newer listing draws
       var now = page.answeredAt || Date.now();
       if (feedCursor === null) {
         // The feed carries on from the first page's time (its overlap covers the Date's whole seconds).
@@ -566,6 +568,7 @@
       }
       page.sensors.forEach(function (s) { renderSafely(s, now); });
     }).then(function (doc) {
+      if (mine !== generation) return;
       var listed = {};
       doc.sensors.forEach(function (s) { if (s) listed[String(s.id)] = true; });
       Object.keys(cards).forEach(function (id) {
@@ -587,7 +590,9 @@
   // ETag): nothing to do.
   function pollChanges() {
     var url = "/sensors/changes?since=" + feedCursor + "&unit=" + viewUnit + "&limit=" + FEED_LIMIT;
+    var mine = generation;
     return fetch(url, {headers: apiHeaders(), cache: "no-cache"}).then(function (r) {
+      if (mine !== generation) return null;  // asked before a new unit or key
       if (r.status === 401 || r.status === 403) throw keyError();
       if (r.status === 422) { feedCursor = null; return null; }  // a cursor it does not take: list again
       if (!r.ok) throw new Error("HTTP " + r.status);
@@ -595,6 +600,7 @@
       if (tag && tag === feedTag) return null;
       var answered = Date.parse(r.headers.get("Date"));
       return r.json().then(function (doc) {
+        if (mine !== generation) return null;
         feedTag = tag;
         if (!doc.complete) { feedCursor = null; return null; }  // too many changes: list everything again
         // A sensor registered or first heard of: the whole listing, soon (at most every LIST_AGAIN_MS).
@@ -676,6 +682,7 @@
   // Everything listed again now (a new key or unit, back from a sensor's page).
   function refreshNow() {
     if (timer !== null) { clearTimeout(timer); timer = null; }
+    generation++;
     feedCursor = null;
     tick();
   }
