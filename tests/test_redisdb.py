@@ -10,9 +10,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
+from redis.connection import HiredisRespSerializer
 from redis.crc import key_slot
 from redis.exceptions import ResponseError
 
+from service.redisdb.connection import LEAN_PACKER, LeanPacker, connect
 from service.redisdb.roundtrips import HotScript
 from service.redisdb.scripts import ScriptBatch
 from service.redisdb.slots import slot_groups
@@ -172,3 +177,41 @@ def test_slot_groups_keep_one_slot_per_group_on_a_cluster_and_close_full_groups(
     # A group takes items until their sizes reach the limit; an item is never split.
     bounded = slot_groups(items, lambda item: item[0], cluster=False, size_of=lambda item: item[1], limit=4)
     assert bounded == [[("{a}", 2), ("{b}", 1), ("{a}", 2)], [("{a}", 1), ("{b}", 5)]]
+
+
+# -- the lean command packer ----------------------------------------------------
+
+_ARGUMENT = st.one_of(
+    st.text(max_size=20), st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.floats(allow_nan=False), st.binary(max_size=20),
+    st.binary(max_size=20).map(bytearray), st.binary(max_size=20).map(memoryview),
+)
+
+
+@examples(max_examples=300, deadline=None)
+@given(st.sampled_from(["EVALSHA", "HSET", "SCRIPT LOAD", "CLIENT SETINFO", b"ZADD", b"CONFIG GET"]),
+       st.lists(_ARGUMENT, max_size=12))
+def test_the_lean_packer_puts_the_same_bytes_on_the_wire_as_redis_py(command, arguments):
+    def wire(packer):
+        return b"".join(bytes(chunk) for chunk in packer.pack(command, *arguments))
+
+    assert wire(LeanPacker()) == wire(HiredisRespSerializer())
+
+
+def test_the_clients_sensorhub_connects_pack_with_the_lean_packer_and_their_commands_work(settings, clean_redis):
+    client = connect(settings)
+    try:
+        if settings.redis_cluster:
+            pool = client.get_node_from_key("sensor:{lean}").redis_connection.connection_pool
+        else:
+            pool = client.connection_pool
+        connection = pool.get_connection()
+        try:
+            assert connection._command_packer is LEAN_PACKER
+        finally:
+            pool.release(connection)
+        client.hset("sensor:{lean}", mapping={"count": 3, "sum": 1.25, "text": "21.5 °C"})
+        assert client.hgetall("sensor:{lean}") == {b"count": b"3", b"sum": b"1.25", b"text": "21.5 °C".encode()}
+        assert client.eval("return ARGV[1] .. ARGV[2]", 1, "sensor:{lean}", "a b", 7) == b"a b7"
+    finally:
+        client.close()
