@@ -120,16 +120,19 @@ def connect(settings: Settings) -> redis.Redis | RedisCluster:
         health_check_interval=30,
     )
     timed = settings.redis_command_metrics
+    # A blocking pool: a request finding all REDIS_MAX_CONNECTIONS in use
+    # waits up to REDIS_TIMEOUT for one (then 503) instead of failing at
+    # once, so a worker may serve more connections than it has to Redis.
+    pooling = dict(max_connections=settings.redis_max_connections, timeout=settings.redis_timeout)
     if settings.redis_cluster:
         cluster = InstrumentedRedisCluster if timed else RedisCluster
         # With rediss:// redis-py puts its SSL connection in, packing as usual.
-        return cluster.from_url(settings.redis_url, max_connections=settings.redis_max_connections,
-                                connection_class=LeanConnection, **common)
+        return cluster.from_url(settings.redis_url, connection_pool_class=redis.BlockingConnectionPool,
+                                connection_class=LeanConnection, **pooling, **common)
     single = InstrumentedRedis if timed else redis.Redis
-    client = single.from_url(settings.redis_url, max_connections=settings.redis_max_connections, **common)
-    # Every connection the pool makes (TCP, TLS or unix socket) packs with it.
-    client.connection_pool.connection_kwargs["command_packer"] = LEAN_PACKER
-    return client
+    # Every connection the pool makes (TCP, TLS or unix socket) packs with LeanPacker.
+    pool = redis.BlockingConnectionPool.from_url(settings.redis_url, command_packer=LEAN_PACKER, **pooling, **common)
+    return single.from_pool(pool)
 
 
 def refuse_start_on_refused_credentials(settings: Settings, log) -> bool:
