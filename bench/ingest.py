@@ -207,16 +207,36 @@ class SpawnedService:
         self.env = dict(env or {})
 
     def start(self) -> SpawnedService:
-        from service.embedded_redis import EmbeddedRedis
+        from service.embedded_redis import EmbeddedRedis, free_port
         from tests.servers import GunicornServer
 
         data_dir = Path(tempfile.mkdtemp(prefix="sensorhub-bench-"))
         self.log_path = data_dir / "gunicorn.log"
         self.redis = EmbeddedRedis(data_dir)
         self.redis_url = self.redis.start()
-        self.web = GunicornServer({**self.env, "REDIS_URL": self.redis_url}, workers=2, log_path=self.log_path).start()
+        env = {"WORKER_PORT": str(free_port()), **self.env, "REDIS_URL": self.redis_url}
+        self.web = GunicornServer(env, workers=2, log_path=self.log_path).start()
         self.url = self.web.url
+        if env.get("WORKER", "1") != "0" and env["WORKER_PORT"] != "0":
+            self._wait_for_worker(int(env["WORKER_PORT"]))
         return self
+
+    def _wait_for_worker(self, port: int, timeout: float = 30.0) -> None:
+        """Until the background worker (the master's child, counted in the
+        web processes' CPU) answers /readyz: its start (imports, first
+        passes) is about a second of CPU, which would otherwise land in the
+        first measured run of a fresh server."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+                conn.request("GET", "/readyz")
+                if conn.getresponse().status == 204:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"the background worker did not become ready on port {port}")
 
     def stop(self) -> None:
         self.web.stop()

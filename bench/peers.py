@@ -33,7 +33,8 @@ Prints JSON; exits 1 if any exactness check failed or a read answered
 other than 2xx. Loopback only. Needs
 ``apt-get install -y postgresql influxdb wrk`` and bench/requirements.txt.
 
-    python bench/peers.py                 # 5 rounds, about 9 minutes
+    python bench/peers.py                 # 5 rounds, about 9 minutes; readings dated up to now
+    python bench/peers.py --when backlog  # the same, readings a month old (an import)
     python bench/peers.py --rounds 3 --json /tmp/peers.json   # quicker, noisier
 """
 
@@ -51,6 +52,7 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
@@ -133,8 +135,8 @@ class Sensorhub:
         if hasattr(self, "url"):  # started (a half-started service's Redis ends with this process)
             self.service.stop()
 
-    def check(self, sensors, minutes, sample, seed):
-        return check(self.url, sensors, minutes, sample, seed)
+    def check(self, sensors, minutes, sample, seed, start):
+        return check(self.url, sensors, minutes, sample, seed, start)
 
 
 class GunicornPeer:
@@ -180,9 +182,9 @@ class Postgres(GunicornPeer):
         super().stop()
         _run(str(PEERS / "pg_flask" / "setup_pg.sh"), "stop")
 
-    def check(self, sensors, minutes, sample, seed):
+    def check(self, sensors, minutes, sample, seed, start):
         # Same answer shape as sensorhub's GET /statistics.
-        return check(self.url, sensors, minutes, sample, seed)
+        return check(self.url, sensors, minutes, sample, seed, start)
 
 
 class Influx:
@@ -203,7 +205,7 @@ class Influx:
     def stop(self):
         _run(str(PEERS / "stop.sh"), "influx")
 
-    def check(self, sensors, minutes, sample, seed):
+    def check(self, sensors, minutes, sample, seed, start):
         parts = urlsplit(self.url)
         conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
         problems = []
@@ -213,7 +215,7 @@ class Influx:
             query = INFLUX_QUERY.format(sensor=name) + f";SELECT last(value) FROM readings WHERE sensor='{name}'"
             conn.request("GET", f"/query?db=bench&epoch=u&q={quote(query)}")
             results = orjson.loads(conn.getresponse().read())["results"]
-            want = expected_statistics(sensor, minutes, START)
+            want = expected_statistics(sensor, minutes, start)
             try:
                 _, count, mean, _ = results[0]["series"][0]["values"][0]
                 last_us = results[1]["series"][0]["values"][0][0]
@@ -270,7 +272,7 @@ def ingest_run(system, bodies: list[bytes], posted: int, args, minutes: int) -> 
     before = snapshot()
     elapsed, errors = post_all(system.url, system.write, bodies, args.connections)
     after = snapshot()
-    problems = errors[:5] + system.check(args.sensors, minutes, args.sample, args.seed)
+    problems = errors[:5] + system.check(args.sensors, minutes, args.sample, args.seed, args.start)
     return {
         "readings_per_s": round(posted / elapsed),
         "cpu_us_per_reading": {k: round((after[k] - before[k]) * 1e6 / posted, 2) for k in before},
@@ -361,8 +363,13 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5, help="rounds, each system once a round per shape")
     parser.add_argument("--sensors", type=int, default=1000)
     parser.add_argument("--minutes-many-sensors", type=int, default=60, help="readings per sensor, many-sensors shape")
-    parser.add_argument("--minutes-many-readings", type=int, default=300,
-                        help="readings per sensor, many-readings shape (the reads' data)")
+    parser.add_argument("--minutes-many-readings", type=int, default=None,
+                        help="readings per sensor, many-readings shape (the reads' data); default 120 live, 300 backlog")
+    parser.add_argument("--when", choices=("live", "backlog"), default="live", help=(
+        "live: the readings end at the minute the bench starts, as gateways flushing every minute or ten send "
+        "them (those of the last hour wait for the worker's hourly seal, older ones roll up as they land); "
+        "backlog: a month old (bench/ingest.py's START), a backlog being imported: every new reading merges "
+        "into its hourly and daily history bucket in the call that accepts it"))
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--read-connections", type=int, default=16)
@@ -375,12 +382,19 @@ def main() -> int:
         if not shutil.which(tool):
             sys.exit(f"{tool} is needed: apt-get install -y postgresql influxdb wrk")
 
+    if args.minutes_many_readings is None:
+        args.minutes_many_readings = 120 if args.when == "live" else 300
     minutes = {"many_sensors": args.minutes_many_sensors, "many_readings": args.minutes_many_readings}
     loads = {}
     for shape, gateway in SHAPES.items():
-        bodies = generate(args.sensors, minutes[shape], args.batch, 0.10, 0.05, args.seed, gateway)
+        args.start = START
+        if args.when == "live":
+            args.start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=minutes[shape] - 1)
+        # Each shape's own start: checks read it from args when the shape runs.
+        loads[shape] = {"start": args.start}
+        bodies = generate(args.sensors, minutes[shape], args.batch, 0.10, 0.05, args.seed, gateway, args.start)
         lines = [as_line_protocol(body) for body in bodies]
-        loads[shape] = {"json": bodies, "lines": lines, "posted": sum(b.count(b'"sensor"') for b in bodies)}
+        loads[shape].update(json=bodies, lines=lines, posted=sum(b.count(b'"sensor"') for b in bodies))
         print(f"{shape}: {len(bodies)} batches, {loads[shape]['posted']} readings", file=sys.stderr)
 
     started = time.monotonic()
@@ -396,6 +410,7 @@ def main() -> int:
                                                      args.read_seconds, args.sensors)
                 continue
             for shape in SHAPES:
+                args.start = loads[shape]["start"]
                 with running(ingest_system(name)) as system:
                     kind = "lines" if name in ("sensorhub_lines", "influxdb") else "json"
                     run = ingest_run(system, loads[shape][kind], loads[shape]["posted"], args, minutes[shape])
@@ -407,7 +422,7 @@ def main() -> int:
         rounds.append(result)
 
     summary = {
-        "load": {"sensors": args.sensors, "batch": args.batch, "connections": args.connections,
+        "load": {"when": args.when, "sensors": args.sensors, "batch": args.batch, "connections": args.connections,
                  "dup_share": 0.10, "late_share": 0.05,
                  "shapes": {s: {"gateway_size": SHAPES[s], "minutes": minutes[s], "posted": loads[s]["posted"]}
                             for s in SHAPES},

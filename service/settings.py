@@ -115,7 +115,8 @@ class Settings:
     # instead of hanging when Redis is unreachable or slow.
     redis_connect_timeout: float = 1.0
     redis_timeout: float = 2.0
-    # REDIS_MAX_CONNECTIONS: connection pool size per worker process.
+    # REDIS_MAX_CONNECTIONS: connection pool size per worker process; a request
+    # finding all in use waits up to REDIS_TIMEOUT for one (then 503).
     redis_max_connections: int = 64
     # DATA_DIR: where the embedded redis-server keeps its append-only file.
     # One sensorhub at a time: a second one on the same directory exits.

@@ -3,16 +3,25 @@ raised, order kept; under gevent, concurrent calls share round trips."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
+from redis.cluster import RedisCluster
+from redis.connection import HiredisRespSerializer
 from redis.crc import key_slot
 from redis.exceptions import ResponseError
 
+from service.redisdb.connection import LEAN_PACKER, UNAVAILABLE_ERRORS, LeanPacker, connect
 from service.redisdb.roundtrips import HotScript
 from service.redisdb.scripts import ScriptBatch
 from service.redisdb.slots import slot_groups
@@ -172,3 +181,78 @@ def test_slot_groups_keep_one_slot_per_group_on_a_cluster_and_close_full_groups(
     # A group takes items until their sizes reach the limit; an item is never split.
     bounded = slot_groups(items, lambda item: item[0], cluster=False, size_of=lambda item: item[1], limit=4)
     assert bounded == [[("{a}", 2), ("{b}", 1), ("{a}", 2)], [("{a}", 1), ("{b}", 5)]]
+
+
+# -- the lean command packer ----------------------------------------------------
+
+_ARGUMENT = st.one_of(
+    st.text(max_size=20), st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.floats(allow_nan=False), st.binary(max_size=20),
+    st.binary(max_size=20).map(bytearray), st.binary(max_size=20).map(memoryview),
+)
+
+
+@examples(max_examples=300, deadline=None)
+@given(st.sampled_from(["EVALSHA", "HSET", "SCRIPT LOAD", "CLIENT SETINFO", b"ZADD", b"CONFIG GET"]),
+       st.lists(_ARGUMENT, max_size=12))
+def test_the_lean_packer_puts_the_same_bytes_on_the_wire_as_redis_py(command, arguments):
+    def wire(packer):
+        return b"".join(bytes(chunk) for chunk in packer.pack(command, *arguments))
+
+    assert wire(LeanPacker()) == wire(HiredisRespSerializer())
+
+
+def test_the_clients_sensorhub_connects_pack_with_the_lean_packer_and_their_commands_work(settings, clean_redis):
+    client = connect(settings)
+    try:
+        client.ping()
+        pool = _pool_of(client, "sensor:{lean}")
+        connection = pool.get_connection()
+        try:
+            assert connection._command_packer is LEAN_PACKER
+        finally:
+            pool.release(connection)
+        client.hset("sensor:{lean}", mapping={"count": 3, "sum": 1.25, "text": "21.5 °C"})
+        assert client.hgetall("sensor:{lean}") == {b"count": b"3", b"sum": b"1.25", b"text": "21.5 °C".encode()}
+        assert client.eval("return ARGV[1] .. ARGV[2]", 1, "sensor:{lean}", "a b", 7) == b"a b7"
+    finally:
+        client.close()
+
+
+# Busy for about ``ARGV[1]`` ms of Redis time, holding its connection.
+_BUSY = "local t = redis.call('TIME') local stop = t[1] * 1000000 + t[2] + ARGV[1] * 1000 " \
+        "repeat t = redis.call('TIME') until t[1] * 1000000 + t[2] >= stop return 1"
+
+
+def test_more_concurrent_calls_than_pooled_connections_wait_their_turn_instead_of_failing(settings, clean_redis):
+    client = connect(dataclasses.replace(settings, redis_max_connections=2))
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda _: client.eval(_BUSY, 1, "sensor:{busy}", 20), range(8)))
+        assert answers == [1] * 8
+    finally:
+        client.close()
+
+
+def _pool_of(client, key: str):
+    if isinstance(client, RedisCluster):
+        return client.get_node_from_key(key).redis_connection.connection_pool
+    return client.connection_pool
+
+
+def test_a_call_that_waits_longer_than_redis_timeout_for_a_connection_is_unavailable(settings, clean_redis):
+    client = connect(dataclasses.replace(settings, redis_max_connections=1, redis_timeout=0.3))
+    try:
+        client.set("sensor:{held}", 1)  # on a cluster: the node's pool exists
+        pool = _pool_of(client, "sensor:{held}")
+        held = pool.get_connection()
+        try:
+            started = time.monotonic()
+            with pytest.raises(UNAVAILABLE_ERRORS):
+                client.get("sensor:{held}")
+            assert 0.25 < time.monotonic() - started < 2
+        finally:
+            pool.release(held)
+        assert client.get("sensor:{held}") == b"1"
+    finally:
+        client.close()
