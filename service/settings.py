@@ -136,6 +136,10 @@ class Settings:
     bucket_seconds: int = 3600
     # MAX_BATCH: most readings in one POST /data.
     max_batch: int = 10_000
+    # INGEST_CONCURRENCY: batches (POST /data, line protocol) one web worker
+    # process works on at once; more wait their turn, so reads keep a share
+    # of the CPU under heavy ingest (at some cost to its rate). 0: no limit.
+    ingest_concurrency: int = 0
     # MAX_BODY_BYTES: largest request body accepted (413 above).
     max_body_bytes: int = 4 * 1024 * 1024
     # AUTH_FAILURES_PER_MINUTE: API keys that are not valid one client address
@@ -308,6 +312,7 @@ class Settings:
             dedup_ttl=_env_int(env, "DEDUP_TTL", 48 * 3600, minimum=60),
             bucket_seconds=_env_int(env, "BUCKET_SECONDS", 3600, minimum=60),
             max_batch=_env_int(env, "MAX_BATCH", 10_000, minimum=1),
+            ingest_concurrency=_env_int(env, "INGEST_CONCURRENCY", 0),
             max_body_bytes=_env_int(env, "MAX_BODY_BYTES", 4 * 1024 * 1024, minimum=1024),
             auth_failures_per_minute=_env_int(env, "AUTH_FAILURES_PER_MINUTE", 20),
             body_timeout=_env_float(env, "BODY_TIMEOUT", 30.0, minimum=0.1),

@@ -115,7 +115,8 @@ def write_v2():
     ``org`` and ``bucket`` are accepted and ignored. Send the API key as
     ``Authorization: Token <key>`` (influx clients), ``Bearer`` or ``X-API-Key``.
     """
-    return _write(_V2_ARGS)
+    with stores().readings.batch_slot():
+        return _write(_V2_ARGS)
 
 
 @blp.route("/write", methods=["POST"])
@@ -128,4 +129,5 @@ def write_v1():
     ``db`` is accepted and ignored. Send the API key as
     ``Authorization: Token <key>``, ``Bearer`` or ``X-API-Key``.
     """
-    return _write(_V1_ARGS)
+    with stores().readings.batch_slot():
+        return _write(_V1_ARGS)

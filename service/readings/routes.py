@@ -75,6 +75,11 @@ def _reachable_sensor_id(sensor_id: str) -> str:
 @blp.alt_response(503, description="Redis not answering; nothing acknowledged, retry")
 def post_data():
     """Ingest a batch of readings"""
+    with _store().batch_slot():
+        return _ingest_batch()
+
+
+def _ingest_batch():
     payload, raw = read_json()
     if type(payload) is dict:
         payload = [payload]  # a lone reading: a batch of one, answered as one

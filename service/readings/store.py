@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from contextlib import nullcontext
 
 from redis.cluster import RedisCluster
 from redis.crc import key_slot
@@ -34,6 +36,13 @@ class ReadingStore:
         self._ingest = scripts.register(__package__, "ingest.lua")
         self._clear = scripts.register(__package__, "clear.lua")
         self._sensor_meta = scripts.register(__package__, "sensor_meta.lua")
+        # Under gevent a patched semaphore: waiting batches yield to reads.
+        self._slots = threading.BoundedSemaphore(settings.ingest_concurrency) if settings.ingest_concurrency else None
+
+    def batch_slot(self):
+        """Held while a web request works on a batch: at most
+        INGEST_CONCURRENCY at once in this process (no limit when 0)."""
+        return self._slots if self._slots is not None else nullcontext()
 
     # -- ingest -----------------------------------------------------------
 
