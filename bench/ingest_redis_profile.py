@@ -23,12 +23,19 @@ this Redis, to size what a storage change would buy.
 
     python bench/ingest_redis_profile.py
     python bench/ingest_redis_profile.py --shapes gateway400 --sensors 10000
+    python bench/ingest_redis_profile.py --attribute   # the ingest script's time by part
+
+With --attribute it also runs the ingest calls through the service's script
+with one part taken out at a time (the history check of each bucket, the
+exact sum, the statistics' read, their write, the dedup HSETNX): each
+part's cost is what taking it out saved.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import tempfile
 import time
@@ -175,12 +182,66 @@ def prototype(client, store, bodies: list[bytes], settings: Settings) -> dict:
     return result
 
 
+# The service's ingest script with one part taken out at a time (text edits
+# of the rendered source), to split its time by part: what is left when a
+# part is gone is what that part cost.
+ATTRIBUTION_EDITS = {
+    "history_check": [("local history = #tiers > 0", "local history = false")],
+    "exact_sum": [("exact_add(sum, added, new)", ""), ("exact_pack(sum)", "'x'"),
+                  ("exact_unpack(stats[3])", "{{}, {}}")],
+    "statistics_read": [("redis.call('HMGET', key, 'gen', 'count', 'exact',\n    'last_us', 'sum', 'unsealed')",
+                         "{false, false, false, false, false, false}")],
+    "statistics_write": [("redis.call('HSET', key, unpack(fields))", "")],
+    "dedup_hsetnx": [("redis.call('HSETNX', bucket_key, ARGV[pos], ARGV[pos + 1]) == 1", "true")],
+}
+
+
+def attribute(client, store, bodies: list[bytes], settings: Settings, rounds: int = 3) -> dict:
+    """Redis CPU per posted reading of the service's ingest calls (the
+    fleet-wide ZADDs and the metadata read left out), and of the same calls
+    through the script without each part of ATTRIBUTION_EDITS: medians of
+    ``rounds`` alternating runs on a flushed Redis."""
+    source = lua_source("service.readings", "ingest.lua")
+    variants = {"whole": source}
+    for part, edits in ATTRIBUTION_EDITS.items():
+        edited = source
+        for old, new in edits:
+            if edited.count(old) != 1:
+                raise RuntimeError(f"{part}: {old!r} is not once in ingest.lua any more; update the bench")
+            edited = edited.replace(old, new)
+        variants[f"without_{part}"] = edited
+    calls, posted = [], 0
+    for body in bodies:
+        groups, count = parse_batch(orjson.loads(body), max_batch=10_000, bucket_us=settings.bucket_seconds * 1_000_000)
+        posted += count
+        calls.extend(store._calls(groups, time.time()))
+    shas = {name: client.script_load(text) for name, text in variants.items()}
+    runs = {name: [] for name in variants}
+    for _ in range(rounds):
+        for name, sha in shas.items():
+            client.flushall()
+            before = cpu_seconds(client)
+            for start in range(0, len(calls), 50):
+                pipe = client.pipeline(transaction=False)
+                for call_keys, args in calls[start : start + 50]:
+                    pipe.evalsha(sha, len(call_keys), *call_keys, *args)
+                pipe.execute()
+            runs[name].append((cpu_seconds(client) - before) * 1e6 / posted)
+    medians = {name: statistics.median(values) for name, values in runs.items()}
+    result = {"ingest_calls_us": round(medians["whole"], 2)}
+    for part in ATTRIBUTION_EDITS:
+        result[f"{part}_us"] = round(medians["whole"] - medians[f"without_{part}"], 2)
+    return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shapes", default="gateway400,gateway50")
     parser.add_argument("--sensors", type=int, default=1000)
     parser.add_argument("--minutes", type=int, default=60)
     parser.add_argument("--prototype", action="store_true", help="also run the packed-state sketch")
+    parser.add_argument("--attribute", action="store_true",
+                        help="also split the ingest script's time by part (ATTRIBUTION_EDITS)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 
@@ -199,6 +260,8 @@ def main() -> int:
             result[shape]["seconds"] = round(time.perf_counter() - started, 1)
             if args.prototype:
                 result[shape]["packed_state_prototype"] = prototype(client, built.readings, bodies, settings)
+            if args.attribute:
+                result[shape]["ingest_script_by_part"] = attribute(client, built.readings, bodies, settings)
             print(json.dumps({shape: result[shape]["redis_cpu_us_per_reading"]}), file=sys.stderr)
     finally:
         server.stop()
