@@ -202,14 +202,17 @@ def attribute(client, store, bodies: list[bytes], settings: Settings, rounds: in
     through the script without each part of ATTRIBUTION_EDITS: medians of
     ``rounds`` alternating runs on a flushed Redis."""
     source = lua_source("service.readings", "ingest.lua")
+    # Edits apply to the script's own body, not to the files it includes.
+    marker = "local ttl = ARGV[1]"
+    included, body = source[: source.index(marker)], source[source.index(marker):]
     variants = {"whole": source}
     for part, edits in ATTRIBUTION_EDITS.items():
-        edited = source
+        edited = body
         for old, new in edits:
             if edited.count(old) != 1:
                 raise RuntimeError(f"{part}: {old!r} is not once in ingest.lua any more; update the bench")
             edited = edited.replace(old, new)
-        variants[f"without_{part}"] = edited
+        variants[f"without_{part}"] = included + edited
     calls, posted = [], 0
     for body in bodies:
         groups, count = parse_batch(orjson.loads(body), max_batch=10_000, bucket_us=settings.bucket_seconds * 1_000_000)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 from pathlib import Path
 
@@ -36,18 +37,11 @@ def measured(url: str, pid: int, path_format: str | None, connections: int, seco
     return result
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--connections", default="16")
-    parser.add_argument("--seconds", type=int, default=5)
-    parser.add_argument("env", nargs="*", help="NAME=VALUE for sensorhub's environment")
-    args = parser.parse_args()
-    connections = [int(c) for c in args.connections.split(",")]
-    env = {"WORKER": "0", **dict(item.split("=", 1) for item in args.env)}
-    result = {"env": env}
+def one_round(connections: list[int], seconds: int, env: dict) -> dict:
+    result = {}
     with running(Ceiling()) as ceiling:
         for c in connections:
-            result[f"ceiling@{c}"] = measured(ceiling.url, ceiling.web_pid, "/statistics/sensor-%05d", c, args.seconds)
+            result[f"ceiling@{c}"] = measured(ceiling.url, ceiling.web_pid, "/statistics/sensor-%05d", c, seconds)
     service = SpawnedService(env).start()
     try:
         with requests.Session() as session:
@@ -56,16 +50,37 @@ def main() -> int:
                              headers={"Content-Type": "application/json"}).raise_for_status()
         pid = service.web.process.pid
         for c in connections:
-            result[f"livez@{c}"] = measured(f"{service.url}/livez", pid, None, c, args.seconds)
-            result[f"statistics@{c}"] = measured(service.url, pid, "/statistics/sensor-%05d", c, args.seconds)
+            result[f"livez@{c}"] = measured(f"{service.url}/livez", pid, None, c, seconds)
+            result[f"statistics@{c}"] = measured(service.url, pid, "/statistics/sensor-%05d", c, seconds)
     finally:
         service.stop()
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--connections", default="16")
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("env", nargs="*", help="NAME=VALUE for sensorhub's environment")
+    args = parser.parse_args()
+    connections = [int(c) for c in args.connections.split(",")]
+    env = {"WORKER": "0", **dict(item.split("=", 1) for item in args.env)}
+    rounds = []
+    for number in range(args.rounds):
+        rounds.append(one_round(connections, args.seconds, env))
+        print(json.dumps({"round": number + 1, **rounds[-1]}), file=sys.stderr)
+    summary = {"env": env}
     for c in connections:
-        constant = result[f"ceiling@{c}"]["cpu_us_per_request"]
-        result[f"machinery_us@{c}"] = result[f"livez@{c}"]["cpu_us_per_request"] - constant
-        result[f"statistics_over_ceiling_req_per_s@{c}"] = round(
-            result[f"statistics@{c}"]["req_per_s"] / result[f"ceiling@{c}"]["req_per_s"], 3)
-    print(json.dumps(result, indent=2))
+        cpu = {name: [r[f"{name}@{c}"]["cpu_us_per_request"] for r in rounds]
+               for name in ("ceiling", "livez", "statistics")}
+        summary[f"{c} connections"] = {
+            "cpu_us_per_request": {name: statistics.median(values) for name, values in cpu.items()},
+            "machinery_us_per_round": [lz - ce for lz, ce in zip(cpu["livez"], cpu["ceiling"], strict=True)],
+            "statistics_over_ceiling_req_per_s_per_round": [
+                round(r[f"statistics@{c}"]["req_per_s"] / r[f"ceiling@{c}"]["req_per_s"], 3) for r in rounds],
+        }
+    print(json.dumps(summary, indent=2))
     return 0
 
 
