@@ -156,6 +156,30 @@ def prototype_variants() -> dict[str, str]:
     }
 
 
+def ingest_calls(store, bodies: list[bytes], settings: Settings) -> tuple[list, int]:
+    """The ingest script calls (KEYS, ARGV) of ``bodies`` as POST /data makes
+    them, and how many readings were posted."""
+    calls, posted = [], 0
+    for body in bodies:
+        groups, count = parse_batch(orjson.loads(body), max_batch=10_000, bucket_us=settings.bucket_seconds * 1_000_000)
+        posted += count
+        calls.extend(store._calls(groups, time.time()))
+    return calls, posted
+
+
+def run_calls(client, sha: str, calls: list, posted: int) -> float:
+    """Redis CPU per posted reading of ``calls`` through the script ``sha``,
+    on a flushed Redis, 50 calls a pipeline."""
+    client.flushall()
+    before = cpu_seconds(client)
+    for start in range(0, len(calls), 50):
+        pipe = client.pipeline(transaction=False)
+        for call_keys, args in calls[start : start + 50]:
+            pipe.evalsha(sha, len(call_keys), *call_keys, *args)
+        pipe.execute()
+    return (cpu_seconds(client) - before) * 1e6 / posted
+
+
 def prototype(client, store, bodies: list[bytes], settings: Settings) -> dict:
     """Redis CPU per posted reading of the ingest calls run through
     PACKED_STATE and its variants, and of a script that only walks ARGV
@@ -163,23 +187,9 @@ def prototype(client, store, bodies: list[bytes], settings: Settings) -> dict:
     exactsum = lua_source("service.readings", "ingest.lua").split("local ttl = ARGV[1]")[0]
     scripts = {name: exactsum + source for name, source in prototype_variants().items()}
     scripts["argv_only"] = "local n = 0 for i = 1, #ARGV do n = n + 1 end return n"
-    calls, posted = [], 0
-    for body in bodies:
-        groups, count = parse_batch(orjson.loads(body), max_batch=10_000, bucket_us=settings.bucket_seconds * 1_000_000)
-        posted += count
-        calls.extend(store._calls(groups, time.time()))
-    result = {}
-    for name, source in scripts.items():
-        sha = client.script_load(source)
-        client.flushall()
-        before = cpu_seconds(client)
-        for start in range(0, len(calls), 50):
-            pipe = client.pipeline(transaction=False)
-            for call_keys, args in calls[start : start + 50]:
-                pipe.evalsha(sha, len(call_keys), *call_keys, *args)
-            pipe.execute()
-        result[name] = round((cpu_seconds(client) - before) * 1e6 / posted, 2)
-    return result
+    calls, posted = ingest_calls(store, bodies, settings)
+    return {name: round(run_calls(client, client.script_load(source), calls, posted), 2)
+            for name, source in scripts.items()}
 
 
 # The service's ingest script with one part taken out at a time (text edits
@@ -213,23 +223,12 @@ def attribute(client, store, bodies: list[bytes], settings: Settings, rounds: in
                 raise RuntimeError(f"{part}: {old!r} is not once in ingest.lua any more; update the bench")
             edited = edited.replace(old, new)
         variants[f"without_{part}"] = included + edited
-    calls, posted = [], 0
-    for body in bodies:
-        groups, count = parse_batch(orjson.loads(body), max_batch=10_000, bucket_us=settings.bucket_seconds * 1_000_000)
-        posted += count
-        calls.extend(store._calls(groups, time.time()))
+    calls, posted = ingest_calls(store, bodies, settings)
     shas = {name: client.script_load(text) for name, text in variants.items()}
     runs = {name: [] for name in variants}
     for _ in range(rounds):
         for name, sha in shas.items():
-            client.flushall()
-            before = cpu_seconds(client)
-            for start in range(0, len(calls), 50):
-                pipe = client.pipeline(transaction=False)
-                for call_keys, args in calls[start : start + 50]:
-                    pipe.evalsha(sha, len(call_keys), *call_keys, *args)
-                pipe.execute()
-            runs[name].append((cpu_seconds(client) - before) * 1e6 / posted)
+            runs[name].append(run_calls(client, sha, calls, posted))
     medians = {name: statistics.median(values) for name, values in runs.items()}
     result = {"ingest_calls_us": round(medians["whole"], 2)}
     for part in ATTRIBUTION_EDITS:
