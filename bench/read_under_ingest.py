@@ -67,6 +67,7 @@ def one_run(bodies: list[bytes], env: dict, seconds: int) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--values", default="0,1", help="INGEST_CONCURRENCY values compared")
+    parser.add_argument("--setting", default="INGEST_CONCURRENCY")
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--seconds", type=int, default=8)
     args = parser.parse_args()
@@ -76,9 +77,9 @@ def main() -> int:
     runs = {value: [] for value in values}
     for number in range(args.rounds):
         for value in values if number % 2 == 0 else values[::-1]:
-            run = one_run(bodies, {"INGEST_CONCURRENCY": value}, args.seconds)
+            run = one_run(bodies, {args.setting: value}, args.seconds)
             runs[value].append(run)
-            print(json.dumps({"INGEST_CONCURRENCY": value, **run}), file=sys.stderr)
+            print(json.dumps({args.setting: value, **run}), file=sys.stderr)
     summary = {
         value: {
             "reads_with_ingest_over_idle": statistics.median(r["ratio"] for r in rs),

@@ -237,6 +237,18 @@ class BodyGate:
         return [body]
 
 
+def let_others_run() -> None:
+    """Under gevent, let the greenlets that are ready run before this one
+    carries on: a batch is milliseconds of Python that would otherwise hold
+    its worker, reads waiting behind it (measured: reads while ingest runs
+    0.21× -> 0.32× of idle, the ingest rate unchanged). A no-op with threads,
+    which the OS preempts."""
+    if gevent_patched():
+        import gevent
+
+        gevent.sleep(0)
+
+
 @functools.cache
 def _gevent_timeout():
     """gevent's Timeout in a gevent worker, else None; asked once per process."""

@@ -18,6 +18,7 @@ from ..jsonio import Blueprint, direct_view
 from ..metrics import count_readings, refused_readings
 from ..readings.validation import BatchError, apply_sensor_units
 from ..stores import stores
+from ..transport import let_others_run
 from .parsing import LineError, SensorItems, parse_lines, sensor_unit_errors
 from .schemas import WriteV1QuerySchema, WriteV2QuerySchema
 
@@ -48,6 +49,7 @@ def _write(arguments: ma.Schema) -> Response:
             abort(400, "Invalid query arguments; nothing was written.", {"query": exc.messages})
     settings = stores().settings
     readings = stores().readings
+    let_others_run()
     try:
         batch = parse_lines(
             request.get_data(cache=False),
@@ -63,6 +65,7 @@ def _write(arguments: ma.Schema) -> Response:
         with refused_readings(1):
             abort(exc.status, exc.message, exc.errors)
     groups = batch.groups
+    let_others_run()  # between checking the batch and writing it
     with refused_readings(batch.total):
         # Before the unit check, as POST /data: another org's sensor answers
         # 404 like a missing one, not a hint of its kind.

@@ -10,6 +10,7 @@ from ..fields import IngestQuerySchema, checked_sensor_id
 from ..jsonio import Blueprint, direct_view, json_response, read_json, reject_duplicate_keys
 from ..metrics import count_readings, refused_readings
 from ..stores import stores
+from ..transport import let_others_run
 from .schemas import IngestResultSchema, StatisticsSchema
 from .validation import BatchError, apply_sensor_units, parse_batch
 
@@ -81,6 +82,7 @@ def post_data():
 
 def _ingest_batch():
     payload, raw = read_json()
+    let_others_run()
     if type(payload) is dict:
         payload = [payload]  # a lone reading: a batch of one, answered as one
     settings = stores().settings
@@ -101,6 +103,7 @@ def _ingest_batch():
             apply_sensor_units(groups, sensor_units, payload, settings.assume_tz)
         except BatchError as exc:
             abort(exc.status, exc.message, exc.errors)
+        let_others_run()  # between checking the batch and writing it
         # Checked once the batch is known valid: then every item holds five
         # strings (three keys, the sensor id, the timestamp unless a number),
         # two more with a unit.
