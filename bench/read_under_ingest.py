@@ -12,6 +12,7 @@ meanwhile.
 
     python bench/read_under_ingest.py
     python bench/read_under_ingest.py --values 0,1,2 --rounds 3
+    python bench/read_under_ingest.py --setting SOME_SETTING --values a,b   # any setting compared
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def one_run(bodies: list[bytes], env: dict, seconds: int) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--values", default="0,1", help="INGEST_CONCURRENCY values compared")
-    parser.add_argument("--setting", default="INGEST_CONCURRENCY")
+    parser.add_argument("--setting", default="INGEST_CONCURRENCY", help="the environment variable compared")
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--seconds", type=int, default=8)
     args = parser.parse_args()
