@@ -263,7 +263,7 @@ def post_all(url: str, write: tuple[str, str, int], bodies: list[bytes], connect
     return seconds, [f"{status} {payload!r}" for status, payload in errors]
 
 
-def ingest_run(system, bodies: list[bytes], posted: int, args, minutes: int) -> dict:
+def ingest_run(system, bodies: list[bytes], posted: int, args, minutes: int, start: datetime) -> dict:
     def snapshot() -> dict[str, float]:
         # InfluxDB has no web front of its own: its HTTP is influxd's CPU.
         web = {"web": tree_cpu_seconds(system.web_pid)} if system.web_pid else {}
@@ -272,7 +272,7 @@ def ingest_run(system, bodies: list[bytes], posted: int, args, minutes: int) -> 
     before = snapshot()
     elapsed, errors = post_all(system.url, system.write, bodies, args.connections)
     after = snapshot()
-    problems = errors[:5] + system.check(args.sensors, minutes, args.sample, args.seed, args.start)
+    problems = errors[:5] + system.check(args.sensors, minutes, args.sample, args.seed, start)
     return {
         "readings_per_s": round(posted / elapsed),
         "cpu_us_per_reading": {k: round((after[k] - before[k]) * 1e6 / posted, 2) for k in before},
@@ -387,12 +387,11 @@ def main() -> int:
     minutes = {"many_sensors": args.minutes_many_sensors, "many_readings": args.minutes_many_readings}
     loads = {}
     for shape, gateway in SHAPES.items():
-        args.start = START
+        start = START
         if args.when == "live":
-            args.start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=minutes[shape] - 1)
-        # Each shape's own start: checks read it from args when the shape runs.
-        loads[shape] = {"start": args.start}
-        bodies = generate(args.sensors, minutes[shape], args.batch, 0.10, 0.05, args.seed, gateway, args.start)
+            start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=minutes[shape] - 1)
+        loads[shape] = {"start": start}
+        bodies = generate(args.sensors, minutes[shape], args.batch, 0.10, 0.05, args.seed, gateway, start)
         lines = [as_line_protocol(body) for body in bodies]
         loads[shape].update(json=bodies, lines=lines, posted=sum(b.count(b'"sensor"') for b in bodies))
         print(f"{shape}: {len(bodies)} batches, {loads[shape]['posted']} readings", file=sys.stderr)
@@ -410,10 +409,10 @@ def main() -> int:
                                                      args.read_seconds, args.sensors)
                 continue
             for shape in SHAPES:
-                args.start = loads[shape]["start"]
                 with running(ingest_system(name)) as system:
                     kind = "lines" if name in ("sensorhub_lines", "influxdb") else "json"
-                    run = ingest_run(system, loads[shape][kind], loads[shape]["posted"], args, minutes[shape])
+                    run = ingest_run(system, loads[shape][kind], loads[shape]["posted"], args, minutes[shape],
+                                     loads[shape]["start"])
                     result["ingest"][shape][name] = run
                     print(json.dumps({"round": number + 1, "shape": shape, "system": name, **run}), file=sys.stderr)
                     if shape == "many_readings":

@@ -232,42 +232,27 @@ class HeartbeatStore:
         heard_since, turned = pipe.execute()
         if len(heard_since) > limit or len(turned) > limit:
             return [], since, False
-        changed: dict[str, float] = {}
-        changed_at: dict[str, float] = {}
-        for raw_id, score in turned:
-            changed[raw_id.decode()] = score
-            changed_at[raw_id.decode()] = score + self.offline_after
-        for raw_id, score in heard_since:
-            changed[raw_id.decode()] = score
-            changed_at[raw_id.decode()] = score
-        if not changed:
+        if not heard_since and not turned:
             return [], since, True
-        cursor = max(since, max(changed_at.values()))
+        # A sensor changed when heard, or OFFLINE_AFTER after it was last heard.
+        cursor = max([since] + [score for _, score in heard_since] + [score + self.offline_after for _, score in turned])
+        changed = {raw_id.decode(): score for raw_id, score in turned + heard_since}
         ids = list(changed)
         owners = self.client.hmget(keys.SENSORS_BY_MAC, ids)
         aliases: dict[str, list[str]] = {}  # the sensor answered -> the changed ids it stands for
         for sensor_id, raw_owner in zip(ids, owners, strict=True):
             owner = _text(raw_owner)
             aliases.setdefault(owner if owner and owner != sensor_id else sensor_id, []).append(sensor_id)
-        pipe = self.client.pipeline(transaction=False)
-        for sensor_id in aliases:
-            pipe.zscore(keys.SENSORS_SEEN, sensor_id)
-            pipe.sismember(keys.SENSORS_REGISTERED, sensor_id)
-            pipe.hget(keys.sensor_meta(sensor_id), keys.SENSOR_ORG_FIELD)
-        replies = pipe.execute(raise_on_error=False)
+        facts = self._heard_and_orgs(list(aliases), registered=True)
         seen = []
-        for index, (sensor_id, sources) in enumerate(aliases.items()):
-            score, registered, owner = replies[3 * index : 3 * index + 3]
-            for reply in (score, registered):
-                if isinstance(reply, Exception):
-                    raise reply
+        for sensor_id, sources in aliases.items():
+            score, owner, registered = facts[sensor_id]
             if score is None and not registered:
                 # A MAC's owner the overview does not list (neither heard nor
                 # registered): it lists the MAC itself, of no org.
                 seen += [(source, changed[source]) for source in sources if org is None]
                 continue
-            # An error here is metadata kept as a JSON document: of no org, as the overview's org index has it.
-            if org is not None and (isinstance(owner, Exception) or _text(owner) != org):
+            if org is not None and owner != org:
                 continue
             seen.append((sensor_id, max([changed[source] for source in sources] + [score or 0.0])))
         # Most recently heard first, as the overview.
@@ -322,22 +307,35 @@ class HeartbeatStore:
         (single-key commands, so a cluster pipeline reaches every node).
         """
         members = sorted(m.decode() for m in self.client.smembers(keys.sensors_by("org", org)))
-        if not members:
+        facts = self._heard_and_orgs(members)
+        return {sensor_id: heard for sensor_id, (heard, owner, _) in facts.items() if owner == org}
+
+    def _heard_and_orgs(self, sensor_ids: list[str], registered: bool = False) -> dict:
+        """id -> (last heard or None, org or None, registered) of each of
+        ``sensor_ids`` (``registered`` asked only when ``registered``, else
+        None), one round trip of single-key commands (a cluster pipeline
+        reaches every node). Metadata kept as a JSON document is of no org,
+        as the registry's org index has it."""
+        if not sensor_ids:
             return {}
+        per_sensor = 3 if registered else 2
         pipe = self.client.pipeline(transaction=False)
-        for sensor_id in members:
+        for sensor_id in sensor_ids:
             pipe.zscore(keys.SENSORS_SEEN, sensor_id)
             pipe.hget(keys.sensor_meta(sensor_id), keys.SENSOR_ORG_FIELD)
+            if registered:
+                pipe.sismember(keys.SENSORS_REGISTERED, sensor_id)
         replies = pipe.execute(raise_on_error=False)
-        found = {}
-        for index, sensor_id in enumerate(members):
-            heard, owner = replies[2 * index : 2 * index + 2]
-            if isinstance(heard, Exception):
-                raise heard
-            # An error here is metadata kept as a JSON document: not indexed by org.
-            if not isinstance(owner, Exception) and _text(owner) == org:
-                found[sensor_id] = heard
-        return found
+        facts = {}
+        for index, sensor_id in enumerate(sensor_ids):
+            heard, owner, *member = replies[per_sensor * index : per_sensor * index + per_sensor]
+            for reply in (heard, *member):
+                if isinstance(reply, Exception):
+                    raise reply
+            # An error here is metadata kept as a JSON document (WRONGTYPE).
+            org = None if isinstance(owner, Exception) else _text(owner)
+            facts[sensor_id] = (heard, org, bool(member[0]) if member else None)
+        return facts
 
     def _meta_document(self, sensor_id: str) -> dict:
         raw = self.client.get(keys.sensor_meta(sensor_id))
