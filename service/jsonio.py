@@ -153,7 +153,15 @@ class StrictJsonParser(FlaskParser):
     ``@blp.arguments(Schema)`` body passes the checks of POST /data (415,
     400 empty, invalid, too deep or repeating a key, 413) before its schema
     runs. webargs alone took a body not declared JSON, or an empty one, as
-    ``{}``, parsed repeated keys last-wins and let deep nesting overflow."""
+    ``{}``, parsed repeated keys last-wins and let deep nesting overflow.
+
+    Query strings follow their schema's ``unknown`` (marshmallow's default:
+    raise), not webargs' default of dropping what a schema does not name: a
+    misspelt parameter (``?sinse=``, ``?bucket_size=``) is a 422 naming it,
+    never silently ignored. A schema that must take more (the line protocol
+    routes, for influx clients' extra parameters) says ``EXCLUDE``."""
+
+    DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": None, "querystring": None}
 
     def load_json(self, req, schema):
         return json_body()

@@ -1,9 +1,9 @@
 """Lean parsing of the too-hot answer's query, the hot path of the admin route.
 
-Equivalent to ``AnswerQuerySchema`` in the query string (webargs: unknown
-parameters ignored, the first value of a repeated one used; tests hold the
-two to the same verdicts and messages), without building a schema per
-request.
+Equivalent to ``AnswerQuerySchema`` in the query string (an unknown
+parameter refused, as every query schema does; the first value of a
+repeated one used, as webargs does; tests hold the two to the same verdicts
+and messages), without building a schema per request.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from ..units import MSG_TEMPERATURE_UNIT, TEMPERATURE_UNITS
 from .schemas import DATE_TEXT, MSG_DATE
 
 MSG_REQUIRED = "Missing data for required field."
+MSG_UNKNOWN = "Unknown field."
+PARAMETERS = ("siteId", "date", "unit")
 
 
 def _date(text: str) -> date | None:
@@ -51,4 +53,7 @@ def parse_answer_query(args) -> tuple[dict, dict]:
             query["unit"] = unit
         else:
             errors["unit"] = [MSG_TEMPERATURE_UNIT]
+    for name in args:
+        if name not in PARAMETERS:
+            errors[name] = [MSG_UNKNOWN]
     return query, errors

@@ -10,7 +10,7 @@ from werkzeug.datastructures import MultiDict
 from service.toohot.schemas import AnswerQuerySchema
 from service.toohot.validation import parse_answer_query
 
-SCHEMA = AnswerQuerySchema(unknown=ma.EXCLUDE)  # webargs ignores unknown query parameters
+SCHEMA = AnswerQuerySchema()  # unknown query parameters refused, as the routes' parser does
 
 site_ids = st.one_of(
     st.text(alphabet="abcXYZ019._:-", min_size=0, max_size=130),
@@ -58,6 +58,9 @@ def test_invalid_query_is_422_listing_every_parameter(client):
         "date": ["Not a valid date: send YYYY-MM-DD."],
         "unit": ["Must be one of: C, F, K."],
     }}
+    misspelt = client.get("/v1/admin/toohotornot?siteId=s1&day=2024-02-01")
+    assert misspelt.status_code == 422
+    assert misspelt.json["errors"] == {"query": {"day": ["Unknown field."]}}
     missing = client.get("/v1/admin/toohotornot")
     assert missing.status_code == 422
     assert missing.json["errors"] == {"query": {"siteId": ["Missing data for required field."]}}
