@@ -240,8 +240,8 @@ class BodyGate:
 def let_others_run() -> None:
     """Under gevent, let the greenlets that are ready run before this one
     carries on: a batch is milliseconds of Python that would otherwise hold
-    its worker, reads waiting behind it (measured: reads while ingest runs
-    0.21× -> 0.32× of idle, the ingest rate unchanged). A no-op with threads,
+    its worker, reads waiting behind it (docs/performance.md, "Reads while
+    ingest runs"). A no-op with threads,
     which the OS preempts."""
     sleep = _gevent_sleep()
     if sleep is not None:
