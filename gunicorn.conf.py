@@ -154,7 +154,8 @@ def when_ready(server):
     # starts a redis-server on the AOF.
     if _data_dir_lock is not None:
         _embedded = EmbeddedRedis(
-            _settings.data_dir, maxmemory=memory_limit_bytes(_settings.redis_maxmemory), lock=_data_dir_lock
+            _settings.data_dir, maxmemory=memory_limit_bytes(_settings.redis_maxmemory),
+            appendfsync=_settings.redis_appendfsync, lock=_data_dir_lock,
         )
         os.environ["REDIS_URL"] = _embedded.start()
         _embedded.supervise(logger=server.log)

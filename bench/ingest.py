@@ -20,10 +20,15 @@ reading and Redis CPU per reading (from INFO).
     python bench/ingest.py --spawn --gzip     # plain and gzipped bodies, alternating
     python bench/ingest.py --spawn --epoch    # ISO and epoch-second timestamps, alternating
     python bench/ingest.py --spawn --redis-metrics   # Redis round trips timed or not, alternating
+    python bench/ingest.py --spawn --compare REDIS_APPENDFSYNC=everysec   # any setting against the default
 
 With --redis-metrics each run is done twice, on servers with Redis round
 trips timed (the default) and with REDIS_COMMAND_METRICS=0; the summary
 gives the ratio of their medians.
+
+With --compare NAME=VALUE likewise, on servers started with that setting;
+the summary gives the ratio of its median to the default's and the median
+of each run's pair ratio.
 
 With --gzip each run is done twice, plain JSON then the same bodies gzipped
 (compressed before timing, level 6), each on a fresh database; the summary
@@ -210,11 +215,12 @@ class SpawnedService:
 
     def start(self) -> SpawnedService:
         from service.embedded_redis import EmbeddedRedis, free_port
+        from service.settings import Settings
         from tests.servers import GunicornServer
 
         data_dir = Path(tempfile.mkdtemp(prefix="sensorhub-bench-"))
         self.log_path = data_dir / "gunicorn.log"
-        self.redis = EmbeddedRedis(data_dir)
+        self.redis = EmbeddedRedis(data_dir, appendfsync=Settings.from_env(self.env).redis_appendfsync)
         self.redis_url = self.redis.start()
         env = {"WORKER_PORT": str(free_port()), **self.env, "REDIS_URL": self.redis_url}
         self.web = GunicornServer(env, workers=2, log_path=self.log_path).start()
@@ -284,10 +290,14 @@ def main() -> int:
     parser.add_argument("--epoch", action="store_true", help="also post epoch-second timestamps, alternating with ISO")
     parser.add_argument("--redis-metrics", action="store_true",
                         help="also run servers with REDIS_COMMAND_METRICS=0, alternating (needs --spawn)")
+    parser.add_argument("--compare", default=None, metavar="NAME=VALUE",
+                        help="also run servers with this setting, alternating (needs --spawn)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args()
     if args.redis_metrics and not args.spawn:
         parser.error("--redis-metrics needs --spawn")
+    if args.compare and (not args.spawn or "=" not in args.compare):
+        parser.error("--compare needs NAME=VALUE and --spawn")
 
     sizes = [int(size) for size in args.gateway_size.split(",")]
     summaries = {}
@@ -299,6 +309,15 @@ def main() -> int:
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2))
     return 0 if all(s["all_exact"] for s in summaries.values()) else 1
+
+
+def _pair_ratio(runs: list[dict], variant: str, against: str) -> float:
+    """Median of each run's ``variant`` readings/s over the ``against`` run
+    started next to it: steadier than the ratio of medians on a busy machine."""
+    return round(statistics.median(
+        one["readings_per_s"] / other["readings_per_s"]
+        for one, other in zip([r for r in runs if r["variant"] == variant],
+                              [r for r in runs if r["variant"] == against], strict=True)), 3)
 
 
 def measure(args) -> dict:
@@ -316,6 +335,9 @@ def measure(args) -> dict:
     variants = [("plain", None, bodies, {})]
     if args.redis_metrics:
         variants.append(("untimed", None, bodies, {"REDIS_COMMAND_METRICS": "0"}))
+    if args.compare:
+        name, _, value = args.compare.partition("=")
+        variants.append(("compared", None, bodies, {name: value}))
     if args.gzip:
         began = time.perf_counter()
         gzipped = [gzip.compress(body, 6) for body in bodies]
@@ -402,19 +424,22 @@ def measure(args) -> dict:
             "median": epoch,
             "readings_per_s_ratio": round(epoch["readings_per_s"] / median["readings_per_s"], 3),
         }
+    if args.compare:
+        compared = median_of("compared")
+        summary["compared"] = {
+            "setting": args.compare,
+            "median": compared,
+            "readings_per_s_ratio": round(compared["readings_per_s"] / median["readings_per_s"], 3),
+            "median_pair_ratio": _pair_ratio(runs, "compared", "plain"),
+            "batch_p50_ms_ratio": round(compared["batch_p50_ms"] / median["batch_p50_ms"], 3),
+        }
     if args.redis_metrics:
         untimed = median_of("untimed")
         summary["redis_metrics"] = {
             "untimed_median": untimed,
             # Below 1: timing every Redis round trip costs throughput.
             "readings_per_s_ratio": round(median["readings_per_s"] / untimed["readings_per_s"], 3),
-            # Each run's timed server against the untimed one started right
-            # after it: steadier than the ratio of medians on a busy machine.
-            "median_pair_ratio": round(statistics.median(
-                timed["readings_per_s"] / untimed_run["readings_per_s"]
-                for timed, untimed_run in zip(
-                    [r for r in runs if r["variant"] == "plain"], [r for r in runs if r["variant"] == "untimed"],
-                    strict=True)), 3),
+            "median_pair_ratio": _pair_ratio(runs, "plain", "untimed"),
             "batch_p50_ms_ratio": round(median["batch_p50_ms"] / untimed["batch_p50_ms"], 3),
         }
     summary.update({

@@ -144,7 +144,7 @@ class EmbeddedRedis:
         port: int | None = None,
         unix_socket: bool = True,
         appendonly: bool = True,
-        appendfsync: str = "everysec",
+        appendfsync: str = "always",
         extra_config: dict[str, str] | None = None,
         maxmemory: int | None = None,
         lock: DataDirLock | None = None,

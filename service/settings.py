@@ -126,6 +126,12 @@ class Settings:
     # such as 512mb. Past it writes are refused (503), nothing is evicted.
     # An external Redis (REDIS_URL) is limited by its own configuration.
     redis_maxmemory: str = "50%"
+    # REDIS_APPENDFSYNC: when the embedded redis-server syncs its append-only
+    # file. "always" (the default): before it answers, so an acknowledged
+    # reading survives even a kill or power loss. "everysec" may lose the
+    # last second or two, even on a kill: Redis answers before writing the
+    # AOF while a slow fsync is in progress.
+    redis_appendfsync: str = "always"
     # DEDUP_TTL (seconds): a re-sent reading arriving within this long of the
     # first copy is recognised as a duplicate. Must exceed the 24 h lateness
     # sensors are allowed.
@@ -309,6 +315,7 @@ class Settings:
             redis_max_connections=_env_int(env, "REDIS_MAX_CONNECTIONS", 64, minimum=1),
             data_dir=env.get("DATA_DIR") or "./data",
             redis_maxmemory=env.get("REDIS_MAXMEMORY") or "50%",
+            redis_appendfsync=env.get("REDIS_APPENDFSYNC") or "always",
             dedup_ttl=_env_int(env, "DEDUP_TTL", 48 * 3600, minimum=60),
             bucket_seconds=_env_int(env, "BUCKET_SECONDS", 3600, minimum=60),
             max_batch=_env_int(env, "MAX_BATCH", 10_000, minimum=1),
@@ -364,6 +371,8 @@ class Settings:
 
     def validate(self) -> None:
         parse_memory_limit(self.redis_maxmemory)
+        if self.redis_appendfsync not in ("always", "everysec"):
+            raise SettingsError(f"REDIS_APPENDFSYNC must be always or everysec, got {self.redis_appendfsync!r}")
         if self.redis_url is not None and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise SettingsError("REDIS_URL must start with redis://, rediss:// or unix://")
         if self.dedup_ttl <= 24 * 3600:

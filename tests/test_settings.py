@@ -17,6 +17,7 @@ def test_defaults():
     assert settings.max_batch == 10_000
     assert settings.assume_tz is None
     assert settings.redis_maxmemory == "50%"
+    assert settings.redis_appendfsync == "always"
 
 
 def test_values_are_read_from_the_environment():
@@ -39,6 +40,7 @@ def test_values_are_read_from_the_environment():
         ({"REDIS_MAXMEMORY": "lots"}, "REDIS_MAXMEMORY must be a share such as 50%"),
         ({"REDIS_MAXMEMORY": "150%"}, "at most 100%"),
         ({"REDIS_MAXMEMORY": "100kb"}, "at least 1mb"),
+        ({"REDIS_APPENDFSYNC": "no"}, "REDIS_APPENDFSYNC must be always or everysec"),
         ({"TRUSTED_PROXIES": "10.0.0.0/8, proxy.local"}, "TRUSTED_PROXIES must be comma-separated CIDRs"),
     ],
 )

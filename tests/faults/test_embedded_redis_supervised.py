@@ -2,7 +2,8 @@
 
 Killed (as an OOM kill would), it is restarted from its append-only file at
 the same address, with no person involved: /healthz answers 503 while it is
-down and 204 once it is back, and nothing acknowledged is lost. A second
+down and 204 once it is back, and nothing acknowledged is lost: by default
+(REDIS_APPENDFSYNC=always) Redis answers a write only once it is in the file. A second
 sensorhub on the same DATA_DIR exits before starting anything, and one that
 cannot bind its port never starts a redis-server on the AOF.
 """
@@ -86,6 +87,27 @@ def test_a_killed_embedded_redis_is_restarted_and_keeps_every_acknowledged_readi
         for n in (0, SENSORS - 1):
             stats = requests.get(f"{server.url}/statistics/heal-{n}", timeout=5).json()
             assert stats["count"] == 40, stats
+    finally:
+        assert server.stop() == 0
+
+
+def _unix_socket_of(pid: int) -> str:
+    """The path of the unix socket process ``pid`` listens on (from /proc)."""
+    inodes = {os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
+    for line in open("/proc/net/unix").read().splitlines()[1:]:
+        fields = line.split()
+        if len(fields) == 8 and f"socket:[{fields[6]}]" in inodes:
+            return fields[7]
+    raise AssertionError(f"redis-server {pid} listens on no unix socket")
+
+
+@pytest.mark.parametrize("setting, expected", [({}, "always"), ({"REDIS_APPENDFSYNC": "everysec"}, "everysec")])
+def test_the_embedded_redis_syncs_its_append_only_file_as_configured(tmp_path, setting, expected):
+    server = _embedded_server(tmp_path, tmp_path / "data", **setting).start()
+    try:
+        client = redis.Redis(unix_socket_path=_unix_socket_of(_redis_pid(server.log_path)))
+        assert client.config_get("appendfsync") == {"appendfsync": expected}
+        assert client.config_get("appendonly") == {"appendonly": "yes"}
     finally:
         assert server.stop() == 0
 
