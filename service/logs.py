@@ -7,7 +7,6 @@ own lines go through the same handler (``logconfig_dict`` in gunicorn.conf.py).
 
 from __future__ import annotations
 
-import ipaddress
 import itertools
 import logging
 import os
@@ -18,6 +17,8 @@ import time
 
 import orjson
 from flask import Flask, g, request
+
+from .transport import client_address
 
 # fullmatch: a trailing newline must not slip into log lines and headers.
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}").fullmatch
@@ -132,39 +133,6 @@ class RequestIds:
 
 
 _request_ids = RequestIds()
-
-
-def client_address(environ: dict, trusted_proxies: tuple) -> str | None:
-    """The address of the client: the TCP peer, or, when the peer is one of
-    ``trusted_proxies``, the address X-Forwarded-For names for it.
-
-    Proxies append the address they received from, so the list is read from
-    the right, past every trusted proxy; the first address no trusted proxy
-    holds is the client (what comes before it, anyone could have written).
-    werkzeug's ProxyFix trusts a fixed number of hops whatever the peer is;
-    here the peer itself must be trusted.
-    """
-    peer = environ.get("REMOTE_ADDR")
-    if not trusted_proxies or not _in_networks(peer, trusted_proxies):
-        return peer
-    forwarded = environ.get("HTTP_X_FORWARDED_FOR")
-    if not forwarded:
-        return peer
-    for hop in reversed([part.strip() for part in forwarded.split(",")]):
-        if not _in_networks(hop, trusted_proxies):
-            try:
-                return str(ipaddress.ip_address(hop))
-            except ValueError:
-                return peer  # not an address: the proxy's word is all there is
-    return peer
-
-
-def _in_networks(address: str | None, networks: tuple) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return any(ip in network for network in networks)
 
 
 def init_request_logging(app: Flask, log_requests: bool, trusted_proxies: tuple = ()) -> None:

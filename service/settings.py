@@ -169,9 +169,10 @@ class Settings:
     log_level: str = "INFO"
     log_requests: bool = True
     # TRUSTED_PROXIES: comma-separated CIDRs of the proxies in front of
-    # sensorhub (an ingress controller, a load balancer). A request from one
-    # of them is logged with the client address it names in X-Forwarded-For;
-    # from anywhere else, X-Forwarded-For is ignored (anyone can send it).
+    # sensorhub (an ingress controller, a load balancer). For a request from
+    # one of them the client is the address it names in X-Forwarded-For (the
+    # access log, the uploads and failed keys counted per client); from
+    # anywhere else, X-Forwarded-For is ignored (anyone can send it).
     trusted_proxies: tuple = ()
     # RETENTION (seconds): how long raw readings stay queryable by time
     # windows and series (older ones still count in the running statistics).

@@ -12,7 +12,8 @@ body of a request that has one:
 - the whole body must arrive within ``read_timeout`` seconds (BODY_TIMEOUT),
   else 408: a client sending a byte every few seconds holds a connection
   slot for that long at most;
-- one client address may have at most ``reads_per_client`` bodies being
+- one client (``client_address``: behind a trusted proxy, the address it
+  forwarded for) may have at most ``reads_per_client`` bodies being
   read at once in a worker process (MAX_BODY_READS_PER_CLIENT): past that
   its new uploads are answered 429 at once, so slow uploads cost their own
   slots, not everyone's. Requests without a body (probes, reads) are never
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 import functools
 import io
+import ipaddress
 import socket
 import threading
 import zlib
@@ -109,8 +111,10 @@ def error_body(code: int, message: str, status: str | None = None) -> bytes:
 
 
 class BodyGate:
-    def __init__(self, app, *, max_bytes: int, read_timeout: float, reads_per_client: int):
+    def __init__(self, app, *, max_bytes: int, read_timeout: float, reads_per_client: int,
+                 trusted_proxies: tuple = ()):
         self.app = app
+        self.trusted_proxies = trusted_proxies
         self.max_bytes = max_bytes
         self.read_timeout = read_timeout
         self.reads_per_client = reads_per_client
@@ -140,7 +144,7 @@ class BodyGate:
                     f"The Content-Encoding {declared_coding!r} is not accepted; send the body as "
                     f"{' or '.join(ACCEPTED_CODINGS)}, or not compressed; nothing was written.",
                 )
-        client = environ.get("REMOTE_ADDR") or ""
+        client = client_address(environ, self.trusted_proxies) or ""
         if not self._enter(client):
             return self._refuse(
                 environ, start_response, 429,
@@ -235,6 +239,39 @@ class BodyGate:
             except OSError:
                 pass
         return [body]
+
+
+def client_address(environ: dict, trusted_proxies: tuple) -> str | None:
+    """The address of the client: the TCP peer, or, when the peer is one of
+    ``trusted_proxies``, the address X-Forwarded-For names for it.
+
+    Proxies append the address they received from, so the list is read from
+    the right, past every trusted proxy; the first address no trusted proxy
+    holds is the client (what comes before it, anyone could have written).
+    werkzeug's ProxyFix trusts a fixed number of hops whatever the peer is;
+    here the peer itself must be trusted.
+    """
+    peer = environ.get("REMOTE_ADDR")
+    if not trusted_proxies or not _in_networks(peer, trusted_proxies):
+        return peer
+    forwarded = environ.get("HTTP_X_FORWARDED_FOR")
+    if not forwarded:
+        return peer
+    for hop in reversed([part.strip() for part in forwarded.split(",")]):
+        if not _in_networks(hop, trusted_proxies):
+            try:
+                return str(ipaddress.ip_address(hop))
+            except ValueError:
+                return peer  # not an address: the proxy's word is all there is
+    return peer
+
+
+def _in_networks(address: str | None, networks: tuple) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
 
 
 def let_others_run() -> None:

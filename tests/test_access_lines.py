@@ -7,7 +7,7 @@ import ipaddress
 
 import pytest
 
-from service.logs import client_address
+from service.transport import client_address
 
 PROXIES = (ipaddress.ip_network("10.0.0.0/8"),)
 

@@ -12,6 +12,7 @@ from ..errors import abort
 from ..metrics import AUTH_FAILURES
 from ..redisdb.scripts import Scripts
 from ..stores import stores
+from ..transport import client_address
 from .keyring import RECOMMENDED_KEY_LENGTH, ROLES, ApiKey, KeyRing
 from .principal import OPEN, Principal
 from .ratelimit import FailedKeyThrottle, RateLimiter
@@ -142,11 +143,14 @@ def _check_access() -> None:
         _unauthorized("An API key is required: send 'Authorization: Bearer <key>' (or 'Token <key>') or 'X-API-Key: <key>'.")
     throttle = access.throttle
     if throttle is not None:
-        throttle.refuse_if_blocked(asked.remote_addr or "")
+        # Behind a trusted proxy, the client it forwarded for: else every
+        # client of the proxy would share one count.
+        client = client_address(asked.environ, stores().settings.trusted_proxies) or ""
+        throttle.refuse_if_blocked(client)
     who = access.ring.lookup(presented)
     if who is None:
         if throttle is not None:
-            throttle.failed(asked.remote_addr or "", presented)
+            throttle.failed(client, presented)
         AUTH_FAILURES.labels("unauthorized").inc()
         _unauthorized("The API key is not valid.", invalid=True)
     if who.rate_limit is not None:

@@ -4,11 +4,13 @@ Past AUTH_FAILURES_PER_MINUTE keys that are not valid from one address,
 every key from it, the right one included, is answered 429 with Retry-After
 until the minute ends: guessing gains nothing. The count holds across
 replicas (Redis) and shows in /metrics; clients that never guess wrong pay
-nothing for it.
+nothing for it. Behind a trusted proxy (TRUSTED_PROXIES) each client it
+forwarded for is counted alone.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 from service import keys
@@ -108,3 +110,37 @@ def test_wrong_keys_are_counted_with_the_throttle_off(make_app):
     before = unauthorized()
     guesses(client, 3)
     assert unauthorized() == before + 3
+
+
+PROXY = "10.0.0.5"
+BEHIND_PROXY = {"trusted_proxies": (ipaddress.ip_network("10.0.0.0/8"),)}
+
+
+def guesses_forwarded(client, count: int, forwarded_for: str, key_text: str = "wrong-key"):
+    return [
+        client.get("/statistics/abc", headers={**bearer(f"{key_text}-{n:04d}"), "X-Forwarded-For": forwarded_for},
+                   environ_base={"REMOTE_ADDR": PROXY}).status_code
+        for n in range(count)
+    ]
+
+
+def test_behind_a_trusted_proxy_each_client_it_forwards_for_is_counted_alone(make_app):
+    client = make_app(KEYS, auth_failures_per_minute=LIMIT, **BEHIND_PROXY).test_client()
+    assert guesses_forwarded(client, LIMIT + 1, "198.51.100.7")[-1] == 429
+    other = client.get("/statistics/abc", headers={**bearer(READER), "X-Forwarded-For": "203.0.113.9"},
+                       environ_base={"REMOTE_ADDR": PROXY})
+    assert other.status_code == 200
+    same = client.get("/statistics/abc", headers={**bearer(READER), "X-Forwarded-For": "198.51.100.7"},
+                      environ_base={"REMOTE_ADDR": PROXY})
+    assert same.status_code == 429
+
+
+def test_a_client_that_is_no_trusted_proxy_cannot_escape_the_throttle_by_naming_others(make_app):
+    client = make_app(KEYS, auth_failures_per_minute=LIMIT, **BEHIND_PROXY).test_client()
+    statuses = [
+        client.get("/statistics/abc", headers={**bearer(f"wrong-{n}"), "X-Forwarded-For": f"192.0.2.{n}"},
+                   environ_base={"REMOTE_ADDR": "198.51.100.7"}).status_code
+        for n in range(LIMIT + 2)
+    ]
+    assert statuses[:LIMIT] == [401] * LIMIT
+    assert statuses[-1] == 429
