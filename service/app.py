@@ -118,7 +118,8 @@ def build_stores(settings: Settings, redis_client=None) -> Stores:
         rooms=RoomStore(client, settings, readings=readings, registry=sensors),
         orgs=orgs,
         sites=sites,
-        toohot=TooHotStore(client, scripts, settings, sites=sites, orgs=orgs, readings=readings, events=events),
+        toohot=TooHotStore(client, scripts, settings, sites=sites, orgs=orgs, readings=readings, events=events,
+                             registry=sensors),
         webhooks=WebhookStore(client, scripts, settings, events=events),
         workers=WorkerPasses(client),
     )

@@ -141,6 +141,25 @@ class SensorRegistry:
         # metadata (its org): created means "not registered before".
         return fields, "registered" not in old
 
+    def fill_missing(self, labels: dict[str, dict[str, str]]) -> None:
+        """Give each sensor the metadata fields it lacks (``labels``: sensor
+        -> field -> value) and index it by those, in two round trips.
+
+        HSETNX, so a registration always wins; only the fields set here are
+        indexed, so a sensor's index sets never disagree with its metadata
+        (one registered under another site is not listed under this one)."""
+        pipe = self.client.pipeline(transaction=False)
+        asked = [(sensor, name, value) for sensor, fields in labels.items() for name, value in fields.items()]
+        for sensor, name, value in asked:
+            pipe.hsetnx(keys.sensor_meta(sensor), name, value)
+        indexed = [(sensor, name, value) for (sensor, name, value), taken in zip(asked, pipe.execute(), strict=True)
+                   if taken and name in INDEXED]
+        if indexed:
+            pipe = self.client.pipeline(transaction=False)
+            for sensor, name, value in indexed:
+                pipe.sadd(keys.sensors_by(name, value), sensor)
+            pipe.execute()
+
     def refresh_org_unit(self, org_id: str) -> int:
         """Re-resolve the input unit of the org's sensors that declare none.
 

@@ -32,6 +32,7 @@ from ..redisdb.roundtrips import HotScript
 from ..redisdb.scripts import ScriptBatch, Scripts
 from ..redisdb.slots import slot_groups
 from ..settings import Settings
+from ..sensors.store import SensorRegistry
 from ..sites.store import SiteStore
 from ..timeutil import day_bounds, zone
 
@@ -135,8 +136,9 @@ class Resolution:
 
 class TooHotStore:
     def __init__(self, client, scripts: Scripts, settings: Settings, *, sites: SiteStore, orgs: OrgStore,
-                 readings: ReadingStore, events: EventStore):
+                 readings: ReadingStore, events: EventStore, registry: SensorRegistry):
         self.client = client
+        self.registry = registry
         self.sites, self.orgs, self.readings, self.events = sites, orgs, readings, events
         self.cluster = isinstance(self.client, RedisCluster)
         self.retention_days = settings.toohot_retention_days
@@ -262,24 +264,23 @@ class TooHotStore:
     def label_sensors(self, resolution: Resolution) -> None:
         """Give each sensor first heard here whatever its metadata lacks of
         kind (temperature), site (its reading's), and the unit its readings
-        arrive in (its org's), and index it by them: the sensor overview and
-        the registry then show it under its site, in its unit. Fields only
-        set where missing, so a registration always wins; a sensor's org
-        (its owner) is left alone."""
+        arrive in (its org's): the sensor overview and the registry then
+        show it under its site, in its unit. The registry sets only what is
+        missing, so a registration always wins; a sensor's org (its owner)
+        is left alone."""
         if not resolution.unlabelled:
             return
         org_of_site = {site_id: site.org if site.exists else resolution.first_org.get(site_id)
                        for site_id, site in resolution.sites.items()}
-        pipe = self.client.pipeline(transaction=False)
+        labels = {}
         for sensor, site_id in resolution.unlabelled.items():
             org = resolution.orgs.get(org_of_site.get(site_id) or "", {})
-            meta = keys.sensor_meta(sensor)
-            pipe.hsetnx(meta, keys.SensorMeta.KIND, "temperature")
-            pipe.hsetnx(meta, keys.SensorMeta.SITE, site_id)
-            pipe.hsetnx(meta, keys.SensorMeta.INPUT_UNIT, units.input_unit("temperature", None, org.get("unit")))
-            pipe.sadd(keys.sensors_by("kind", "temperature"), sensor)
-            pipe.sadd(keys.sensors_by("site", site_id), sensor)
-        pipe.execute()
+            labels[sensor] = {
+                keys.SensorMeta.KIND: "temperature",
+                keys.SensorMeta.SITE: site_id,
+                keys.SensorMeta.INPUT_UNIT: units.input_unit("temperature", None, org.get("unit")),
+            }
+        self.registry.fill_missing(labels)
 
     def _register(self, site_id: str, org_id: str) -> None:
         created = self.sites.create({"id": site_id, "name": site_id, "location": FIRST_SIGHT_LOCATION, "org": org_id})
