@@ -269,7 +269,11 @@ class EmbeddedRedis:
                 continue
             if time.monotonic() - started >= stable_after:
                 delay = backoff
-            logger.error("embedded redis-server exited (code %s); restarting in %.1f s", process.returncode, delay)
+            # Under gunicorn the master reaps every child it is signalled for,
+            # so the exit status is often gone and Popen reports 0: a code
+            # is named only when one is known.
+            code = f" (code {process.returncode})" if process.returncode else ""
+            logger.error("embedded redis-server exited%s; restarting in %.1f s", code, delay)
             if self._stopping.wait(delay):
                 return
             with self._lifecycle:
