@@ -4,7 +4,8 @@ Every reading is stored in the canonical unit of its kind (degrees Celsius
 for temperature). A reading sent without a unit is in its sensor's input
 unit: the sensor's declared unit, else its org's, else the kind's default.
 A sensor of unknown kind (never registered) stores values as sent, and only
-readings that carry a unit are converted and checked.
+readings that carry a unit are converted and checked; its values are shown
+as stored, in no unit.
 """
 
 from __future__ import annotations
@@ -127,6 +128,17 @@ def unit_mismatch(unit: str, kind: str | None) -> str | None:
     if kind is None or KIND_OF_UNIT.get(unit) == kind:
         return None
     return f"{unit} is not a unit of {kind}; use one of: {', '.join(KINDS[kind].units)}."
+
+
+def shown_unit_problem(unit: str, kind: str | None) -> str | None:
+    """Why an answer about one sensor of ``kind`` cannot be given in
+    ``unit``, or None. A sensor of no kind stores its readings sent without
+    a unit as they came, in no unit known here: converting them (as if they
+    were degrees Celsius) would give wrong numbers, so no unit applies."""
+    if kind is None:
+        return (f"{unit} does not apply to a sensor of no kind: its values are kept as sent. "
+                "Register the sensor's kind to have them converted.")
+    return unit_mismatch(unit, kind)
 
 
 def input_unit(kind: str | None, sensor_unit: str | None, org_unit: str | None) -> str | None:
