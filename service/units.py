@@ -18,9 +18,16 @@ ABSOLUTE_ZERO_C = -273.15
 # Below this magnitude every conversion (factors of at most 9) stays finite,
 # so ``bounds_error`` tries the conversions only above it.
 SAFE_MAGNITUDE = 1e300
-# Converted values are rounded to this many decimals: far below any sensor's
-# resolution, and it keeps the stored text (and so Redis memory) short.
-CONVERTED_DECIMALS = 6
+# Values shown in a unit other than the canonical one are rounded to this
+# many decimals: far below any sensor's resolution.
+SHOWN_DECIMALS = 6
+# Values converted to canonical are stored rounded to one decimal more: the
+# stored text (and so Redis memory) stays short, and a value sent in a unit
+# with at most SHOWN_DECIMALS decimals is shown back in that unit exactly.
+# Rounded to SHOWN_DECIMALS, 20 F was stored as -6.666667 C and shown back
+# as 19.999999 F (5e-7 C of rounding is 9e-7 F); one more decimal keeps the
+# error below 1e-7 F, which rounding a shown value absorbs.
+CANONICAL_DECIMALS = SHOWN_DECIMALS + 1
 
 
 @dataclass(frozen=True)
@@ -72,7 +79,7 @@ def _from_celsius(value: float, unit: str) -> float:
 def to_canonical(value: float, unit: str) -> float:
     """``value`` in ``unit`` expressed in its kind's canonical unit."""
     if unit in ("F", "K"):
-        return round(_to_celsius(value, unit), CONVERTED_DECIMALS)
+        return round(_to_celsius(value, unit), CANONICAL_DECIMALS)
     return value
 
 
@@ -85,7 +92,7 @@ def from_canonical(value: float, unit: str) -> float:
     double of its sign instead of becoming inf (null in JSON).
     """
     if unit in ("F", "K"):
-        shown = round(_from_celsius(value, unit), CONVERTED_DECIMALS)
+        shown = round(_from_celsius(value, unit), SHOWN_DECIMALS)
         return shown if math.isfinite(shown) else math.copysign(sys.float_info.max, shown)
     return value
 
