@@ -4,7 +4,8 @@ Every reading is stored in the canonical unit of its kind (degrees Celsius
 for temperature). A reading sent without a unit is in its sensor's input
 unit: the sensor's declared unit, else its org's, else the kind's default.
 A sensor of unknown kind (never registered) stores values as sent, and only
-readings that carry a unit are converted and checked.
+readings that carry a unit are converted and checked; its values are shown
+as stored, in no unit.
 """
 
 from __future__ import annotations
@@ -17,9 +18,16 @@ ABSOLUTE_ZERO_C = -273.15
 # Below this magnitude every conversion (factors of at most 9) stays finite,
 # so ``bounds_error`` tries the conversions only above it.
 SAFE_MAGNITUDE = 1e300
-# Converted values are rounded to this many decimals: far below any sensor's
-# resolution, and it keeps the stored text (and so Redis memory) short.
-CONVERTED_DECIMALS = 6
+# Values shown in a unit other than the canonical one are rounded to this
+# many decimals: far below any sensor's resolution.
+SHOWN_DECIMALS = 6
+# Values converted to canonical are stored rounded to one decimal more: the
+# stored text (and so Redis memory) stays short, and a value sent in a unit
+# with at most SHOWN_DECIMALS decimals is shown back in that unit exactly.
+# Rounded to SHOWN_DECIMALS, 20 F was stored as -6.666667 C and shown back
+# as 19.999999 F (5e-7 C of rounding is 9e-7 F); one more decimal keeps the
+# error below 1e-7 F, which rounding a shown value absorbs.
+CANONICAL_DECIMALS = SHOWN_DECIMALS + 1
 
 
 @dataclass(frozen=True)
@@ -71,7 +79,7 @@ def _from_celsius(value: float, unit: str) -> float:
 def to_canonical(value: float, unit: str) -> float:
     """``value`` in ``unit`` expressed in its kind's canonical unit."""
     if unit in ("F", "K"):
-        return round(_to_celsius(value, unit), CONVERTED_DECIMALS)
+        return round(_to_celsius(value, unit), CANONICAL_DECIMALS)
     return value
 
 
@@ -84,7 +92,7 @@ def from_canonical(value: float, unit: str) -> float:
     double of its sign instead of becoming inf (null in JSON).
     """
     if unit in ("F", "K"):
-        shown = round(_from_celsius(value, unit), CONVERTED_DECIMALS)
+        shown = round(_from_celsius(value, unit), SHOWN_DECIMALS)
         return shown if math.isfinite(shown) else math.copysign(sys.float_info.max, shown)
     return value
 
@@ -127,6 +135,17 @@ def unit_mismatch(unit: str, kind: str | None) -> str | None:
     if kind is None or KIND_OF_UNIT.get(unit) == kind:
         return None
     return f"{unit} is not a unit of {kind}; use one of: {', '.join(KINDS[kind].units)}."
+
+
+def shown_unit_problem(unit: str, kind: str | None) -> str | None:
+    """Why an answer about one sensor of ``kind`` cannot be given in
+    ``unit``, or None. A sensor of no kind stores its readings sent without
+    a unit as they came, in no unit known here: converting them (as if they
+    were degrees Celsius) would give wrong numbers, so no unit applies."""
+    if kind is None:
+        return (f"{unit} does not apply to a sensor of no kind: its values are kept as sent. "
+                "Register the sensor's kind to have them converted.")
+    return unit_mismatch(unit, kind)
 
 
 def input_unit(kind: str | None, sensor_unit: str | None, org_unit: str | None) -> str | None:

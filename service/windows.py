@@ -52,7 +52,9 @@ class Duration(ma.fields.Field):
 
 
 class UnitQuerySchema(ma.Schema):
-    unit = unit_field(metadata={"description": "Convert the answer's values to this unit for display"})
+    unit = unit_field(metadata={
+        "description": "Show the answer's values in this unit, one of the sensor's kind (default: the kind's canonical "
+        "unit); another kind's unit is 422, and so is any unit for a sensor of no kind (its values are kept as sent)"})
 
 
 class AggregateQuerySchema(UnitQuerySchema):
@@ -113,10 +115,14 @@ def query_range(query: dict, now: int) -> tuple[int, int]:
 
 
 def answer_unit(kind: str | None, requested: str | None) -> str | None:
-    """Unit of an answer about a sensor of ``kind``; 422 naming ``unit`` if
-    the requested one cannot apply."""
-    if requested and units.unit_mismatch(requested, kind):
-        query_error("unit", units.unit_mismatch(requested, kind))
-    if kind is None and requested:
-        return requested
+    """Unit of an answer about one sensor of ``kind``: the requested one,
+    else the kind's canonical unit (None for a sensor of no kind: values as
+    stored). 422 naming ``unit`` if the requested one is not of the
+    sensor's kind, a sensor of no kind included (``units.shown_unit_problem``).
+    Answers about many sensors instead show each sensor the unit does not
+    apply to in its own unit."""
+    if requested:
+        problem = units.shown_unit_problem(requested, kind)
+        if problem:
+            query_error("unit", problem)
     return units.display_unit(kind, requested)

@@ -3,9 +3,11 @@ checker agreeing with the marshmallow contract on readings with a unit."""
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import marshmallow as ma
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from service import units
@@ -25,12 +27,27 @@ def test_temperatures_convert_to_celsius(value, unit, celsius):
     assert units.from_canonical(celsius, unit) == pytest.approx(value)
 
 
-def test_converted_values_are_rounded_to_micro_degrees():
-    assert units.to_canonical(70.3, "F") == 21.277778
+def test_converted_values_are_stored_to_a_tenth_of_a_micro_degree_and_shown_to_a_micro_degree():
+    assert units.to_canonical(70.3, "F") == 21.2777778
+    assert units.to_canonical(20, "F") == -6.6666667
+    assert units.from_canonical(21.2777778, "K") == 294.427778
+
+
+# Values as a client sends them: at most SHOWN_DECIMALS decimals, below a
+# billion degrees (beyond, a double no longer holds a micro-degree).
+sent_values = st.integers(-10**15 + 1, 10**15 - 1).map(lambda n: float(Fraction(n, 10**units.SHOWN_DECIMALS)))
+
+
+@settings(max_examples=2000, deadline=None)
+@given(sent_values, st.sampled_from(["F", "K"]))
+@example(20.0, "F")
+def test_a_value_sent_in_a_unit_is_shown_back_in_it_exactly(value, unit):
+    assume(units.bounds_error(units.to_canonical(value, unit), "temperature") is None)
+    assert units.from_canonical(units.to_canonical(value, unit), unit) == value
 
 
 def test_a_value_is_shown_in_its_unit_or_as_stored_when_none_applies():
-    assert units.shown(21.277778, "F") == 70.3
+    assert units.shown(21.2777778, "F") == 70.3
     assert units.shown(21.5, "C") == 21.5
     assert units.shown(21.5, None) == 21.5  # a sensor of no kind
     assert units.shown(None, "F") is None

@@ -106,7 +106,7 @@ class Shown:
             return None
         if self.converts:
             mean = self.value(exactsum.mean(exact, count))
-            return None if mean is None else round(mean * count, units.CONVERTED_DECIMALS)
+            return None if mean is None else round(mean * count, units.SHOWN_DECIMALS)
         try:
             return float(exact)
         except OverflowError:

@@ -84,7 +84,9 @@ def download(rows: Iterator[dict], form: str, name: str, start: int, end: int) -
 @blp.doc(responses={"200": EXPORT_RESPONSE})
 @blp.alt_response(400, description="Not a valid sensor id")
 @blp.alt_response(404, description="Neither registered nor ever heard of (or of another org than the API key's)")
-@blp.alt_response(422, description="Unknown format or unit, end not after start, or a start older than the history")
+@blp.alt_response(422, description=(
+    "Unknown format or unit, a unit not of the sensor's kind (any unit for a sensor of no kind), end not after start, "
+    "or a start older than the history"))
 def export_sensor(query: dict, sensor_id: str):
     """Download a sensor's history (CSV or NDJSON)
 

@@ -113,13 +113,16 @@ def _check_mac(mac: str, sensor_id: str) -> None:
 @blp.response(200, SensorSchema)
 @blp.alt_response(400, description="Not a valid sensor id")
 @blp.alt_response(404, description="Neither registered nor ever heard of")
+@blp.alt_response(422, description="A unit not of the sensor's kind, or any unit for a sensor of no kind")
 def get_sensor(query: dict, sensor_id: str):
     """A sensor's metadata, statistics and last-seen time"""
     checked_sensor_id(sensor_id)
     require_sensor(sensor_id, f"No sensor {sensor_id}: never registered, no reading received.")
-    kind = registry().kind(sensor_id)
-    unit = answer_unit(kind, query.get("unit"))
-    found = registry().describe([sensor_id], display_unit=unit)[0]
+    found = registry().describe([sensor_id])[0]
+    if found is not None and query.get("unit"):
+        # Read again in the unit asked once the sensor is known: one never
+        # heard of is a 404, not a 422 on its unit.
+        found = registry().describe([sensor_id], display_unit=answer_unit(found["kind"], query["unit"]))[0]
     if found is None:
         abort(404, f"No sensor {sensor_id}: never registered, no reading received.")
     return found
@@ -151,7 +154,8 @@ def list_sensors(query: dict):
 @blp.alt_response(404, description="Neither registered nor ever heard of")
 @blp.alt_response(422, description=(
     "Window outside 1 minute..RETENTION, or reaching before the retained readings; window and start both given; "
-    "end not after start; a start before the longest history tier"))
+    "end not after start; a start before the longest history tier; a unit not of the sensor's kind (any unit for a "
+    "sensor of no kind)"))
 def aggregate(query: dict, sensor_id: str):
     """Exact aggregate of a sensor's readings over a trailing window or any range
 
@@ -227,7 +231,8 @@ def series_plan(query: dict, sensors: int, limit: int) -> tuple:
 @blp.alt_response(404, description="Neither registered nor ever heard of")
 @blp.alt_response(422, description=(
     f"start not before end; a start before the longest history tier; more than {MAX_SERIES_POINTS} buckets; "
-    "a bucket (or tz) the history tiers cannot follow where the range is older than the raw readings"))
+    "a bucket (or tz) the history tiers cannot follow where the range is older than the raw readings; "
+    "a unit not of the sensor's kind (any unit for a sensor of no kind)"))
 def series(query: dict, sensor_id: str):
     """Downsampled series of a sensor's readings for charts, over any range
 

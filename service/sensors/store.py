@@ -424,6 +424,3 @@ class SensorRegistry:
         for sensor_id in sensor_ids:
             pipe.hget(keys.sensor(sensor_id), keys.SensorStats.GEN)
         return [(gen or b"0").decode() for gen in pipe.execute()]
-
-    def kind(self, sensor_id: str) -> str | None:
-        return _text(self.client.hget(keys.sensor_meta(sensor_id), "kind"))

@@ -88,6 +88,24 @@ def test_sensors_overview_shows_the_last_value_in_the_sensors_own_unit(client, c
     assert (round(registry["value"], 2), registry["unit"]) == (26.85, "C")
 
 
+def test_a_value_sent_in_a_unit_is_shown_back_exactly_in_that_unit(client):
+    # 20 F used to be stored as -6.666667 C and shown back as 19.999999 F.
+    client.put("/v1/orgs/us", json={"unit": "F"})
+    client.put("/v1/sensors/f-1", json={"kind": "temperature", "org": "us"})  # in the org's unit
+    client.put("/v1/sensors/c-1", json={"kind": "temperature"})
+    response = client.post("/data", json=[
+        {"sensor": "f-1", "timestamp": "2021-11-08T21:00:00Z", "value": 20},
+        {"sensor": "c-1", "timestamp": "2021-11-08T21:00:00Z", "value": 70.3, "unit": "F"},
+    ])
+    assert response.status_code == 200, response.get_json()
+    overview = by_id(client.get("/sensors?unit=F").get_json()["sensors"])
+    assert overview["f-1"]["last_reading"]["value"] == 20.0
+    assert overview["c-1"]["last_reading"]["value"] == 70.3
+    for sensor, value in (("f-1", 20.0), ("c-1", 70.3)):
+        statistics = client.get(f"/v1/sensors/{sensor}?unit=F").get_json()["statistics"]
+        assert (statistics["last_value"], statistics["avg"]) == (value, value)
+
+
 def test_registry_page_is_read_in_one_round_trip(app, client, monkeypatch):
     for n in range(5):
         client.post("/heartbeat", json={"mac_address": f"02:00:00:00:00:1{n}"})

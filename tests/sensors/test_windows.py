@@ -101,6 +101,42 @@ def test_answers_say_their_unit_and_convert_on_request(client):
     assert "unit" in aggregate(client, "t", end, unit="%", status=422)["errors"]["query"]
 
 
+def test_no_unit_applies_to_a_sensor_of_no_kind_on_the_routes_about_it(client):
+    # Its readings are kept as sent: converting 1013.25 hPa "to F" as if it
+    # were degrees Celsius gave 1855.85, a wrong number labelled F.
+    end = hour_start_us()
+    start = end - 15 * MINUTE_US
+    post(client, reading("press-x", end - MINUTE_US, 1013.25, "hPa"), reading("nounit", end - MINUTE_US, 100.0))
+    routes = {
+        "": {},
+        "/aggregate": {"window": "15m", "end": iso(end)},
+        "/series": {"start": iso(start), "end": iso(end), "bucket": "15m"},
+        "/export": {"start": iso(start), "end": iso(end)},
+    }
+    for sensor in ("press-x", "nounit"):
+        for path, query in routes.items():
+            for unit in ("F", "K", "C"):
+                response = client.get(f"/v1/sensors/{sensor}{path}", query_string={**query, "unit": unit})
+                assert response.status_code == 422, (sensor, path, unit, response.get_data(as_text=True))
+                assert "no kind" in response.get_json()["errors"]["query"]["unit"][0]
+            assert client.get(f"/v1/sensors/{sensor}{path}", query_string=query).status_code == 200
+    # Without unit=: as stored, in no unit.
+    assert (aggregate(client, "press-x", end)["unit"], aggregate(client, "press-x", end)["avg"]) == (None, 1013.25)
+    statistics = client.get("/v1/sensors/nounit").get_json()["statistics"]
+    assert (statistics["unit"], statistics["last_value"]) == (None, 100.0)
+    # Answers about many sensors show it in its own unit (none) whatever unit= asks.
+    many = client.get("/v1/series", query_string={"sensors": "press-x", "start": iso(start), "end": iso(end),
+                                                  "bucket": "15m", "unit": "F"}).get_json()
+    assert (many["series"][0]["unit"], many["series"][0]["points"][0]["avg"]) == (None, 1013.25)
+    shown = {one["id"]: one["last_reading"] for one in client.get("/sensors?unit=F").get_json()["sensors"]}
+    assert shown["nounit"] == {"at": iso(end - MINUTE_US), "value": 100.0, "unit": None}
+
+
+def test_a_sensor_never_heard_of_is_404_whatever_unit_is_asked(client):
+    for path in ("", "/aggregate"):
+        assert client.get(f"/v1/sensors/ghost{path}?unit=F").status_code == 404
+
+
 def test_a_cleared_sensor_has_an_empty_window(client):
     end = hour_start_us()
     post(client, reading("s", end - MINUTE_US, 4.0))

@@ -181,7 +181,7 @@
     document.getElementById("sensor-start").value = localInput(view.start);
     document.getElementById("sensor-end").value = localInput(view.end);
     getJson("/v1/sensors/" + id + "?unit=" + shared.unit()).catch(function () {
-      return getJson("/v1/sensors/" + id);  // a unit foreign to the sensor's kind
+      return getJson("/v1/sensors/" + id);  // a unit foreign to the sensor's kind, or a sensor of no kind
     }).then(function (sensor) {
       if (mine !== shown) return;
       title.textContent = sensor.name || sensor.id;
