@@ -8,6 +8,10 @@ compressed answer's ETag gets the coding appended by flask-compress
 (``"tag:gzip"``); it names the same content, so it matches as well, and the
 304 is decided here, before the body is serialised or compressed (the
 hash serialises the covered fields; a 200 serialises the body once more).
+
+``If-None-Match`` compares weakly (RFC 9110 13.1.2): ``W/"tag"`` names the
+same content as ``"tag"`` (a proxy or cache may weaken an ETag it passes
+on), and ``*`` matches any content.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import hashlib
 
 import orjson
 from flask import Response, request
+from werkzeug.datastructures import ETags
 
 from .jsonio import json_response
 
@@ -32,8 +37,7 @@ def content_etag(document: dict, volatile: tuple[str, ...]) -> str:
 def conditional_json(document: dict, volatile: tuple[str, ...] = ()) -> Response:
     """The document as JSON with its ETag, or a 304 when the client holds it."""
     tag = content_etag(document, volatile)
-    asked = request.if_none_match
-    held = tag if asked.star_tag else next((t for t in asked if t == tag or t.startswith(tag + ":")), None)
+    held = held_etag(request.if_none_match, tag)
     if held is not None:
         response = Response(status=304)
         response.set_etag(held)
@@ -42,3 +46,20 @@ def conditional_json(document: dict, volatile: tuple[str, ...] = ()) -> Response
         response.set_etag(tag)
     response.headers["Cache-Control"] = CACHE_CONTROL
     return response
+
+
+def held_etag(asked: ETags, tag: str) -> str | None:
+    """The opaque tag of ``asked`` (an ``If-None-Match``) that names the
+    content of ETag ``tag`` by the weak comparison: ``tag`` itself or with a
+    coding appended (``tag:gzip``), strong or weak; ``tag`` for ``*``; None
+    when none does. Strong tags are preferred, each kind in sorted order, so
+    the choice is the same every time (the 304 sends it back, strong: the
+    answer's own ETag is strong)."""
+    if asked.star_tag:
+        return tag
+    strong = asked.as_set()
+    for candidates in (strong, asked.as_set(include_weak=True) - strong):
+        held = next((t for t in sorted(candidates) if t == tag or t.startswith(tag + ":")), None)
+        if held is not None:
+            return held
+    return None

@@ -31,6 +31,10 @@ RANKING_REUSE_SECONDS = 5.0
 # write that lands a little after the moment it records, or a score of
 # whole seconds, is still answered (the answers repeat rather than miss).
 CHANGES_OVERLAP_SECONDS = 2.0
+# An org's feed behind many changes of every org reads the ids of the
+# changed sensors while they are at most this many times its sensors, else
+# its sensors' scores (``HeartbeatStore._org_changes``).
+RANGE_READ_PER_INDEX_READ = 2
 
 
 def _text(value) -> str | None:
@@ -213,30 +217,39 @@ class HeartbeatStore:
         only grows) and those whose status turned offline since (heard
         OFFLINE_AFTER before a moment between ``since`` and ``now``), both
         with an overlap of CHANGES_OVERLAP_SECONDS before ``since`` (a write
-        a little late, or a score of whole seconds, is not missed). Two
-        ZRANGEBYSCOREs of at most ``limit`` + 1 each: O(log N + changes).
+        a little late, or a score of whole seconds, is not missed). The
+        whole fleet's: two ZRANGEBYSCOREs of at most ``limit`` + 1 each,
+        O(log N + changes); one org's: see ``_org_changes``.
 
         Returns (sensors, cursor, complete): ``cursor`` is the latest
         change answered (``since`` when none), so an idle feed asked again
         with it answers the same; ``complete`` is False, with no sensors,
         when more than ``limit`` changed (the caller lists everything again).
-        With ``org``, only that org's sensors; a MAC-address id registered
-        to a sensor is answered as that sensor, as the overview folds it.
+        With ``org``, only that org's sensors (``_org_changes``): the
+        others' changes move neither the cursor nor the count against
+        ``limit``. A MAC-address id registered to a sensor is answered as
+        that sensor, as the overview folds it.
         """
         low = since - CHANGES_OVERLAP_SECONDS
-        pipe = self.client.pipeline(transaction=False)
-        pipe.zrangebyscore(keys.SENSORS_SEEN, low, "+inf", start=0, num=limit + 1, withscores=True)
         # Turned offline: heard OFFLINE_AFTER before a moment in [low, now].
-        pipe.zrangebyscore(keys.SENSORS_SEEN, low - self.offline_after, now - self.offline_after, start=0,
-                           num=limit + 1, withscores=True)
-        heard_since, turned = pipe.execute()
+        ranges = ((low, "+inf"), (low - self.offline_after, now - self.offline_after))
+        if org is None:
+            pipe = self.client.pipeline(transaction=False)
+            for range_low, range_high in ranges:
+                pipe.zrangebyscore(keys.SENSORS_SEEN, range_low, range_high, start=0, num=limit + 1,
+                                   withscores=True)
+            heard_since, turned = ([(raw_id.decode(), score) for raw_id, score in found] for found in pipe.execute())
+        else:
+            heard_since, turned = self._org_changes(org, ranges, limit)
         if len(heard_since) > limit or len(turned) > limit:
             return [], since, False
         if not heard_since and not turned:
             return [], since, True
         # A sensor changed when heard, or OFFLINE_AFTER after it was last heard.
-        cursor = max([since] + [score for _, score in heard_since] + [score + self.offline_after for _, score in turned])
-        changed = {raw_id.decode(): score for raw_id, score in turned + heard_since}
+        changed_at = {sensor_id: score + self.offline_after for sensor_id, score in turned}
+        for sensor_id, score in heard_since:
+            changed_at[sensor_id] = max(score, changed_at.get(sensor_id, score))
+        changed = {sensor_id: score for sensor_id, score in turned + heard_since}
         ids = list(changed)
         owners = self.client.hmget(keys.SENSORS_BY_MAC, ids)
         aliases: dict[str, list[str]] = {}  # the sensor answered -> the changed ids it stands for
@@ -244,20 +257,93 @@ class HeartbeatStore:
             owner = _text(raw_owner)
             aliases.setdefault(owner if owner and owner != sensor_id else sensor_id, []).append(sensor_id)
         facts = self._heard_and_orgs(list(aliases), registered=True)
-        seen = []
+        seen, answered = [], []
         for sensor_id, sources in aliases.items():
             score, owner, registered = facts[sensor_id]
             if score is None and not registered:
                 # A MAC's owner the overview does not list (neither heard nor
                 # registered): it lists the MAC itself, of no org.
-                seen += [(source, changed[source]) for source in sources if org is None]
+                if org is None:
+                    seen += [(source, changed[source]) for source in sources]
+                    answered += sources
                 continue
             if org is not None and owner != org:
                 continue
             seen.append((sensor_id, max([changed[source] for source in sources] + [score or 0.0])))
+            answered += sources
+        # The cursor: the latest change answered (an org's feed moves with its own sensors only).
+        cursor = max([since] + [changed_at[source] for source in answered])
         # Most recently heard first, as the overview.
         seen.sort(key=lambda pair: (-pair[1], pair[0]))
         return self.describe(seen, now, unit), cursor, True
+
+    def _org_changes(self, org: str, ranges, limit: int) -> tuple[list, list]:
+        """(id, score) of ``changes``' two ranges of ``sensors:seen`` (low,
+        high) in score order, of the org's sensors only, as its listing has
+        them: members of its registry index (each checked against its
+        metadata when more than ``limit`` are found, so a stale entry counts
+        towards no limit). What another org's sensors do changes nothing here.
+
+        ``sensors:seen`` holds every org's sensors, so an org's cursor may
+        lie behind many changes of the others. The first round trip reads
+        what the whole fleet's feed reads (``limit`` + 1 of each range), the
+        ranges' sizes and the index's; when a range holds more, the ids are
+        read from whichever costs less, the ranges (then which are the
+        org's, and their scores) or the org's index (then its sensors'
+        scores): O(log N + min(changes of every org since the cursor,
+        sensors of the org)).
+        """
+        index = keys.sensors_by("org", org)
+        pipe = self.client.pipeline(transaction=False)
+        for low, high in ranges:
+            pipe.zcount(keys.SENSORS_SEEN, low, high)
+            pipe.zrangebyscore(keys.SENSORS_SEEN, low, high, start=0, num=limit + 1, withscores=True)
+        pipe.scard(index)
+        heard_count, heard_page, turned_count, turned_page, members = pipe.execute()
+        if not members or not (heard_page or turned_page):
+            return [], []
+        if len(heard_page) <= limit and len(turned_page) <= limit:  # the whole ranges
+            heard = dict(heard_page + turned_page)
+            ids = [raw_id for raw_id, member in zip(heard, self.client.smismember(index, list(heard)), strict=True)
+                   if member]
+            scores = [heard[raw_id] for raw_id in ids]
+        else:
+            # Per id, the ranges' way reads about half what the index's does
+            # (an id, then SMISMEMBER; against an id, then ZMSCORE).
+            if heard_count + turned_count <= RANGE_READ_PER_INDEX_READ * members:
+                pipe = self.client.pipeline(transaction=False)
+                for low, high in ranges:
+                    pipe.zrangebyscore(keys.SENSORS_SEEN, low, high)
+                ids = list(dict.fromkeys(raw_id for in_range in pipe.execute() for raw_id in in_range))
+                ids = [raw_id for raw_id, member in zip(ids, self.client.smismember(index, ids), strict=True)
+                       if member]
+            else:
+                ids = list(self.client.smembers(index))
+            scores = self.client.zmscore(keys.SENSORS_SEEN, ids) if ids else []
+        bounds = [(float(low), float(high)) for low, high in ranges]
+        lowest = min(low for low, _ in bounds)
+        # Most of an org's sensors were heard before both ranges: one comparison each.
+        recent = sorted((score, raw_id) for raw_id, score in zip(ids, scores, strict=True)
+                        if score is not None and score >= lowest)
+        found = [[(score, raw_id) for score, raw_id in recent if low <= score <= high] for low, high in bounds]
+        return [self._verified(org, [(raw_id.decode(), score) for score, raw_id in in_range], limit)
+                for in_range in found]
+
+    def _verified(self, org: str, candidates: list[tuple[str, float]], limit: int) -> list[tuple[str, float]]:
+        """``candidates`` (members of the org's index), or when there are
+        more than ``limit``, those whose metadata is of the org, checked in
+        order until more than ``limit`` are (enough to say the feed is not
+        complete). Fewer need no check: the caller checks what it answers."""
+        if len(candidates) <= limit:
+            return candidates
+        kept: list[tuple[str, float]] = []
+        for start in range(0, len(candidates), limit + 1):
+            chunk = candidates[start : start + limit + 1]
+            facts = self._heard_and_orgs([sensor_id for sensor_id, _ in chunk])
+            kept += [pair for pair in chunk if facts[pair[0]][1] == org]
+            if len(kept) > limit:
+                break
+        return kept
 
     def _ranking(self, org: str | None, fresh: bool) -> list[tuple[str, float | None]]:
         """``_ranked``, computed afresh for a listing's first page and kept a
