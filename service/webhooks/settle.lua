@@ -47,6 +47,8 @@ local function schedule(score)
 end
 
 redis.call('ZREM', KEYS[7], member)
+-- Its webhook was deleted meanwhile: no retry, no dead letter (the deletion
+-- takes them along) and no circuit left behind.
 if redis.call('HEXISTS', KEYS[11], webhook) == 0 then
   schedule(nil)
   redis.call('HDEL', KEYS[2], member)
