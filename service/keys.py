@@ -159,8 +159,10 @@ publishing, fan-out, leases and dead letters are each one atomic script:
     dead letters: hash delivery -> JSON (event, webhook, attempts, last
     error, the event's org) and its order by failure time.
 ``{events}:dead:index:<org>``
-    the same order for the dead letters of one org's events (what an org's
-    API keys list).
+    the same order for the dead letters of one org's webhooks (what an org's
+    API keys list; an all-orgs webhook's are in none). Dead letters are
+    ``<webhook id>:<stream id>`` like deliveries: a webhook's are found by
+    ``webhook_dead_letters_pattern`` when it is deleted.
 
 Sensor registry, time windows, buildings and rooms:
 
@@ -503,8 +505,13 @@ WEBHOOK_CIRCUIT = "{events}:circuit"
 
 
 def webhook_dead_index_of(org: str) -> str:
-    """Order of one org's dead letters (``replay.lua`` derives it the same way)."""
+    """Order of the dead letters of one org's webhooks (``dead.lua`` derives it the same way)."""
     return f"{WEBHOOK_DEAD_INDEX}{SEPARATOR}{org}"
+
+
+def webhook_dead_letters_pattern(webhook_id: str) -> str:
+    """HSCAN pattern of one webhook's dead letters in ``WEBHOOK_DEAD``."""
+    return f"{webhook_id}{SEPARATOR}*"
 
 
 def webhook_queue(webhook_id: str) -> str:

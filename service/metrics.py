@@ -69,7 +69,8 @@ WEBHOOK_LATENCY = Histogram(
 WEBHOOK_DELIVERIES = Counter(
     "sensorhub_webhook_deliveries_total",
     "Settled webhook deliveries by outcome: delivered, retry (failed, retried later), dead (to the dead "
-    "letters), stale (its lease had run out and another worker took it over).",
+    "letters), dropped (its webhook was deleted meanwhile), stale (its lease had run out and another worker took it "
+    "over).",
     ["outcome"],
     registry=None,
 )

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import re
+import time
 
 from ..auth import listing_org, principal, require_org, requires
 from ..errors import abort
 from ..jsonio import Blueprint
 from ..stores import stores
-from .schemas import DeadLetterListSchema, DeadLetterQuerySchema, WebhookCreateSchema, WebhookListSchema, WebhookSchema
+from ..timeutil import iso_now
+from .schemas import (
+    DeadLetterListSchema,
+    DeadLetterQuerySchema,
+    DeadLetterReplaySchema,
+    WebhookCreateSchema,
+    WebhookListSchema,
+    WebhookSchema,
+)
 from .ssrf import ForbiddenTarget, check_url
+from .store import Replay
 
 blp = Blueprint("webhooks", __name__, description="Webhooks: events delivered at least once, signed.")
 
@@ -61,7 +71,7 @@ def get_webhook(webhook_id: str):
 
 @blp.route("/v1/webhooks/<webhook_id>", methods=["DELETE"])
 @requires("admin")
-@blp.response(204, description="Deleted; its pending deliveries are dropped.")
+@blp.response(204, description="Deleted, with its dead letters; its pending deliveries are dropped.")
 @blp.alt_response(404, description="No such webhook")
 def delete_webhook(webhook_id: str):
     """Delete a webhook"""
@@ -81,21 +91,49 @@ def delete_webhook(webhook_id: str):
 def list_dead_letters(query: dict):
     """Deliveries that failed WEBHOOK_MAX_ATTEMPTS times, newest first
 
-    An org key sees the dead letters of its org's events only.
+    A key sees the dead letters of the webhooks it sees: an org key those
+    of its org's webhooks; an all-orgs key every one, also those whose
+    webhook is gone (``webhook_deleted``).
     """
     return {"dead_letters": _store().dead_letters(query["limit"], org=principal().org_filter)}
 
 
-@blp.route("/v1/webhooks/dead-letters/<dead_letter_id>/replay", methods=["POST"])
-@requires("admin")
-@blp.response(202, description="Queued for delivery again now, attempts reset.")
-@blp.alt_response(404, description="No such dead letter (or one of another org)")
-def replay_dead_letter(dead_letter_id: str):
-    """Replay a dead letter"""
+def _visible_dead_letter(dead_letter_id: str) -> dict:
+    """The dead letter, if the key sees its webhook (a deleted webhook's: if
+    it reaches all orgs); else 404 as for a missing one."""
     missing = f"No dead letter {dead_letter_id!r}."
     dead = _store().dead_letter(dead_letter_id) if _DEAD_LETTER_ID(dead_letter_id) else None
     if dead is None:
         abort(404, missing)
-    require_org(dead.get("org"), missing)
-    if not _store().replay(dead_letter_id):
-        abort(404, missing)
+    require_org(_store().orgs_of([dead["webhook"]]).get(dead["webhook"]), missing)
+    return dead
+
+
+@blp.route("/v1/webhooks/dead-letters/<dead_letter_id>/replay", methods=["POST"])
+@requires("admin")
+@blp.response(202, DeadLetterReplaySchema, description="Queued for delivery again now, attempts reset.")
+@blp.alt_response(404, description="No such dead letter (or one of a webhook the key does not see)")
+@blp.alt_response(410, description="Its webhook was deleted: nothing to deliver it to; the dead letter is kept")
+def replay_dead_letter(dead_letter_id: str):
+    """Replay a dead letter"""
+    dead = _visible_dead_letter(dead_letter_id)
+    now = time.time()
+    outcome = _store().replay(dead_letter_id, now)
+    if outcome is Replay.NO_DEAD_LETTER:
+        abort(404, f"No dead letter {dead_letter_id!r}.")  # replayed or discarded meanwhile
+    if outcome is Replay.WEBHOOK_GONE:
+        abort(410, f"The webhook {dead['webhook']!r} of dead letter {dead_letter_id!r} was deleted: there is "
+                   f"nothing to deliver it to. The dead letter is kept; discard it with "
+                   f"DELETE /v1/webhooks/dead-letters/{dead_letter_id}.")
+    return {"id": dead_letter_id, "webhook": dead["webhook"], "event_id": dead["event_id"], "queued_at": iso_now(now)}
+
+
+@blp.route("/v1/webhooks/dead-letters/<dead_letter_id>", methods=["DELETE"])
+@requires("admin")
+@blp.response(204, description="Discarded: never delivered.")
+@blp.alt_response(404, description="No such dead letter (or one of a webhook the key does not see)")
+def discard_dead_letter(dead_letter_id: str):
+    """Discard a dead letter"""
+    _visible_dead_letter(dead_letter_id)
+    if not _store().discard(dead_letter_id):
+        abort(404, f"No dead letter {dead_letter_id!r}.")  # replayed or discarded meanwhile

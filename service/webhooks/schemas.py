@@ -51,6 +51,18 @@ class DeadLetterSchema(ma.Schema):
     last_error = ma.fields.String()
     failed_at = ma.fields.String()
     org = ma.fields.String(metadata={"description": "Org of the event (absent for events of no org)"})
+    webhook_deleted = ma.fields.Boolean(metadata={
+        "description": "Its webhook is gone (a deletion that stopped before its dead letters were deleted with "
+                       "it): it cannot be replayed; discard it with DELETE .../dead-letters/<id>"})
+
+
+class DeadLetterReplaySchema(ma.Schema):
+    id = ma.fields.String(metadata={"description": "The dead letter, a pending delivery again under the same id",
+                                    "example": "wh_3f2a9c0d1b7e4a55:1700000000000-0"})
+    webhook = ma.fields.String(metadata={"description": "The webhook it is queued for", "example": "wh_3f2a9c0d1b7e4a55"})
+    event_id = ma.fields.String()
+    queued_at = ma.fields.String(metadata={"description": "When it was queued, due at once (later while the "
+                                                          "webhook's circuit is open)"})
 
 
 class DeadLetterListSchema(ma.Schema):

@@ -3,10 +3,11 @@
 --
 -- KEYS[1] {events}:deliveries  KEYS[2] {events}:attempts
 -- KEYS[3] {events}:dead        KEYS[4] {events}:dead:index
--- KEYS[5] {events}:dead:index:<org> of the event's org (unused without one)
+-- KEYS[5] {events}:dead:index:<org> of the webhook's org (unused for an
+-- all-orgs webhook: its dead letters are for all-orgs keys only)
 -- KEYS[6] {events}:since       KEYS[7] {events}:inflight:<webhook id>
 -- KEYS[8] {events}:circuit:<webhook id>  KEYS[9] {events}:queue:<webhook id>
--- KEYS[10] {events}:ready
+-- KEYS[10] {events}:ready  KEYS[11] {events}:webhooks
 -- ARGV[1] member <webhook id>:<stream id>  ARGV[2] lease end it was leased with
 -- ARGV[3] '' on success, else the error   ARGV[4] now (s)  ARGV[5] now ISO
 -- ARGV[6] max attempts  ARGV[7] retry base (s)  ARGV[8] retry cap (s)
@@ -15,13 +16,16 @@
 -- (nothing to send: webhook deleted or event trimmed) or 'giveup' (held
 -- back by the open circuit past its age: a dead letter, not an attempt)
 -- ARGV[12] failures that open the circuit  ARGV[13] its cool-down (s)
+-- ARGV[14] the webhook's org, '' for all orgs
 --
 -- Success removes the delivery. Failure n waits min(base*2^(n-1), cap),
 -- or after max attempts moves it to the dead letters. An outcome whose
 -- lease was taken over by another worker (it ran out) is ignored. An HTTP
 -- success closes the webhook's circuit; consecutive HTTP failures open it.
--- Returns {attempts, state, circuit}: state 'delivered', 'retry', 'dead' or
--- 'stale'; circuit 'closed', 'open' or '' (unchanged).
+-- A failure of a webhook deleted meanwhile is dropped: neither retried nor
+-- a dead letter (deleting a webhook deletes its dead letters).
+-- Returns {attempts, state, circuit}: state 'delivered', 'retry', 'dead',
+-- 'dropped' or 'stale'; circuit 'closed', 'open' or '' (unchanged).
 local member = ARGV[1]
 local webhook = string.sub(member, 1, string.find(member, {{SEPARATOR}}, 1, true) - 1)
 local leased = redis.call('ZSCORE', KEYS[1], member)
@@ -43,6 +47,17 @@ local function schedule(score)
 end
 
 redis.call('ZREM', KEYS[7], member)
+-- Its webhook was deleted meanwhile: no retry, no dead letter (the deletion
+-- takes them along) and no circuit left behind.
+if redis.call('HEXISTS', KEYS[11], webhook) == 0 then
+  schedule(nil)
+  redis.call('HDEL', KEYS[2], member)
+  redis.call('HDEL', KEYS[6], member)
+  if ARGV[11] == 'http' and ARGV[3] == '' then
+    return {0, 'delivered', ''}
+  end
+  return {0, 'dropped', ''}
+end
 local circuit = ''
 if ARGV[11] == 'http' then
   if ARGV[3] == '' then
@@ -86,7 +101,7 @@ if ARGV[11] == 'giveup' or attempts >= tonumber(ARGV[6]) then
     org = ARGV[10] ~= '' and ARGV[10] or nil,
   }))
   redis.call('ZADD', KEYS[4], ARGV[4], member)
-  if ARGV[10] ~= '' then
+  if ARGV[14] ~= '' then
     redis.call('ZADD', KEYS[5], ARGV[4], member)
   end
   return {attempts, 'dead', circuit}

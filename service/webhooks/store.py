@@ -17,8 +17,13 @@ Delivery pipeline, at least once and never lost:
 3. ``settle.lua`` records the outcome: delivered, retry with exponential
    backoff, or dead letter after WEBHOOK_MAX_ATTEMPTS (or, held back by an
    open circuit, once older than those attempts would have taken); dead
-   letters can be listed and replayed. It also keeps the webhook's circuit
-   breaker: WEBHOOK_CIRCUIT_FAILURES consecutive failures open it.
+   letters can be listed, replayed and discarded. It also keeps the
+   webhook's circuit breaker: WEBHOOK_CIRCUIT_FAILURES consecutive failures
+   open it.
+
+A dead letter belongs to its webhook: an org's keys see those of the org's
+webhooks (``{events}:dead:index:<org>``), all-orgs keys every one; deleting
+a webhook deletes its dead letters.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import os
 import secrets
 import socket
 import time
+from enum import Enum
 from typing import NamedTuple
 
 import orjson
@@ -47,6 +53,8 @@ CLAIM_IDLE_MS = 30_000
 # Webhooks with due deliveries one lease looks at, earliest due first:
 # enough to reach past those at their bound.
 LEASE_SCAN = 1000
+# Dead letters one step of a webhook's deletion discards.
+DEAD_LETTER_PAGE = 1000
 log = logging.getLogger("sensorhub.webhooks")
 
 
@@ -60,6 +68,17 @@ class Lease(NamedTuple):
     give_up: bool = False
 
 
+class Replay(Enum):
+    """Outcome of replaying a dead letter."""
+
+    QUEUED = 1
+    NO_DEAD_LETTER = 0
+    WEBHOOK_GONE = -1
+
+    def __bool__(self) -> bool:
+        return self is Replay.QUEUED
+
+
 class WebhookStore:
     def __init__(self, client, scripts: Scripts, settings: Settings, *, events: EventStore):
         self.client = client
@@ -70,6 +89,7 @@ class WebhookStore:
         self._settle = scripts.register(__package__, "settle.lua")
         self._replay = scripts.register(__package__, "replay.lua")
         self._adopt = scripts.register(__package__, "adopt.lua")
+        self._discard = scripts.register(__package__, "discard.lua")
 
     @property
     def lease_seconds(self) -> float:
@@ -116,11 +136,22 @@ class WebhookStore:
         raw = self.client.hget(keys.WEBHOOKS, webhook_id)
         return orjson.loads(raw) if raw else None
 
+    def orgs_of(self, webhook_ids) -> dict[str, str | None]:
+        """The org of each of these webhooks that exists (None: all orgs)."""
+        ids = list(dict.fromkeys(webhook_ids))
+        if not ids:
+            return {}
+        found = self.client.hmget(keys.WEBHOOKS, ids)
+        return {webhook_id: orjson.loads(raw).get("org") for webhook_id, raw in zip(ids, found, strict=True) if raw}
+
     def delete(self, webhook_id: str) -> bool:
-        """Pending deliveries of a deleted webhook are dropped when due."""
+        """Delete the webhook and its dead letters. Its pending deliveries
+        are dropped when due, and one failing meanwhile is not dead-lettered
+        (``settle.lua``), so none appears after the sweep."""
         deleted = bool(self.client.hdel(keys.WEBHOOKS, webhook_id))
         if deleted:
             self.client.delete(keys.webhook_circuit(webhook_id))
+            self.discard_dead_letters_of(webhook_id)
         return deleted
 
     def circuit(self, webhook_id: str) -> dict:
@@ -199,15 +230,17 @@ class WebhookStore:
 
     def attempt(self, lease: Lease) -> str:
         """Attempt one leased delivery and settle it; returns its state:
-        delivered, retry, dead or stale."""
+        delivered, retry, dead, dropped (its webhook was deleted) or stale."""
         member = lease.member
         webhook_id, stream_id = member.split(keys.SEPARATOR, 1)
         webhook = self.get(webhook_id)
         fields = self.events.entry(stream_id)
         event_id = ""
         kind = "local"
-        # A dead letter belongs to its event's org (else its webhook's), so that org's keys see it.
-        org = (webhook or {}).get("org") or ""
+        # A dead letter records its event's org (else its webhook's); it is
+        # listed to the keys of its webhook's org (all-orgs keys: to those only).
+        webhook_org = (webhook or {}).get("org") or ""
+        org = webhook_org
         if fields is not None:
             event_id = fields[b"id"].decode()
             org = fields[b"org"].decode() or org
@@ -232,11 +265,12 @@ class WebhookStore:
         s = self.settings
         _, state, circuit = self._settle(
             keys=[keys.WEBHOOK_DELIVERIES, keys.WEBHOOK_ATTEMPTS, keys.WEBHOOK_DEAD, keys.WEBHOOK_DEAD_INDEX,
-                  keys.webhook_dead_index_of(org), keys.WEBHOOK_SINCE, keys.webhook_inflight(webhook_id),
-                  keys.webhook_circuit(webhook_id), keys.webhook_queue(webhook_id), keys.WEBHOOK_READY],
+                  keys.webhook_dead_index_of(webhook_org), keys.WEBHOOK_SINCE, keys.webhook_inflight(webhook_id),
+                  keys.webhook_circuit(webhook_id), keys.webhook_queue(webhook_id), keys.WEBHOOK_READY,
+                  keys.WEBHOOKS],
             args=[member, lease.lease_end, error, repr(now), iso_now(now), s.webhook_max_attempts,
                   s.webhook_retry_base, s.webhook_retry_max, event_id, org, kind, s.webhook_circuit_failures,
-                  s.webhook_circuit_cooldown],
+                  s.webhook_circuit_cooldown, webhook_org],
         )
         state, circuit = state.decode(), circuit.decode()
         WEBHOOK_DELIVERIES.labels(state).inc()
@@ -250,24 +284,68 @@ class WebhookStore:
     # -- dead letters ------------------------------------------------------
 
     def dead_letters(self, limit: int = 100, org: str | None = None) -> list[dict]:
-        """Newest first; with ``org``, only the dead letters of that org's events."""
+        """Newest first, each with ``webhook_deleted``; with ``org``, only
+        the dead letters of that org's webhooks.
+
+        The org's index may also hold dead letters of all-orgs webhooks
+        (indexed by their event's org before they were indexed by
+        webhook): those are skipped, and taken out of it.
+        """
         index = keys.WEBHOOK_DEAD_INDEX if org is None else keys.webhook_dead_index_of(org)
-        members = self.client.zrevrange(index, 0, limit - 1)
-        if not members:
-            return []
-        return [orjson.loads(raw) for raw in self.client.hmget(keys.WEBHOOK_DEAD, members) if raw]
+        listed: dict[str, dict] = {}  # by id: pages read while the index changes may overlap
+        start = 0
+        while len(listed) < limit:
+            members = self.client.zrevrange(index, start, start + limit - len(listed) - 1)
+            if not members:
+                break
+            start += len(members)
+            letters = [orjson.loads(raw) for raw in self.client.hmget(keys.WEBHOOK_DEAD, members) if raw]
+            orgs = self.orgs_of(letter["webhook"] for letter in letters)
+            misplaced = []
+            for letter in letters:
+                deleted = letter["webhook"] not in orgs
+                if org is not None and (deleted or orgs[letter["webhook"]] != org):
+                    if not deleted:  # a webhook's org never changes: never this org's
+                        misplaced.append(letter["id"])
+                    continue  # (a deleted webhook's org is unknown: for all-orgs keys only)
+                listed[letter["id"]] = {**letter, "webhook_deleted": deleted}
+            if misplaced:
+                self.client.zrem(index, *misplaced)
+                start -= len(misplaced)
+        return list(listed.values())[:limit]
 
     def dead_letter(self, member: str) -> dict | None:
         raw = self.client.hget(keys.WEBHOOK_DEAD, member)
         return orjson.loads(raw) if raw else None
 
-    def replay(self, member: str) -> bool:
+    def replay(self, member: str, now: float | None = None) -> Replay:
+        """Queue a dead letter for delivery again, due now (``replay.lua``)."""
+        now = time.time() if now is None else now
         webhook_id = member.split(keys.SEPARATOR, 1)[0]
-        return bool(self._replay(
+        return Replay(self._replay(
             keys=[keys.WEBHOOK_DEAD, keys.WEBHOOK_DEAD_INDEX, keys.WEBHOOK_DELIVERIES, keys.WEBHOOK_ATTEMPTS,
-                  keys.WEBHOOK_SINCE, keys.webhook_queue(webhook_id), keys.WEBHOOK_READY],
-            args=[member, repr(time.time()), webhook_id],
+                  keys.WEBHOOK_SINCE, keys.webhook_queue(webhook_id), keys.WEBHOOK_READY, keys.WEBHOOKS],
+            args=[member, repr(now), webhook_id],
         ))
+
+    def discard(self, *members: str) -> int:
+        """Discard dead letters; returns how many there were."""
+        if not members:
+            return 0
+        return self._discard(keys=[keys.WEBHOOK_DEAD, keys.WEBHOOK_DEAD_INDEX], args=list(members))
+
+    def discard_dead_letters_of(self, webhook_id: str) -> int:
+        """Discard every dead letter of the webhook; returns how many."""
+        discarded = 0
+        found = self.client.hscan_iter(keys.WEBHOOK_DEAD, match=keys.webhook_dead_letters_pattern(webhook_id),
+                                       count=DEAD_LETTER_PAGE)
+        batch: list[str] = []
+        for member, _ in found:
+            batch.append(member.decode())
+            if len(batch) == DEAD_LETTER_PAGE:
+                discarded += self.discard(*batch)
+                batch = []
+        return discarded + self.discard(*batch)
 
 
 def consumer_name() -> str:

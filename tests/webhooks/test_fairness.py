@@ -11,6 +11,7 @@ import pytest
 
 from service import keys
 from service.stores import stores
+from service.webhooks.store import Replay
 from service.worker import Worker
 from tests.servers import wait_for
 from tests.webhook_receiver import Receiver, SilentReceiver
@@ -201,7 +202,7 @@ def test_deliveries_held_back_by_an_open_circuit_become_dead_letters_once_older_
     assert not clean_redis.exists(keys.WEBHOOK_SINCE, keys.WEBHOOK_ATTEMPTS)
 
     # A replayed one gets a new age: it waits for the cool-down again.
-    assert webhooks.replay(dead["acme-ev-1"]["id"])
+    assert webhooks.replay(dead["acme-ev-1"]["id"]) is Replay.QUEUED
     assert webhooks.deliver_due() == []
     score = clean_redis.zscore(keys.WEBHOOK_DELIVERIES, dead["acme-ev-1"]["id"])
     assert score == pytest.approx(webhooks.circuit(webhook)["open_until"])

@@ -170,3 +170,107 @@ def test_deleted_webhook_drops_its_pending_deliveries(hook_app, receiver, clean_
     client.delete(f"/v1/webhooks/{webhook['id']}")
     drain(hook_app)
     assert receiver.requests == []
+
+
+def dead_letter_of(app, receiver, event_id: str, org: str = "acme") -> tuple[dict, dict]:
+    """A webhook of ``org`` to the receiver and its dead letter of one event
+    of that org (the receiver fails every attempt): (webhook, dead letter)."""
+    client = app.test_client()
+    webhook = client.post("/v1/webhooks", json={"url": receiver.url, "secret": SECRET, "org": org}).json
+    receiver.statuses += [500, 500, 500]  # WEBHOOK_MAX_ATTEMPTS = 3
+    stores(app).events.publish("sensor.offline", event_id, org=org, event_id=event_id)
+    drain(app)
+    (dead,) = [d for d in client.get("/v1/webhooks/dead-letters").json["dead_letters"] if d["event_id"] == event_id]
+    return webhook, dead
+
+
+def test_a_replay_answers_the_dead_letter_and_the_webhook_it_is_queued_for(hook_app, receiver):
+    client = hook_app.test_client()
+    webhook, dead = dead_letter_of(hook_app, receiver, "ev-replayed")
+    replayed = client.post(f"/v1/webhooks/dead-letters/{dead['id']}/replay")
+    assert replayed.status_code == 202
+    answer = replayed.json
+    assert (answer["id"], answer["webhook"], answer["event_id"]) == (dead["id"], webhook["id"], "ev-replayed")
+    assert answer["queued_at"].endswith("Z")
+    schema = client.get("/openapi.json").json["paths"]["/v1/webhooks/dead-letters/{dead_letter_id}/replay"]["post"]
+    assert {"id", "webhook", "event_id", "queued_at"} <= set(
+        _resolved(client, schema["responses"]["202"]["content"]["application/json"]["schema"])["properties"])
+    assert "410" in schema["responses"]
+
+
+def _resolved(client, schema: dict) -> dict:
+    if "$ref" in schema:
+        return client.get("/openapi.json").json["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    return schema
+
+
+def test_deleting_a_webhook_deletes_its_dead_letters_and_no_others(hook_app, receiver):
+    client = hook_app.test_client()
+    deleted, _ = dead_letter_of(hook_app, receiver, "ev-of-deleted", org="gone")
+    kept, kept_dead = dead_letter_of(hook_app, receiver, "ev-of-kept", org="kept")
+    assert len(client.get("/v1/webhooks/dead-letters").json["dead_letters"]) == 2
+    assert client.delete(f"/v1/webhooks/{deleted['id']}").status_code == 204
+    assert client.get("/v1/webhooks/dead-letters").json["dead_letters"] == [{**kept_dead, "webhook_deleted": False}]
+    client_redis = stores(hook_app).client
+    assert all(not member.startswith(deleted["id"].encode()) for member in client_redis.hkeys(keys.WEBHOOK_DEAD))
+    assert kept["id"] == kept_dead["webhook"]
+
+
+def test_a_dead_letter_whose_webhook_is_gone_is_listed_as_such_refused_for_replay_and_discarded_on_request(
+    hook_app, receiver, clean_redis
+):
+    client = hook_app.test_client()
+    webhook, dead = dead_letter_of(hook_app, receiver, "ev-orphan")
+    # Gone without its dead letters: deleted before deletion swept them, or
+    # by a process that died between the two.
+    clean_redis.hdel(keys.WEBHOOKS, webhook["id"])
+    (listed,) = client.get("/v1/webhooks/dead-letters").json["dead_letters"]
+    assert listed == {**dead, "webhook_deleted": True}
+
+    refused = client.post(f"/v1/webhooks/dead-letters/{dead['id']}/replay")
+    assert refused.status_code == 410
+    assert webhook["id"] in refused.json["message"] and "deleted" in refused.json["message"]
+    assert "kept" in refused.json["message"] and "DELETE" in refused.json["message"]
+    assert client.get("/v1/webhooks/dead-letters").json["dead_letters"] == [listed]  # kept
+    assert not clean_redis.zcard(keys.WEBHOOK_DELIVERIES)
+    requests_before = len(receiver.requests)
+    drain(hook_app)
+    assert len(receiver.requests) == requests_before
+
+    assert client.delete(f"/v1/webhooks/dead-letters/{dead['id']}").status_code == 204
+    assert client.get("/v1/webhooks/dead-letters").json["dead_letters"] == []
+    assert not clean_redis.exists(keys.WEBHOOK_DEAD, keys.WEBHOOK_DEAD_INDEX)
+    assert client.delete(f"/v1/webhooks/dead-letters/{dead['id']}").status_code == 404
+    assert client.post(f"/v1/webhooks/dead-letters/{dead['id']}/replay").status_code == 404
+
+
+def test_a_dead_letter_of_a_live_webhook_can_be_discarded(hook_app, receiver):
+    client = hook_app.test_client()
+    _, dead = dead_letter_of(hook_app, receiver, "ev-discarded")
+    assert client.delete(f"/v1/webhooks/dead-letters/{dead['id']}").status_code == 204
+    assert client.get("/v1/webhooks/dead-letters").json["dead_letters"] == []
+    assert client.delete("/v1/webhooks/dead-letters/not-an-id").status_code == 404
+
+
+def test_a_delivery_failing_after_its_webhook_was_deleted_is_dropped_not_dead_lettered(settings, clean_redis, receiver):
+    import threading
+
+    app = create_app(settings.replace(webhook_allow_private=True, webhook_max_attempts=1, webhook_timeout=2.0))
+    client = app.test_client()
+    webhook = client.post("/v1/webhooks", json={"url": receiver.url, "secret": SECRET}).json
+    receiver.hang_first, receiver.statuses = 0.3, [500]
+    stores(app).events.publish("sensor.offline", "s-4", event_id="ev-4")
+    webhooks = stores(app).webhooks
+    webhooks.fan_out("test", block_ms=1)
+    (lease,) = webhooks.lease_due()
+    outcome = []
+    attempt = threading.Thread(target=lambda: outcome.append(webhooks.attempt(lease)))
+    attempt.start()
+    assert receiver.arrived.wait(2)
+    assert client.delete(f"/v1/webhooks/{webhook['id']}").status_code == 204  # while the receiver is failing it
+    attempt.join(5)
+    assert outcome == ["dropped"]
+    assert client.get("/v1/webhooks/dead-letters").json["dead_letters"] == []
+    assert not clean_redis.exists(keys.WEBHOOK_DEAD, keys.WEBHOOK_DELIVERIES, keys.WEBHOOK_ATTEMPTS,
+                                  keys.webhook_circuit(webhook["id"]), keys.webhook_queue(webhook["id"]))
+    stores(app).client.close()
