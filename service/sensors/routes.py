@@ -35,7 +35,7 @@ from .schemas import (
     SeriesQuerySchema,
     SeriesSchema,
 )
-from .store import MacInUse
+from .store import KindHasReadings, MacInUse
 
 blp = Blueprint(
     "sensors",
@@ -58,13 +58,16 @@ def registry():
 @blp.alt_response(201, schema=SensorSchema, description="Registered for the first time.")
 @blp.alt_response(400, description="Not a valid sensor id; or the body empty, not JSON, or repeating a key")
 @blp.alt_response(404, description="An org admin and another org's sensor, or a sensor of no org holding data")
-@blp.alt_response(409, description="The MAC address belongs to another sensor (for an org key: one body whatever org holds it)")
+@blp.alt_response(409, description=(
+    "The MAC address belongs to another sensor (for an org key: one body whatever org holds it); or the kind "
+    "would change while the sensor holds readings (clear them first)"))
 @blp.alt_response(422, description="Invalid metadata; nothing written")
 def put_sensor(data: dict, sensor_id: str):
     """Register a sensor or replace its metadata
 
     Fields left out or null are cleared; an empty object is refused (422).
-    A ``unit`` without ``kind`` implies the kind.
+    A ``unit`` without ``kind`` implies the kind. The kind of a sensor
+    holding readings does not change (409: clear its statistics first).
     Readings sent without a unit are taken in the sensor's unit, else its
     org's, else the kind's default.
     """
@@ -83,6 +86,10 @@ def put_sensor(data: dict, sensor_id: str):
         _, created = registry().put(sensor_id, data)
     except MacInUse as exc:
         _mac_in_use(exc.mac, exc.owner)
+    except KindHasReadings as exc:
+        abort(409, f"The sensor {sensor_id} holds readings of kind {exc.kind}, stored in its unit; changing its kind "
+                   f"would read them as {data.get('kind') or 'of no kind'}. Clear its statistics first "
+                   f"(DELETE /statistics/{sensor_id}) or register a new sensor id; nothing was written.")
     return registry().describe([sensor_id])[0], 201 if created else 200
 
 
