@@ -238,7 +238,10 @@ class ReplaceSchema(ma.Schema):
     """The body of a PUT that replaces a whole record: a field left out is
     cleared (or takes its default), ``null`` says so explicitly, and an empty
     object is refused (422), so that a body sent empty by mistake resets
-    nothing. A null is dropped before validation only for a known field."""
+    nothing. A null is dropped before validation only for a known field,
+    except for the fields of ``null_kept``, whose null the route reads."""
+
+    null_kept: tuple[str, ...] = ()
 
     @ma.pre_load
     def _names_what_it_sets(self, data, **kwargs):
@@ -247,7 +250,8 @@ class ReplaceSchema(ma.Schema):
         if not data:
             raise ma.ValidationError(MSG_NOTHING_SET)
         known = {field.data_key or name for name, field in self.load_fields.items()}
-        return {key: value for key, value in data.items() if value is not None or key not in known}
+        return {key: value for key, value in data.items()
+                if value is not None or key not in known or key in self.null_kept}
 
 
 def shown_in_every_unit(value: float) -> None:

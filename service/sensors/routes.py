@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 
 from .. import exactsum, timeutil, units
-from ..auth import claim_sensors, listing_org, principal, refuse_foreign_sensors, require_sensor, requires
+from ..auth import assigned_org, claim_sensors, listing_org, principal, refuse_foreign_sensors, require_sensor, requires
 from ..conditional import conditional_json
 from ..errors import abort
 from ..fields import checked_sensor_id
@@ -72,9 +72,8 @@ def put_sensor(data: dict, sensor_id: str):
     org's, else the kind's default.
     """
     checked_sensor_id(sensor_id)
-    if not principal().all_orgs:
-        # An org admin registers its own sensors (or unowned ones), for its own org.
-        data["org"] = listing_org(data.get("org"))
+    # An org admin registers its own sensors (or unowned ones), for its own org.
+    data["org"] = assigned_org(data)
     # A sensor of no org that holds data, or another org's, answers 404.
     unclaimed = refuse_foreign_sensors([sensor_id])
     if data.get("mac"):

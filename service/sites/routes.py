@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from ..auth import listing_org, principal, require_org, requires
+from ..auth import assigned_org, listing_org, principal, require_org, requires
 from ..errors import abort
 from ..fields import MSG_SITE_ID, is_sensor_id
 from ..jsonio import Blueprint, json_body
@@ -94,11 +94,10 @@ def _copy_org_settings(site: dict) -> None:
 @blp.arguments(SiteCreateSchema)
 @blp.response(201, SiteSchema, description="The site was created.")
 @blp.alt_response(409, description="A site with this id exists; nothing changed")
-@blp.alt_response(422, description="Invalid fields, listed by name; nothing stored")
+@blp.alt_response(422, description="Invalid fields, listed by name (org null for an org key); nothing stored")
 def create_site(data: dict):
     """Create a site (its id is assigned when none is sent)"""
-    if not principal().all_orgs:
-        data["org"] = listing_org(data.get("org"))  # an org admin creates sites of its own org
+    data["org"] = assigned_org(data)  # an org admin creates sites of its own org
     store = _store()
     given = "id" in data
     # An assigned id holds 80 random bits; a second try only guards against
@@ -139,11 +138,11 @@ def get_site(site_id: str):
 @blp.response(200, SiteSchema, description="The site after the change.")
 @blp.alt_response(400, description="Not a valid site id; or the body empty, not JSON, or repeating a key")
 @blp.alt_response(404, description="Unknown site")
-@blp.alt_response(422, description="Invalid fields, listed by name; nothing changed")
+@blp.alt_response(422, description="Invalid fields, listed by name (org null for an org key); nothing changed")
 def patch_site(changes: dict, site_id: str):
     """Change a site's name, location, org, time zone or threshold"""
     if "org" in changes:
-        require_org(changes["org"], f"No org {changes['org']!r} for this API key.")
+        changes["org"] = assigned_org(changes)  # null: no org, for an all-orgs key only
     site = _store().patch(_checked_site_id(site_id), changes)
     if "org" in changes:
         _copy_org_settings(site)
