@@ -59,15 +59,17 @@ def registry():
 @blp.alt_response(400, description="Not a valid sensor id; or the body empty, not JSON, or repeating a key")
 @blp.alt_response(404, description="An org admin and another org's sensor, or a sensor of no org holding data")
 @blp.alt_response(409, description=(
-    "The MAC address belongs to another sensor (for an org key: one body whatever org holds it); or the kind "
-    "would change while the sensor holds readings (clear them first)"))
+    "The MAC address belongs to another sensor (for an org key: one body whatever org holds it); the site is "
+    "not a site of the sensor's org (one body whatever org holds it); or the kind would change while the sensor "
+    "holds readings (clear them first)"))
 @blp.alt_response(422, description="Invalid metadata; nothing written")
 def put_sensor(data: dict, sensor_id: str):
     """Register a sensor or replace its metadata
 
     Fields left out or null are cleared; an empty object is refused (422).
-    A ``unit`` without ``kind`` implies the kind. The kind of a sensor
-    holding readings does not change (409: clear its statistics first).
+    A ``unit`` without ``kind`` implies the kind. An existing ``site`` must
+    be a site of the sensor's org (409). The kind of a sensor holding
+    readings does not change (409: clear its statistics first).
     Readings sent without a unit are taken in the sensor's unit, else its
     org's, else the kind's default.
     """
@@ -76,6 +78,8 @@ def put_sensor(data: dict, sensor_id: str):
     data["org"] = assigned_org(data)
     # A sensor of no org that holds data, or another org's, answers 404.
     unclaimed = refuse_foreign_sensors([sensor_id])
+    if data.get("site"):
+        _check_site(data["site"], data["org"])
     if data.get("mac"):
         _check_mac(data["mac"], sensor_id)
     # Claimed (atomically with the check that it holds no data) before the
@@ -90,6 +94,20 @@ def put_sensor(data: dict, sensor_id: str):
                    f"would read them as {data.get('kind') or 'of no kind'}. Clear its statistics first "
                    f"(DELETE /statistics/{sensor_id}) or register a new sensor id; nothing was written.")
     return registry().describe([sensor_id])[0], 201 if created else 200
+
+
+def _check_site(site_id: str, org: str | None) -> None:
+    """409 when the site exists and is not a site of the sensor's org (a
+    sensor would otherwise show another org's site, its too-hot status
+    included). One body whatever org holds the site, naming only what the
+    request sent, as for a site id taken. A site not created yet is fine
+    (the overview, GET /sensors, shows a sensor nothing of a site of
+    another org created later)."""
+    site = stores().sites.get(site_id)
+    if site is not None and site["org"] != org:
+        of = f"of org {org!r}" if org else "of no org"
+        abort(409, f"The site {site_id!r} is not a site {of}, the sensor's: a sensor's site must be a site of its "
+                   "org; nothing was written.")
 
 
 def _mac_in_use(mac: str, owner: str):
