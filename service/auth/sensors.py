@@ -14,7 +14,14 @@ registry, or by the first write of an org-scoped ingest key). The rule:
   or before keys were configured) answers an org key exactly like another
   org's sensor until an all-orgs admin assigns it an org
   (``PUT /v1/sensors/<id>`` with ``org``). The check and the claim are one
-  script (``claim.lua``), so no write can slip in between.
+  script (``claim.lua``), so no write can slip in between;
+- a room's own sensor id (``fields.room_of_sensor``) is its room's:
+  ``room.<org>.<building>.<room>`` is written by keys of that org only
+  (whoever holds it: one claimed by another org before this rule stays
+  refused to it until an all-orgs admin assigns its org), and
+  ``room.<building>.<room>``, the room of no org's, is never claimed by an
+  org key (one its org already holds, from before rooms were per org, is
+  still its own).
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from redis.cluster import RedisCluster
 
 from .. import keys
 from ..errors import abort
+from ..fields import ROOM_SENSOR_PREFIX, room_of_sensor
 from ..redisdb.scripts import ScriptBatch, Scripts
 from ..stores import stores
 from .principal import principal
@@ -124,17 +132,32 @@ def refuse_foreign_sensors(
         return []
     ids = list(sensor_ids)
     orgs = sensor_orgs(ids) if orgs is None else [orgs[sensor_id] for sensor_id in ids]
-    unowned = [sensor_id for sensor_id, org in zip(ids, orgs, strict=True) if org is None]
+    # A string prefix test per sensor: the namespace costs POST /data nothing more.
+    reserved = {sensor_id for sensor_id, org in zip(ids, orgs, strict=True)
+                if sensor_id.startswith(ROOM_SENSOR_PREFIX) and _room_sensor_of_another(sensor_id, who.org, org)}
+    unowned = [sensor_id for sensor_id, org in zip(ids, orgs, strict=True) if org is None and sensor_id not in reserved]
     # A sensor of no org is claimable only while it holds no data; one that
     # does answers like another org's (read only here: claim_sensors claims).
     could_be = dict(zip(unowned, stores().sensor_orgs.claim(unowned, who.org, check_only=True), strict=True)) if unowned else {}
     foreign = [
         sensor_id for sensor_id, org in zip(ids, orgs, strict=True)
-        if (org is not None and org != who.org) or (org is None and could_be[sensor_id] != who.org)
+        if sensor_id in reserved or (org is not None and org != who.org) or (org is None and could_be[sensor_id] != who.org)
     ]
     if foreign:
         _refuse(foreign, names)
     return unowned
+
+
+def _room_sensor_of_another(sensor_id: str, key_org: str, org: str | None) -> bool:
+    """True when ``sensor_id`` (of org ``org``) is a room's own sensor id
+    that a key of ``key_org`` may not write: another org's room's, or the
+    room of no org's unless ``key_org`` already holds it."""
+    room = room_of_sensor(sensor_id)
+    if room is None:
+        return False
+    if room[0] is not None:
+        return room[0] != key_org
+    return org != key_org
 
 
 def claim_sensors(unclaimed: list[str], names: Mapping[str, str] | None = None) -> None:

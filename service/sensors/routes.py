@@ -8,7 +8,7 @@ from .. import exactsum, timeutil, units
 from ..auth import assigned_org, claim_sensors, listing_org, principal, refuse_foreign_sensors, require_sensor, requires
 from ..conditional import conditional_json
 from ..errors import abort
-from ..fields import checked_sensor_id
+from ..fields import checked_sensor_id, room_of_sensor
 from ..history import query as history_query
 from ..jsonio import Blueprint, json_response
 from ..stores import stores
@@ -78,6 +78,7 @@ def put_sensor(data: dict, sensor_id: str):
     data["org"] = assigned_org(data)
     # A sensor of no org that holds data, or another org's, answers 404.
     unclaimed = refuse_foreign_sensors([sensor_id])
+    _check_room_sensor(sensor_id, data)
     if data.get("site"):
         _check_site(data["site"], data["org"])
     if data.get("mac"):
@@ -94,6 +95,26 @@ def put_sensor(data: dict, sensor_id: str):
                    f"would read them as {data.get('kind') or 'of no kind'}. Clear its statistics first "
                    f"(DELETE /statistics/{sensor_id}) or register a new sensor id; nothing was written.")
     return registry().describe([sensor_id])[0], 201 if created else 200
+
+
+def _check_room_sensor(sensor_id: str, data: dict) -> None:
+    """422 when a room's own sensor id (``room.<org>.<building>.<room>``)
+    would be of another org or placed in another room: the room's posts
+    would then find their sensor taken for good."""
+    room = room_of_sensor(sensor_id)
+    if room is None:
+        return
+    org, building, place = room
+    problems = {}
+    if org is not None and data["org"] != org:
+        problems["org"] = [f"{sensor_id} is the own sensor of a room of org {org!r}: its org is {org!r}."]
+    # Left out or null: the sensor leaves its room (its next reading there brings it back).
+    elsewhere = [field for field, own in (("building", building), ("room", place)) if (data.get(field) or own) != own]
+    if elsewhere:
+        problems[elsewhere[0]] = [
+            f"{sensor_id} is the own sensor of building {building} room {place}: it belongs to no other room."]
+    if problems:
+        abort(422, "A room's own sensor stays its room's; nothing was written.", {"json": problems})
 
 
 def _check_site(site_id: str, org: str | None) -> None:

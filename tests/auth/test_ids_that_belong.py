@@ -12,6 +12,7 @@ from service import keys
 
 from .authkeys import (
     ALL_ADMIN,
+    ALL_INGEST,
     ALL_READ,
     ALPHA_ADMIN,
     ALPHA_INGEST,
@@ -21,7 +22,7 @@ from .authkeys import (
     KEYS,
     bearer,
 )
-from .test_ownership import body_of
+from .test_ownership import body_of, org_of
 
 BETA_ADMIN = "ak_beta_admin_5e1c7a3f9b2d6e8c"
 
@@ -94,4 +95,76 @@ def test_the_overview_never_shows_another_orgs_site_status(owned):
     assert overview(owned, ALL_READ, "?org=alphacorp")["too_hot_sites"] == []
     since = (int(time.time()) - 60) * 1000
     assert overview(owned, ALPHA_READ, f"/changes?since={since}")["too_hot_sites"] == []
+
+
+# -- a room's own sensor id is its org's ---------------------------------------
+
+
+def test_another_org_cannot_take_a_rooms_own_sensor_id_by_any_route(owned, redis_client):
+    def room_post(key, room, **reading):
+        body = [{"value": 20.0, "timestamp": int(time.time()), **reading}]
+        return owned.post(f"/v1/buildings/HQ/rooms/{room}/temperatures", json=body, headers=bearer(key))
+
+    in_another_room = room_post(BETA_INGEST, "Lobby", sensor="room.alphacorp.HQ.Boardroom")
+    assert in_another_room.status_code == 422
+    assert "room.alphacorp.HQ.Boardroom" in in_another_room.get_json()["errors"]["json"]["0"]["sensor"][0]
+    refused = {
+        "room": room_post(BETA_INGEST, "Boardroom", sensor="room.alphacorp.HQ.Boardroom"),
+        "data": owned.post("/data", json=[now_reading("room.alphacorp.HQ.Kitchen")], headers=bearer(BETA_INGEST)),
+        "line": owned.post("/api/v2/write?org=x&bucket=y&precision=s",
+                           data=f"t,sensor=room.alphacorp.HQ.Pantry value=20 {int(time.time())}",
+                           headers={**bearer(BETA_INGEST), "Content-Type": "text/plain"}),
+        "registry": owned.put("/v1/sensors/room.alphacorp.HQ.Attic", json={"kind": "temperature"},
+                              headers=bearer(BETA_ADMIN)),
+        "too hot": thermometer(owned, BETA_INGEST, "b-site", "betacorp", sensorId="room.alphacorp.HQ.Cellar"),
+    }
+    assert {route: answer.status_code for route, answer in refused.items()} == dict.fromkeys(refused, 404)
+    assert "room.alphacorp.HQ.Kitchen" in refused["data"].get_json()["message"]
+    for room in ("Boardroom", "Kitchen", "Pantry", "Attic", "Cellar"):
+        assert not redis_client.exists(keys.sensor_meta(f"room.alphacorp.HQ.{room}"), keys.sensor(f"room.alphacorp.HQ.{room}"))
+    # The org itself writes them, by its room's route or any other.
+    mine = owned.post("/v1/buildings/HQ/rooms/Boardroom/temperatures", json={"value": 21.0, "timestamp": int(time.time())},
+                      headers=bearer(ALPHA_INGEST))
+    assert mine.status_code == 200 and mine.get_json()["sensors"] == ["room.alphacorp.HQ.Boardroom"]
+    assert owned.post("/data", json=[now_reading("room.alphacorp.HQ.Kitchen")], headers=bearer(ALPHA_INGEST)).status_code == 200
+
+
+def test_a_rooms_own_sensor_claimed_by_another_org_before_stays_refused_to_it(owned, redis_client):
+    # As a squat from before the rule left it: another org holds the id.
+    assert owned.post("/data", json=[now_reading("room.alphacorp.HQ.Boardroom")], headers=bearer(ALL_INGEST)).status_code == 200
+    redis_client.hset(keys.sensor_meta("room.alphacorp.HQ.Boardroom"), "org", "betacorp")
+    again = owned.post("/data", json=[now_reading("room.alphacorp.HQ.Boardroom", seconds_ago=1)], headers=bearer(BETA_INGEST))
+    assert again.status_code == 404
+    # An all-orgs admin gives it back to its org; another org is refused.
+    wrong = owned.put("/v1/sensors/room.alphacorp.HQ.Boardroom", json={"org": "betacorp"}, headers=bearer(ALL_ADMIN))
+    assert wrong.status_code == 422 and "org" in wrong.get_json()["errors"]["json"]
+    assert owned.put("/v1/sensors/room.alphacorp.HQ.Boardroom", json={"org": "alphacorp"},
+                     headers=bearer(ALL_ADMIN)).status_code == 201
+    assert org_of(redis_client, "room.alphacorp.HQ.Boardroom") == "alphacorp"
+    mine = owned.post("/v1/buildings/HQ/rooms/Boardroom/temperatures", json={"value": 21.0, "timestamp": int(time.time())},
+                      headers=bearer(ALPHA_INGEST))
+    assert mine.status_code == 200
+
+
+def test_an_org_key_cannot_claim_the_own_sensor_of_a_room_of_no_org(owned, redis_client):
+    refused = owned.post("/data", json=[now_reading("room.HQ.Lobby")], headers=bearer(ALPHA_INGEST))
+    assert refused.status_code == 404
+    assert not redis_client.exists(keys.sensor_meta("room.HQ.Lobby"))
+    # One its org claimed before rooms were per org is still its own.
+    redis_client.hset(keys.sensor_meta("room.HQ.Hall"), "org", "alphacorp")
+    assert owned.post("/data", json=[now_reading("room.HQ.Hall")], headers=bearer(ALPHA_INGEST)).status_code == 200
+
+
+def test_a_rooms_own_sensor_is_of_no_other_room_of_its_org(owned, redis_client):
+    body = [{"value": 13.0, "timestamp": int(time.time()), "sensor": "room.alphacorp.B8.R8"}]
+    refused = owned.post("/v1/buildings/B7/rooms/R7/temperatures", json=body, headers=bearer(ALPHA_INGEST))
+    assert refused.status_code == 422
+    assert "room.alphacorp.B8.R8" in refused.get_json()["errors"]["json"]["0"]["sensor"][0]
+    assert not redis_client.exists(keys.sensor_meta("room.alphacorp.B8.R8"), keys.sensor("room.alphacorp.B8.R8"))
+    own = owned.post("/v1/buildings/B8/rooms/R8/temperatures", json=[{"value": 14.0, "timestamp": int(time.time())}],
+                     headers=bearer(ALPHA_INGEST))
+    assert own.status_code == 200
+    moved = owned.put("/v1/sensors/room.alphacorp.B8.R8", json={"building": "B7", "room": "R7", "kind": "temperature"},
+                      headers=bearer(ALPHA_ADMIN))
+    assert moved.status_code == 422 and "building" in moved.get_json()["errors"]["json"]
 
