@@ -168,3 +168,55 @@ def test_a_rooms_own_sensor_is_of_no_other_room_of_its_org(owned, redis_client):
                       headers=bearer(ALPHA_ADMIN))
     assert moved.status_code == 422 and "building" in moved.get_json()["errors"]["json"]
 
+
+# -- a site's id is the id of its own sensor ------------------------------------
+
+
+def test_a_site_cannot_take_the_id_of_a_sensor_its_org_cannot_have(owned, redis_client):
+    assert owned.post("/data", json=[now_reading("alpha-plant-7")], headers=bearer(BETA_INGEST)).status_code == 200
+    assert owned.post("/data", json=[now_reading("loose-7")], headers=bearer(ALL_INGEST)).status_code == 200
+    answers = {site: create_site(owned, ALPHA_ADMIN, site) for site in ("alpha-plant-7", "loose-7")}
+    assert {answer.status_code for answer in answers.values()} == {409}
+    assert len({body_of(answer, site) for site, answer in answers.items()}) == 1
+    assert "betacorp" not in answers["alpha-plant-7"].get_data(as_text=True)
+    assert not redis_client.exists(keys.site("alpha-plant-7"), keys.site("loose-7"))
+    # An all-orgs admin cannot give the site to an org whose sensor it is not either.
+    assert create_site(owned, ALL_ADMIN, "alpha-plant-7", org="alphacorp").status_code == 409
+    # Nor by first sight of a reading with a sensor of its own.
+    first_sight = thermometer(owned, ALPHA_INGEST, "alpha-plant-7", "alphacorp", sensorId="a-thermo")
+    assert first_sight.status_code == 409 and "alpha-plant-7" in str(first_sight.get_json()["errors"])
+    assert not redis_client.exists(keys.site("alpha-plant-7"), keys.sensor_meta("a-thermo"))
+    # The org's own sensor, or a fresh id, is fine.
+    assert owned.post("/data", json=[now_reading("alpha-plant-8")], headers=bearer(ALPHA_INGEST)).status_code == 200
+    assert create_site(owned, ALPHA_ADMIN, "alpha-plant-8").status_code == 201
+    assert thermometer(owned, ALPHA_INGEST, "alpha-plant-8", "alphacorp").status_code == 200
+
+
+def test_another_org_cannot_claim_the_id_of_a_site(owned, redis_client):
+    assert create_site(owned, ALPHA_ADMIN, "alpha-plant-9").status_code == 201
+    refused = owned.post("/data", json=[now_reading("alpha-plant-9")], headers=bearer(BETA_INGEST))
+    assert refused.status_code == 404
+    assert org_of(redis_client, "alpha-plant-9") is None
+    assert thermometer(owned, ALPHA_INGEST, "alpha-plant-9", "alphacorp").status_code == 200
+
+
+def test_a_site_moves_only_to_an_org_that_can_have_its_sensor(owned):
+    assert create_site(owned, ALL_ADMIN, "moving").status_code == 201
+    assert owned.post("/data", json=[now_reading("moving")], headers=bearer(BETA_INGEST)).status_code == 200
+    refused = owned.patch("/v1/sites/moving", json={"org": "alphacorp"}, headers=bearer(ALL_ADMIN))
+    assert refused.status_code == 409
+    assert owned.get("/v1/sites/moving", headers=bearer(ALL_READ)).get_json()["org"] is None
+    assert owned.patch("/v1/sites/moving", json={"org": "betacorp"}, headers=bearer(ALL_ADMIN)).status_code == 200
+
+
+def test_a_reading_for_another_orgs_site_answers_the_documented_409_whatever_its_sensor_holds(owned):
+    assert create_site(owned, ALPHA_ADMIN, "asite").status_code == 201
+    assert create_site(owned, ALPHA_ADMIN, "asite-empty").status_code == 201
+    # The site's own sensor holds data (alphacorp's).
+    assert thermometer(owned, ALPHA_INGEST, "asite", "alphacorp").status_code == 200
+    answers = {site: thermometer(owned, BETA_INGEST, site, "betacorp") for site in ("asite", "asite-empty")}
+    assert {answer.status_code for answer in answers.values()} == {409}
+    assert body_of(answers["asite"], "asite") == body_of(answers["asite-empty"], "asite-empty")
+    assert answers["asite"].get_json()["errors"]["json"]["0"]["orgId"] == [
+        "The site 'asite' is not a site of org 'betacorp'."]
+
