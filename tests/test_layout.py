@@ -53,6 +53,8 @@ ALLOWED = {
         "a site first seen in a thermometer reading is registered in the site store",
     ("service.toohot.store", "service.events.store"):
         "a day turning too hot publishes site.too_hot through the event store",
+    ("service.toohot.store", "service.sensors.store"):
+        "a sensor first heard of in a thermometer reading is labelled in the sensor registry (kind, site, unit)",
 }
 
 

@@ -31,8 +31,8 @@ from ..readings.store import ReadingStore
 from ..redisdb.roundtrips import HotScript
 from ..redisdb.scripts import ScriptBatch, Scripts
 from ..redisdb.slots import slot_groups
-from ..settings import Settings
 from ..sensors.store import SensorRegistry
+from ..settings import Settings
 from ..sites.store import SiteStore
 from ..timeutil import day_bounds, zone
 
