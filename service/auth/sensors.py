@@ -21,7 +21,15 @@ registry, or by the first write of an org-scoped ingest key). The rule:
   refused to it until an all-orgs admin assigns its org), and
   ``room.<building>.<room>``, the room of no org's, is never claimed by an
   org key (one its org already holds, from before rooms were per org, is
-  still its own).
+  still its own);
+- a site's id is the id of its own sensor (too-hot readings without a
+  sensor go to it): an org key does not claim a sensor whose id is a site
+  of another org, and a site is created for, or moved to, an org only when
+  that org can have the sensor of its id (``sites_of_taken_sensors``).
+  These checks read two slots (the site's, the sensor's), so they are not
+  one script: a site created in the instant between another org's check
+  and its claim of the same id is the one race left, and a later too-hot
+  reading for that site then answers 404.
 """
 
 from __future__ import annotations
