@@ -34,6 +34,30 @@ is_place_id = re.compile(r"[A-Za-z0-9_-]{1,60}").fullmatch
 MSG_PLACE_ID = "Building and room ids are 1 to 60 characters of A-Z a-z 0-9 _ -"
 
 
+# A room's own sensor (readings posted for the room without a sensor):
+# "room.<building>.<room>" for the room of no org, "room.<org>.<building>.<room>"
+# for an org's. Building and room ids hold no ".", so the last two parts
+# are they and the org is what comes before them. Such an id is its room's:
+# only its org writes it, and it is of no other room.
+ROOM_SENSOR_PREFIX = "room."
+
+
+def room_sensor_id(building: str, room: str, org: str | None = None) -> str:
+    """The id of the room's own sensor."""
+    return f"{ROOM_SENSOR_PREFIX}{building}.{room}" if org is None else f"{ROOM_SENSOR_PREFIX}{org}.{building}.{room}"
+
+
+def room_of_sensor(sensor_id: str) -> tuple[str | None, str, str] | None:
+    """(org or None, building, room) of the room whose own sensor id this
+    is; None for any other id."""
+    if not sensor_id.startswith(ROOM_SENSOR_PREFIX):
+        return None
+    parts = sensor_id[len(ROOM_SENSOR_PREFIX):].rsplit(".", 2)
+    org = parts[0] if len(parts) == 3 else None
+    if len(parts) < 2 or org == "" or not is_place_id(parts[-2]) or not is_place_id(parts[-1]):
+        return None
+    return org, parts[-2], parts[-1]
+
 
 def checked_sensor_id(sensor_id: str) -> str:
     """The sensor id of a URL path; 400 when it is not in the sensor-id charset."""
@@ -238,7 +262,10 @@ class ReplaceSchema(ma.Schema):
     """The body of a PUT that replaces a whole record: a field left out is
     cleared (or takes its default), ``null`` says so explicitly, and an empty
     object is refused (422), so that a body sent empty by mistake resets
-    nothing. A null is dropped before validation only for a known field."""
+    nothing. A null is dropped before validation only for a known field,
+    except for the fields of ``null_kept``, whose null the route reads."""
+
+    null_kept: tuple[str, ...] = ()
 
     @ma.pre_load
     def _names_what_it_sets(self, data, **kwargs):
@@ -247,7 +274,8 @@ class ReplaceSchema(ma.Schema):
         if not data:
             raise ma.ValidationError(MSG_NOTHING_SET)
         known = {field.data_key or name for name, field in self.load_fields.items()}
-        return {key: value for key, value in data.items() if value is not None or key not in known}
+        return {key: value for key, value in data.items()
+                if value is not None or key not in known or key in self.null_kept}
 
 
 def shown_in_every_unit(value: float) -> None:

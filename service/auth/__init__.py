@@ -29,14 +29,22 @@ an admin key (tests/auth/test_policy.py lists such routes as failures).
 
 from .guard import init_auth, public, requires
 from .keyring import ALL_ORGS, ROLES
-from .principal import OPEN, Principal, listing_org, principal, require_all_orgs, require_org
-from .sensors import claim_sensors, refuse_foreign_sensors, require_sensor, require_sensor_writes, sensor_orgs
+from .principal import OPEN, Principal, assigned_org, listing_org, principal, require_all_orgs, require_org
+from .sensors import (
+    claim_sensors,
+    refuse_foreign_sensors,
+    require_sensor,
+    require_sensor_writes,
+    sensor_orgs,
+    sites_of_taken_sensors,
+)
 
 __all__ = [
     "ALL_ORGS",
     "OPEN",
     "ROLES",
     "Principal",
+    "assigned_org",
     "init_auth",
     "listing_org",
     "principal",
@@ -49,4 +57,5 @@ __all__ = [
     "claim_sensors",
     "requires",
     "sensor_orgs",
+    "sites_of_taken_sensors",
 ]

@@ -75,6 +75,21 @@ def listing_org(asked: str | None) -> str | None:
     return who.org
 
 
+def assigned_org(data: dict) -> str | None:
+    """The org a resource gets from the ``org`` of a body that creates or
+    changes it. An all-orgs key gives the one sent (null or left out: no
+    org). An org key's resources stay in its org: left out or its own is
+    its own, another org is a 404 (as ``listing_org``), and null (no org,
+    which an org key cannot reach) is a 422 naming ``org``."""
+    who = principal()
+    if who.all_orgs:
+        return data.get("org")
+    if "org" in data and data["org"] is None:
+        abort(422, "Invalid org; nothing was written.", {"json": {"org": [
+            f"An API key of org {who.org!r} keeps what it writes in its org: send {who.org!r} or leave org out."]}})
+    return listing_org(data.get("org"))
+
+
 def require_all_orgs() -> None:
     """403 unless the key reaches all orgs: for views that cannot yet show
     an org only its own part (cross-org overviews)."""

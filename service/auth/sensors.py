@@ -14,7 +14,22 @@ registry, or by the first write of an org-scoped ingest key). The rule:
   or before keys were configured) answers an org key exactly like another
   org's sensor until an all-orgs admin assigns it an org
   (``PUT /v1/sensors/<id>`` with ``org``). The check and the claim are one
-  script (``claim.lua``), so no write can slip in between.
+  script (``claim.lua``), so no write can slip in between;
+- a room's own sensor id (``fields.room_of_sensor``) is its room's:
+  ``room.<org>.<building>.<room>`` is written by keys of that org only
+  (whoever holds it: one claimed by another org before this rule stays
+  refused to it until an all-orgs admin assigns its org), and
+  ``room.<building>.<room>``, the room of no org's, is never claimed by an
+  org key (one its org already holds, from before rooms were per org, is
+  still its own);
+- a site's id is the id of its own sensor (too-hot readings without a
+  sensor go to it): an org key does not claim a sensor whose id is a site
+  of another org, and a site is created for, or moved to, an org only when
+  that org can have the sensor of its id (``sites_of_taken_sensors``).
+  These checks read two slots (the site's, the sensor's), so they are not
+  one script: a site created in the instant between another org's check
+  and its claim of the same id is the one race left, and a later too-hot
+  reading for that site then answers 404.
 """
 
 from __future__ import annotations
@@ -25,6 +40,7 @@ from redis.cluster import RedisCluster
 
 from .. import keys
 from ..errors import abort
+from ..fields import ROOM_SENSOR_PREFIX, room_of_sensor
 from ..redisdb.scripts import ScriptBatch, Scripts
 from ..stores import stores
 from .principal import principal
@@ -75,6 +91,27 @@ class SensorOrgs:
             )
         return [_decoded(found) if found else None for found in batch.execute()]
 
+    def could_claim(self, sensor_ids: list[str], org: str) -> list[str | None]:
+        """As ``claim`` with ``check_only``, and None also for a sensor whose
+        id is a site of another org: a site's readings sent without a sensor
+        go to the sensor of its id, which is its org's to claim. One round
+        trip (one per node on a cluster), nothing written."""
+        batch = ScriptBatch(self.client)
+        for sensor_id in sensor_ids:
+            batch.script(
+                self._claim,
+                [keys.sensor_meta(sensor_id), keys.sensor(sensor_id), keys.sensor_heartbeat(sensor_id)],
+                [org, "1"],
+            )
+        for sensor_id in sensor_ids:
+            batch.pipe.hget(keys.site(sensor_id), keys.SiteRecord.ORG)
+        replies = batch.execute()
+        found, site_orgs = replies[: len(sensor_ids)], replies[len(sensor_ids):]
+        return [
+            None if not owner or (site_org is not None and _decoded(site_org) != org) else _decoded(owner)
+            for owner, site_org in zip(found, site_orgs, strict=True)
+        ]
+
 
 def sensor_orgs(sensor_ids: Collection[str]) -> list[str | None]:
     """The org of each sensor (None for no org), in one round trip."""
@@ -124,17 +161,54 @@ def refuse_foreign_sensors(
         return []
     ids = list(sensor_ids)
     orgs = sensor_orgs(ids) if orgs is None else [orgs[sensor_id] for sensor_id in ids]
-    unowned = [sensor_id for sensor_id, org in zip(ids, orgs, strict=True) if org is None]
-    # A sensor of no org is claimable only while it holds no data; one that
-    # does answers like another org's (read only here: claim_sensors claims).
-    could_be = dict(zip(unowned, stores().sensor_orgs.claim(unowned, who.org, check_only=True), strict=True)) if unowned else {}
+    # A string prefix test per sensor: the namespace costs POST /data nothing more.
+    reserved = {sensor_id for sensor_id, org in zip(ids, orgs, strict=True)
+                if sensor_id.startswith(ROOM_SENSOR_PREFIX) and _room_sensor_of_another(sensor_id, who.org, org)}
+    unowned = [sensor_id for sensor_id, org in zip(ids, orgs, strict=True) if org is None and sensor_id not in reserved]
+    # A sensor of no org is claimable only while it holds no data, and not
+    # when its id is another org's site's; otherwise it answers like another
+    # org's (read only here: claim_sensors claims).
+    could_be = dict(zip(unowned, stores().sensor_orgs.could_claim(unowned, who.org), strict=True)) if unowned else {}
     foreign = [
         sensor_id for sensor_id, org in zip(ids, orgs, strict=True)
-        if (org is not None and org != who.org) or (org is None and could_be[sensor_id] != who.org)
+        if sensor_id in reserved or (org is not None and org != who.org) or (org is None and could_be[sensor_id] != who.org)
     ]
     if foreign:
         _refuse(foreign, names)
     return unowned
+
+
+def sites_of_taken_sensors(site_orgs: Mapping[str, str | None]) -> list[str]:
+    """The sites of ``site_orgs`` (site id -> the org it is created for, or
+    moved to) whose id is the id of a sensor that org cannot have: another
+    org's, or, for an org key, one of no org holding data (an all-orgs key
+    writes it, and assigns its org). A site's readings sent without a
+    sensor go to the sensor of its id, so such a site would answer them 404
+    for good; its creation is refused instead. Sites of no org take no
+    readings: not checked. One round trip per org (nothing written)."""
+    all_orgs = principal().all_orgs
+    taken = []
+    by_org: dict[str, list[str]] = {}
+    for site_id, org in site_orgs.items():
+        if org is not None:
+            by_org.setdefault(org, []).append(site_id)
+    for org, site_ids in by_org.items():
+        owners = stores().sensor_orgs.claim(site_ids, org, check_only=True)
+        taken += [site_id for site_id, owner in zip(site_ids, owners, strict=True)
+                  if owner != org and (owner is not None or not all_orgs)]
+    return taken
+
+
+def _room_sensor_of_another(sensor_id: str, key_org: str, org: str | None) -> bool:
+    """True when ``sensor_id`` (of org ``org``) is a room's own sensor id
+    that a key of ``key_org`` may not write: another org's room's, or the
+    room of no org's unless ``key_org`` already holds it."""
+    room = room_of_sensor(sensor_id)
+    if room is None:
+        return False
+    if room[0] is not None:
+        return room[0] != key_org
+    return org != key_org
 
 
 def claim_sensors(unclaimed: list[str], names: Mapping[str, str] | None = None) -> None:

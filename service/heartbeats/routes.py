@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from ..auth import listing_org, require_sensor_writes, requires
+from ..auth import listing_org, principal, require_sensor_writes, requires
 from ..conditional import conditional_json
 from ..jsonio import Blueprint
 from ..stores import stores
@@ -94,7 +94,7 @@ def list_sensors(query: dict):
     following = query["cursor"] + len(sensors)
     page = SensorsPageSchema().dump({
         "sensors": sensors,
-        "too_hot_sites": _too_hot(sensors),
+        "too_hot_sites": _too_hot(sensors, org),
         "total": total,
         "offline_after": stores().settings.offline_after,
         "server_time": iso_now(now),
@@ -137,7 +137,7 @@ def sensor_changes(query: dict):
                                                  unit=query.get("unit"))
     page = ChangesPageSchema().dump({
         "sensors": sensors,
-        "too_hot_sites": _too_hot(sensors),
+        "too_hot_sites": _too_hot(sensors, org),
         "complete": complete,
         "fleet": _store().fleet_count(org),
         "offline_after": stores().settings.offline_after,
@@ -147,13 +147,29 @@ def sensor_changes(query: dict):
     return conditional_json(page, volatile=("server_time",))
 
 
-def _too_hot(sensors: list[dict]) -> list[str]:
+def _too_hot(sensors: list[dict], org: str | None) -> list[str]:
     """Sets each sensor's too_hot (and its site's org where it has none) as
-    GET /v1/admin/toohotornot answers; returns their sites too hot today."""
+    GET /v1/admin/toohotornot answers; returns their sites too hot today.
+
+    Only sites of the listing's org count (``org``: None for an all-orgs
+    key listing every org), and a sensor only with a site of its own org:
+    one registered on another org's site (as could be done before the
+    registry refused it) shows nothing of that site."""
+    who = principal()
     today = stores().toohot.today({s["site"] for s in sensors if s["site"]})
+    shown = {site_id: site for site_id, site in today.items()
+             if who.can_access_org(site["org"]) and (org is None or site["org"] == org)}
+    hot_sites = set()
     for sensor in sensors:
-        site = today.get(sensor["site"]) or {"too_hot": False, "org": None}
+        site = shown.get(sensor["site"])
+        if site is not None and sensor["org"] is not None and sensor["org"] != site["org"]:
+            site = None
+        if site is None:
+            sensor["too_hot"] = False
+            continue
+        if site["too_hot"]:
+            hot_sites.add(sensor["site"])
         # A thermometer with a reading: one never heard has nothing to say of its site.
         sensor["too_hot"] = site["too_hot"] and sensor["kind"] == "temperature" and sensor["last_reading"] is not None
         sensor["org"] = sensor["org"] or site["org"]
-    return sorted(site_id for site_id, site in today.items() if site["too_hot"])
+    return sorted(hot_sites)

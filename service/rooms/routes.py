@@ -58,7 +58,7 @@ def checked_place(building: str, room: str) -> None:
 @blp.alt_response(413, description="Body over MAX_BODY_BYTES or more than MAX_BATCH readings")
 @blp.alt_response(415, description="Body not sent as application/json")
 @blp.alt_response(422, description="Invalid readings (by index and field), e.g. below absolute zero, "
-                                   "or an unknown precision; nothing written")
+                                   "the own sensor of another room, or an unknown precision; nothing written")
 def post_temperatures(query: dict, building: str, room: str):
     """Record temperatures of a room
 
@@ -66,6 +66,8 @@ def post_temperatures(query: dict, building: str, room: str):
     ``room.<building>.<room>`` (``room.<org>.<building>.<room>`` for an
     org key). Each sensor is registered in the room. Rooms are per org: an
     org key posts to its org's room, an all-orgs key to the room of no org.
+    A room's own sensor id is its room's: another room's is refused (422),
+    another org's answers 404 (service.auth.sensors).
     """
     checked_place(building, room)
     org = principal().org_filter
@@ -81,7 +83,8 @@ def post_temperatures(query: dict, building: str, room: str):
         if not items:
             return {"accepted": 0, "duplicates": 0, "sensors": []}
         try:
-            readings = RoomReadingSchema(many=True, assume_tz=settings.assume_tz, precision=query["precision"]).load(items)
+            readings = RoomReadingSchema(many=True, assume_tz=settings.assume_tz, precision=query["precision"],
+                                         building=building, room=room).load(items)
         except ma.ValidationError as exc:
             errors = exc.messages.get(0, exc.messages) if single else exc.messages
             abort(422, "Invalid readings; nothing was written.", errors={"json": errors})

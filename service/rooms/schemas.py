@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from ..fields import MSG_ORG_ID, ReadingSchema, ReadingTimestamp, SensorId
+from ..fields import MSG_ORG_ID, ReadingSchema, ReadingTimestamp, SensorId, room_of_sensor
 from ..units import TEMPERATURE_UNITS
 from ..windows import AggregateQuerySchema, WindowSchema
 
@@ -29,7 +29,24 @@ class RoomReadingSchema(ReadingSchema):
         validate=ma.validate.OneOf(TEMPERATURE_UNITS, error=f"Not a temperature unit; one of: {', '.join(TEMPERATURE_UNITS)}."),
         metadata={"description": "Default: the sensor's unit, else its org's, else C"},
     )
-    sensor = SensorId(metadata={"description": "Default: the room's own sensor room.<building>.<room>"})
+    sensor = SensorId(metadata={"description": (
+        "Default: the room's own sensor room.<org>.<building>.<room> (room.<building>.<room> for the room of no org); "
+        "the own sensor of another room is refused")})
+
+    def __init__(self, *args, building: str | None = None, room: str | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.place = (building, room)
+
+    # Not skipped on field errors: in a batch those would silence every item.
+    @ma.validates_schema(skip_on_field_errors=False)
+    def _not_another_rooms_sensor(self, data, **kwargs):
+        # room.<org>.<b>.<r> is room <b>/<r>'s own sensor: in another room it
+        # would take that id from its room for good.
+        found = room_of_sensor(data.get("sensor") or "")
+        if found is not None and self.place != (None, None) and found[1:] != self.place:
+            raise ma.ValidationError(
+                f"{data['sensor']} is the own sensor of building {found[1]} room {found[2]}, not of this room: "
+                "post it there, or name another sensor.", "sensor")
 
 
 class RoomIngestResultSchema(ma.Schema):

@@ -12,6 +12,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from .. import exactsum, keys, units
+from ..fields import room_sensor_id
 from ..readings.store import ReadingStore
 from ..readings.validation import BatchError, apply_sensor_units, parse_batch
 from ..sensors.store import SensorRegistry
@@ -26,8 +27,8 @@ class RoomConflict(Exception):
 
 
 def default_sensor(building: str, room: str, org: str | None = None) -> str:
-    """The room's own sensor id (building and room ids contain no ".")."""
-    return f"room.{building}.{room}" if org is None else f"room.{org}.{building}.{room}"
+    """The room's own sensor id (``fields.room_sensor_id``)."""
+    return room_sensor_id(building, room, org)
 
 
 class RoomStore:

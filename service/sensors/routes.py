@@ -5,10 +5,10 @@ from __future__ import annotations
 import orjson
 
 from .. import exactsum, timeutil, units
-from ..auth import claim_sensors, listing_org, principal, refuse_foreign_sensors, require_sensor, requires
+from ..auth import assigned_org, claim_sensors, listing_org, principal, refuse_foreign_sensors, require_sensor, requires
 from ..conditional import conditional_json
 from ..errors import abort
-from ..fields import checked_sensor_id
+from ..fields import checked_sensor_id, room_of_sensor
 from ..history import query as history_query
 from ..jsonio import Blueprint, json_response
 from ..stores import stores
@@ -35,7 +35,7 @@ from .schemas import (
     SeriesQuerySchema,
     SeriesSchema,
 )
-from .store import MacInUse
+from .store import KindHasReadings, MacInUse
 
 blp = Blueprint(
     "sensors",
@@ -58,22 +58,29 @@ def registry():
 @blp.alt_response(201, schema=SensorSchema, description="Registered for the first time.")
 @blp.alt_response(400, description="Not a valid sensor id; or the body empty, not JSON, or repeating a key")
 @blp.alt_response(404, description="An org admin and another org's sensor, or a sensor of no org holding data")
-@blp.alt_response(409, description="The MAC address belongs to another sensor (for an org key: one body whatever org holds it)")
+@blp.alt_response(409, description=(
+    "The MAC address belongs to another sensor (for an org key: one body whatever org holds it); the site is "
+    "not a site of the sensor's org (one body whatever org holds it); or the kind would change while the sensor "
+    "holds readings (clear them first)"))
 @blp.alt_response(422, description="Invalid metadata; nothing written")
 def put_sensor(data: dict, sensor_id: str):
     """Register a sensor or replace its metadata
 
     Fields left out or null are cleared; an empty object is refused (422).
-    A ``unit`` without ``kind`` implies the kind.
+    A ``unit`` without ``kind`` implies the kind. An existing ``site`` must
+    be a site of the sensor's org (409). The kind of a sensor holding
+    readings does not change (409: clear its statistics first).
     Readings sent without a unit are taken in the sensor's unit, else its
     org's, else the kind's default.
     """
     checked_sensor_id(sensor_id)
-    if not principal().all_orgs:
-        # An org admin registers its own sensors (or unowned ones), for its own org.
-        data["org"] = listing_org(data.get("org"))
+    # An org admin registers its own sensors (or unowned ones), for its own org.
+    data["org"] = assigned_org(data)
     # A sensor of no org that holds data, or another org's, answers 404.
     unclaimed = refuse_foreign_sensors([sensor_id])
+    _check_room_sensor(sensor_id, data)
+    if data.get("site"):
+        _check_site(data["site"], data["org"])
     if data.get("mac"):
         _check_mac(data["mac"], sensor_id)
     # Claimed (atomically with the check that it holds no data) before the
@@ -83,7 +90,45 @@ def put_sensor(data: dict, sensor_id: str):
         _, created = registry().put(sensor_id, data)
     except MacInUse as exc:
         _mac_in_use(exc.mac, exc.owner)
+    except KindHasReadings as exc:
+        abort(409, f"The sensor {sensor_id} holds readings of kind {exc.kind}, stored in its unit; changing its kind "
+                   f"would read them as {data.get('kind') or 'of no kind'}. Clear its statistics first "
+                   f"(DELETE /statistics/{sensor_id}) or register a new sensor id; nothing was written.")
     return registry().describe([sensor_id])[0], 201 if created else 200
+
+
+def _check_room_sensor(sensor_id: str, data: dict) -> None:
+    """422 when a room's own sensor id (``room.<org>.<building>.<room>``)
+    would be of another org or placed in another room: the room's posts
+    would then find their sensor taken for good."""
+    room = room_of_sensor(sensor_id)
+    if room is None:
+        return
+    org, building, place = room
+    problems = {}
+    if org is not None and data["org"] != org:
+        problems["org"] = [f"{sensor_id} is the own sensor of a room of org {org!r}: its org is {org!r}."]
+    # Left out or null: the sensor leaves its room (its next reading there brings it back).
+    elsewhere = [field for field, own in (("building", building), ("room", place)) if (data.get(field) or own) != own]
+    if elsewhere:
+        problems[elsewhere[0]] = [
+            f"{sensor_id} is the own sensor of building {building} room {place}: it belongs to no other room."]
+    if problems:
+        abort(422, "A room's own sensor stays its room's; nothing was written.", {"json": problems})
+
+
+def _check_site(site_id: str, org: str | None) -> None:
+    """409 when the site exists and is not a site of the sensor's org (a
+    sensor would otherwise show another org's site, its too-hot status
+    included). One body whatever org holds the site, naming only what the
+    request sent, as for a site id taken. A site not created yet is fine
+    (the overview, GET /sensors, shows a sensor nothing of a site of
+    another org created later)."""
+    site = stores().sites.get(site_id)
+    if site is not None and site["org"] != org:
+        of = f"of org {org!r}" if org else "of no org"
+        abort(409, f"The site {site_id!r} is not a site {of}, the sensor's: a sensor's site must be a site of its "
+                   "org; nothing was written.")
 
 
 def _mac_in_use(mac: str, owner: str):

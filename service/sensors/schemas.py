@@ -48,6 +48,8 @@ class SensorMetadataSchema(ReplaceSchema):
     class Meta:
         unknown = ma.RAISE
 
+    # No org: an all-orgs key's to give (an org key's null is a 422, service.auth.assigned_org).
+    null_kept = ("org",)
     org = _id_field(is_sensor_id, "Org id: " + MSG_SENSOR_ID, SENSOR_ID_PATTERN, allow_none=True)
     site = _id_field(is_sensor_id, "Site id: " + MSG_SENSOR_ID, SENSOR_ID_PATTERN, allow_none=True)
     building = _id_field(is_place_id, MSG_PLACE_ID, PLACE_ID_PATTERN, allow_none=True)

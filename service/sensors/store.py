@@ -22,6 +22,16 @@ class MacInUse(Exception):
         self.owner = owner
 
 
+class KindHasReadings(Exception):
+    """A sensor holding readings would change kind (its readings are stored
+    in its kind's canonical unit)."""
+
+    def __init__(self, sensor_id: str, kind: str):
+        super().__init__(f"Sensor {sensor_id} holds readings of kind {kind}.")
+        self.sensor_id = sensor_id
+        self.kind = kind
+
+
 def _text(value: bytes | None) -> str | None:
     return value.decode() if value else None
 
@@ -103,7 +113,8 @@ class SensorRegistry:
 
         Fields left out are cleared. The sensor's input unit is resolved now
         (its unit, else its org's, else its kind's default) so that ingest
-        reads only the sensor's own hash.
+        reads only the sensor's own hash. Raises KindHasReadings, nothing
+        written, when the kind would change while the sensor holds readings.
         """
         data = {field: data[field] for field in META_FIELDS if data.get(field)}
         if data.get("mac"):
@@ -119,7 +130,9 @@ class SensorRegistry:
         flat = [now]
         for field, value in fields.items():
             flat += (field, value)
-        old_flat = self._put_meta(keys=[keys.sensor_meta(sensor_id)], args=flat)
+        written, old_flat = self._put_meta(keys=[keys.sensor_meta(sensor_id), keys.sensor(sensor_id)], args=flat)
+        if not written:
+            raise KindHasReadings(sensor_id, old_flat.decode())
         old = {old_flat[i].decode(): old_flat[i + 1].decode() for i in range(0, len(old_flat), 2)}
         old_sets, new_sets = index_keys(old), index_keys(fields)
         if old.get("org") and old.get("building") and old.get("room"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from ..auth import listing_org, principal, require_org, requires
+from ..auth import assigned_org, listing_org, principal, require_org, requires, sites_of_taken_sensors
 from ..errors import abort
 from ..fields import MSG_SITE_ID, is_sensor_id
 from ..jsonio import Blueprint, json_body
@@ -81,6 +81,15 @@ def _site(site_id: str) -> dict:
 # -- sites ----------------------------------------------------------------
 
 
+def _refuse_taken_sensor(site_id: str, org: str | None) -> None:
+    """409 when the site's id is a sensor's that ``org`` cannot have: its
+    too-hot readings without a sensor would answer 404 for good. One body
+    whatever org holds the sensor (or none), naming what the request sent."""
+    if sites_of_taken_sensors({site_id: org}):
+        abort(409, f"The id {site_id!r} is a sensor's that org {org!r} cannot write to; a site's readings sent "
+                   "without a sensor go to the sensor of its id: choose another site id. Nothing was written.")
+
+
 def _copy_org_settings(site: dict) -> None:
     """A site that joins an org gets a copy of the org's settings in its
     record (service/orgs/store.py), read by the too-hot answer."""
@@ -93,14 +102,22 @@ def _copy_org_settings(site: dict) -> None:
 @requires("admin")
 @blp.arguments(SiteCreateSchema)
 @blp.response(201, SiteSchema, description="The site was created.")
-@blp.alt_response(409, description="A site with this id exists; nothing changed")
-@blp.alt_response(422, description="Invalid fields, listed by name; nothing stored")
+@blp.alt_response(409, description=(
+    "A site with this id exists, or the id is a sensor's that the site's org cannot have (the site's readings "
+    "without a sensor go to it); nothing changed"))
+@blp.alt_response(422, description="Invalid fields, listed by name (org null for an org key); nothing stored")
 def create_site(data: dict):
-    """Create a site (its id is assigned when none is sent)"""
-    if not principal().all_orgs:
-        data["org"] = listing_org(data.get("org"))  # an org admin creates sites of its own org
+    """Create a site (its id is assigned when none is sent)
+
+    A site's too-hot readings sent without ``sensorId`` go to the sensor of
+    the site's id: a site of an org cannot take the id of a sensor of
+    another org, or of no org holding data (409).
+    """
+    data["org"] = assigned_org(data)  # an org admin creates sites of its own org
     store = _store()
     given = "id" in data
+    if given:
+        _refuse_taken_sensor(data["id"], data["org"])
     # An assigned id holds 80 random bits; a second try only guards against
     # the astronomically unlikely collision.
     for _ in range(1 if given else 2):
@@ -139,12 +156,16 @@ def get_site(site_id: str):
 @blp.response(200, SiteSchema, description="The site after the change.")
 @blp.alt_response(400, description="Not a valid site id; or the body empty, not JSON, or repeating a key")
 @blp.alt_response(404, description="Unknown site")
-@blp.alt_response(422, description="Invalid fields, listed by name; nothing changed")
+@blp.alt_response(409, description="The new org cannot have the sensor of the site's id (another org's, or of no org holding data)")
+@blp.alt_response(422, description="Invalid fields, listed by name (org null for an org key); nothing changed")
 def patch_site(changes: dict, site_id: str):
     """Change a site's name, location, org, time zone or threshold"""
     if "org" in changes:
-        require_org(changes["org"], f"No org {changes['org']!r} for this API key.")
-    site = _store().patch(_checked_site_id(site_id), changes)
+        changes["org"] = assigned_org(changes)  # null: no org, for an all-orgs key only
+    _checked_site_id(site_id)
+    if changes.get("org") is not None:
+        _refuse_taken_sensor(site_id, changes["org"])
+    site = _store().patch(site_id, changes)
     if "org" in changes:
         _copy_org_settings(site)
     return site

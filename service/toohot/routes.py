@@ -6,7 +6,7 @@ import marshmallow as ma
 from flask import request
 
 from .. import units
-from ..auth import claim_sensors, principal, refuse_foreign_sensors, require_org, requires
+from ..auth import claim_sensors, principal, refuse_foreign_sensors, require_org, requires, sites_of_taken_sensors
 from ..errors import MSG_INVALID_REQUEST, abort
 from ..jsonio import Blueprint, direct_view, json_body, json_response
 from ..metrics import count_readings, refused_readings
@@ -73,7 +73,9 @@ def _load(payload) -> tuple[list[tuple[int, dict]], dict]:
 @blp.response(200, TemperatureIngestResultSchema, description="Stored; counts of new and duplicate readings.")
 @blp.alt_response(400, description="Not JSON, or neither an object nor an array")
 @blp.alt_response(404, description="A reading names an org or a sensor the API key may not reach; nothing written")
-@blp.alt_response(409, description="A reading names a site of another org; nothing written")
+@blp.alt_response(409, description=(
+    "A reading names a site of another org (or of none), or a new site whose id is a sensor its org cannot have; "
+    "nothing written"))
 @blp.alt_response(413, description="Body over MAX_BODY_BYTES or more than MAX_BATCH readings")
 @blp.alt_response(415, description="Body not sent as application/json")
 @blp.alt_response(422, description="Invalid readings, listed by item index and field; nothing written")
@@ -94,6 +96,15 @@ def post_temperatures():
             for org in sorted({item["orgId"] for item in items} - {who.org}):
                 require_org(org, f"No org {org!r} for this API key; nothing was written.")
         resolution = _store().resolve(items)
+        # A site seen for the first time whose id is a sensor its org cannot
+        # have would answer its readings without sensorId 404 for good.
+        _store().refuse_sites(items, resolution, set(sites_of_taken_sensors(resolution.first_org)))
+        try:
+            # Sites not of the readings' org first: one 409 body whatever org
+            # holds the site, and nothing of the sensors of its id.
+            _store().refuse_conflicts(items, resolution, [index for index, _ in loaded], len(loaded) + len(errors))
+        except Rejected as exc:
+            abort(exc.status, exc.message, exc.errors)
         # Another org's sensor answers 404 before any problem its kind or
         # unit would show; sensors of no org are claimed only once the
         # readings were found valid.
@@ -108,10 +119,9 @@ def post_temperatures():
             listed = {str(index): errors[index] for index in sorted(errors)}
             abort(422, f"{len(errors)} of {total} readings are invalid; nothing was written.",
                   {"json": listed["0"] if type(payload) is dict else listed})
-        if not resolution.conflicts:
-            # Claimed before anything is written, atomically with the check
-            # that they hold no data (service.auth.sensors).
-            claim_sensors(unclaimed)
+        # Claimed before anything is written, atomically with the check
+        # that they hold no data (service.auth.sensors).
+        claim_sensors(unclaimed)
         try:
             result = _store().ingest(items, resolution)
         except Rejected as exc:

@@ -31,8 +31,8 @@ from ..readings.store import ReadingStore
 from ..redisdb.roundtrips import HotScript
 from ..redisdb.scripts import ScriptBatch, Scripts
 from ..redisdb.slots import slot_groups
-from ..settings import Settings
 from ..sensors.store import SensorRegistry
+from ..settings import Settings
 from ..sites.store import SiteStore
 from ..timeutil import day_bounds, zone
 
@@ -236,9 +236,7 @@ class TooHotStore:
         if resolution.invalid:
             raise ValueError("resolve() found invalid readings; refuse them before ingest()")
         now = self.clock() if now is None else now
-        if resolution.conflicts:
-            raise Rejected(409, f"{len(resolution.conflicts)} of {len(items)} readings name a site not of their org; "
-                           "nothing was written.", {"json": resolution.conflicts})
+        self.refuse_conflicts(items, resolution)
         registered = [site_id for site_id, site in resolution.sites.items() if not site.exists]
         for site_id in registered:
             self._register(site_id, resolution.first_org[site_id])
@@ -260,6 +258,30 @@ class TooHotStore:
             # Stored as their sensors' readings, but their day can no longer be asked about.
             answer["expired"] = expired
         return answer
+
+    @staticmethod
+    def refuse_conflicts(items: list[dict], resolution: Resolution, indexes: list[int] | None = None,
+                         total: int | None = None) -> None:
+        """Rejected (409) when readings name a site their org cannot write
+        to (``Resolution.conflicts``); nothing was written. ``indexes``: each
+        item's index in the post, and ``total`` its readings, when the post
+        held items that did not load."""
+        if resolution.conflicts:
+            listed = {str(indexes[int(position)] if indexes else position): problem
+                      for position, problem in resolution.conflicts.items()}
+            raise Rejected(409, f"{len(listed)} of {total or len(items)} readings name a site their org cannot write to; "
+                           "nothing was written.", {"json": dict(sorted(listed.items(), key=lambda kv: int(kv[0])))})
+
+    @staticmethod
+    def refuse_sites(items: list[dict], resolution: Resolution, site_ids) -> None:
+        """Mark the readings of ``site_ids`` (sites seen for the first time
+        whose id is a sensor's their org cannot have) as conflicts."""
+        for index, item in enumerate(items):
+            if item["siteId"] in site_ids:
+                resolution.conflicts.setdefault(str(index), {"siteId": [
+                    f"The site {item['siteId']!r} cannot be registered for org {item['orgId']!r}: its id is a "
+                    "sensor's that org cannot write to, and a site's readings without sensorId go to the sensor "
+                    "of its id. Choose another site id."]})
 
     def label_sensors(self, resolution: Resolution) -> None:
         """Give each sensor first heard here whatever its metadata lacks of

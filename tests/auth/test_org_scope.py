@@ -216,3 +216,22 @@ def test_a_registration_refused_for_a_mac_in_use_claims_nothing(keyed, redis_cli
     response = keyed.put("/v1/sensors/a-dup", json={"mac": "02:00:00:00:00:01"}, headers=bearer(ALPHA_ADMIN))
     assert response.status_code == 409
     assert org_of(redis_client, "a-dup") is None
+
+
+def test_an_org_key_sending_org_null_gets_a_422_naming_org(keyed, redis_client):
+    site = {"id": "qq-1", "name": "Q", "location": "x"}
+    assert keyed.post("/v1/sites", json=site, headers=bearer(ALPHA_ADMIN)).status_code == 201
+    answers = [
+        keyed.patch("/v1/sites/qq-1", json={"org": None}, headers=bearer(ALPHA_ADMIN)),
+        keyed.put("/v1/sensors/x", json={"org": None, "kind": "temperature"}, headers=bearer(ALPHA_ADMIN)),
+        keyed.post("/v1/sites", json={**site, "id": "qq-2", "org": None}, headers=bearer(ALPHA_ADMIN)),
+    ]
+    assert [answer.status_code for answer in answers] == [422] * 3
+    for answer in answers:
+        assert "org" in answer.get_json()["errors"]["json"]
+        assert "None" not in answer.get_data(as_text=True)
+    assert keyed.get("/v1/sites/qq-1", headers=bearer(ALPHA_READ)).get_json()["org"] == "alphacorp"
+    assert not redis_client.exists(keys.sensor_meta("x"), keys.site("qq-2"))
+    # For an all-orgs key null is no org.
+    assert keyed.put("/v1/sensors/x", json={"org": None, "kind": "temperature"}, headers=bearer(ALL_ADMIN)).status_code == 201
+    assert org_of(redis_client, "x") is None

@@ -180,3 +180,19 @@ def test_sensors_joining_or_leaving_between_two_averages_are_seen_at_once(client
     client.put("/v1/sensors/first", json={"building": "B2", "room": "R1", "kind": "temperature"})
     body = average(client, "B1", "R1", end)
     assert (body["sensors"], body["avg"]) == (["second"], 30.0)
+
+
+def test_a_rooms_own_sensor_is_refused_in_another_room_and_nothing_is_written(client, redis_client):
+    end = hour_start_us()
+    body = post_room(client, "B7", "R7", [{"value": 13.0, "timestamp": (end - MINUTE_US) / 1e6},
+                                          {"value": 13.0, "timestamp": (end - MINUTE_US) / 1e6, "sensor": "room.B8.R8"}],
+                     status=422)
+    assert list(body["errors"]["json"]) == ["1"]
+    assert "room.B8.R8" in body["errors"]["json"]["1"]["sensor"][0]
+    assert not redis_client.exists(keys.sensor("room.B7.R7"), keys.sensor_meta("room.B8.R8"), keys.sensor("room.B8.R8"))
+    # Its own room takes it, and the registry keeps it there.
+    assert post_room(client, "B8", "R8", {"value": 14.0, "timestamp": (end - MINUTE_US) / 1e6})["sensors"] == ["room.B8.R8"]
+    moved = client.put("/v1/sensors/room.B8.R8", json={"building": "B7", "room": "R7", "kind": "temperature"})
+    assert moved.status_code == 422 and "building" in moved.get_json()["errors"]["json"]
+    kept = client.put("/v1/sensors/room.B8.R8", json={"building": "B8", "room": "R8", "kind": "temperature", "name": "R8"})
+    assert kept.status_code == 200

@@ -207,3 +207,21 @@ def test_org_unit_applies_to_its_sensors_without_a_unit_of_their_own(app, client
     redis_client.hset(keys.org("us-corp"), "unit", "C")
     assert stores(app).sensors.refresh_org_unit("us-corp") == 1
     assert client.get("/v1/sensors/f").get_json()["input_unit"] == "C"
+
+
+def test_the_kind_of_a_sensor_holding_readings_does_not_change(client, redis_client):
+    put(client, "a-1", 201, kind="temperature")
+    start = hour_start_us()
+    post(client, *(reading("a-1", start + n * 1_000_000, value) for n, value in enumerate((21, 22, 12))))
+    before = client.get("/v1/sensors/a-1").get_json()
+    for change in ({"kind": "humidity", "name": "now humidity"}, {"name": "kind left out"}, {"unit": "%"}):
+        refused = put(client, "a-1", 409, **change)
+        assert "DELETE /statistics/a-1" in refused.get_json()["message"]
+    after = client.get("/v1/sensors/a-1").get_json()
+    assert (after["kind"], after["name"], after["statistics"]) == ("temperature", None, before["statistics"])
+    assert after["statistics"]["unit"] == "C"
+    # The same kind changes the rest; cleared statistics free the kind.
+    assert put(client, "a-1", 200, kind="temperature", name="Hall").get_json()["name"] == "Hall"
+    assert client.delete("/statistics/a-1").status_code in (200, 204)
+    changed = put(client, "a-1", 200, kind="humidity").get_json()
+    assert (changed["kind"], changed["statistics"]["count"], changed["statistics"]["unit"]) == ("humidity", 0, "%")
