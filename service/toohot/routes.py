@@ -7,7 +7,7 @@ from flask import request
 
 from .. import units
 from ..auth import claim_sensors, principal, refuse_foreign_sensors, require_org, requires
-from ..errors import MSG_INVALID_REQUEST, abort
+from ..errors import abort, invalid_request_message
 from ..jsonio import Blueprint, direct_view, json_body, json_response
 from ..metrics import count_readings, refused_readings
 from ..stores import stores
@@ -142,7 +142,7 @@ def too_hot_or_not():
     """
     query, errors = parse_answer_query(request.args)
     if errors:
-        abort(422, MSG_INVALID_REQUEST, {"query": errors})
+        abort(422, invalid_request_message(), {"query": errors})
     site_id = query["siteId"]
     found = _store().answer(site_id, query.get("date"))
     if found is None:
