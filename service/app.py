@@ -78,7 +78,7 @@ def create_app(settings: Settings | None = None, *, redis_client=None) -> Flask:
     # answered before access control (they carry no key); access control
     # before the domains, whose routes it documents as they register, and
     # before the query check, so that only a valid key learns what a route takes.
-    init_request_logging(app, settings.log_requests, settings.trusted_proxies)
+    requests = init_request_logging(app, settings.log_requests, settings.trusted_proxies)
     init_cors(app, settings.cors_origins)
     init_auth(app, api, built.access)
     refuse_undeclared_query(app)
@@ -88,7 +88,7 @@ def create_app(settings: Settings | None = None, *, redis_client=None) -> Flask:
     init_compression(app, settings)  # last: compresses what the other hooks finished
     app.wsgi_app = BodyGate(app.wsgi_app, max_bytes=settings.max_body_bytes, read_timeout=settings.body_timeout,
                             reads_per_client=settings.max_body_reads_per_client,
-                            trusted_proxies=settings.trusted_proxies)
+                            trusted_proxies=settings.trusted_proxies, request_log=requests)
     logging.getLogger("sensorhub").debug("application created")
     return app
 
