@@ -32,7 +32,7 @@ from .errors import SensorhubApi, register_error_handlers
 from .events.store import EventStore
 from .heartbeats.store import HeartbeatStore
 from .history.store import HistoryStore
-from .jsonio import OrjsonProvider
+from .jsonio import OrjsonProvider, refuse_undeclared_query
 from .logs import configure_logging, init_request_logging
 from .metrics import init_metrics
 from .ops.store import WorkerPasses
@@ -76,17 +76,19 @@ def create_app(settings: Settings | None = None, *, redis_client=None) -> Flask:
     register_error_handlers(app, api)
     # Request ids first, so 401/403/429 answers carry one; CORS preflights
     # answered before access control (they carry no key); access control
-    # before the domains, whose routes it documents as they register.
-    init_request_logging(app, settings.log_requests, settings.trusted_proxies)
+    # before the domains, whose routes it documents as they register, and
+    # before the query check, so that only a valid key learns what a route takes.
+    requests = init_request_logging(app, settings.log_requests, settings.trusted_proxies)
     init_cors(app, settings.cors_origins)
     init_auth(app, api, built.access)
+    refuse_undeclared_query(app)
     register_domains(app, api)
     register_explorer(app)
     init_metrics(app, settings.version)
     init_compression(app, settings)  # last: compresses what the other hooks finished
     app.wsgi_app = BodyGate(app.wsgi_app, max_bytes=settings.max_body_bytes, read_timeout=settings.body_timeout,
                             reads_per_client=settings.max_body_reads_per_client,
-                            trusted_proxies=settings.trusted_proxies)
+                            trusted_proxies=settings.trusted_proxies, request_log=requests)
     logging.getLogger("sensorhub").debug("application created")
     return app
 

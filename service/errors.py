@@ -13,7 +13,7 @@ import logging
 
 import marshmallow as ma
 import redis
-from flask import Flask, g, jsonify
+from flask import Flask, g, has_request_context, jsonify, request
 from flask_smorest import Api
 from flask_smorest import abort as smorest_abort
 from werkzeug.exceptions import HTTPException, InternalServerError, NotFound, ServiceUnavailable
@@ -47,6 +47,18 @@ class ErrorSchema(ma.Schema):
 
 
 MSG_INVALID_REQUEST = "The request is invalid; nothing was written."
+MSG_INVALID_READ = "The request is invalid."
+# Methods that change nothing by nature: their errors need not say that nothing was written.
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def is_read() -> bool:
+    return has_request_context() and request.method in READ_METHODS
+
+
+def invalid_request_message() -> str:
+    """The message of a request refused as invalid, fit for its method."""
+    return MSG_INVALID_READ if is_read() else MSG_INVALID_REQUEST
 
 
 class NotFoundError(LookupError):
@@ -77,7 +89,7 @@ def error_payload(error: HTTPException) -> tuple[dict, dict]:
         payload["errors"] = data["errors"]
     elif "messages" in data:
         payload["errors"] = data["messages"]
-        payload["message"] = data.get("message") or MSG_INVALID_REQUEST
+        payload["message"] = data.get("message") or invalid_request_message()
     headers.update(data.get("headers") or {})
     request_id = g.get("request_id")
     if request_id:
@@ -110,12 +122,14 @@ def register_error_handlers(app: Flask, api: SensorhubApi) -> None:
             "error": repr(error), "redis": stores().settings.redis_server, "request_id": g.get("request_id")}})
         if refuses_credentials(error):
             return unavailable(
-                "The data store refuses sensorhub's credentials (the password in REDIS_URL); nothing was "
-                "written. An operator must correct it; retry later.", 30)
+                "The data store refuses sensorhub's credentials (the password in REDIS_URL)"
+                + ("" if is_read() else "; nothing was written") + ". An operator must correct it; retry later.", 30)
         if isinstance(error, ReplicasNotAcknowledged):
             return unavailable(
                 "The data store did not confirm replication in time (REDIS_WAIT_REPLICAS); "
                 "the request is not acknowledged. Retry: re-sent readings are recognised.", 1)
+        if is_read():
+            return unavailable("The data store is not answering. Retry shortly.", 1)
         return unavailable("The data store is not answering; nothing was written. Retry shortly.", 1)
 
     def redis_refused(error):

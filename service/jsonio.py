@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 
 import orjson
-from flask import Response, request
+from flask import Flask, Response, request
 from flask.json.provider import DefaultJSONProvider
 from flask_smorest import Blueprint as SmorestBlueprint
 from webargs.flaskparser import FlaskParser
 
-from .errors import abort
+from .errors import abort, invalid_request_message
 
 JSON_MIMETYPE = "application/json"
 
@@ -167,6 +167,16 @@ class StrictJsonParser(FlaskParser):
         return json_body()
 
 
+def query_arguments(schema, absent):
+    """The request's query loaded by ``schema`` as ``@blp.arguments(schema,
+    location="query")`` would (422 naming what is wrong), for a view run
+    without that wrapper (``direct_view``); ``absent`` when there is no
+    query at all, parsed by nothing."""
+    if not request.args:
+        return absent
+    return Blueprint.ARGUMENTS_PARSER.parse(schema, location="query")
+
+
 # What the gate may answer before a body's schema runs, in the OpenAPI document.
 GATE_RESPONSES = {
     400: "BAD_REQUEST",
@@ -175,11 +185,74 @@ GATE_RESPONSES = {
 }
 
 
+MSG_UNKNOWN_PARAMETER = "Unknown field."  # marshmallow's words, as a query schema answers
+# Set by Blueprint on each view it registers: True when the view declares
+# no query parameter, so that any is refused (``refuse_undeclared_query``).
+_TAKES_NO_QUERY = "_sensorhub_takes_no_query"
+_IGNORES_QUERY = "_sensorhub_ignores_query"
+
+
+def ignores_query(view):
+    """Declare that a view ignores its query string instead of refusing it:
+    probes, which monitors and tools may call with a cache-busting
+    parameter. Put it under ``@blp.route``."""
+    setattr(view, _IGNORES_QUERY, True)
+    return view
+
+
+def declares_query(view, parameters=None) -> bool:
+    """Whether the view's documentation names query parameters: its
+    ``@blp.arguments(..., location="query")``, a ``@blp.doc(parameters=...)``
+    in the query, or the route's own ``parameters``."""
+    apidoc = getattr(view, "_apidoc", None) or {}
+    declared = (
+        *apidoc.get("arguments", {}).get("parameters", ()),
+        *apidoc.get("manual_doc", {}).get("parameters", ()),
+        *(parameters or ()),
+    )
+    return any(isinstance(parameter, dict) and parameter.get("in") == "query" for parameter in declared)
+
+
+def refuse_undeclared_query(app: Flask) -> None:
+    """Refuse any query parameter of an API route that declares none: a 422
+    naming them, before the view runs, so nothing changes. A route that
+    declares some checks its own (its schema refuses the others); routes
+    of no domain Blueprint (the dashboard, static files, /docs,
+    /openapi.json, /metrics) and ``ignores_query`` views take any.
+
+    Register it after access control: a client without a valid key learns
+    nothing of what a route takes. Most requests have no query string:
+    for them the check is one lookup in the WSGI environ."""
+
+    @app.before_request
+    def _refuse_undeclared_query():
+        asked = request._get_current_object()  # one context lookup
+        if not asked.environ.get("QUERY_STRING"):
+            return
+        view = app.view_functions.get(asked.endpoint) if asked.endpoint else None
+        if getattr(view, _TAKES_NO_QUERY, False) and asked.args:
+            abort(422, invalid_request_message(), {"query": {name: [MSG_UNKNOWN_PARAMETER] for name in asked.args}})
+
+
 class Blueprint(SmorestBlueprint):
     """The Blueprint of every domain: JSON bodies go through the strict
-    reader (``StrictJsonParser``), and their operations document its 4xx."""
+    reader (``StrictJsonParser``), and their operations document its 4xx.
+    A view declaring no query parameter is marked to refuse any
+    (``refuse_undeclared_query``)."""
 
     ARGUMENTS_PARSER = StrictJsonParser()
+
+    def add_url_rule(self, rule, endpoint=None, view_func=None, provide_automatic_options=None, *,
+                     parameters=None, **options):
+        if view_func is not None and not isinstance(view_func, type):  # a function, not a MethodView
+            takes_no_query = not (getattr(view_func, _IGNORES_QUERY, False) or declares_query(view_func, parameters))
+            setattr(view_func, _TAKES_NO_QUERY, takes_no_query)
+            if takes_no_query:
+                # Documented where the operation documents no 422 of its own.
+                responses = view_func.__dict__.setdefault("_apidoc", {}).setdefault("response", {}).setdefault("responses", {})
+                if 422 not in responses and "422" not in responses:
+                    responses[422] = ["UNPROCESSABLE_ENTITY"]
+        super().add_url_rule(rule, endpoint, view_func, provide_automatic_options, parameters=parameters, **options)
 
     def arguments(self, schema, *, location="json", **kwargs):
         decorate = super().arguments(schema, location=location, **kwargs)

@@ -135,11 +135,48 @@ class RequestIds:
 _request_ids = RequestIds()
 
 
-def init_request_logging(app: Flask, log_requests: bool, trusted_proxies: tuple = ()) -> None:
+class RequestLog:
+    """Request ids and access lines, for the app's hooks and for the body
+    gate (``service.transport``), whose refusals never reach the app: every
+    answer carries an id and, with ``enabled`` (LOG_REQUESTS), gets one
+    access line of one shape."""
+
+    def __init__(self, enabled: bool, trusted_proxies: tuple = ()):
+        self.enabled = enabled
+        self.trusted_proxies = trusted_proxies
+
+    @staticmethod
+    def id_of(environ: dict) -> str:
+        """The client's X-Request-ID when it is sane, else a new id."""
+        given = environ.get("HTTP_X_REQUEST_ID")
+        return given if given and _REQUEST_ID(given) else _request_ids.next()
+
+    def write(self, environ: dict, *, method: str, path: str, request_id: str | None, status: int,
+              started: float | None, error: str | None) -> None:
+        """The access line of an answered request (``error``: the message of
+        a 4xx, why it was refused)."""
+        fields = {
+            "request_id": request_id,
+            "method": method,
+            "path": path,
+            "status": status,
+            "ms": round((time.perf_counter() - started) * 1000, 2) if started else None,
+            "client": client_address(environ, self.trusted_proxies),
+            "user_agent": environ.get("HTTP_USER_AGENT"),
+        }
+        if 400 <= status < 500:
+            fields["error"] = error
+        access_log.info("request", extra={"fields": fields})
+
+
+def init_request_logging(app: Flask, log_requests: bool, trusted_proxies: tuple = ()) -> RequestLog:
+    """The app's request ids and access lines; the ``RequestLog`` they use,
+    for the body gate."""
+    requests = RequestLog(log_requests, trusted_proxies)
+
     @app.before_request
     def _assign_request_id():
-        given = request.headers.get("X-Request-ID")
-        g.request_id = given if given and _REQUEST_ID(given) else _request_ids.next()
+        g.request_id = requests.id_of(request.environ)
         g.started = time.perf_counter()
 
     @app.after_request
@@ -148,18 +185,9 @@ def init_request_logging(app: Flask, log_requests: bool, trusted_proxies: tuple 
         if request_id:
             response.headers["X-Request-ID"] = request_id
         if log_requests:
-            started = g.get("started")
-            fields = {
-                "request_id": request_id,
-                "method": request.method,
-                "path": request.path,
-                "status": response.status_code,
-                "ms": round((time.perf_counter() - started) * 1000, 2) if started else None,
-                "client": client_address(request.environ, trusted_proxies),
-                "user_agent": request.environ.get("HTTP_USER_AGENT"),
-            }
-            if 400 <= response.status_code < 500:
-                # Why it was refused: the message of the JSON error answered (service/errors.py).
-                fields["error"] = g.get("error_message")
-            access_log.info("request", extra={"fields": fields})
+            # error: the message of the JSON error answered (service/errors.py).
+            requests.write(request.environ, method=request.method, path=request.path, request_id=request_id,
+                           status=response.status_code, started=g.get("started"), error=g.get("error_message"))
         return response
+
+    return requests

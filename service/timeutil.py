@@ -46,7 +46,16 @@ def parse_instant(text, assume_tz: tzinfo | None = None) -> tuple[int, str]:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError(MSG_INVALID) from None
+        # RFC 3339 (5.6) allows a lowercase "z", which fromisoformat refuses
+        # (it takes a lowercase "t"). Tried only once the text failed: the
+        # usual timestamp pays nothing for it. The "z" must follow the
+        # seconds' (or fraction's) last digit.
+        if text[-1:] != "z" or not text[-2:-1].isdigit():
+            raise ValueError(MSG_INVALID) from None
+        try:
+            moment = datetime.fromisoformat(text[:-1] + "Z")
+        except ValueError:
+            raise ValueError(MSG_INVALID) from None
     if moment.tzinfo is None:
         if assume_tz is None:
             raise ValueError(MSG_NAIVE)

@@ -24,10 +24,13 @@ body of a request that has one:
   never inflated whole; a truncated or corrupt stream is answered 400; any
   other coding 415, naming those accepted. The route sees the plain body.
 
-Each refusal uses the common JSON error shape and closes the connection
-without reading what is left of the body (gunicorn ignores an application's
-``Connection: close``; the read side of its socket is shut instead, so it
-finds no further request and closes).
+Each refusal uses the common JSON error shape, carries a request id in its
+body and ``X-Request-ID`` (the client's when it is sane, as every answer),
+gets its access line (``request_log``, ``service.logs.RequestLog``) and
+closes the connection without reading what is left of the body: gunicorn
+drops an application's ``Connection`` header (hop by hop), so its response
+is told to close (``Connection: close`` is then what it sends), and the read
+side of its socket is shut, so it finds no further request.
 gunicorn's own refusals of a malformed request (bad request line, headers
 too large) use it too: ``write_json_error`` replaces gunicorn's HTML page.
 """
@@ -39,11 +42,13 @@ import io
 import ipaddress
 import socket
 import threading
+import time
 import zlib
 from collections import Counter
 from http import HTTPStatus
 
 import orjson
+from werkzeug.wsgi import get_path_info
 
 from .metrics import BODIES_REFUSED
 from .redisdb.roundtrips import gevent_patched
@@ -104,17 +109,26 @@ class _Inflater:
             raise _BadCoding("the compressed stream ends before its end marker (truncated)")
 
 
-def error_body(code: int, message: str, status: str | None = None) -> bytes:
-    """The common error shape (``service.errors``), built without Flask and
-    so without a request id: the request never reached the app."""
-    return orjson.dumps({"code": code, "status": status or HTTPStatus(code).phrase, "message": message})
+def error_body(code: int, message: str, status: str | None = None, request_id: str | None = None) -> bytes:
+    """The common error shape (``service.errors``), built without Flask: the
+    request never reached the app (gunicorn's own refusals have no id)."""
+    payload = {"code": code, "status": status or HTTPStatus(code).phrase, "message": message}
+    if request_id:
+        payload["request_id"] = request_id
+    return orjson.dumps(payload)
+
+
+def _path(environ) -> str:
+    """The request's path as ``flask.Request.path`` gives it, for the access line."""
+    return "/" + get_path_info(environ).lstrip("/")
 
 
 class BodyGate:
     def __init__(self, app, *, max_bytes: int, read_timeout: float, reads_per_client: int,
-                 trusted_proxies: tuple = ()):
+                 trusted_proxies: tuple = (), request_log=None):
         self.app = app
         self.trusted_proxies = trusted_proxies
+        self.request_log = request_log
         self.max_bytes = max_bytes
         self.read_timeout = read_timeout
         self.reads_per_client = reads_per_client
@@ -126,6 +140,7 @@ class BodyGate:
         chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
         if not chunked and (not declared or declared == "0"):
             return self.app(environ, start_response)
+        environ["sensorhub.started"] = time.perf_counter()  # for a refusal's access line
         length = None
         if declared and not chunked:
             try:
@@ -224,14 +239,26 @@ class BodyGate:
                 made += len(chunk)
         return got, b"".join(parts)
 
-    @staticmethod
-    def _refuse(environ, start_response, code: int, message: str, retry_after: int | None = None):
+    def _refuse(self, environ, start_response, code: int, message: str, retry_after: int | None = None):
         BODIES_REFUSED.labels(str(code)).inc()
-        body = error_body(code, message)
+        requests = self.request_log
+        request_id = requests.id_of(environ) if requests is not None else None
+        body = error_body(code, message, request_id=request_id)
         headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))), ("Connection", "close")]
+        if request_id:
+            headers.append(("X-Request-ID", request_id))
         if retry_after is not None:
             headers.append(("Retry-After", str(retry_after)))
+        # gunicorn's start_response is a method of its response, which
+        # writes the Connection header from its own state.
+        force_close = getattr(getattr(start_response, "__self__", None), "force_close", None)
+        if callable(force_close):
+            force_close()
         start_response(f"{code} {HTTPStatus(code).phrase}", headers)
+        if requests is not None and requests.enabled:
+            requests.write(environ, method=environ.get("REQUEST_METHOD", ""), path=_path(environ),
+                           request_id=request_id, status=code, started=environ.get("sensorhub.started"),
+                           error=message)
         connection = environ.get("gunicorn.socket")
         if connection is not None:
             try:

@@ -6,7 +6,7 @@ import logging
 
 from ..auth import requires
 from ..errors import abort
-from ..jsonio import Blueprint
+from ..jsonio import Blueprint, ignores_query
 from ..redisdb.connection import UNAVAILABLE_ERRORS
 from ..stores import stores
 from ..timeutil import iso_now
@@ -16,7 +16,9 @@ blp = Blueprint("ops", __name__, description="Readiness and liveness probes; the
 log = logging.getLogger("sensorhub.ops")
 
 
+# Probes ignore a query string: monitors and tools may add a cache-buster.
 @blp.route("/healthz", methods=["GET"])
+@ignores_query
 @blp.response(204, description="Ready: Redis answers and every Lua script is loaded.")
 @blp.alt_response(503, description="Not ready; the JSON body says why.")
 def healthz():
@@ -30,6 +32,7 @@ def healthz():
 
 
 @blp.route("/livez", methods=["GET"])
+@ignores_query
 @blp.response(204, description="The process runs.")
 def livez():
     """Liveness: 204 while the process runs (Redis is not consulted)"""

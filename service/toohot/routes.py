@@ -5,10 +5,11 @@ from __future__ import annotations
 import marshmallow as ma
 from flask import request
 
-from .. import units
+from .. import timeutil, units
 from ..auth import claim_sensors, principal, refuse_foreign_sensors, require_org, requires, sites_of_taken_sensors
-from ..errors import MSG_INVALID_REQUEST, abort
-from ..jsonio import Blueprint, direct_view, json_body, json_response
+from ..errors import abort, invalid_request_message
+from ..fields import IngestQuerySchema
+from ..jsonio import Blueprint, direct_view, json_body, json_response, query_arguments
 from ..metrics import count_readings, refused_readings
 from ..stores import stores
 from .schemas import AnswerQuerySchema, AnswerSchema, TemperatureIngestResultSchema, TemperatureSchema
@@ -41,15 +42,19 @@ _TEMPERATURE_BODY = {
     },
 }
 
-_SCHEMA = TemperatureSchema()
+# One schema per ?precision=, built once.
+_SCHEMAS = {precision: TemperatureSchema(precision=precision) for precision in timeutil.EPOCH_PRECISIONS}
+_INGEST_QUERY = IngestQuerySchema()
+_NO_QUERY = {"precision": "s"}
 
 
 def _store():
     return stores().toohot
 
 
-def _load(payload) -> tuple[list[tuple[int, dict]], dict]:
-    """(the valid items with their index, schema problems by index)."""
+def _load(payload, precision: str) -> tuple[list[tuple[int, dict]], dict]:
+    """(the valid items with their index, schema problems by index);
+    timestamps are numbers in ``precision`` units."""
     single = type(payload) is dict
     if not single and type(payload) is not list:
         abort(400, "The body must be a reading object or a JSON array of them.")
@@ -58,9 +63,10 @@ def _load(payload) -> tuple[list[tuple[int, dict]], dict]:
     if len(items) > max_batch:
         abort(413, f"A post holds at most {max_batch} readings (MAX_BATCH); this one has {len(items)}. Split it.")
     loaded, errors = [], {}
+    schema = _SCHEMAS[precision]
     for index, item in enumerate(items):
         try:
-            loaded.append((index, _SCHEMA.load(item)))
+            loaded.append((index, schema.load(item)))
         except ma.ValidationError as exc:
             errors[index] = exc.messages
     return loaded, errors
@@ -69,6 +75,7 @@ def _load(payload) -> tuple[list[tuple[int, dict]], dict]:
 @blp.route("/v1/temperatures", methods=["POST"])
 @requires("ingest")
 @direct_view
+@blp.arguments(IngestQuerySchema, location="query")
 @blp.doc(requestBody=_TEMPERATURE_BODY)
 @blp.response(200, TemperatureIngestResultSchema, description="Stored; counts of new and duplicate readings.")
 @blp.alt_response(400, description="Not JSON, or neither an object nor an array")
@@ -78,7 +85,8 @@ def _load(payload) -> tuple[list[tuple[int, dict]], dict]:
     "nothing written"))
 @blp.alt_response(413, description="Body over MAX_BODY_BYTES or more than MAX_BATCH readings")
 @blp.alt_response(415, description="Body not sent as application/json")
-@blp.alt_response(422, description="Invalid readings, listed by item index and field; nothing written")
+@blp.alt_response(422, description="Invalid readings, listed by item index and field, or an unknown precision; "
+                                   "nothing written")
 @blp.alt_response(503, description="Redis not answering; nothing acknowledged, retry")
 def post_temperatures():
     """Ingest thermometer readings (one or many)
@@ -89,7 +97,8 @@ def post_temperatures():
     """
     payload = json_body()
     with refused_readings(len(payload) if type(payload) is list else 1):
-        loaded, errors = _load(payload)
+        precision = query_arguments(_INGEST_QUERY, _NO_QUERY)["precision"]
+        loaded, errors = _load(payload, precision)
         items = [item for _, item in loaded]
         who = principal()
         if not who.all_orgs:
@@ -152,7 +161,7 @@ def too_hot_or_not():
     """
     query, errors = parse_answer_query(request.args)
     if errors:
-        abort(422, MSG_INVALID_REQUEST, {"query": errors})
+        abort(422, invalid_request_message(), {"query": errors})
     site_id = query["siteId"]
     found = _store().answer(site_id, query.get("date"))
     if found is None:

@@ -18,32 +18,50 @@ MSG_DATE = "Not a valid date: send YYYY-MM-DD."
 DATE_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}").fullmatch
 
 
-class EpochSeconds(ma.fields.Float):
-    """Seconds since the Unix epoch, integer or fractional; deserialises to
-    microseconds since the epoch. ``true`` and ``"1658739178"`` are refused."""
+class EpochNumber(ma.fields.Float):
+    """A number since the Unix epoch in ``precision`` units (the query's
+    ``precision``: s, ms or us, as for POST /data), integer or fractional;
+    deserialises to microseconds since the epoch. ``true`` and
+    ``"1658739178"`` are refused."""
+
+    def __init__(self, precision: str = "s", **kwargs):
+        super().__init__(**kwargs)
+        self.precision = precision
 
     def _deserialize(self, value, attr, data, **kwargs):
+        precision = self.precision
         if type(value) not in (int, float):
-            raise ma.ValidationError(MSG_EPOCH)
+            if precision == "s":
+                raise ma.ValidationError(MSG_EPOCH)
+            raise ma.ValidationError(
+                f"Not a valid timestamp: send {timeutil.EPOCH_UNIT_NAMES[precision]} since the Unix epoch "
+                f"as a number (precision {precision}).")
         try:
-            return timeutil.epoch_seconds_to_us(value)
-        except ValueError:
-            raise ma.ValidationError(MSG_EPOCH_RANGE) from None
+            return timeutil.epoch_to_us(value, precision)
+        except ValueError as exc:
+            raise ma.ValidationError(MSG_EPOCH_RANGE if precision == "s" else str(exc)) from None
 
 
 class TemperatureSchema(ma.Schema):
-    """One thermometer reading of a site: camelCase fields, epoch seconds."""
+    """One thermometer reading of a site: camelCase fields, an epoch number
+    (seconds unless ``precision`` says otherwise)."""
 
     siteId = SensorId(MSG_SITE_ID, required=True, metadata={"example": "abc123"})
     orgId = SensorId(MSG_ORG_ID, required=True, metadata={"example": "alphacorp"})
     temperature = FiniteNumber(required=True, metadata={"example": 27.3})
-    timestamp = EpochSeconds(required=True, metadata={"example": 1658739178, "description": "Seconds since the epoch"})
+    timestamp = EpochNumber(required=True, metadata={
+        "example": 1658739178,
+        "description": "A number since the Unix epoch in the units of the query's precision (default seconds)"})
     unit = ma.fields.String(
         validate=OneOf(TEMPERATURE_UNITS, error=MSG_TEMPERATURE_UNIT),
         metadata={"description": "Unit of temperature; default: the sensor's, else the org's, else C",
                   "enum": list(TEMPERATURE_UNITS)},
     )
     sensorId = SensorId(metadata={"description": "Default: the site id (one sensor per site)"})
+
+    def __init__(self, *args, precision: str = "s", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["timestamp"].precision = precision
 
 
 class TemperatureIngestResultSchema(ma.Schema):

@@ -112,6 +112,21 @@ def test_a_content_length_over_the_limit_is_413_before_the_body_is_read(server):
     assert closed
 
 
+def test_a_refusal_says_connection_close_and_carries_the_request_id(server):
+    with _connect(server) as sock:
+        sock.sendall(b"POST /data HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Request-ID: gw-1.b-7\r\n"
+                     b"Content-Length: %d\r\n\r\n[" % (MAX_BODY * 10))
+        status, headers, raw = _answer(sock)
+        closed = sock.recv(1) == b""
+    assert status == 413 and closed
+    assert headers["Connection"] == "close"
+    assert headers["X-Request-ID"] == json.loads(raw)["request_id"] == "gw-1.b-7"
+    response = requests.post(f"{server.url}/data", data=b"[]", timeout=10,
+                             headers={"Content-Type": "application/json", "Content-Encoding": "br"})
+    assert response.status_code == 415 and response.headers["Connection"] == "close"
+    assert response.headers["X-Request-ID"] == response.json()["request_id"]
+
+
 def test_a_body_shorter_than_its_content_length_is_400_not_parsed(server):
     array = b"[" + _reading(2) + b"]"
     status, _, body = _post_raw(

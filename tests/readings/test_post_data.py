@@ -108,3 +108,12 @@ def test_a_large_batch_spanning_many_script_calls_is_exact(client):
 def test_reading_marks_the_sensor_as_heard(client, redis_client):
     client.post("/data", json=SAMPLE)
     assert {m.decode() for m in redis_client.zrange("sensors:seen", 0, -1)} == {"abc123", "xyz789"}
+
+
+def test_a_lowercase_t_or_z_is_the_same_instant_as_uppercase(client):
+    """RFC 3339 (section 5.6) allows both cases; the answer writes them uppercase."""
+    first = [{"sensor": "s", "timestamp": "2021-11-08t21:38:09.5z", "value": 10}]
+    again = [{"sensor": "s", "timestamp": "2021-11-08T21:38:09.500Z", "value": 99}]
+    assert client.post("/data", json=first).get_json() == {"accepted": 1, "duplicates": 0}
+    assert client.post("/data", json=again).get_json() == {"accepted": 0, "duplicates": 1}
+    assert stats(client, "s") == {"last_measurement": "2021-11-08T21:38:09.500000Z", "count": 1, "avg": 10.0}

@@ -132,3 +132,34 @@ def test_readings_of_a_day_beyond_retention_are_counted_as_expired_not_plainly_a
     assert answer("abc123", date="2024-07-15", status=422)
     # A day still in retention answers as before, without the count.
     assert post(reading(at="2024-07-19 10:00")) == {"accepted": 1, "duplicates": 0, "sitesRegistered": []}
+
+
+def test_precision_names_the_units_of_the_timestamps_as_for_post_data(client, post, set_now):
+    set_now("2024-07-15 18:00")
+    seconds = reading()["timestamp"]
+    in_ms = client.post("/v1/temperatures?precision=ms", json=reading(timestamp=int(seconds * 1000) + 250))
+    assert in_ms.status_code == 200, in_ms.json
+    in_us = client.post("/v1/temperatures?precision=us", json=reading(timestamp=int(seconds * 1_000_000) + 250_000))
+    assert in_us.json["duplicates"] == 1  # the same instant
+    assert client.post("/v1/temperatures?precision=s", json=reading(timestamp=seconds + 0.25)).json["duplicates"] == 1
+    assert client.get("/statistics/abc123").json["last_measurement"] == "2024-07-15T08:00:00.250000Z"
+
+
+def test_timestamps_in_other_units_than_the_precision_are_422_in_its_units(client):
+    ms = int(reading()["timestamp"] * 1000)
+    refused = client.post("/v1/temperatures", json=reading(timestamp=ms))
+    assert refused.status_code == 422
+    assert refused.json["errors"]["json"]["timestamp"] == ["The timestamp must lie between 1970-01-01 and 2100-01-01 UTC."]
+    wrong = client.post("/v1/temperatures?precision=ms", json=reading(timestamp=ms * 1000))
+    assert wrong.json["errors"]["json"]["timestamp"][0].endswith("milliseconds since the Unix epoch (precision ms).")
+    text = client.post("/v1/temperatures?precision=ms", json=reading(timestamp="1721030400000"))
+    assert text.json["errors"]["json"]["timestamp"] == [
+        "Not a valid timestamp: send milliseconds since the Unix epoch as a number (precision ms)."]
+
+
+def test_an_unknown_precision_is_422_naming_the_accepted_ones_and_writes_nothing(client, redis_client):
+    answer = client.post("/v1/temperatures?precision=ns", json=reading())
+    assert answer.status_code == 422
+    assert answer.json["errors"] == {"query": {"precision": ["Not a known precision; one of: s, ms, us."]}}
+    assert answer.json["message"] == "The request is invalid; nothing was written."
+    assert redis_client.dbsize() == 0

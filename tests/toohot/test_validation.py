@@ -52,7 +52,7 @@ def test_lean_parser_agrees_with_the_schema(site, day, unit, extra):
 def test_invalid_query_is_422_listing_every_parameter(client):
     response = client.get("/v1/admin/toohotornot?siteId=a%20b&date=2024-02-30&unit=X")
     assert response.status_code == 422
-    assert response.json["message"] == "The request is invalid; nothing was written."
+    assert response.json["message"] == "The request is invalid."
     assert response.json["errors"] == {"query": {
         "siteId": ["Site ids are 1 to 128 characters of A-Z a-z 0-9 . _ : -"],
         "date": ["Not a valid date: send YYYY-MM-DD."],
