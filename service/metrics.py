@@ -32,6 +32,17 @@ READINGS = Counter(
     ["outcome", "route"],
     registry=None,
 )
+# A metric of its own, not an outcome of READINGS: an expired reading is
+# also accepted or a duplicate there, and READINGS' outcomes add up to the
+# readings received.
+READINGS_EXPIRED = Counter(
+    "sensorhub_readings_expired_total",
+    "Readings stored but older than every time query reaches (RETENTION and the longest ROLLUPS tier): "
+    "in their sensor's statistics, never in a window, series or history. Each is also counted in "
+    "sensorhub_readings_total, as accepted or duplicate; route as there.",
+    ["route"],
+    registry=None,
+)
 
 REDIS_OUT_OF_MEMORY = Counter(
     "sensorhub_redis_out_of_memory_total",
@@ -169,8 +180,8 @@ BUILD_INFO = Gauge(
 )
 
 OWN_METRICS = [
-    READINGS, REDIS_OUT_OF_MEMORY, AUTH_FAILURES, BODIES_REFUSED, WEBHOOK_LATENCY, WEBHOOK_DELIVERIES, WEBHOOK_CIRCUIT_OPEN,
-    REDIS_COMMAND_SECONDS, REDIS_ERRORS, EVENTS_PUBLISHED, BUILD_INFO,
+    READINGS, READINGS_EXPIRED, REDIS_OUT_OF_MEMORY, AUTH_FAILURES, BODIES_REFUSED, WEBHOOK_LATENCY, WEBHOOK_DELIVERIES,
+    WEBHOOK_CIRCUIT_OPEN, REDIS_COMMAND_SECONDS, REDIS_ERRORS, EVENTS_PUBLISHED, BUILD_INFO,
 ]
 # The worker's own, beside OWN_METRICS on its WORKER_PORT.
 WORKER_METRICS = [
@@ -197,6 +208,12 @@ def count_readings(outcome: str, amount: int, route: str | None = None) -> None:
     rejected) by the route they came by: ``route``, else the endpoint of the
     request being served (the MQTT bridge, outside a request, names itself)."""
     READINGS.labels(outcome, route or request.endpoint or "unknown").inc(amount)
+
+
+def count_expired_readings(amount: int, route: str | None = None) -> None:
+    """Count ``amount`` readings stored beyond every time query's reach, by
+    route as ``count_readings``."""
+    READINGS_EXPIRED.labels(route or request.endpoint or "unknown").inc(amount)
 
 
 @contextmanager

@@ -40,7 +40,9 @@ ALLOWED = {
     ("service.lineproto.parsing", "service.readings.validation"):
         "line protocol readings are grouped as the batch checker of POST /data groups them, for the readings store",
     ("service.lineproto.routes", "service.readings.validation"):
-        "line protocol writes go through the units pass of POST /data before the readings store ingests them",
+        "a line protocol write refused by a check of POST /data's (its units, MAX_BATCH) is answered by line",
+    ("service.lineproto.routes", "service.readings.intake"):
+        "line protocol writes take POST /data's way into the readings store: org scope, units, claims, counts",
     ("service.rooms.store", "service.readings.store"):
         "room readings are ingested by the readings store, with its dedup and statistics",
     ("service.rooms.store", "service.sensors.store"):

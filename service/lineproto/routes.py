@@ -1,9 +1,10 @@
 """InfluxDB line protocol writes: POST /api/v2/write and POST /write (v1).
 
-Both take the same body and follow ``POST /data`` step by step (org scope
-before the units pass, claims after it, one ingest of the readings store);
-only the parsing differs (``parsing.py``) and the answer: 204 No Content,
-as InfluxDB answers.
+Both take the same body and the way of ``POST /data`` into the readings
+store (``readings.intake.admit``: org scope before the units pass, claims
+after it, one ingest, its counts); only the parsing differs (``parsing.py``)
+and the answer: 204 No Content, as InfluxDB answers, a unit its sensor
+refuses named by its line.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ import marshmallow as ma
 from flask import Response, request
 
 from .. import timeutil
-from ..auth import claim_sensors, refuse_foreign_sensors, requires
+from ..auth import requires
 from ..errors import abort
 from ..jsonio import Blueprint, direct_view
-from ..metrics import count_readings, refused_readings
-from ..readings.validation import BatchError, apply_sensor_units
+from ..metrics import refused_readings
+from ..readings.intake import admit
+from ..readings.validation import BatchError
 from ..stores import stores
 from ..transport import let_others_run
 from .parsing import LineError, SensorItems, parse_lines, sensor_unit_errors
@@ -48,7 +50,6 @@ def _write(arguments: ma.Schema) -> Response:
         with refused_readings(1):  # as many as POST /data counts for a body it cannot read
             abort(400, "Invalid query arguments; nothing was written.", {"query": exc.messages})
     settings = stores().settings
-    readings = stores().readings
     let_others_run()
     try:
         batch = parse_lines(
@@ -64,22 +65,15 @@ def _write(arguments: ma.Schema) -> Response:
     except BatchError as exc:
         with refused_readings(1):
             abort(exc.status, exc.message, exc.errors)
-    groups = batch.groups
     let_others_run()  # between checking the batch and writing it
     with refused_readings(batch.total):
-        # Before the unit check, as POST /data: another org's sensor answers
-        # 404 like a missing one, not a hint of its kind.
-        sensor_units, sensor_orgs = readings.sensor_meta(groups)
-        unclaimed = refuse_foreign_sensors(groups.keys(), orgs=sensor_orgs)
         try:
-            apply_sensor_units(groups, sensor_units, SensorItems(batch))
+            admit(stores().readings, batch.groups, batch.total, SensorItems(batch))
         except BatchError as exc:
             refused = sensor_unit_errors(batch, exc)
             abort(refused.status, refused.message, refused.errors)
-        claim_sensors(unclaimed)
-    accepted = readings.ingest(groups)
-    count_readings("accepted", accepted)
-    count_readings("duplicate", batch.total - accepted)
+    # Expired readings are counted in the metrics only: the answer stays
+    # InfluxDB's, 204 without a body.
     return Response(status=204)
 
 

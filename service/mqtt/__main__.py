@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 
 from ..app import build_stores
 from ..logs import configure_logging
-from ..metrics import MQTT_MESSAGES, READINGS
+from ..metrics import MQTT_MESSAGES, READINGS, READINGS_EXPIRED
 from ..redisdb.connection import refuse_start_on_refused_credentials
 from ..settings import Settings
 from .bridge import Bridge
@@ -29,6 +29,7 @@ def main() -> int:
         registry = CollectorRegistry(auto_describe=True)
         registry.register(MQTT_MESSAGES)
         registry.register(READINGS)
+        registry.register(READINGS_EXPIRED)
         start_http_server(settings.mqtt_metrics_port, registry=registry)
 
     def request_stop(signum, frame):

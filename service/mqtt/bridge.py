@@ -33,6 +33,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from ..errors import is_out_of_memory
 from ..metrics import MQTT_MESSAGES, count_readings
+from ..readings.intake import ingest_counted
 from ..readings.store import ReadingStore
 from ..readings.validation import BatchError, ReadingGroups, apply_sensor_units, merge_groups, parse_batch
 from ..redisdb.connection import UNAVAILABLE_ERRORS
@@ -154,7 +155,16 @@ class Bridge:
 
     def flush(self, batch: list[tuple[int, MQTTMessage]]) -> None:
         """Store the batch's valid messages, dead-letter the others, then
-        acknowledge them all."""
+        acknowledge them all.
+
+        Only the intake's last step is ``POST /data``'s (``ingest_counted``),
+        not all of ``readings.intake.admit``: the bridge has no API key (it
+        writes as an all-orgs client, so no org is refused and no sensor
+        claimed), and it reads the metadata of all its messages' sensors at
+        once, checks units message by message (a message at fault is dead-
+        lettered alone, where ``admit`` refuses a whole batch) and writes
+        the messages that pass in one ingest.
+        """
         settings = self.settings
         checked, dead = [], []
         for entry in batch:
@@ -182,9 +192,8 @@ class Bridge:
             merge_groups(merged, groups)
             total_readings += total
             stored += 1
-        accepted = self._with_redis(self.readings.ingest, merged) if merged else 0
-        count_readings("accepted", accepted, route="mqtt")
-        count_readings("duplicate", total_readings - accepted, route="mqtt")
+        if merged:
+            self._with_redis(ingest_counted, self.readings, merged, total_readings, "mqtt")
         MQTT_MESSAGES.labels("stored").inc(stored)
         lost = {id(message) for message in self._dead_letters(dead)}
         connection = self.connection

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from flask import request
 
-from ..auth import claim_sensors, refuse_foreign_sensors, require_sensor, requires
+from ..auth import require_sensor, requires
 from ..errors import abort
 from ..fields import IngestQuerySchema, checked_sensor_id
 from ..jsonio import Blueprint, direct_view, json_response, read_json, reject_duplicate_keys
-from ..metrics import count_readings, refused_readings
+from ..metrics import refused_readings
 from ..stores import stores
 from ..transport import let_others_run
+from .intake import admit
 from .schemas import IngestResultSchema, StatisticsSchema
-from .validation import BatchError, apply_sensor_units, parse_batch
+from .validation import BatchError, parse_batch
 
 blp = Blueprint(
     "readings",
@@ -96,30 +99,25 @@ def _ingest_batch():
                 assume_tz=settings.assume_tz,
                 precision=precision,
             )
-            # Before the unit check, which reads each sensor's kind: another
-            # org's sensor answers 404 like a missing one, not a hint of its kind.
-            sensor_units, sensor_orgs = _store().sensor_meta(groups)
-            unclaimed = refuse_foreign_sensors(groups.keys(), orgs=sensor_orgs)
-            apply_sensor_units(groups, sensor_units, payload, settings.assume_tz)
+            accepted, expired = admit(_store(), groups, total, payload, assume_tz=settings.assume_tz,
+                                      before_claims=partial(_reject_repeated_keys, raw, payload, groups, total))
         except BatchError as exc:
             abort(exc.status, exc.message, exc.errors)
-        let_others_run()  # between checking the batch and writing it
-        # Checked once the batch is known valid: then every item holds five
-        # strings (three keys, the sensor id, the timestamp unless a number),
-        # two more with a unit.
-        strings = 5 * total - groups.epoch_timestamps + 2 * sum("unit" in item for item in payload)
-        reject_duplicate_keys(raw, strings)
-        claim_sensors(unclaimed)
-    expired = [0]
-    accepted = _store().ingest(groups, expired=expired)
-    count_readings("accepted", accepted)
-    count_readings("duplicate", total - accepted)
     answer = {"accepted": accepted, "duplicates": total - accepted}
     # Stored, yet beyond every time query: said so, never plainly accepted
     # (present only when some are, so the usual answer is unchanged).
-    if expired[0]:
-        answer["expired"] = expired[0]
+    if expired:
+        answer["expired"] = expired
     return json_response(answer)
+
+
+def _reject_repeated_keys(raw: bytes, payload: list, groups, total: int) -> None:
+    """400 for a repeated JSON key, once the batch is known valid: then
+    every item holds five strings (three keys, the sensor id, the timestamp
+    unless a number), two more with a unit."""
+    let_others_run()  # between checking the batch and writing it
+    strings = 5 * total - groups.epoch_timestamps + 2 * sum("unit" in item for item in payload)
+    reject_duplicate_keys(raw, strings)
 
 
 @blp.route("/statistics/<sensor_id>", methods=["GET"])

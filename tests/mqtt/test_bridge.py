@@ -63,6 +63,22 @@ def test_a_batch_on_the_data_topic_is_stored_as_post_data_stores_it(client, star
     assert statistics(client, "b") == {"last_measurement": stamp(0), "count": 1, "avg": 20.0}
 
 
+def test_readings_beyond_every_query_are_counted_as_expired_as_post_data_counts_them(client, start_bridge, peer,
+                                                                                     topics):
+    """Older than the longest history tier (ten years): stored, in the
+    statistics, never in a window, series or history."""
+    bridge = start_bridge()
+    peer.publish(f"{topics['root']}/old-1", [{"timestamp": "2001-01-01T00:00:00Z", "value": 1},
+                                            {"timestamp": stamp(0), "value": 3}])
+    peer.publish(f"{topics['root']}/old-1", {"timestamp": "2001-01-01T00:00:00Z", "value": 1})
+    wait_for(lambda: bridge.metric("sensorhub_mqtt_messages_total", outcome="stored") == 2, 10, "both messages")
+    assert statistics(client, "old-1")["count"] == 2
+    # Among the accepted and duplicate readings, not beside them.
+    assert bridge.metric("sensorhub_readings_expired_total", route="mqtt") == 2
+    assert bridge.metric("sensorhub_readings_total", outcome="accepted", route="mqtt") == 2
+    assert bridge.metric("sensorhub_readings_total", outcome="duplicate", route="mqtt") == 1
+
+
 @pytest.mark.parametrize(
     ("level", "payload", "code", "reason"),
     [
