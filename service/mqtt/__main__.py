@@ -24,7 +24,8 @@ def main() -> int:
         return 2
     if settings.redis_url and refuse_start_on_refused_credentials(settings, logging.getLogger("sensorhub.mqtt")):
         return 1
-    bridge = Bridge(settings, build_stores(settings).readings)
+    built = build_stores(settings)
+    bridge = Bridge(settings, built.readings, built.sensors)
     if settings.mqtt_metrics_port:
         registry = CollectorRegistry(auto_describe=True)
         registry.register(MQTT_MESSAGES)

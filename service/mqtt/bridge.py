@@ -33,10 +33,11 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from ..errors import is_out_of_memory
 from ..metrics import MQTT_MESSAGES, count_readings
-from ..readings.intake import ingest_counted
+from ..readings.intake import ingest_counted, kinds_named_by_units
 from ..readings.store import ReadingStore
 from ..readings.validation import BatchError, ReadingGroups, apply_sensor_units, merge_groups, parse_batch
 from ..redisdb.connection import UNAVAILABLE_ERRORS
+from ..sensors.store import SensorRegistry
 from ..settings import Settings
 from .messages import batch_of
 
@@ -59,9 +60,10 @@ class Stopped(Exception):
 
 
 class Bridge:
-    def __init__(self, settings: Settings, readings: ReadingStore):
+    def __init__(self, settings: Settings, readings: ReadingStore, registry: SensorRegistry):
         self.settings = settings
         self.readings = readings
+        self.registry = registry
         self.stop = threading.Event()
         self.inbox: queue.SimpleQueue[tuple[int, MQTTMessage]] = queue.SimpleQueue()
         # Counts connections: a message is acknowledged only on the
@@ -194,6 +196,9 @@ class Bridge:
             stored += 1
         if merged:
             self._with_redis(ingest_counted, self.readings, merged, total_readings, "mqtt")
+            labels = kinds_named_by_units(merged, sensor_units)
+            if labels:
+                self._with_redis(self.registry.fill_missing, labels)
         MQTT_MESSAGES.labels("stored").inc(stored)
         lost = {id(message) for message in self._dead_letters(dead)}
         connection = self.connection

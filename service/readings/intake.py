@@ -14,8 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from .. import keys, units
 from ..auth import claim_sensors, refuse_foreign_sensors
 from ..metrics import count_expired_readings, count_readings
+from ..stores import stores
 from .store import ReadingStore
 from .validation import ReadingGroups, apply_sensor_units
 
@@ -42,7 +44,29 @@ def admit(
     if before_claims is not None:
         before_claims()
     claim_sensors(unclaimed)
-    return ingest_counted(store, groups, total)
+    written = ingest_counted(store, groups, total)
+    labels = kinds_named_by_units(groups, sensor_units)
+    if labels:
+        stores().sensors.fill_missing(labels)
+    return written
+
+
+def kinds_named_by_units(groups: ReadingGroups, sensor_units: dict) -> dict[str, dict[str, str]]:
+    """Metadata for the batch's sensors of no kind whose readings named
+    units of one kind (``{"unit": "F"}``: a temperature): that kind, and
+    its canonical unit as the unit of readings sent without one. Their
+    readings sent with a unit were stored converted to it, those without
+    as sent, which is the number in it: nothing stored is read otherwise,
+    and the sensor's answers now name their unit (and convert on asking).
+    ``sensor_units``: the batch's sensors that have a kind (``sensor_meta``).
+    Readings naming units of two kinds label nothing: which is right is
+    for a registration to say."""
+    labels = {}
+    for sensor, kinds in groups.unit_kinds.items():
+        if sensor not in sensor_units and len(kinds) == 1:
+            (kind,) = kinds
+            labels[sensor] = {keys.SensorMeta.KIND: kind, keys.SensorMeta.INPUT_UNIT: units.KINDS[kind].canonical}
+    return labels
 
 
 def ingest_counted(store: ReadingStore, groups: ReadingGroups, total: int, route: str | None = None) -> tuple[int, int]:

@@ -63,6 +63,15 @@ def test_a_batch_on_the_data_topic_is_stored_as_post_data_stores_it(client, star
     assert statistics(client, "b") == {"last_measurement": stamp(0), "count": 1, "avg": 20.0}
 
 
+def test_a_sensor_first_heard_with_a_unit_takes_its_kind_as_through_post_data(client, start_bridge, peer, topics):
+    start_bridge()
+    peer.publish(f"{topics['root']}/f-mqtt", {"timestamp": stamp(0), "value": 70.7, "unit": "F"})
+    wait_for(lambda: statistics(client, "f-mqtt")["count"] == 1, 10, "the reading in the statistics")
+    sensor = wait_for(lambda: (found := client.get("/v1/sensors/f-mqtt").get_json())["kind"] and found, 10,
+                      "the sensor's kind")
+    assert (sensor["kind"], sensor["input_unit"], sensor["statistics"]["unit"]) == ("temperature", "C", "C")
+
+
 def test_readings_beyond_every_query_are_counted_as_expired_as_post_data_counts_them(client, start_bridge, peer,
                                                                                      topics):
     """Older than the longest history tier (ten years): stored, in the

@@ -102,11 +102,13 @@ def test_answers_say_their_unit_and_convert_on_request(client):
 
 
 def test_no_unit_applies_to_a_sensor_of_no_kind_on_the_routes_about_it(client):
-    # Its readings are kept as sent: converting 1013.25 hPa "to F" as if it
-    # were degrees Celsius gave 1855.85, a wrong number labelled F.
+    # Its readings are kept as sent: converting a pressure of 1013.25 sent
+    # without a unit "to F" as if it were degrees Celsius gave 1855.85, a
+    # wrong number labelled F. (Had a reading named hPa, it would be a
+    # pressure sensor.)
     end = hour_start_us()
     start = end - 15 * MINUTE_US
-    post(client, reading("press-x", end - MINUTE_US, 1013.25, "hPa"), reading("nounit", end - MINUTE_US, 100.0))
+    post(client, reading("press-x", end - MINUTE_US, 1013.25), reading("nounit", end - MINUTE_US, 100.0))
     routes = {
         "": {},
         "/aggregate": {"window": "15m", "end": iso(end)},
