@@ -289,14 +289,21 @@ class TooHotStore:
         arrive in (its org's): the sensor overview and the registry then
         show it under its site, in its unit. The registry sets only what is
         missing, so a registration always wins; a sensor's org (its owner)
-        is left alone."""
+        is left alone. A sensor of another org than the site's (an all-orgs
+        key may send its readings there) is a thermometer, but not of that
+        site, nor in that org's unit."""
         if not resolution.unlabelled:
             return
         org_of_site = {site_id: site.org if site.exists else resolution.first_org.get(site_id)
                        for site_id, site in resolution.sites.items()}
         labels = {}
         for sensor, site_id in resolution.unlabelled.items():
-            org = resolution.orgs.get(org_of_site.get(site_id) or "", {})
+            owner, site_org = resolution.sensor_orgs.get(sensor), org_of_site.get(site_id)
+            if owner and owner != site_org:
+                labels[sensor] = {keys.SensorMeta.KIND: "temperature",
+                                  keys.SensorMeta.INPUT_UNIT: units.KINDS["temperature"].canonical}
+                continue
+            org = resolution.orgs.get(site_org or "", {})
             labels[sensor] = {
                 keys.SensorMeta.KIND: "temperature",
                 keys.SensorMeta.SITE: site_id,

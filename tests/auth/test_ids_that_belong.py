@@ -220,3 +220,13 @@ def test_a_reading_for_another_orgs_site_answers_the_documented_409_whatever_its
     assert answers["asite"].get_json()["errors"]["json"]["0"]["orgId"] == [
         "The site 'asite' is not a site of org 'betacorp'."]
 
+
+
+def test_an_all_orgs_reading_of_an_orgs_sensor_at_another_orgs_site_does_not_put_it_on_that_site(owned):
+    assert owned.put("/v1/sensors/alpha-t", json={"org": "alphacorp"}, headers=bearer(ALL_ADMIN)).status_code == 201
+    assert create_site(owned, BETA_ADMIN, "beta-yard").status_code == 201
+    assert thermometer(owned, ALL_INGEST, "beta-yard", "betacorp", sensorId="alpha-t").status_code == 200
+    sensor = owned.get("/v1/sensors/alpha-t", headers=bearer(ALL_READ)).get_json()
+    assert (sensor["org"], sensor["site"], sensor["kind"]) == ("alphacorp", None, "temperature")
+    listed = owned.get("/v1/sensors?site=beta-yard", headers=bearer(ALL_READ)).get_json()["sensors"]
+    assert "alpha-t" not in [s["id"] for s in listed]
