@@ -9,7 +9,7 @@ from ..auth import claim_sensors, listing_org, principal, refuse_foreign_sensors
 from ..errors import abort
 from ..fields import MSG_PLACE_ID, IngestQuerySchema, is_place_id
 from ..jsonio import Blueprint, json_body
-from ..metrics import count_readings, refused_readings
+from ..metrics import count_expired_readings, count_readings, refused_readings
 from ..stores import stores
 from ..timeutil import now_us
 from ..windows import trailing_window, window_doc
@@ -103,6 +103,7 @@ def post_temperatures(query: dict, building: str, room: str):
             abort(exc.status, exc.message, errors={"json": errors})
     count_readings("accepted", result["accepted"])
     count_readings("duplicate", result["duplicates"])
+    count_expired_readings(result.get("expired", 0))
     return result
 
 

@@ -53,6 +53,9 @@ class RoomIngestResultSchema(ma.Schema):
     accepted = ma.fields.Integer(metadata={"description": "New readings"})
     duplicates = ma.fields.Integer(metadata={"description": "Readings already known (same sensor, same instant)"})
     sensors = ma.fields.List(ma.fields.String(), metadata={"description": "The sensors the readings went to"})
+    expired = ma.fields.Integer(metadata={"description": (
+        "Present only when above 0: readings older than any query reaches (as on POST /data); "
+        "they count in the sensors' statistics, no window or room average will show them")})
 
 
 class RoomAverageQuerySchema(AggregateQuerySchema):

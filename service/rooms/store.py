@@ -81,8 +81,12 @@ class RoomStore:
         apply_sensor_units(groups, sensor_units, payload)
         for sensor, meta in to_register:
             self.registry.put(sensor, {**meta, "building": building, "room": room, "kind": "temperature"})
-        accepted = self.readings.ingest(groups)
-        return {"accepted": accepted, "duplicates": total - accepted, "sensors": sensors}
+        expired = [0]
+        accepted = self.readings.ingest(groups, expired=expired)
+        answer = {"accepted": accepted, "duplicates": total - accepted, "sensors": sensors}
+        if expired[0]:
+            answer["expired"] = expired[0]  # as POST /data says it: present only when some are
+        return answer
 
     def average(self, building: str, room: str, start_us: int, end_us: int, org: str | None = None) -> dict:
         """Mean of all readings of all the room's sensors in [start, end).

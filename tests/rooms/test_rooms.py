@@ -196,3 +196,22 @@ def test_a_rooms_own_sensor_is_refused_in_another_room_and_nothing_is_written(cl
     assert moved.status_code == 422 and "building" in moved.get_json()["errors"]["json"]
     kept = client.put("/v1/sensors/room.B8.R8", json={"building": "B8", "room": "R8", "kind": "temperature", "name": "R8"})
     assert kept.status_code == 200
+
+
+def test_a_room_post_says_and_counts_readings_no_query_will_show(make_app):
+    from datetime import UTC, datetime, timedelta
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    client = make_app(rollups=()).test_client()  # no history: older than RETENTION is beyond every query
+    old = int((datetime.now(UTC) - timedelta(days=3)).timestamp())
+    recent = int(datetime.now(UTC).timestamp()) - 60
+    body = client.post("/v1/buildings/B9/rooms/R9/temperatures",
+                       json=[{"value": 20.0, "timestamp": old}, {"value": 21.0, "timestamp": recent}]).get_json()
+    assert (body["accepted"], body["expired"]) == (2, 1)
+    assert "expired" not in client.post("/v1/buildings/B9/rooms/R9/temperatures",
+                                        json={"value": 22.0, "timestamp": recent + 1}).get_json()
+    samples = [sample for family in text_string_to_metric_families(client.get("/metrics").get_data(as_text=True))
+               if family.name == "sensorhub_readings_expired" for sample in family.samples
+               if sample.labels.get("route") == "rooms.post_temperatures"]
+    assert samples and samples[0].value >= 1
