@@ -43,7 +43,7 @@ def expressions() -> dict[str, str]:
     for path in DASHBOARDS:
         for panel in json.loads(path.read_text())["panels"]:
             for target in panel["targets"]:
-                found[f"{path.name}: {panel['title']}"] = target["expr"]
+                found[f"{path.name}: {panel['title']} ({target['refId']})"] = target["expr"]
     for path in RULES:
         for group in yaml.safe_load(path.read_text())["groups"]:
             for rule in group["rules"]:
