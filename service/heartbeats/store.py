@@ -52,6 +52,9 @@ class HeartbeatStore:
         self.events = events
         self.offline_after = settings.offline_after
         self._status = scripts.register(__package__, "status.lua")
+        self._adopt = scripts.register(__package__, "adopt.lua")
+        self._retire = scripts.register(__package__, "retire.lua")
+        self._unseen = scripts.register(__package__, "unseen.lua")
         self._rankings: TTLCache = TTLCache(maxsize=256, ttl=RANKING_REUSE_SECONDS)
         # cachetools' caches are not thread-safe (gthread workers).
         self._rankings_lock = threading.Lock()
@@ -77,12 +80,107 @@ class HeartbeatStore:
             self.events.publish_outbox(sensor_id, outbox, now)
         return {"sensor": sensor_id, "mac_address": mac, "status": "online", "last_heartbeat": iso_now(now)}
 
+    # -- a MAC address registered to a sensor --------------------------------
+
+    def adopt_mac(self, mac: str, sensor_id: str, now: float | None = None) -> tuple[bool, list[dict]]:
+        """Move the liveness heard under the id ``mac`` (heartbeats of the
+        MAC before it was registered) to ``sensor_id``, the sensor it is
+        registered to: its last heard (``sensors:seen``), last heartbeat and
+        status, each keeping the later, then publish the sensor's due
+        transitions. The MAC id then stops being a sensor for liveness (not
+        listed, no events), unless it holds readings: those are its data, so
+        it stays a sensor of its own, heard by its readings (its heartbeats
+        moved). Returns (whether the MAC id was retired, the events published).
+
+        The two ids' keys are in different slots (no one script spans them),
+        so it copies first and retires after: a step that dies leaves the
+        heartbeat in both places, never in none, and running it again is
+        harmless (copies keep the later; a MAC id with nothing heard is left
+        alone). A heartbeat landing on the MAC id in between (one that
+        looked the MAC up before its registration) keeps it from being
+        retired; the next adoption, by the offline check, moves it.
+        """
+        if mac == sensor_id:
+            return False, []
+        now = time.time() if now is None else now
+        mac_hb = keys.sensor_heartbeat(mac)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.zscore(keys.SENSORS_SEEN, mac)
+        pipe.hmget(mac_hb, keys.SensorHeartbeat.STATUS, keys.SensorHeartbeat.SINCE, keys.SensorHeartbeat.HEARD_AT,
+                   keys.SensorHeartbeat.LAST_HB)
+        pipe.hget(keys.sensor(mac), keys.SensorStats.COUNT)
+        pipe.lrange(keys.sensor_outbox(mac), 0, -1)
+        seen, (status, since, heard_at, last_hb), count, outbox = pipe.execute()
+        if outbox:
+            # Transitions the MAC id already claimed are facts: published, not dropped.
+            self.events.publish_outbox(mac, outbox, now)
+        holds_readings = bool(count and int(count))
+        # A MAC id holding readings keeps its last heard (readings count
+        # there); the sensor gets its heartbeats only.
+        heard = (float(last_hb) if last_hb else None) if holds_readings else seen
+        if heard is None and not last_hb:
+            return False, []
+        # 1. Copy to the sensor, keeping the later of each.
+        pipe = self.client.pipeline(transaction=False)
+        if heard is not None:
+            pipe.zadd(keys.SENSORS_SEEN, {sensor_id: heard}, gt=True)
+            pipe.zadd(keys.SENSOR_IDS, {sensor_id: 0}, nx=True)
+        pipe.execute()
+        copied_status = not holds_readings and status is not None
+        took_status = self._adopt(keys=[keys.sensor_heartbeat(sensor_id)], args=[
+            _text(last_hb) or "", mac, _text(status) if copied_status else "",
+            _text(since) or "" if copied_status else "", _text(heard_at) or "" if copied_status else ""])
+        if took_status and status == b"offline" and heard_at:
+            # Offline without an event of its own: on the back-online watch
+            # list as if it had one, so a reading brings it back.
+            self.client.zadd(keys.EVENTS_OFFLINE, {sensor_id: float(heard_at)})
+        published = self._claim({sensor_id: self.client.zscore(keys.SENSORS_SEEN, sensor_id)}, now)
+        # 2. Retire the MAC id's liveness (only what was copied).
+        state, org = self._retire(keys=[mac_hb, keys.sensor_meta(mac), keys.sensor(mac)], args=[_text(last_hb) or ""])
+        if int(state) != 2:
+            return False, published
+        pipe = self.client.pipeline(transaction=False)
+        pipe.zrem(keys.EVENTS_OFFLINE, mac)
+        if org:
+            pipe.srem(keys.sensors_by("org", org.decode()), mac)
+        pipe.execute()
+        if seen is not None:
+            self._unseen(keys=[keys.SENSORS_SEEN], args=[mac, repr(seen)])
+        return True, published
+
+    def _holding_readings(self, sensor_ids: list[str]) -> set[str]:
+        """Those of ``sensor_ids`` that hold readings (one round trip)."""
+        if not sensor_ids:
+            return set()
+        pipe = self.client.pipeline(transaction=False)
+        for sensor_id in sensor_ids:
+            pipe.hget(keys.sensor(sensor_id), keys.SensorStats.COUNT)
+        return {sensor_id for sensor_id, count in zip(sensor_ids, pipe.execute(), strict=True)
+                if count and int(count)}
+
     # -- transitions -------------------------------------------------------
 
     def check(self, heard: dict[str, float | None], now: float) -> list[dict]:
         """Claim due transitions of these sensors (id -> last heard per
         sensors:seen) and publish every pending one; returns the events
-        published by this call."""
+        published by this call. A MAC id registered to another sensor is
+        adopted by it (``adopt_mac``) instead: it is no sensor of its own
+        unless it holds readings."""
+        if not heard:
+            return []
+        owners = self.client.hmget(keys.SENSORS_BY_MAC, list(heard))
+        heard, published = dict(heard), []
+        for sensor_id, raw_owner in zip(list(heard), owners, strict=True):
+            owner = _text(raw_owner)
+            if owner and owner != sensor_id:
+                retired, by_owner = self.adopt_mac(sensor_id, owner, now)
+                published += by_owner
+                if retired:
+                    del heard[sensor_id]
+        return published + self._claim(heard, now)
+
+    def _claim(self, heard: dict[str, float | None], now: float) -> list[dict]:
+        """``check`` of sensors taken as they are (no MAC id adopted)."""
         if not heard:
             return []
         cutoff = now - self.offline_after
@@ -228,7 +326,7 @@ class HeartbeatStore:
         With ``org``, only that org's sensors (``_org_changes``): the
         others' changes move neither the cursor nor the count against
         ``limit``. A MAC-address id registered to a sensor is answered as
-        that sensor, as the overview folds it.
+        that sensor, as the overview folds it (unless it holds readings).
         """
         low = since - CHANGES_OVERLAP_SECONDS
         # Turned offline: heard OFFLINE_AFTER before a moment in [low, now].
@@ -251,10 +349,13 @@ class HeartbeatStore:
             changed_at[sensor_id] = max(score, changed_at.get(sensor_id, score))
         changed = {sensor_id: score for sensor_id, score in turned + heard_since}
         ids = list(changed)
-        owners = self.client.hmget(keys.SENSORS_BY_MAC, ids)
+        owners = [_text(raw_owner) for raw_owner in self.client.hmget(keys.SENSORS_BY_MAC, ids)]
+        own_sensors = self._holding_readings([sensor_id for sensor_id, owner in zip(ids, owners, strict=True)
+                                              if owner and owner != sensor_id])
         aliases: dict[str, list[str]] = {}  # the sensor answered -> the changed ids it stands for
-        for sensor_id, raw_owner in zip(ids, owners, strict=True):
-            owner = _text(raw_owner)
+        for sensor_id, owner in zip(ids, owners, strict=True):
+            if sensor_id in own_sensors:
+                owner = None
             aliases.setdefault(owner if owner and owner != sensor_id else sensor_id, []).append(sensor_id)
         facts = self._heard_and_orgs(list(aliases), registered=True)
         seen, answered = [], []
@@ -362,7 +463,8 @@ class HeartbeatStore:
     def _ranked(self, org: str | None) -> list[tuple[str, float | None]]:
         """(id, last heard or None) of the sensors to list, most recently
         heard first, then the never heard in id order; MAC-address ids
-        registered to another sensor folded into it."""
+        registered to another sensor folded into it, unless they hold
+        readings."""
         if org is None:
             pipe = self.client.pipeline(transaction=False)
             pipe.zrange(keys.SENSORS_SEEN, 0, -1, withscores=True)
@@ -375,12 +477,15 @@ class HeartbeatStore:
         else:
             heard = self._org_sensors(org)
             by_mac = self.client.hgetall(keys.SENSORS_BY_MAC) if heard else {}
-        for raw_mac, raw_owner in by_mac.items():
-            mac, owner = raw_mac.decode(), raw_owner.decode()
-            if mac != owner and mac in heard and owner in heard:
-                alias = heard.pop(mac)
-                if alias is not None and (heard[owner] is None or alias > heard[owner]):
-                    heard[owner] = alias
+        folded = {raw_mac.decode(): raw_owner.decode() for raw_mac, raw_owner in by_mac.items()}
+        folded = {mac: owner for mac, owner in folded.items() if mac != owner and mac in heard and owner in heard}
+        # A MAC id holding readings is a sensor of its own (its statistics are data).
+        for mac in self._holding_readings(list(folded)):
+            del folded[mac]
+        for mac, owner in folded.items():
+            alias = heard.pop(mac)
+            if alias is not None and (heard[owner] is None or alias > heard[owner]):
+                heard[owner] = alias
         return sorted(heard.items(), key=lambda pair: (pair[1] is None, -(pair[1] or 0), pair[0]))
 
     def _org_sensors(self, org: str) -> dict[str, float | None]:

@@ -115,6 +115,8 @@ class SensorRegistry:
         (its unit, else its org's, else its kind's default) so that ingest
         reads only the sensor's own hash. Raises KindHasReadings, nothing
         written, when the kind would change while the sensor holds readings.
+        With ``mac``, the liveness heard under the MAC's own id moves to the
+        sensor (``HeartbeatStore.adopt_mac``).
         """
         data = {field: data[field] for field in META_FIELDS if data.get(field)}
         if data.get("mac"):
@@ -145,11 +147,19 @@ class SensorRegistry:
             pipe.sadd(key, sensor_id)
         if old.get("mac") and old["mac"] != fields.get("mac"):
             pipe.hdel(keys.SENSORS_BY_MAC, old["mac"])
+            # The MAC's heartbeats heard so far stay the sensor's; from now
+            # on they are the MAC id's (or the next sensor's it is registered to).
+            pipe.hdel(keys.sensor_heartbeat(sensor_id), keys.SensorHeartbeat.MAC)
         if fields.get("mac"):
             pipe.hset(keys.SENSORS_BY_MAC, fields["mac"], sensor_id)
         pipe.sadd(keys.SENSORS_REGISTERED, sensor_id)
         pipe.zadd(keys.SENSOR_IDS, {sensor_id: 0}, nx=True)
         pipe.execute()
+        if fields.get("mac"):
+            # After sensors:mac names the sensor, so the MAC's next heartbeat
+            # already goes to it; what was heard under the MAC id moves now.
+            # Every registration with the MAC does it again (harmless).
+            self.heartbeats.adopt_mac(fields["mac"], sensor_id)
         # A sensor claimed by an org key before it was registered already has
         # metadata (its org): created means "not registered before".
         return fields, "registered" not in old
