@@ -17,6 +17,7 @@ after one metadata read per batch, before anything is written.
 from __future__ import annotations
 
 import math
+from operator import itemgetter
 
 import marshmallow as ma
 
@@ -139,12 +140,7 @@ def parse_batch(
     if len(payload) > max_batch:
         raise BatchError(413, f"A batch holds at most {max_batch} readings; this one has {len(payload)}. Split it.")
     groups = ReadingGroups()
-    # Once per batch; then one comparison per distinct timestamp, where it is parsed.
-    if future_tolerance is None:
-        horizon = None
-        latest = timeutil.MAX_US
-    else:
-        horizon = (latest := timeutil.future_horizon_us(future_tolerance), future_tolerance)
+    horizon = None if future_tolerance is None else (timeutil.future_horizon_us(future_tolerance), future_tolerance)
     # Timestamp (text or number) -> its instant, None when invalid.
     instants: dict[str | int | float, tuple[int, str] | None] = {}
     good_sensors: set[str] = set()
@@ -166,9 +162,6 @@ def parse_batch(
                         instant = timeutil.reading_instant(stamp, precision, assume_tz)
                     except ValueError:
                         instant = None
-                    else:
-                        if instant[0] > latest:
-                            instant = None
                     instants[stamp] = instant
             else:
                 instant = None
@@ -221,6 +214,11 @@ def parse_batch(
         if errors is None:
             errors = {}
         errors[str(index)] = item_errors(item, assume_tz, precision, horizon)
+    # Readings past the horizon: nothing per reading, the batch's latest
+    # instant taken from its sensors' in C; the items at fault are looked
+    # for only when the batch is refused anyway or one lies past it.
+    if horizon is not None and (errors or (groups and max(map(_LATEST, groups.values())) > horizon[0])):
+        errors = _future_errors(payload, instants, errors or {}, horizon)
     if errors:
         raise BatchError(
             422,
@@ -228,6 +226,26 @@ def parse_batch(
             {"json": errors},
         )
     return groups, len(payload)
+
+
+_LATEST = itemgetter(0)  # a group's latest instant
+
+
+def _future_errors(payload: list, instants: dict, errors: dict, horizon: tuple[int, int]) -> dict:
+    """``errors`` (by item index) with the valid items dated past
+    ``horizon`` added, in item order. Valid items' timestamps are in
+    ``instants``, valid."""
+    latest, tolerance = horizon
+    found = {}
+    for index, item in enumerate(payload):
+        key = str(index)
+        if key not in errors:
+            us = instants[item["timestamp"]][0]
+            if us > latest:
+                found[key] = {"timestamp": [timeutil.future_message(us, latest, tolerance)]}
+    if not found:
+        return errors
+    return dict(sorted({**errors, **found}.items(), key=lambda entry: int(entry[0])))
 
 
 def group_checked(readings: list[tuple], bucket_us: int) -> ReadingGroups:

@@ -71,3 +71,17 @@ def test_the_same_future_timestamp_in_many_readings_is_refused_in_each(client):
     body = [{"sensor": f"s-{n}", "timestamp": stamp, "value": n} for n in range(3)]
     answer = client.post("/data", json=body).get_json()
     assert sorted(answer["errors"]["json"]) == ["0", "1", "2"]
+
+
+def test_a_future_reading_is_listed_beside_the_batchs_other_invalid_items(client):
+    now = timeutil.now_us()
+    body = [
+        {"sensor": "a", "timestamp": iso(now + 7200 * SECOND_US), "value": 1},
+        {"sensor": "b", "timestamp": iso(now), "value": "warm"},
+        {"sensor": "c", "timestamp": iso(now - SECOND_US), "value": 2},
+        {"sensor": "d", "timestamp": "2099-12-31T00:00:00Z", "value": 3},
+    ]
+    errors = client.post("/data", json=body).get_json()["errors"]["json"]
+    assert list(errors) == ["0", "1", "3"]
+    assert "ahead of the server's clock" in errors["0"]["timestamp"][0] and "value" in errors["1"]
+    assert "73 years ahead" in errors["3"]["timestamp"][0]
