@@ -82,7 +82,7 @@ def main() -> int:
     senders: list[socket.socket] = []
     stop = threading.Event()
     try:
-        requests.post(f"{url}/data", json=[{"sensor": "bench-sensor", "timestamp": "2030-01-01T00:00:00Z", "value": 1}],
+        requests.post(f"{url}/data", json=[{"sensor": "bench-sensor", "timestamp": "2024-01-01T00:00:00Z", "value": 1}],
                       headers={"Authorization": f"Bearer {KEY}"}, timeout=10).raise_for_status()
         quiet = latencies(url, args.rounds)
         for _ in range(args.slow):

@@ -120,12 +120,17 @@ class ReadingTimestamp(Instant):
     def __init__(self, assume_tz=None, precision: str = "s", **kwargs):
         super().__init__(assume_tz, **kwargs)
         self.precision = precision
+        # (latest instant allowed, FUTURE_TOLERANCE), or None: not checked.
+        self.horizon: tuple[int, int] | None = None
 
     def _deserialize(self, value, attr, data, **kwargs):
         try:
-            return timeutil.reading_instant(value, self.precision, self.assume_tz)
+            instant = timeutil.reading_instant(value, self.precision, self.assume_tz)
         except ValueError as exc:
             raise ma.ValidationError(str(exc)) from None
+        if self.horizon is not None and instant[0] > self.horizon[0]:
+            raise ma.ValidationError(timeutil.future_message(instant[0], *self.horizon))
+        return instant
 
 
 MSG_PRECISION = f"Not a known precision; one of: {', '.join(timeutil.EPOCH_PRECISIONS)}."
@@ -227,10 +232,15 @@ class ReadingSchema(ma.Schema):
         },
     )
 
-    def __init__(self, *args, assume_tz=None, precision: str = "s", **kwargs):
+    def __init__(self, *args, assume_tz=None, precision: str = "s", future_tolerance: int | None = None, **kwargs):
+        """``future_tolerance``: FUTURE_TOLERANCE, seconds a timestamp may lie
+        past the server's clock as of now (None: not checked); a schema is
+        built per batch."""
         super().__init__(*args, **kwargs)
         self.fields["timestamp"].assume_tz = assume_tz
         self.fields["timestamp"].precision = precision
+        if future_tolerance is not None:
+            self.fields["timestamp"].horizon = (timeutil.future_horizon_us(future_tolerance), future_tolerance)
 
     # Not skipped on field errors: in a batch those would silence every item.
     @ma.validates_schema(skip_on_field_errors=False)

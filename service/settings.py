@@ -140,6 +140,12 @@ class Settings:
     # enough that a bucket of a sensor reporting every minute stays in Redis'
     # compact hash encoding.
     bucket_seconds: int = 3600
+    # FUTURE_TOLERANCE (seconds): how far past the server's clock a reading's
+    # timestamp may lie; a later one is refused (a sender's clock is wrong,
+    # and its reading would stay its sensor's latest until then). Room for
+    # clock drift between sender and server, as Grafana Mimir's 10-minute
+    # creation grace period for samples from the future.
+    future_tolerance: int = 600
     # MAX_BATCH: most readings in one POST /data.
     max_batch: int = 10_000
     # INGEST_CONCURRENCY: batches (POST /data, line protocol) one web worker
@@ -320,6 +326,7 @@ class Settings:
             dedup_ttl=_env_int(env, "DEDUP_TTL", 48 * 3600, minimum=60),
             bucket_seconds=_env_int(env, "BUCKET_SECONDS", 3600, minimum=60),
             max_batch=_env_int(env, "MAX_BATCH", 10_000, minimum=1),
+            future_tolerance=_env_int(env, "FUTURE_TOLERANCE", 600),
             ingest_concurrency=_env_int(env, "INGEST_CONCURRENCY", 0),
             max_body_bytes=_env_int(env, "MAX_BODY_BYTES", 4 * 1024 * 1024, minimum=1024),
             auth_failures_per_minute=_env_int(env, "AUTH_FAILURES_PER_MINUTE", 20),

@@ -172,6 +172,29 @@ def now_us() -> int:
     return time.time_ns() // 1000
 
 
+def future_horizon_us(tolerance_s: int) -> int:
+    """The latest instant a reading may carry now: the server's clock plus
+    ``tolerance_s`` (FUTURE_TOLERANCE). Computed once per batch: its readings
+    are each compared with it, one integer comparison."""
+    return now_us() + tolerance_s * 1_000_000
+
+
+def _span(seconds: float) -> str:
+    """A length of time, roughly, in the largest unit that counts at least
+    two of it: 90 s, 25 minutes, 9 hours, 73 years."""
+    for unit, length in (("years", 365 * 86400), ("days", 86400), ("hours", 3600), ("minutes", 60)):
+        if seconds >= 2 * length:
+            return f"{seconds / length:.0f} {unit}"
+    return f"{seconds:.0f} s"
+
+
+def future_message(us: int, horizon_us: int, tolerance_s: int) -> str:
+    """Why a reading at ``us``, later than ``horizon_us`` (``future_horizon_us``), is refused."""
+    ahead = (us - (horizon_us - tolerance_s * 1_000_000)) / 1_000_000
+    return (f"The timestamp is {_span(ahead)} ahead of the server's clock, more than the {tolerance_s} s allowed "
+            "(FUTURE_TOLERANCE): the sender's clock may be wrong (not set, or local time labelled Z or UTC).")
+
+
 def iso_now(now: float) -> str:
     """A server time (seconds since the epoch) as ISO 8601 UTC with milliseconds."""
     return datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -18,6 +18,7 @@ def test_defaults():
     assert settings.assume_tz is None
     assert settings.redis_maxmemory == "50%"
     assert settings.redis_appendfsync == "always"
+    assert settings.future_tolerance == 600
 
 
 def test_values_are_read_from_the_environment():
@@ -42,11 +43,18 @@ def test_values_are_read_from_the_environment():
         ({"REDIS_MAXMEMORY": "100kb"}, "at least 1mb"),
         ({"REDIS_APPENDFSYNC": "no"}, "REDIS_APPENDFSYNC must be always or everysec"),
         ({"TRUSTED_PROXIES": "10.0.0.0/8, proxy.local"}, "TRUSTED_PROXIES must be comma-separated CIDRs"),
+        ({"FUTURE_TOLERANCE": "10m"}, "FUTURE_TOLERANCE must be an integer, got '10m'"),
+        ({"FUTURE_TOLERANCE": "-60"}, "FUTURE_TOLERANCE must be at least 0, got -60"),
     ],
 )
 def test_bad_values_fail_at_start_with_a_clear_message(env, message):
     with pytest.raises(SettingsError, match=message):
         Settings.from_env(env)
+
+
+def test_future_tolerance_is_read_in_seconds():
+    assert Settings.from_env({"FUTURE_TOLERANCE": "0"}).future_tolerance == 0
+    assert Settings.from_env({"FUTURE_TOLERANCE": "3600"}).future_tolerance == 3600
 
 
 def test_the_redis_server_is_named_by_host_and_port_and_its_password_never_shown():

@@ -71,10 +71,15 @@ def _shown(line: bytes) -> str:
     return text if len(text) <= _SHOWN else text[:_SHOWN] + "..."
 
 
-def parse_lines(body: bytes, *, precision: str, now_us: int, max_batch: int, bucket_us: int) -> LineBatch:
+def parse_lines(
+    body: bytes, *, precision: str, now_us: int, max_batch: int, bucket_us: int, future_tolerance: int | None = None,
+) -> LineBatch:
     """Check and group every reading of a line protocol body; LineError
     (400) when a line is bad, BatchError (413) over ``max_batch`` readings.
-    Lines without a timestamp take ``now_us``."""
+    Lines without a timestamp take ``now_us``; a timestamp later than
+    ``now_us`` plus ``future_tolerance`` seconds (FUTURE_TOLERANCE; None:
+    not checked) is refused."""
+    latest = timeutil.MAX_US if future_tolerance is None else now_us + future_tolerance * 1_000_000
     readings: list[tuple] = []
     problems: dict[int, str] = {}
     good_sensors: set[str] = set()
@@ -107,6 +112,10 @@ def parse_lines(body: bytes, *, precision: str, now_us: int, max_batch: int, buc
                     f"unable to parse '{_shown(line)}': timestamp {stamp} ({precision}) out of range: "
                     "it must lie between 1970-01-01 and 2100-01-01 UTC."
                 )
+                continue
+            if us > latest:
+                problems[number] = (f"unable to parse '{_shown(line)}': timestamp {stamp} ({precision}): "
+                                    + timeutil.future_message(us, latest, future_tolerance))
                 continue
         tags = point["tags"]
         named = tags.get(SENSOR_TAG)

@@ -58,6 +58,7 @@ def _write(arguments: ma.Schema) -> Response:
             now_us=timeutil.now_us(),
             max_batch=settings.max_batch,
             bucket_us=settings.bucket_seconds * 1_000_000,
+            future_tolerance=settings.future_tolerance,
         )
     except LineError as exc:
         with refused_readings(exc.readings):

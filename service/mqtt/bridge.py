@@ -176,7 +176,8 @@ class Bridge:
             try:
                 payload = batch_of(message.topic, message.payload, max_bytes=settings.max_body_bytes)
                 groups, total = parse_batch(payload, max_batch=settings.max_batch,
-                                            bucket_us=settings.bucket_seconds * 1_000_000, assume_tz=settings.assume_tz)
+                                            bucket_us=settings.bucket_seconds * 1_000_000, assume_tz=settings.assume_tz,
+                                            future_tolerance=settings.future_tolerance)
             except BatchError as exc:
                 dead.append((message, exc, _readings_in(message)))
                 continue

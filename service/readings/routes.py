@@ -98,6 +98,7 @@ def _ingest_batch():
                 bucket_us=settings.bucket_seconds * 1_000_000,
                 assume_tz=settings.assume_tz,
                 precision=precision,
+                future_tolerance=settings.future_tolerance,
             )
             accepted, expired = admit(_store(), groups, total, payload, assume_tz=settings.assume_tz,
                                       before_claims=partial(_reject_repeated_keys, raw, payload, groups, total))

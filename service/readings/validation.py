@@ -17,6 +17,7 @@ after one metadata read per batch, before anything is written.
 from __future__ import annotations
 
 import math
+from operator import itemgetter
 
 import marshmallow as ma
 
@@ -67,8 +68,9 @@ def _value_error(value) -> str | None:
     return None
 
 
-def item_errors(item, assume_tz=None, precision: str = "s") -> dict:
-    """Every problem of one item, shaped like marshmallow's error dict."""
+def item_errors(item, assume_tz=None, precision: str = "s", horizon: tuple[int, int] | None = None) -> dict:
+    """Every problem of one item, shaped like marshmallow's error dict.
+    ``horizon``: (latest instant allowed, FUTURE_TOLERANCE), if checked."""
     if type(item) is not dict:
         return {"_schema": [MSG_ITEM_TYPE]}
     errors: dict[str, list[str]] = {}
@@ -85,9 +87,12 @@ def item_errors(item, assume_tz=None, precision: str = "s") -> dict:
             errors["sensor"] = [MSG_SENSOR_ID]
     if "timestamp" not in errors:
         try:
-            timeutil.reading_instant(item["timestamp"], precision, assume_tz)
+            us = timeutil.reading_instant(item["timestamp"], precision, assume_tz)[0]
         except ValueError as exc:
             errors["timestamp"] = [str(exc)]
+        else:
+            if horizon is not None and us > horizon[0]:
+                errors["timestamp"] = [timeutil.future_message(us, *horizon)]
     if "value" not in errors:
         problem = _value_error(item["value"])
         if problem:
@@ -118,12 +123,16 @@ def canonical_text(value, unit: str) -> Canonical | None:
     return Canonical(repr(canonical) if unit in ("F", "K") else repr(value))
 
 
-def parse_batch(payload, *, max_batch: int, bucket_us: int, assume_tz=None, precision: str = "s") -> tuple[dict, int]:
+def parse_batch(
+    payload, *, max_batch: int, bucket_us: int, assume_tz=None, precision: str = "s",
+    future_tolerance: int | None = None,
+) -> tuple[dict, int]:
     """Validate a batch and group it for the ingest script.
 
     Timestamps are ISO 8601 text or numbers since the epoch in ``precision``
-    units (``timeutil.reading_instant``). Returns ``(groups, number of
-    readings)``; raises BatchError.
+    units (``timeutil.reading_instant``), and no later than the server's
+    clock plus ``future_tolerance`` seconds (FUTURE_TOLERANCE; None: not
+    checked). Returns ``(groups, number of readings)``; raises BatchError.
     """
     if type(payload) is not list:
         raise BatchError(400, "The body must be a reading or a JSON array of readings: "
@@ -131,6 +140,7 @@ def parse_batch(payload, *, max_batch: int, bucket_us: int, assume_tz=None, prec
     if len(payload) > max_batch:
         raise BatchError(413, f"A batch holds at most {max_batch} readings; this one has {len(payload)}. Split it.")
     groups = ReadingGroups()
+    horizon = None if future_tolerance is None else (timeutil.future_horizon_us(future_tolerance), future_tolerance)
     # Timestamp (text or number) -> its instant, None when invalid.
     instants: dict[str | int | float, tuple[int, str] | None] = {}
     good_sensors: set[str] = set()
@@ -175,7 +185,7 @@ def parse_batch(payload, *, max_batch: int, bucket_us: int, assume_tz=None, prec
                     if text is None:
                         if errors is None:
                             errors = {}
-                        errors[str(index)] = item_errors(item, assume_tz, precision)
+                        errors[str(index)] = item_errors(item, assume_tz, precision, horizon)
                         continue
                 if errors is not None:
                     continue
@@ -203,7 +213,12 @@ def parse_batch(payload, *, max_batch: int, bucket_us: int, assume_tz=None, prec
                 continue
         if errors is None:
             errors = {}
-        errors[str(index)] = item_errors(item, assume_tz, precision)
+        errors[str(index)] = item_errors(item, assume_tz, precision, horizon)
+    # Readings past the horizon: nothing per reading, the batch's latest
+    # instant taken from its sensors' in C; the items at fault are looked
+    # for only when the batch is refused anyway or one lies past it.
+    if horizon is not None and (errors or (groups and max(map(_LATEST, groups.values())) > horizon[0])):
+        errors = _future_errors(payload, instants, errors or {}, horizon)
     if errors:
         raise BatchError(
             422,
@@ -211,6 +226,26 @@ def parse_batch(payload, *, max_batch: int, bucket_us: int, assume_tz=None, prec
             {"json": errors},
         )
     return groups, len(payload)
+
+
+_LATEST = itemgetter(0)  # a group's latest instant
+
+
+def _future_errors(payload: list, instants: dict, errors: dict, horizon: tuple[int, int]) -> dict:
+    """``errors`` (by item index) with the valid items dated past
+    ``horizon`` added, in item order. Valid items' timestamps are in
+    ``instants``, valid."""
+    latest, tolerance = horizon
+    found = {}
+    for index, item in enumerate(payload):
+        key = str(index)
+        if key not in errors:
+            us = instants[item["timestamp"]][0]
+            if us > latest:
+                found[key] = {"timestamp": [timeutil.future_message(us, latest, tolerance)]}
+    if not found:
+        return errors
+    return dict(sorted({**errors, **found}.items(), key=lambda entry: int(entry[0])))
 
 
 def group_checked(readings: list[tuple], bucket_us: int) -> ReadingGroups:

@@ -84,6 +84,7 @@ def post_temperatures(query: dict, building: str, room: str):
             return {"accepted": 0, "duplicates": 0, "sensors": []}
         try:
             readings = RoomReadingSchema(many=True, assume_tz=settings.assume_tz, precision=query["precision"],
+                                         future_tolerance=settings.future_tolerance,
                                          building=building, room=room).load(items)
         except ma.ValidationError as exc:
             errors = exc.messages.get(0, exc.messages) if single else exc.messages

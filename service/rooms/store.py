@@ -76,7 +76,8 @@ class RoomStore:
         if conflicts:
             raise RoomConflict("; ".join(conflicts) + ". Move the sensor with PUT /v1/sensors/<id> first.")
         groups, total = parse_batch(
-            payload, max_batch=len(payload), bucket_us=self.settings.bucket_seconds * 1_000_000
+            payload, max_batch=len(payload), bucket_us=self.settings.bucket_seconds * 1_000_000,
+            future_tolerance=self.settings.future_tolerance,
         )
         apply_sensor_units(groups, sensor_units, payload)
         for sensor, meta in to_register:

@@ -64,11 +64,18 @@ def _load(payload, precision: str) -> tuple[list[tuple[int, dict]], dict]:
         abort(413, f"A post holds at most {max_batch} readings (MAX_BATCH); this one has {len(items)}. Split it.")
     loaded, errors = [], {}
     schema = _SCHEMAS[precision]
+    tolerance = stores().settings.future_tolerance
+    latest = timeutil.future_horizon_us(tolerance)  # once per post
     for index, item in enumerate(items):
         try:
-            loaded.append((index, schema.load(item)))
+            reading = schema.load(item)
         except ma.ValidationError as exc:
             errors[index] = exc.messages
+            continue
+        if reading["timestamp"] > latest:
+            errors[index] = {"timestamp": [timeutil.future_message(reading["timestamp"], latest, tolerance)]}
+            continue
+        loaded.append((index, reading))
     return loaded, errors
 
 

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from service import keys
+from service import keys, timeutil
 from service.stores import stores
 
 from .authkeys import (
@@ -28,6 +28,12 @@ from .authkeys import (
 
 BETA_ADMIN = "ak_beta_admin_5e1c7a3f9b2d6e8c"
 MAC = "02:00:00:00:00:0a"
+# A reading an hour ago (none may lie in the future: FUTURE_TOLERANCE) and
+# the end of a room window ten minutes after it.
+_MINUTE_US = 60_000_000
+READ_AT_US = (timeutil.now_us() - 60 * _MINUTE_US) // _MINUTE_US * _MINUTE_US
+READ_AT = timeutil.us_to_iso(READ_AT_US)
+WINDOW_END = timeutil.us_to_iso(READ_AT_US + 10 * _MINUTE_US)
 OTHER_MAC = "02:00:00:00:00:0b"
 
 
@@ -135,11 +141,11 @@ def test_a_registered_mac_beats_for_its_sensor_and_its_org_only(owned, redis_cli
 
 def test_rooms_are_per_org(owned):
     def post(key, value, **extra):
-        body = {"value": value, "timestamp": "2030-01-01T00:00:00Z", **extra}
+        body = {"value": value, "timestamp": READ_AT, **extra}
         return owned.post("/v1/buildings/B1/rooms/R1/temperatures", json=body, headers=bearer(key))
 
     def average(key, **query):
-        query = {"end": "2030-01-01T00:10:00Z", **query}
+        query = {"end": WINDOW_END, **query}
         return owned.get("/v1/buildings/B1/rooms/R1/average", query_string=query, headers=bearer(key))
 
     assert post(ALPHA_INGEST, 20.0).status_code == 200
@@ -212,10 +218,10 @@ def test_an_org_room_indexed_before_rooms_were_per_org_needs_no_migration(owned,
     # As a registration before rooms were per org left it.
     redis_client.srem(keys.sensors_in_room("B1", "R1", "alphacorp"), "old-a")
     redis_client.sadd(keys.sensors_in_room("B1", "R1"), "old-a")
-    owned.post("/data", json=[{"sensor": "old-a", "timestamp": "2030-01-01T00:00:00Z", "value": 21.0}], headers=bearer(ALL_INGEST))
+    owned.post("/data", json=[{"sensor": "old-a", "timestamp": READ_AT, "value": 21.0}], headers=bearer(ALL_INGEST))
 
     def average(key, **query):
-        query = {"end": "2030-01-01T00:10:00Z", **query}
+        query = {"end": WINDOW_END, **query}
         return owned.get("/v1/buildings/B1/rooms/R1/average", query_string=query, headers=bearer(key)).get_json()
 
     assert (average(ALPHA_READ)["avg"], average(ALPHA_READ)["sensors"]) == (21.0, ["old-a"])

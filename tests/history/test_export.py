@@ -387,7 +387,7 @@ def test_a_year_of_hourly_buckets_of_a_few_sensors_exports_every_bucket(client, 
 
 def test_a_range_ending_far_in_the_future_reads_no_further_than_the_latest_reading(client, app):
     now = timeutil.now_us()
-    post(client, "s", [(now - HOUR, 1.0), (now + 2 * HOUR, 2.0)])
+    post(client, "s", [(now - 3 * HOUR, 1.0), (now - HOUR, 2.0)])
     reads = []
     real_pipeline = stores(app).client.pipeline
 
