@@ -9,7 +9,7 @@ from ..errors import abort
 from ..fields import MSG_SITE_ID, is_sensor_id
 from ..jsonio import Blueprint, json_body
 from ..stores import stores
-from ..timeutil import zone_from_name
+from ..timeutil import future_horizon_us, zone_from_name
 from .schemas import (
     ConfigurationHistorySchema,
     ConfigurationQuerySchema,
@@ -246,8 +246,10 @@ def post_live(site_id: str):
         abort(413, f"At most {max_batch} entries per post (MAX_BATCH); got {rows}.")
     store = _store()
     cutoff_us = store.live_cutoff_us()
+    tolerance = stores().settings.future_tolerance
     try:
-        entries = load_live(payload, zone_from_name(site["timezone"]), cutoff_us)
+        entries = load_live(payload, zone_from_name(site["timezone"]), cutoff_us,
+                            (future_horizon_us(tolerance), tolerance))
     except ma.ValidationError as exc:
         abort(422, "Invalid live data; nothing was written.", errors={"json": exc.messages})
     if not entries:

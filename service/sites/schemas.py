@@ -330,9 +330,12 @@ class LiveQuerySchema(ma.Schema):
     cursor = ma.fields.String(validate=ma.validate.Regexp(r"^[0-9]{1,17}$"), metadata={"description": "next_cursor"})
 
 
-def _stamp_problems(stamps: list, zone: tzinfo, not_before_us: int | None) -> dict[int, list[str]]:
-    """Rows whose dt-stamp repeats an earlier row's instant, or lies before
-    the retention window (it would be dropped at once, so it is refused)."""
+def _stamp_problems(stamps: list, zone: tzinfo, not_before_us: int | None,
+                    future: tuple[int, int] | None = None) -> dict[int, list[str]]:
+    """Rows whose dt-stamp repeats an earlier row's instant, lies before
+    the retention window (it would be dropped at once, so it is refused), or
+    past ``future``: (horizon, FUTURE_TOLERANCE), the latest instant an
+    entry may carry (one in the future would stay the site's latest)."""
     field = DtStamp(zone=zone)
     first_row: dict[int, int] = {}
     problems: dict[int, list[str]] = {}
@@ -346,6 +349,8 @@ def _stamp_problems(stamps: list, zone: tzinfo, not_before_us: int | None) -> di
                 f"Older than the retention window (LIVE_RETENTION_DAYS): must be at or after "
                 f"{timeutil.us_to_iso(not_before_us)}."
             ]
+        elif future is not None and us > future[0]:
+            problems[row] = [timeutil.future_message(us, *future)]
         elif us in first_row:
             problems[row] = [f"Same instant as row {first_row[us]}: one entry per time in a post."]
         else:
@@ -364,7 +369,8 @@ def _merge(errors: dict, more: dict) -> dict:
     return errors
 
 
-def load_live(payload, zone: tzinfo, not_before_us: int | None = None) -> list[dict]:
+def load_live(payload, zone: tzinfo, not_before_us: int | None = None,
+              future: tuple[int, int] | None = None) -> list[dict]:
     """Validated live entries of a post in either form, in row order.
 
     Errors name column and row: column form ``{"soc": {"2": [...]}}``,
@@ -380,7 +386,7 @@ def load_live(payload, zone: tzinfo, not_before_us: int | None = None) -> list[d
             columns = None
         stamps = payload.get("dt-stamp")
         if type(stamps) is list:
-            problems = _stamp_problems(stamps, zone, not_before_us)
+            problems = _stamp_problems(stamps, zone, not_before_us, future)
             if problems:
                 errors = _merge(errors, {"dt-stamp": problems})
         if errors:
@@ -395,7 +401,7 @@ def load_live(payload, zone: tzinfo, not_before_us: int | None = None) -> list[d
             errors = exc.messages
             rows = None
         stamps = [item.get("dt-stamp") if isinstance(item, dict) else None for item in payload]
-        for row, messages in _stamp_problems(stamps, zone, not_before_us).items():
+        for row, messages in _stamp_problems(stamps, zone, not_before_us, future).items():
             _merge(errors, {row: {"dt-stamp": messages}})
         if errors:
             raise ma.ValidationError(errors)
