@@ -7,25 +7,11 @@ from __future__ import annotations
 import json
 import time
 
-import pytest
-
 from service import keys
-from service.heartbeats.detector import OfflineDetector
-from service.stores import stores
 from tests.auth.authkeys import BETA_INGEST, BETA_READ, KEYS, bearer
 
 MAC = "02:00:00:00:00:f1"
 BETA_ADMIN = "ak_beta_admin_5e1c9a3f7b2d8e4c6"
-
-
-@pytest.fixture
-def store(app):
-    return stores(app).heartbeats
-
-
-@pytest.fixture
-def detector(app, store):
-    return OfflineDetector(stores(app).client, store)
 
 
 def ids(sensors: list[dict]) -> list[str]:

@@ -14,16 +14,6 @@ from service.heartbeats.store import status_keys
 from service.stores import stores
 
 
-@pytest.fixture
-def store(app):
-    return stores(app).heartbeats
-
-
-@pytest.fixture
-def detector(app, store):
-    return OfflineDetector(stores(app).client, store)
-
-
 def stream_types(redis_client) -> list[tuple[str, str]]:
     return [(f[b"type"].decode(), f[b"subject"].decode()) for _, f in redis_client.xrange(keys.EVENTS_STREAM)]
 
