@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from service import keys
-
 from tests.sites.test_site_live_retention import entry
 
 
