@@ -87,8 +87,7 @@ def create_app(settings: Settings | None = None, *, redis_client=None) -> Flask:
     init_metrics(app, settings.version)
     init_compression(app, settings)  # last: compresses what the other hooks finished
     app.wsgi_app = BodyGate(app.wsgi_app, max_bytes=settings.max_body_bytes, read_timeout=settings.body_timeout,
-                            reads_per_client=settings.max_body_reads_per_client,
-                            trusted_proxies=settings.trusted_proxies, request_log=requests)
+                            reads_per_client=settings.max_body_reads_per_client, request_log=requests)
     logging.getLogger("sensorhub").debug("application created")
     return app
 

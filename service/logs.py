@@ -145,6 +145,11 @@ class RequestLog:
         self.enabled = enabled
         self.trusted_proxies = trusted_proxies
 
+    def client(self, environ: dict) -> str | None:
+        """Who asked: the TCP peer, or behind a trusted proxy the client it
+        forwarded for (``transport.client_address``)."""
+        return client_address(environ, self.trusted_proxies)
+
     @staticmethod
     def id_of(environ: dict) -> str:
         """The client's X-Request-ID when it is sane, else a new id."""
@@ -161,7 +166,7 @@ class RequestLog:
             "path": path,
             "status": status,
             "ms": round((time.perf_counter() - started) * 1000, 2) if started else None,
-            "client": client_address(environ, self.trusted_proxies),
+            "client": self.client(environ),
             "user_agent": environ.get("HTTP_USER_AGENT"),
         }
         if 400 <= status < 500:

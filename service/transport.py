@@ -124,10 +124,9 @@ def _path(environ) -> str:
 
 
 class BodyGate:
-    def __init__(self, app, *, max_bytes: int, read_timeout: float, reads_per_client: int,
-                 trusted_proxies: tuple = (), request_log=None):
+    def __init__(self, app, *, max_bytes: int, read_timeout: float, reads_per_client: int, request_log):
         self.app = app
-        self.trusted_proxies = trusted_proxies
+        # service.logs.RequestLog: who the client is, request ids, access lines.
         self.request_log = request_log
         self.max_bytes = max_bytes
         self.read_timeout = read_timeout
@@ -159,7 +158,7 @@ class BodyGate:
                     f"The Content-Encoding {declared_coding!r} is not accepted; send the body as "
                     f"{' or '.join(ACCEPTED_CODINGS)}, or not compressed; nothing was written.",
                 )
-        client = client_address(environ, self.trusted_proxies) or ""
+        client = self.request_log.client(environ) or ""
         if not self._enter(client):
             return self._refuse(
                 environ, start_response, 429,
@@ -242,11 +241,10 @@ class BodyGate:
     def _refuse(self, environ, start_response, code: int, message: str, retry_after: int | None = None):
         BODIES_REFUSED.labels(str(code)).inc()
         requests = self.request_log
-        request_id = requests.id_of(environ) if requests is not None else None
+        request_id = requests.id_of(environ)
         body = error_body(code, message, request_id=request_id)
-        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))), ("Connection", "close")]
-        if request_id:
-            headers.append(("X-Request-ID", request_id))
+        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))), ("Connection", "close"),
+                   ("X-Request-ID", request_id)]
         if retry_after is not None:
             headers.append(("Retry-After", str(retry_after)))
         # gunicorn's start_response is a method of its response, which
@@ -255,7 +253,7 @@ class BodyGate:
         if callable(force_close):
             force_close()
         start_response(f"{code} {HTTPStatus(code).phrase}", headers)
-        if requests is not None and requests.enabled:
+        if requests.enabled:
             requests.write(environ, method=environ.get("REQUEST_METHOD", ""), path=_path(environ),
                            request_id=request_id, status=code, started=environ.get("sensorhub.started"),
                            error=message)

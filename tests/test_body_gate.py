@@ -51,7 +51,8 @@ def _gate(trusted_proxies: tuple = ()) -> BodyGate:
         start_response("200 OK", [])
         return [b""]
 
-    return BodyGate(app, max_bytes=1024, read_timeout=5, reads_per_client=1, trusted_proxies=trusted_proxies)
+    return BodyGate(app, max_bytes=1024, read_timeout=5, reads_per_client=1,
+                    request_log=RequestLog(False, trusted_proxies))
 
 
 def _two_at_once(gate: BodyGate, first: tuple, second: tuple) -> tuple[str, str]:
