@@ -163,13 +163,13 @@ def get_sensor(query: dict, sensor_id: str):
     """A sensor's metadata, statistics and last-seen time"""
     checked_sensor_id(sensor_id)
     require_sensor(sensor_id, f"No sensor {sensor_id}: never registered, no reading received.")
-    found = registry().describe([sensor_id])[0]
-    if found is not None and query.get("unit"):
-        # Read again in the unit asked once the sensor is known: one never
-        # heard of is a 404, not a 422 on its unit.
-        found = registry().describe([sensor_id], display_unit=answer_unit(found["kind"], query["unit"]))[0]
+    unit = query.get("unit")
+    kind = registry().kind(sensor_id) if unit else None
+    found = registry().describe([sensor_id], display_unit=answer_unit(kind, unit) if kind else None)[0]
     if found is None:
         abort(404, f"No sensor {sensor_id}: never registered, no reading received.")
+    if unit and kind is None:
+        answer_unit(None, unit)  # 422 once the sensor is known: no unit applies to one of no kind
     return found
 
 

@@ -104,6 +104,10 @@ class SensorRegistry:
             pipe.hgetall(keys.sensor_meta(sensor))
         return [{k.decode(): v.decode() for k, v in found.items()} for found in pipe.execute()]
 
+    def kind(self, sensor_id: str) -> str | None:
+        """The sensor's kind, or None (of no kind, or not registered)."""
+        return _text(self.client.hget(keys.sensor_meta(sensor_id), keys.SensorMeta.KIND))
+
     def mac_owner(self, mac: str) -> str | None:
         """The sensor a MAC address is registered to, or None."""
         return _text(self.client.hget(keys.SENSORS_BY_MAC, mac))
