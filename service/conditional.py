@@ -50,16 +50,12 @@ def conditional_json(document: dict, volatile: tuple[str, ...] = ()) -> Response
 
 def held_etag(asked: ETags, tag: str) -> str | None:
     """The opaque tag of ``asked`` (an ``If-None-Match``) that names the
-    content of ETag ``tag`` by the weak comparison: ``tag`` itself or with a
-    coding appended (``tag:gzip``), strong or weak; ``tag`` for ``*``; None
-    when none does. Strong tags are preferred, each kind in sorted order, so
-    the choice is the same every time (the 304 sends it back, strong: the
-    answer's own ETag is strong)."""
-    if asked.star_tag:
+    content of ETag ``tag`` by the weak comparison (werkzeug's
+    ``contains_weak``): ``tag`` itself, strong or weak, or ``*``; else one
+    with a coding appended (``tag:gzip``, flask-compress's), the first in
+    sorted order so the choice is the same every time. None when none does.
+    The 304 sends it back, strong, as the answer's own ETag is."""
+    if asked.star_tag or asked.contains_weak(tag):
         return tag
-    strong = asked.as_set()
-    for candidates in (strong, asked.as_set(include_weak=True) - strong):
-        held = next((t for t in sorted(candidates) if t == tag or t.startswith(tag + ":")), None)
-        if held is not None:
-            return held
-    return None
+    coded = tag + ":"
+    return next((t for t in sorted(asked.as_set(include_weak=True)) if t.startswith(coded)), None)
